@@ -1,0 +1,339 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
+// The headless CLI `peftwb`. app/peftwb.cpp only calls runCli(); every subcommand lives here.
+#include "cli/cli.h"
+
+#include <cstdio>
+#include <fstream>
+#include <functional>
+#include <iostream>
+#include <sstream>
+
+#include <nlohmann/json.hpp>
+#include <torch/torch.h>
+
+#include "data/byte_tokenizer.h"
+#include "model/transformer.h"
+#include "peft/accounting.h"
+#include "peft/presets.h"
+#include "util/args.h"
+#include "util/error.h"
+#include "util/system.h"
+
+namespace peft {
+
+namespace {
+
+using json = nlohmann::json;
+
+struct Command {
+    const char* name;
+    const char* summary;
+    const char* usage;  // the full --help text
+    std::vector<OptionSpec> options;
+    std::function<int(const Args&, std::ostream&, std::ostream&)> run;
+};
+
+std::string readFile(const std::string& path, const std::string& what) {
+    std::ifstream in(path, std::ios::binary);
+    if (!in) throw Error(path, "cannot open " + what);
+    std::ostringstream ss;
+    ss << in.rdbuf();
+    return ss.str();
+}
+
+ModelConfig backboneConfig(const Args& a) {
+    if (auto path = a.get("config")) {
+        const std::string text = readFile(*path, "the backbone config");
+        json j;
+        try {
+            j = json::parse(text);
+        } catch (const json::parse_error& e) {
+            throw Error(*path, std::string("invalid JSON: ") + e.what());
+        }
+        try {
+            ModelConfig c = j.get<ModelConfig>();
+            c.validate();
+            return c;
+        } catch (const Error& e) {
+            throw Error(*path + ": " + e.where(), e.reason());
+        }
+    }
+    return defaultModelConfig();
+}
+
+/// The spec from --spec FILE or --preset ID (with --r / --l / --budget).
+Spec chosenSpec(const Args& a, const ModelConfig& cfg) {
+    const auto preset = a.get("preset");
+    const auto specFile = a.get("spec");
+    if (preset && specFile) throw Error("--spec", "give --preset or --spec, not both");
+    if (!preset && !specFile) throw Error("--preset", "missing: give --preset ID (see 'peftwb presets') or --spec FILE");
+    PresetOptions opts;
+    opts.r = a.getInt("r");
+    opts.l = a.getInt("l");
+    opts.budget = a.getDouble("budget");
+    if (specFile) {
+        if (opts.r || opts.l || opts.budget)
+            throw Error("--spec", "--r, --l and --budget size a preset; edit the spec file instead");
+        Spec s = specFromJsonText(readFile(*specFile, "the spec"), *specFile);
+        try {
+            validate(s, cfg);
+        } catch (const Error& e) {
+            throw Error(*specFile + ": " + e.where(), e.reason());
+        }
+        return s;
+    }
+    if (opts.budget && (opts.r || opts.l)) throw Error("--budget", "give --budget or --r / --l, not both");
+    return resolvePreset(presetById(*preset), cfg, opts);
+}
+
+// ----- presets ------------------------------------------------------------------------------------
+
+int cmdPresets(const Args& a, std::ostream& out, std::ostream&) {
+    if (a.flag("json")) {
+        out << json(presets()).dump(2) << "\n";
+        return 0;
+    }
+    for (const auto& p : presets()) {
+        out << p.id << std::string(p.id.size() < 18 ? 18 - p.id.size() : 1, ' ') << p.name << "\n"
+            << std::string(18, ' ') << p.formula << "\n"
+            << std::string(18, ' ') << "paper: " << p.paper_row << "\n";
+    }
+    return 0;
+}
+
+// ----- params -------------------------------------------------------------------------------------
+
+int cmdParams(const Args& a, std::ostream& out, std::ostream&) {
+    const ModelConfig cfg = backboneConfig(a);
+    const Spec spec = chosenSpec(a, cfg);
+    const ParamReport rep = countParams(spec, cfg);
+    if (a.flag("json")) {
+        json j = rep;
+        j["spec"] = spec;
+        j["backbone_name"] = cfg.name;
+        out << j.dump(2) << "\n";
+        return 0;
+    }
+    out << "backbone: " << cfg.name << " (d = " << cfg.d_model << ", " << cfg.n_layers << " layers, " << cfg.n_heads
+        << " heads, d_m = " << cfg.d_ff << ")\n";
+    out << "spec: " << spec.name << "\n" << formula(spec) << "\n\n";
+    out << rep.table() << "\n" << rep.summaryLine() << "\n";
+    return 0;
+}
+
+// ----- forward ------------------------------------------------------------------------------------
+
+json tensorToJson(const torch::Tensor& t) {
+    torch::Tensor c = t.to(torch::kCPU, torch::kDouble).contiguous();
+    if (c.dim() == 0) return c.item<double>();
+    json arr = json::array();
+    for (int64_t i = 0; i < c.size(0); ++i) arr.push_back(tensorToJson(c[i]));
+    return arr;
+}
+
+int cmdForward(const Args& a, std::ostream& out, std::ostream&) {
+    const ModelConfig cfg = backboneConfig(a);
+    const Spec spec = chosenSpec(a, cfg);
+    const std::string head = a.get("head").value_or(cfg.causal ? "lm" : "cls");
+    if (head != "lm" && head != "cls") throw Error("--head", "expected 'lm' or 'cls', got '" + head + "'");
+    const std::string text = a.get("text").value_or("the movie was not bad at all");
+    if (cfg.vocab_size < ByteTokenizer::kVocab)
+        throw Error("--config", "the byte tokenizer needs vocab_size >= 260");
+
+    const uint64_t seed = static_cast<uint64_t>(a.getInt("seed").value_or(0));
+    Transformer model = makeRandomBackbone(cfg, seed);
+    model->applySpec(spec);
+    model->eval();
+
+    ByteTokenizer tokenizer;
+    const std::vector<int64_t> ids = tokenizer.encode(text);
+    if (static_cast<int64_t>(ids.size()) > cfg.max_positions)
+        throw Error("--text", std::to_string(ids.size()) + " tokens exceed max_positions " +
+                                  std::to_string(cfg.max_positions));
+    torch::NoGradGuard ng;
+    const torch::Tensor input = torch::tensor(ids, torch::kLong).unsqueeze(0);  // [1, T]
+    ForwardOptions fo;
+    fo.lm = head == "lm";
+    fo.cls = head == "cls";
+    fo.capture_lambda = spec.hasGating();
+    const ForwardResult r = model->forward(input, {}, {}, fo);
+    const torch::Tensor logits = head == "lm" ? r.lm_logits[0][-1] : r.cls_logits[0];  // [V] or [C]
+
+    json j;
+    j["backbone"] = cfg.name;
+    j["spec"] = spec.name;
+    j["head"] = head;
+    j["tokens"] = json::array();
+    for (int64_t id : ids) j["tokens"].push_back(tokenizer.tokenText(id));
+    j["ids"] = ids;
+    j["logits"] = tensorToJson(logits);
+    if (fo.capture_lambda) {
+        j["lambda"] = tensorToJson(r.lambda.select(1, 0));  // [L, H, T]
+    } else {
+        j["lambda_reason"] = "no gated prefix in '" + spec.name +
+                             "': λ(x) is the prefix's share of the joint attention softmax, defined only for "
+                             "prefix tuning with gated composition at head attention";
+    }
+    if (a.flag("json")) {
+        out << j.dump() << "\n";
+        return 0;
+    }
+    out << "tokens: ";
+    for (const auto& t : j["tokens"]) out << "[" << t.get<std::string>() << "] ";
+    out << "\n" << (head == "lm" ? "next-token logits (top 5): " : "class logits: ");
+    const auto top = logits.topk(std::min<int64_t>(5, logits.size(0)));
+    for (int64_t i = 0; i < std::get<0>(top).size(0); ++i) {
+        const int64_t id = std::get<1>(top)[i].item<int64_t>();
+        out << (head == "lm" ? tokenizer.tokenText(id) : std::to_string(id)) << "=" << std::get<0>(top)[i].item<double>()
+            << " ";
+    }
+    out << "\n";
+    if (fo.capture_lambda) {
+        out << "mean λ(x) per layer:";
+        const torch::Tensor means = r.lambda.mean({1, 2, 3});
+        for (int64_t i = 0; i < means.size(0); ++i) out << " " << means[i].item<double>();
+        out << "\n";
+    } else {
+        out << j["lambda_reason"].get<std::string>() << "\n";
+    }
+    return 0;
+}
+
+// ----- demo (headless stand-in for the GUI) -------------------------------------------------------
+
+int cmdDemo(const Args& a, std::ostream& out, std::ostream& err) {
+    const ModelConfig cfg = backboneConfig(a);
+    out << "PEFT Workbench " << appVersion() << " — headless demo on the default backbone '" << cfg.name
+        << "' (d = " << cfg.d_model << ", " << cfg.n_layers << " layers, " << backboneParamCount(cfg)
+        << " parameters)\n\n";
+    char buf[256];
+    std::snprintf(buf, sizeof buf, "%-18s %-40s %12s %9s %12s %9s\n", "preset", "name", "trained", "trained%",
+                  "stored", "stored%");
+    out << buf << std::string(106, '-') << "\n";
+    for (const auto& p : presets()) {
+        const ParamReport rep = countParams(resolvePreset(p, cfg), cfg);
+        std::snprintf(buf, sizeof buf, "%-18s %-40s %12lld %8.3f%% %12lld %8.3f%%\n", p.id.c_str(), p.name.c_str(),
+                      static_cast<long long>(rep.trained), rep.trainedPct(), static_cast<long long>(rep.stored),
+                      rep.storedPct());
+        out << buf;
+    }
+    out << "\nλ(x) of MAM's gated prefix for one sentence (random backbone weights):\n";
+    std::vector<std::string> fwd = {"--preset", "mam", "--text", "not bad at all"};
+    if (auto c = a.get("config")) fwd.insert(fwd.end(), {"--config", *c});
+    return cmdForward(Args(fwd,
+                           {{"preset"}, {"spec"}, {"r"}, {"l"}, {"budget"}, {"text"}, {"head"}, {"seed"}, {"config"},
+                            {"json", false}},
+                           "peftwb forward"),
+                      out, err);
+}
+
+const std::vector<OptionSpec> kSpecOptions = {{"preset"}, {"spec"}, {"r"}, {"l"}, {"budget"}, {"config"}};
+
+std::vector<OptionSpec> withSpecOptions(std::vector<OptionSpec> extra) {
+    extra.insert(extra.end(), kSpecOptions.begin(), kSpecOptions.end());
+    extra.push_back({"json", false});
+    return extra;
+}
+
+const char* kSpecHelp =
+    "  --preset ID        a preset (see 'peftwb presets'), sized by its default budget\n"
+    "  --spec FILE        a design-space spec (JSON) instead of a preset\n"
+    "  --r N              bottleneck of every adapter / LoRA part of the preset\n"
+    "  --l N              length of every prefix / prompt part of the preset\n"
+    "  --budget PCT       size the preset to PCT % of backbone parameters (stored count)\n"
+    "  --config FILE      backbone config JSON (default: the built-in small backbone)\n"
+    "  --json             machine-readable output\n";
+
+const std::vector<Command>& commands() {
+    static const std::vector<Command> cmds = {
+        {"presets", "list the design-space presets",
+         "usage: peftwb presets [--json]\n\nLists every preset: id, name, formula, paper row.\n"
+         "  --json             [{\"id\", \"name\", \"formula\", \"paper_row\", \"default_budget_pct\"}]\n",
+         {{"json", false}},
+         cmdPresets},
+        {"params", "parameter counts of a preset or spec (trained / stored, per module)",
+         nullptr, withSpecOptions({}), cmdParams},
+        {"forward", "run one forward pass; print tokens, logits and λ(x)", nullptr,
+         withSpecOptions({{"text"}, {"head"}, {"seed"}}), cmdForward},
+        {"demo", "headless demo: presets with counts, then λ(x) of MAM", "usage: peftwb demo [--config FILE]\n",
+         {{"config"}}, cmdDemo},
+    };
+    return cmds;
+}
+
+std::string commandHelp(const Command& c) {
+    if (c.usage) return c.usage;
+    std::string s = std::string("usage: peftwb ") + c.name + " (--preset ID | --spec FILE) [options]\n\n" + c.summary +
+                    "\n\n" + kSpecHelp;
+    if (std::string(c.name) == "forward")
+        s += "  --text \"…\"         input text (byte tokenizer of the default backbone)\n"
+             "  --head lm|cls      LM head (last position's logits) or classification head\n"
+             "  --seed N           seed of the random backbone and delta initialisation (default 0)\n"
+             "\nJSON: {\"tokens\", \"ids\", \"logits\", \"lambda\": [layers][heads][tokens]} or \"lambda_reason\"\n";
+    if (std::string(c.name) == "params")
+        s += "\nJSON: {\"backbone\", \"head\", \"trained\", \"stored\", \"modules\": [{\"name\", \"layer\", "
+             "\"trained\", \"stored\"}], \"spec\"}\n";
+    return s;
+}
+
+std::string mainHelp() {
+    std::string s =
+        "usage: peftwb [--version] [--help] <command> [options]\n\n"
+        "PEFT Workbench, headless. Commands:\n";
+    for (const auto& c : commands()) {
+        std::string name = c.name;
+        s += "  " + name + std::string(12 - name.size(), ' ') + c.summary + "\n";
+    }
+    s += "\n'peftwb <command> --help' describes a command's options.\n";
+    return s;
+}
+
+std::string versionText() {
+    std::string devices;
+    for (const auto& d : availableDevices()) devices += (devices.empty() ? "" : ", ") + d;
+    return "peftwb " + appVersion() + "\nLibTorch " + torchVersion() + "\ndevices: " + devices +
+           "\nthreads: " + std::to_string(currentThreadCount()) + " (default setting: " +
+           std::to_string(defaultThreadCount()) + ")\n";
+}
+
+}  // namespace
+
+int runCli(const std::vector<std::string>& argv, std::ostream& out, std::ostream& err) {
+    try {
+        if (argv.empty() || argv[0] == "--help" || argv[0] == "-h" || argv[0] == "help") {
+            if (argv.size() > 1 && argv[0] == "help") return runCli({argv[1], "--help"}, out, err);
+            out << mainHelp();
+            return argv.empty() ? 2 : 0;
+        }
+        if (argv[0] == "--version" || argv[0] == "version") {
+            out << versionText();
+            return 0;
+        }
+        for (const auto& c : commands()) {
+            if (argv[0] != c.name) continue;
+            std::vector<std::string> rest(argv.begin() + 1, argv.end());
+            for (const auto& r : rest)
+                if (r == "--help" || r == "-h") {
+                    out << commandHelp(c);
+                    return 0;
+                }
+            const Args args(rest, c.options, std::string("peftwb ") + c.name);
+            if (!args.positional().empty())
+                throw Error(args.positional().front(), std::string("unexpected argument for 'peftwb ") + c.name + "'");
+            return c.run(args, out, err);
+        }
+        err << "peftwb: unknown command '" << argv[0] << "'\n\n" << mainHelp();
+        return 2;
+    } catch (const Error& e) {
+        err << "peftwb: error: " << e.what() << "\n";
+        return 1;
+    } catch (const c10::Error& e) {
+        err << "peftwb: error: " << e.what_without_backtrace() << "\n";
+        return 1;
+    } catch (const std::exception& e) {
+        err << "peftwb: error: " << e.what() << "\n";
+        return 1;
+    }
+}
+
+}  // namespace peft

@@ -1,0 +1,118 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
+#include "model/config.h"
+
+#include <nlohmann/json.hpp>
+
+#include "util/error.h"
+#include "util/json_read.h"
+
+namespace peft {
+
+const char* toString(Activation a) {
+    switch (a) {
+        case Activation::ReLU: return "relu";
+        case Activation::GELU: return "gelu";
+        case Activation::GELUTanh: return "gelu_new";
+        case Activation::SiLU: return "silu";
+        case Activation::Tanh: return "tanh";
+        case Activation::Identity: return "identity";
+    }
+    return "?";
+}
+
+Activation activationFromString(const std::string& s, const std::string& where) {
+    if (s == "relu") return Activation::ReLU;
+    if (s == "gelu") return Activation::GELU;
+    if (s == "gelu_new" || s == "gelu_tanh" || s == "gelu_pytorch_tanh") return Activation::GELUTanh;
+    if (s == "silu" || s == "swish") return Activation::SiLU;
+    if (s == "tanh") return Activation::Tanh;
+    if (s == "identity" || s == "linear") return Activation::Identity;
+    throw Error(where, "unknown activation '" + s + "' (expected relu, gelu, gelu_new, silu, tanh, identity)");
+}
+
+void ModelConfig::validate() const {
+    auto positive = [](const char* field, int64_t v) {
+        if (v <= 0) throw Error(field, "must be positive, got " + std::to_string(v));
+    };
+    positive("vocab_size", vocab_size);
+    positive("d_model", d_model);
+    positive("n_heads", n_heads);
+    positive("n_layers", n_layers);
+    positive("d_ff", d_ff);
+    positive("max_positions", max_positions);
+    positive("num_labels", num_labels);
+    if (d_model % n_heads != 0)
+        throw Error("n_heads", std::to_string(n_heads) + " does not divide d_model " + std::to_string(d_model));
+    if (type_vocab_size < 0) throw Error("type_vocab_size", "must be >= 0");
+    if (position_offset < 0) throw Error("position_offset", "must be >= 0");
+    auto prob = [](const char* field, double p) {
+        if (!(p >= 0.0 && p < 1.0)) throw Error(field, "must be in [0, 1), got " + std::to_string(p));
+    };
+    prob("dropout", dropout);
+    prob("attn_dropout", attn_dropout);
+    if (!(ln_eps > 0.0)) throw Error("ln_eps", "must be positive");
+    if (pad_id < 0 || pad_id >= vocab_size)
+        throw Error("pad_id", std::to_string(pad_id) + " is outside the vocabulary [0, " +
+                                  std::to_string(vocab_size) + ")");
+}
+
+void to_json(nlohmann::json& j, const ModelConfig& c) {
+    j = nlohmann::json{{"name", c.name},
+                       {"vocab_size", c.vocab_size},
+                       {"d_model", c.d_model},
+                       {"n_heads", c.n_heads},
+                       {"n_layers", c.n_layers},
+                       {"d_ff", c.d_ff},
+                       {"max_positions", c.max_positions},
+                       {"type_vocab_size", c.type_vocab_size},
+                       {"position_offset", c.position_offset},
+                       {"causal", c.causal},
+                       {"pre_ln", c.pre_ln},
+                       {"activation", toString(c.activation)},
+                       {"dropout", c.dropout},
+                       {"attn_dropout", c.attn_dropout},
+                       {"ln_eps", c.ln_eps},
+                       {"tie_embeddings", c.tie_embeddings},
+                       {"num_labels", c.num_labels},
+                       {"cls_dense", c.cls_dense},
+                       {"pooling", c.pooling == Pooling::First ? "first" : "last"},
+                       {"pad_id", c.pad_id}};
+}
+
+void from_json(const nlohmann::json& j, ModelConfig& c) {
+    JsonReader r(j, "");
+    r.get("name", c.name);
+    r.get("vocab_size", c.vocab_size);
+    r.get("d_model", c.d_model);
+    r.get("n_heads", c.n_heads);
+    r.get("n_layers", c.n_layers);
+    r.get("d_ff", c.d_ff);
+    r.get("max_positions", c.max_positions);
+    r.get("type_vocab_size", c.type_vocab_size);
+    r.get("position_offset", c.position_offset);
+    r.get("causal", c.causal);
+    r.get("pre_ln", c.pre_ln);
+    std::string act = toString(c.activation);
+    r.get("activation", act);
+    c.activation = activationFromString(act, r.path("activation"));
+    r.get("dropout", c.dropout);
+    r.get("attn_dropout", c.attn_dropout);
+    r.get("ln_eps", c.ln_eps);
+    r.get("tie_embeddings", c.tie_embeddings);
+    r.get("num_labels", c.num_labels);
+    r.get("cls_dense", c.cls_dense);
+    std::string pooling = c.pooling == Pooling::First ? "first" : "last";
+    r.get("pooling", pooling);
+    if (pooling == "first")
+        c.pooling = Pooling::First;
+    else if (pooling == "last")
+        c.pooling = Pooling::Last;
+    else
+        throw Error(r.path("pooling"), "expected 'first' or 'last', got '" + pooling + "'");
+    r.get("pad_id", c.pad_id);
+    r.finish();
+}
+
+ModelConfig defaultModelConfig() { return ModelConfig{}; }
+
+}  // namespace peft

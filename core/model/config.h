@@ -1,0 +1,51 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
+#pragma once
+// The backbone's shape. One struct, commented defaults, fail-fast validation. No torch here, so the
+// design-space engine (spec, presets, budgets, counts) can reason about a backbone without building it.
+#include <cstdint>
+#include <string>
+
+#include <nlohmann/json_fwd.hpp>
+
+namespace peft {
+
+enum class Activation { ReLU, GELU, GELUTanh, SiLU, Tanh, Identity };
+const char* toString(Activation a);
+Activation activationFromString(const std::string& s, const std::string& where);
+
+enum class Pooling { First, Last };  // which token the classification head reads
+
+struct ModelConfig {
+    std::string name = "tiny-random";  // a label shown to the user
+    int64_t vocab_size = 260;          // byte tokenizer: 256 bytes + 4 specials
+    int64_t d_model = 128;             // width d
+    int64_t n_heads = 4;               // N_h; d_h = d / N_h
+    int64_t n_layers = 4;              // L
+    int64_t d_ff = 512;                // FFN width d_m (4d by default)
+    int64_t max_positions = 256;       // learned absolute positions
+    int64_t type_vocab_size = 0;       // BERT token types; 0 = none
+    int64_t position_offset = 0;       // RoBERTa starts positions at padding_idx + 1
+    bool causal = true;                // GPT-2: causal; BERT/RoBERTa: bidirectional
+    bool pre_ln = true;                // GPT-2: pre-LN (+ final LN); BERT: post-LN (+ embedding LN)
+    Activation activation = Activation::GELU;
+    double dropout = 0.1;       // embeddings and residual branches
+    double attn_dropout = 0.1;  // attention probabilities
+    double ln_eps = 1e-5;
+    bool tie_embeddings = true;  // LM head shares the token embedding
+    int64_t num_labels = 2;      // sequence classification head
+    bool cls_dense = false;      // BERT/RoBERTa: dense + tanh before the classifier
+    Pooling pooling = Pooling::Last;
+    int64_t pad_id = 256;
+
+    int64_t headDim() const { return d_model / n_heads; }
+    /// Throws peft::Error naming the offending field (e.g. "n_heads: 5 does not divide d_model 128").
+    void validate() const;
+};
+
+void to_json(nlohmann::json& j, const ModelConfig& c);
+void from_json(const nlohmann::json& j, ModelConfig& c);
+
+/// The small default backbone used until a pretrained one is chosen (random weights).
+ModelConfig defaultModelConfig();
+
+}  // namespace peft

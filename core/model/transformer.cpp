@@ -1,0 +1,351 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
+#include "model/transformer.h"
+
+#include <cmath>
+#include <limits>
+#include <set>
+
+#include "peft/accounting.h"
+#include "util/error.h"
+
+namespace peft {
+
+namespace F = torch::nn::functional;
+
+namespace {
+
+torch::Tensor maybeDropout(const torch::Tensor& x, double p, bool training) {
+    if (p <= 0.0 || !training) return x;
+    return F::dropout(x, F::DropoutFuncOptions().p(p).training(true));
+}
+
+torch::nn::LayerNorm layerNorm(int64_t d, double eps) {
+    return torch::nn::LayerNorm(torch::nn::LayerNormOptions({d}).eps(eps));
+}
+
+}  // namespace
+
+int64_t numel(const std::vector<torch::Tensor>& ts) {
+    int64_t n = 0;
+    for (const auto& t : ts) n += t.numel();
+    return n;
+}
+
+// ----- Attention -------------------------------------------------------------------------------------
+
+AttentionImpl::AttentionImpl(const ModelConfig& cfg)
+    : heads_(cfg.n_heads), headDim_(cfg.headDim()), attnDropout_(cfg.attn_dropout) {
+    const int64_t d = cfg.d_model;
+    q = register_module("q", DeltaLinear(d, d));
+    k = register_module("k", DeltaLinear(d, d));
+    v = register_module("v", DeltaLinear(d, d));
+    o = register_module("o", DeltaLinear(d, d));
+}
+
+torch::Tensor AttentionImpl::forward(const torch::Tensor& x, const torch::Tensor& allowed, const torch::Tensor& pk,
+                                     const torch::Tensor& pv, torch::Tensor* lambda) {
+    const int64_t B = x.size(0), T = x.size(1), H = heads_, dh = headDim_;
+    auto split = [&](const torch::Tensor& t) { return t.view({B, -1, H, dh}).transpose(1, 2); };  // [B, H, T, d_h]
+    torch::Tensor kx = k->forward(x), vx = v->forward(x);
+    if (ia3_k.defined()) kx = kx * ia3_k;
+    if (ia3_v.defined()) vx = vx * ia3_v;
+    const torch::Tensor qh = split(q->forward(x)), kh = split(kx), vh = split(vx);
+    const double scale = 1.0 / std::sqrt(static_cast<double>(dh));
+
+    torch::Tensor logits = torch::matmul(qh, kh.transpose(-2, -1)) * scale;  // [B, H, T, T]
+    logits = logits.masked_fill(allowed.logical_not(), -std::numeric_limits<float>::infinity());
+
+    torch::Tensor out;
+    const bool hasHead = !head.is_empty() && pk.defined();
+    if (hasHead) {
+        const int64_t l = pk.size(0);
+        const torch::Tensor pkh = pk.view({l, H, dh}).transpose(0, 1);  // [H, l, d_h]
+        const torch::Tensor pvh = pv.view({l, H, dh}).transpose(0, 1);  // [H, l, d_h]
+        const torch::Tensor plogits = torch::matmul(qh, pkh.transpose(-2, -1)) * scale;  // [B, H, T, l], never masked
+        if (head->gated()) {
+            // Prefix tuning: one softmax over [P_k ; C W_k]. Its prefix share is λ(x), so
+            // out = (1−λ)·Attn(x W_q, C W_k, C W_v) + λ·Attn(x W_q, P_k, P_v) exactly.
+            torch::Tensor probs = torch::softmax(torch::cat({plogits, logits}, -1), -1);  // [B, H, T, l+T]
+            if (lambda) *lambda = probs.narrow(-1, 0, l).sum(-1);                          // [B, H, T]
+            probs = maybeDropout(probs, attnDropout_, is_training());
+            out = torch::matmul(probs.narrow(-1, 0, l), pvh) + torch::matmul(probs.narrow(-1, l, T), vh);
+        } else {
+            torch::Tensor probs = maybeDropout(torch::softmax(logits, -1), attnDropout_, is_training());
+            const torch::Tensor h = torch::matmul(probs, vh);  // [B, H, T, d_h]
+            torch::Tensor w = head->form() == Form::Prefix ? torch::softmax(plogits, -1) : torch::relu(plogits);
+            w = maybeDropout(w, attnDropout_, is_training());
+            out = head->composer->compose(h, torch::matmul(w, pvh), h);  // per head, before W_o
+        }
+    } else {
+        const torch::Tensor probs = maybeDropout(torch::softmax(logits, -1), attnDropout_, is_training());
+        out = torch::matmul(probs, vh);  // [B, H, T, d_h]
+    }
+    out = out.transpose(1, 2).contiguous().view({B, T, H * dh});  // [B, T, d]
+    return o->forward(out);
+}
+
+// ----- Block -----------------------------------------------------------------------------------------
+
+BlockImpl::BlockImpl(const ModelConfig& cfg) : preLn_(cfg.pre_ln), act_(cfg.activation), dropout_(cfg.dropout) {
+    ln1 = register_module("ln1", layerNorm(cfg.d_model, cfg.ln_eps));
+    attn = register_module("attn", Attention(cfg));
+    ln2 = register_module("ln2", layerNorm(cfg.d_model, cfg.ln_eps));
+    w1 = register_module("w1", DeltaLinear(cfg.d_model, cfg.d_ff));
+    w2 = register_module("w2", DeltaLinear(cfg.d_ff, cfg.d_model));
+}
+
+torch::Tensor BlockImpl::forward(const torch::Tensor& x, const torch::Tensor& allowed, const torch::Tensor& pk,
+                                 const torch::Tensor& pv, torch::Tensor* lambda) {
+    const bool train = is_training();
+    // Attention sublayer. `a` is the input as the sublayer reads it (after the pre-LN in pre-LN layouts).
+    torch::Tensor a = preLn_ ? ln1->forward(x) : x;
+    torch::Tensor h = maybeDropout(attn->forward(a, allowed, pk, pv, lambda), dropout_, train);
+    if (!attn_delta.is_empty()) h = attn_delta->apply(a, h);
+    torch::Tensor y = preLn_ ? x + h : ln1->forward(x + h);
+
+    // FFN sublayer.
+    torch::Tensor f = preLn_ ? ln2->forward(y) : y;
+    torch::Tensor act = activate(w1->forward(f), act_);  // [B, T, d_m]
+    if (ia3_ff.defined()) act = act * ia3_ff;
+    h = maybeDropout(w2->forward(act), dropout_, train);
+    if (!ffn_delta.is_empty()) h = ffn_delta->apply(f, h);
+    return preLn_ ? y + h : ln2->forward(y + h);
+}
+
+// ----- Transformer -----------------------------------------------------------------------------------
+
+TransformerImpl::TransformerImpl(const ModelConfig& cfg) : cfg_(cfg) {
+    cfg_.validate();
+    const int64_t d = cfg_.d_model;
+    tok = register_module("tok", torch::nn::Embedding(cfg_.vocab_size, d));
+    pos = register_module("pos", torch::nn::Embedding(cfg_.max_positions + cfg_.position_offset, d));
+    if (cfg_.type_vocab_size > 0) type = register_module("type", torch::nn::Embedding(cfg_.type_vocab_size, d));
+    if (!cfg_.pre_ln) emb_ln = register_module("emb_ln", layerNorm(d, cfg_.ln_eps));
+    blockList_ = register_module("blocks", torch::nn::ModuleList());
+    for (int64_t i = 0; i < cfg_.n_layers; ++i) {
+        blocks.push_back(Block(cfg_));
+        blockList_->push_back(blocks.back());
+    }
+    if (cfg_.pre_ln) ln_f = register_module("ln_f", layerNorm(d, cfg_.ln_eps));
+    if (!cfg_.tie_embeddings)
+        lm_head = register_module("lm_head", torch::nn::Linear(torch::nn::LinearOptions(d, cfg_.vocab_size).bias(false)));
+    if (cfg_.cls_dense) cls_dense = register_module("cls_dense", torch::nn::Linear(d, d));
+    classifier = register_module("classifier", torch::nn::Linear(d, cfg_.num_labels));
+}
+
+std::vector<std::pair<torch::Tensor, torch::Tensor>> TransformerImpl::layerPrefixes() {
+    std::vector<std::pair<torch::Tensor, torch::Tensor>> out(blocks.size());
+    if (!prefix_mlp.is_empty()) {
+        const torch::Tensor p = prefix_mlp->forward();  // [L_sel, 2, l, d]
+        for (size_t i = 0; i < mlpLayers_.size(); ++i) out[mlpLayers_[i]] = {p[i][0], p[i][1]};
+    }
+    for (size_t i = 0; i < blocks.size(); ++i) {
+        const auto& head = blocks[i]->attn->head;
+        if (!head.is_empty() && head->pk.defined()) out[i] = {head->pk, head->pv};
+    }
+    return out;
+}
+
+ForwardResult TransformerImpl::forward(const torch::Tensor& ids, const torch::Tensor& mask, const torch::Tensor& types,
+                                       const ForwardOptions& opts) {
+    TORCH_CHECK(ids.dim() == 2, "ids must be [B, T], got ", ids.sizes());
+    const int64_t B = ids.size(0), T = ids.size(1);
+    const int64_t P = prompt.defined() ? prompt.size(0) : 0;  // prompt-tuning tokens prepended
+    const int64_t total = P + T;
+    if (total > cfg_.max_positions)
+        throw Error("input", std::to_string(T) + " tokens" + (P ? " + " + std::to_string(P) + " prompt tokens" : "") +
+                                 " exceed max_positions " + std::to_string(cfg_.max_positions));
+    const auto dev = ids.device();
+
+    torch::Tensor x = tok->forward(ids);  // [B, T, d]
+    if (P) x = torch::cat({prompt.unsqueeze(0).expand({B, P, cfg_.d_model}), x}, 1);  // [B, P+T, d]
+    const torch::Tensor positions = torch::arange(cfg_.position_offset, cfg_.position_offset + total,
+                                                  torch::TensorOptions().dtype(torch::kLong).device(dev));
+    x = x + pos->forward(positions).unsqueeze(0);
+    if (!type.is_empty()) {
+        torch::Tensor t = types.defined() ? types : torch::zeros_like(ids);
+        if (P) t = torch::cat({torch::zeros({B, P}, t.options()), t}, 1);
+        x = x + type->forward(t);
+    }
+    if (!emb_ln.is_empty()) x = emb_ln->forward(x);
+    x = maybeDropout(x, cfg_.dropout, is_training());
+
+    // allowed[b, 0, i, j]: query i may attend to key j.
+    torch::Tensor keyValid = mask.defined() ? mask.to(torch::kBool)
+                                            : torch::ones({B, T}, torch::TensorOptions().dtype(torch::kBool).device(dev));
+    if (P) keyValid = torch::cat({torch::ones({B, P}, keyValid.options()), keyValid}, 1);  // [B, P+T]
+    torch::Tensor allowed = keyValid.view({B, 1, 1, total});
+    if (cfg_.causal)
+        allowed = allowed.logical_and(
+            torch::ones({total, total}, keyValid.options()).tril().view({1, 1, total, total}));  // [B, 1, T, T]
+    else
+        allowed = allowed.expand({B, 1, total, total});
+
+    const auto prefixes = layerPrefixes();
+    std::vector<torch::Tensor> lambdas;
+    for (size_t i = 0; i < blocks.size(); ++i) {
+        torch::Tensor lam;
+        x = blocks[i]->forward(x, allowed, prefixes[i].first, prefixes[i].second,
+                               opts.capture_lambda ? &lam : nullptr);
+        if (opts.capture_lambda)
+            lambdas.push_back(lam.defined() ? lam : torch::zeros({B, cfg_.n_heads, total}, x.options()));
+    }
+    if (!ln_f.is_empty()) x = ln_f->forward(x);
+
+    ForwardResult r;
+    r.hidden = P ? x.narrow(1, P, T) : x;  // [B, T, d]
+    if (opts.capture_lambda) {
+        r.lambda = torch::stack(lambdas);  // [L, B, H, P+T]
+        if (P) r.lambda = r.lambda.narrow(-1, P, T);
+    }
+    if (opts.lm)
+        r.lm_logits = lm_head.is_empty() ? torch::matmul(r.hidden, tok->weight.t()) : lm_head->forward(r.hidden);
+    if (opts.cls) {
+        // BERT/RoBERTa read the first token; GPT-2 style models the last real token (right padding).
+        torch::Tensor index;
+        if (cfg_.pooling == Pooling::First) {
+            index = torch::zeros({B}, torch::TensorOptions().dtype(torch::kLong).device(dev));
+        } else {
+            index = mask.defined() ? mask.to(torch::kLong).sum(1) - 1
+                                   : torch::full({B}, T - 1, torch::TensorOptions().dtype(torch::kLong).device(dev));
+        }
+        torch::Tensor pooled = r.hidden.index({torch::arange(B, index.options()), index});  // [B, d]
+        if (!cls_dense.is_empty()) {
+            pooled = maybeDropout(pooled, cfg_.dropout, is_training());
+            pooled = torch::tanh(cls_dense->forward(pooled));
+        }
+        pooled = maybeDropout(pooled, cfg_.dropout, is_training());
+        r.cls_logits = classifier->forward(pooled);  // [B, C]
+    }
+    return r;
+}
+
+void TransformerImpl::applySpec(const Spec& spec) {
+    if (specApplied_) throw Error("spec", "a spec is already applied to this model");
+    validate(spec, cfg_);
+    const int64_t d = cfg_.d_model;
+
+    // Freeze the backbone, then unfreeze what the spec trains from it.
+    std::vector<torch::Tensor> base;
+    for (auto& p : named_parameters()) {
+        const bool isHead = p.key().rfind("classifier.", 0) == 0 || p.key().rfind("cls_dense.", 0) == 0;
+        if (isHead) continue;  // the task head always trains
+        bool train = spec.train_base == TrainBase::All;
+        if (spec.train_base == TrainBase::Biases) {
+            const std::string& k = p.key();
+            train = k.size() >= 5 && k.compare(k.size() - 5, 5, ".bias") == 0;
+        }
+        p.value().set_requires_grad(train);
+        if (train) base.push_back(p.value());
+    }
+    if (spec.train_base == TrainBase::All) records_.push_back({"backbone", -1, base});
+    if (spec.train_base == TrainBase::Biases) records_.push_back({"backbone.biases", -1, base});
+
+    for (const Modification& m : spec.modifications) {
+        const std::string name = m.label();
+        if (m.form == Form::Prompt) {
+            prompt = register_parameter("prompt", torch::randn({m.l, d}) * 0.02);
+            records_.push_back({name, -1, {prompt}});
+            continue;
+        }
+        for (int64_t i = 0; i < cfg_.n_layers; ++i) {
+            if (!m.appliesTo(i)) continue;
+            Block& blk = blocks[i];
+            torch::nn::Module* added = nullptr;
+            std::vector<torch::Tensor> extra;
+            switch (m.form) {
+                case Form::Adapter: {
+                    SublayerDelta sd(m, d);
+                    if (m.site == Site::Attention) blk->attn_delta = blk->register_module("attn_delta", sd);
+                    else blk->ffn_delta = blk->register_module("ffn_delta", sd);
+                    added = sd.ptr().get();
+                    break;
+                }
+                case Form::LoRA: {
+                    DeltaLinear target = m.site == Site::Wq   ? blk->attn->q
+                                         : m.site == Site::Wk ? blk->attn->k
+                                         : m.site == Site::Wv ? blk->attn->v
+                                         : m.site == Site::Wo ? blk->attn->o
+                                         : m.site == Site::W1 ? blk->w1
+                                                              : blk->w2;
+                    target->attachLora(m);
+                    added = nullptr;
+                    extra = target->lora->parameters();
+                    for (auto& p : target->composer->parameters()) extra.push_back(p);
+                    break;
+                }
+                case Form::Prefix:
+                case Form::MultiHeadRelu: {
+                    HeadDelta hd(m, d, !m.prefix_mlp);
+                    blk->attn->head = blk->attn->register_module("head", hd);
+                    added = hd.ptr().get();
+                    break;
+                }
+                case Form::IA3: {
+                    if (m.site == Site::Attention) {
+                        blk->attn->ia3_k = blk->attn->register_parameter("ia3_k", torch::ones({d}));
+                        blk->attn->ia3_v = blk->attn->register_parameter("ia3_v", torch::ones({d}));
+                        extra = {blk->attn->ia3_k, blk->attn->ia3_v};
+                    } else {
+                        blk->ia3_ff = blk->register_parameter("ia3_ff", torch::ones({cfg_.d_ff}));
+                        extra = {blk->ia3_ff};
+                    }
+                    break;
+                }
+                case Form::Prompt: break;
+            }
+            if (added) extra = added->parameters();
+            records_.push_back({name, i, extra});
+        }
+        if (m.form == Form::Prefix && m.prefix_mlp) {
+            mlpLayers_.clear();
+            for (int64_t i = 0; i < cfg_.n_layers; ++i)
+                if (m.appliesTo(i)) mlpLayers_.push_back(i);
+            prefix_mlp = register_module(
+                "prefix_mlp", PrefixMlp(m.l, d, prefixMlpWidth(m, cfg_), static_cast<int64_t>(mlpLayers_.size())));
+            records_.push_back({name + ".mlp", -1, prefix_mlp->parameters()});
+        }
+    }
+    spec_ = spec;
+    specApplied_ = true;
+}
+
+std::vector<torch::Tensor> TransformerImpl::trainableParameters() const {
+    std::vector<torch::Tensor> out;
+    for (const auto& p : parameters())
+        if (p.requires_grad()) out.push_back(p);
+    return out;
+}
+
+void TransformerImpl::mergeLora() {
+    for (auto& blk : blocks)
+        for (DeltaLinear* lin : {&blk->attn->q, &blk->attn->k, &blk->attn->v, &blk->attn->o, &blk->w1, &blk->w2})
+            (*lin)->mergeLora();
+    // Drop the records of the LoRAs that no longer exist as parameters of the model.
+    std::set<const void*> live;
+    for (const auto& p : parameters()) live.insert(p.unsafeGetTensorImpl());
+    std::vector<DeltaRecord> kept;
+    for (auto& r : records_)
+        if (!r.params.empty() && live.count(r.params.front().unsafeGetTensorImpl())) kept.push_back(r);
+    records_ = kept;
+}
+
+Transformer makeRandomBackbone(const ModelConfig& cfg, uint64_t seed) {
+    torch::manual_seed(seed);
+    Transformer m(cfg);
+    torch::NoGradGuard ng;
+    // GPT-2/BERT initialisation: N(0, 0.02) weights, zero biases, LayerNorm γ = 1, β = 0.
+    for (auto& p : m->named_parameters()) {
+        const std::string& k = p.key();
+        const bool isLn = k.find("ln") != std::string::npos;
+        if (k.size() >= 5 && k.compare(k.size() - 5, 5, ".bias") == 0)
+            p.value().zero_();
+        else if (isLn)
+            p.value().fill_(1.0);
+        else
+            p.value().normal_(0.0, 0.02);
+    }
+    return m;
+}
+
+}  // namespace peft

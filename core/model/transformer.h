@@ -1,0 +1,120 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
+#pragma once
+// The transformer backbone (GPT-2: pre-LN, causal; BERT/RoBERTa: post-LN, bidirectional) with the
+// unified view's delta modules attached by applySpec(). The attention path is explicit so λ(x) is read
+// from the very logits the forward uses.
+#include <string>
+#include <vector>
+
+#include <torch/torch.h>
+
+#include "model/config.h"
+#include "peft/modules.h"
+#include "peft/spec.h"
+
+namespace peft {
+
+class AttentionImpl : public torch::nn::Module {
+public:
+    AttentionImpl(const ModelConfig& cfg);
+    /// x: [B, T, d]; allowed: [B, 1, T, T] bool (true where a query may see a key); pk, pv: [l, d] or
+    /// undefined. When `lambda` is given and the prefix is gated, it receives λ [B, H, T].
+    torch::Tensor forward(const torch::Tensor& x, const torch::Tensor& allowed, const torch::Tensor& pk,
+                          const torch::Tensor& pv, torch::Tensor* lambda);
+    DeltaLinear q{nullptr}, k{nullptr}, v{nullptr}, o{nullptr};
+    HeadDelta head{nullptr};          // prefix / multi-head PA at head attention
+    torch::Tensor ia3_k, ia3_v;       // IA3 rescaling vectors [d]
+
+private:
+    int64_t heads_, headDim_;
+    double attnDropout_;
+};
+TORCH_MODULE(Attention);
+
+class BlockImpl : public torch::nn::Module {
+public:
+    BlockImpl(const ModelConfig& cfg);
+    torch::Tensor forward(const torch::Tensor& x, const torch::Tensor& allowed, const torch::Tensor& pk,
+                          const torch::Tensor& pv, torch::Tensor* lambda);
+    torch::nn::LayerNorm ln1{nullptr}, ln2{nullptr};
+    Attention attn{nullptr};
+    DeltaLinear w1{nullptr}, w2{nullptr};
+    torch::Tensor ia3_ff;                              // IA3 on the FFN activation [d_ff]
+    SublayerDelta attn_delta{nullptr}, ffn_delta{nullptr};  // adapters at the sublayers
+
+private:
+    bool preLn_;
+    Activation act_;
+    double dropout_;
+};
+TORCH_MODULE(Block);
+
+struct ForwardOptions {
+    bool lm = true;               // compute LM logits [B, T, V]
+    bool cls = false;             // compute classification logits [B, C]
+    bool capture_lambda = false;  // fill ForwardResult::lambda
+};
+
+struct ForwardResult {
+    torch::Tensor hidden;      // [B, T, d], final hidden states of the real tokens
+    torch::Tensor lm_logits;   // [B, T, V]
+    torch::Tensor cls_logits;  // [B, C]
+    torch::Tensor lambda;      // [L, B, H, T]; 0 in layers without a gated prefix
+};
+
+/// One trainable group of the model for accounting: a delta module (per layer) or a backbone part.
+struct DeltaRecord {
+    std::string name;
+    int64_t layer = -1;
+    std::vector<torch::Tensor> params;
+};
+
+class TransformerImpl : public torch::nn::Module {
+public:
+    explicit TransformerImpl(const ModelConfig& cfg);
+
+    /// ids: [B, T] int64; mask: [B, T] (1 = token, 0 = right padding) or undefined; types: [B, T] or undefined.
+    ForwardResult forward(const torch::Tensor& ids, const torch::Tensor& mask = {}, const torch::Tensor& types = {},
+                          const ForwardOptions& opts = {});
+
+    /// Freezes the backbone, attaches the spec's delta modules and unfreezes what the spec trains
+    /// (the task head always trains). Validates the spec first; may be called once.
+    void applySpec(const Spec& spec);
+    bool hasSpec() const { return specApplied_; }
+    const Spec& spec() const { return spec_; }
+    const ModelConfig& config() const { return cfg_; }
+
+    /// What trains, grouped like countParams(): one record per delta module and layer.
+    const std::vector<DeltaRecord>& deltaRecords() const { return records_; }
+    std::vector<torch::Tensor> trainableParameters() const;
+    /// Folds every LoRA into its weight (see DeltaLinearImpl::mergeLora).
+    void mergeLora();
+
+    torch::nn::Embedding tok{nullptr}, pos{nullptr}, type{nullptr};
+    torch::nn::LayerNorm emb_ln{nullptr}, ln_f{nullptr};
+    std::vector<Block> blocks;
+    torch::nn::Linear lm_head{nullptr};   // untied only
+    torch::nn::Linear cls_dense{nullptr}, classifier{nullptr};
+    torch::Tensor prompt;                  // prompt tuning [l, d]
+    PrefixMlp prefix_mlp{nullptr};
+
+private:
+    /// Per-layer (P_k, P_v) [l, d] for this forward (from the shared MLP or each layer's own parameters).
+    std::vector<std::pair<torch::Tensor, torch::Tensor>> layerPrefixes();
+
+    torch::nn::ModuleList blockList_{nullptr};  // registers `blocks` as blocks.0, blocks.1, …
+    ModelConfig cfg_;
+    Spec spec_;
+    bool specApplied_ = false;
+    std::vector<int64_t> mlpLayers_;  // layers fed by prefix_mlp, in its output order
+    std::vector<DeltaRecord> records_;
+};
+TORCH_MODULE(Transformer);
+
+/// A backbone with deterministic random weights (seeded), e.g. the default until a pretrained one loads.
+Transformer makeRandomBackbone(const ModelConfig& cfg, uint64_t seed);
+
+/// Total number of elements of tensors.
+int64_t numel(const std::vector<torch::Tensor>& ts);
+
+}  // namespace peft

@@ -1,0 +1,406 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
+#include "peft/spec.h"
+
+#include <algorithm>
+#include <cstdio>
+#include <sstream>
+
+#include <nlohmann/json.hpp>
+
+#include "util/error.h"
+#include "util/json_read.h"
+
+namespace peft {
+
+namespace {
+
+template <typename E, size_t N>
+E parseEnum(const std::string& s, const std::string& where, const std::pair<const char*, E> (&table)[N]) {
+    for (const auto& [name, value] : table)
+        if (s == name) return value;
+    std::string options;
+    for (const auto& [name, value] : table) options += (options.empty() ? "" : ", ") + std::string(name);
+    throw Error(where, "unknown value '" + s + "' (expected one of: " + options + ")");
+}
+
+const std::pair<const char*, Form> kForms[] = {{"adapter", Form::Adapter}, {"lora", Form::LoRA},
+                                               {"prefix", Form::Prefix},   {"mh_relu", Form::MultiHeadRelu},
+                                               {"ia3", Form::IA3},         {"prompt", Form::Prompt}};
+const std::pair<const char*, Site> kSites[] = {
+    {"attention", Site::Attention}, {"head_attention", Site::HeadAttention}, {"ffn", Site::FFN},
+    {"W_q", Site::Wq},              {"W_k", Site::Wk},                       {"W_v", Site::Wv},
+    {"W_o", Site::Wo},              {"W_1", Site::W1},                       {"W_2", Site::W2},
+    {"input", Site::Input}};
+const std::pair<const char*, Insertion> kInsertions[] = {{"sequential", Insertion::Sequential},
+                                                         {"parallel", Insertion::Parallel}};
+const std::pair<const char*, Composition> kCompositions[] = {
+    {"add", Composition::Add},     {"scaled", Composition::Scaled},
+    {"learned_scale", Composition::LearnedScale}, {"gated", Composition::Gated},
+    {"learned_gate", Composition::LearnedGate},   {"rescale", Composition::Rescale}};
+const std::pair<const char*, AdapterNorm> kNorms[] = {
+    {"none", AdapterNorm::None}, {"in", AdapterNorm::In}, {"out", AdapterNorm::Out}};
+const std::pair<const char*, Init> kInits[] = {{"bert", Init::Bert}, {"lora", Init::Lora}};
+const std::pair<const char*, TrainBase> kTrainBase[] = {
+    {"none", TrainBase::None}, {"biases", TrainBase::Biases}, {"all", TrainBase::All}};
+
+template <typename E, size_t N>
+const char* enumName(E v, const std::pair<const char*, E> (&table)[N]) {
+    for (const auto& [name, value] : table)
+        if (v == value) return name;
+    return "?";
+}
+
+std::string fmtNumber(double v) {
+    char buf[32];
+    std::snprintf(buf, sizeof buf, "%g", v);
+    return buf;
+}
+
+}  // namespace
+
+const char* toString(Form v) { return enumName(v, kForms); }
+const char* toString(Site v) { return enumName(v, kSites); }
+const char* toString(Insertion v) { return enumName(v, kInsertions); }
+const char* toString(Composition v) { return enumName(v, kCompositions); }
+const char* toString(AdapterNorm v) { return enumName(v, kNorms); }
+const char* toString(Init v) { return enumName(v, kInits); }
+const char* toString(TrainBase v) { return enumName(v, kTrainBase); }
+
+const char* siteDisplay(Site v) {
+    switch (v) {
+        case Site::Attention: return "attention";
+        case Site::HeadAttention: return "head attention";
+        case Site::FFN: return "FFN";
+        case Site::Input: return "input";
+        default: return toString(v);
+    }
+}
+
+bool isWeightSite(Site s) {
+    return s == Site::Wq || s == Site::Wk || s == Site::Wv || s == Site::Wo || s == Site::W1 || s == Site::W2;
+}
+
+std::string Modification::label() const {
+    if (!name.empty()) return name;
+    return std::string(toString(form)) + "@" + toString(site);
+}
+
+bool Modification::appliesTo(int64_t layer) const {
+    return layers.empty() || std::find(layers.begin(), layers.end(), layer) != layers.end();
+}
+
+bool Spec::hasGating() const {
+    return std::any_of(modifications.begin(), modifications.end(), [](const Modification& m) {
+        return m.form == Form::Prefix && m.composition == Composition::Gated;
+    });
+}
+
+void to_json(nlohmann::json& j, const Modification& m) {
+    j = nlohmann::json::object();
+    if (!m.name.empty()) j["name"] = m.name;
+    j["form"] = toString(m.form);
+    j["site"] = toString(m.site);
+    j["insertion"] = toString(m.insertion);
+    j["composition"] = toString(m.composition);
+    if (m.composition == Composition::Scaled || m.composition == Composition::LearnedScale)
+        j["scale"] = m.scale;
+    if (m.usesR()) j["r"] = m.r;
+    if (m.usesL()) j["l"] = m.l;
+    if (m.form == Form::Adapter) {
+        j["activation"] = toString(m.activation);
+        j["layernorm"] = toString(m.layernorm);
+    }
+    if (m.form == Form::Adapter || m.form == Form::LoRA) {
+        j["init"] = toString(m.init);
+        j["dropout"] = m.dropout;
+    }
+    if (m.form == Form::Prefix) {
+        j["prefix_mlp"] = m.prefix_mlp;
+        if (m.prefix_mlp) j["mlp_width"] = m.mlp_width;
+    }
+    if (!m.layers.empty()) j["layers"] = m.layers;
+}
+
+void to_json(nlohmann::json& j, const Spec& s) {
+    j = nlohmann::json{{"name", s.name}, {"train_base", toString(s.train_base)}};
+    j["modifications"] = nlohmann::json::array();
+    for (const auto& m : s.modifications) j["modifications"].push_back(m);
+}
+
+namespace {
+
+Modification modificationFromJson(const nlohmann::json& j, const std::string& path) {
+    JsonReader r(j, path);
+    Modification m;
+    std::string s;
+    r.get("name", m.name);
+    if (!r.get("form", s)) throw Error(r.path("form"), "missing (adapter, lora, prefix, mh_relu, ia3, prompt)");
+    m.form = parseEnum(s, r.path("form"), kForms);
+    if (!r.get("site", s)) throw Error(r.path("site"), "missing");
+    m.site = parseEnum(s, r.path("site"), kSites);
+    // Defaults that follow from the form, so a short spec means what the method means.
+    m.insertion = Insertion::Parallel;
+    m.composition = m.form == Form::Prefix ? Composition::Gated
+                    : m.form == Form::IA3  ? Composition::Rescale
+                    : m.form == Form::LoRA ? Composition::Scaled
+                                           : Composition::Add;
+    if (m.form == Form::LoRA) m.init = Init::Lora;
+    if (r.get("insertion", s)) m.insertion = parseEnum(s, r.path("insertion"), kInsertions);
+    if (r.get("composition", s)) m.composition = parseEnum(s, r.path("composition"), kCompositions);
+    r.get("scale", m.scale);
+    r.get("r", m.r);
+    r.get("l", m.l);
+    double alpha = 0;
+    if (r.get("alpha", alpha)) {
+        if (m.form != Form::LoRA) throw Error(r.path("alpha"), "only LoRA has α (use 'scale' for s)");
+        if (m.r <= 0) throw Error(r.path("r"), "LoRA's α needs a positive r to give s = α / r");
+        m.scale = alpha / static_cast<double>(m.r);
+    }
+    if (r.get("activation", s)) m.activation = activationFromString(s, r.path("activation"));
+    if (r.get("layernorm", s)) m.layernorm = parseEnum(s, r.path("layernorm"), kNorms);
+    if (r.get("init", s)) m.init = parseEnum(s, r.path("init"), kInits);
+    r.get("dropout", m.dropout);
+    r.get("prefix_mlp", m.prefix_mlp);
+    r.get("mlp_width", m.mlp_width);
+    r.get("layers", m.layers);
+    r.finish();
+    return m;
+}
+
+}  // namespace
+
+Spec specFromJson(const nlohmann::json& j) {
+    JsonReader r(j, "");
+    Spec spec;
+    r.get("name", spec.name);
+    std::string tb;
+    if (r.get("train_base", tb)) spec.train_base = parseEnum(tb, "train_base", kTrainBase);
+    if (r.has("modifications")) {
+        const auto& mods = r.raw("modifications");
+        if (!mods.is_array())
+            throw Error("modifications", "expected an array, got " + JsonReader::typeName(mods));
+        for (size_t i = 0; i < mods.size(); ++i)
+            spec.modifications.push_back(
+                modificationFromJson(mods[i], "modifications[" + std::to_string(i) + "]"));
+    }
+    r.finish();
+    return spec;
+}
+
+Spec specFromJsonText(const std::string& text, const std::string& source) {
+    nlohmann::json j;
+    try {
+        j = nlohmann::json::parse(text);
+    } catch (const nlohmann::json::parse_error& e) {
+        // nlohmann reports a byte offset; turn it into line:column.
+        size_t byte = std::min<size_t>(e.byte, text.size());
+        size_t line = 1, col = 1;
+        for (size_t i = 0; i + 1 < byte; ++i) {
+            if (text[i] == '\n') {
+                ++line;
+                col = 1;
+            } else {
+                ++col;
+            }
+        }
+        throw Error(source + ":" + std::to_string(line) + ":" + std::to_string(col), "invalid JSON");
+    }
+    try {
+        return specFromJson(j);
+    } catch (const Error& e) {
+        throw Error(source + ": " + e.where(), e.reason());
+    }
+}
+
+void validate(const Spec& spec, const ModelConfig& cfg) {
+    cfg.validate();
+    const auto& mods = spec.modifications;
+    for (size_t i = 0; i < mods.size(); ++i) {
+        const Modification& m = mods[i];
+        const std::string at = "modifications[" + std::to_string(i) + "]";
+        auto fail = [&](const std::string& field, const std::string& why) {
+            throw Error(field.empty() ? at : at + "." + field, why);
+        };
+        const char* form = toString(m.form);
+        const std::string site = toString(m.site);
+
+        // --- site × form
+        switch (m.form) {
+            case Form::Adapter:
+                if (m.site != Site::Attention && m.site != Site::FFN)
+                    fail("site", std::string("an adapter modifies a sublayer's output: 'attention' or 'ffn', not '") +
+                                     site + "'");
+                break;
+            case Form::LoRA:
+                if (!isWeightSite(m.site))
+                    fail("site", "LoRA modifies a weight: W_q, W_k, W_v, W_o, W_1 or W_2, not '" + site + "'");
+                break;
+            case Form::Prefix:
+            case Form::MultiHeadRelu:
+                if (m.site != Site::HeadAttention)
+                    fail("site", std::string(form) + " attends over learned P_k, P_v per head: its site is "
+                                                     "'head_attention', not '" + site + "'");
+                break;
+            case Form::IA3:
+                if (m.site != Site::Attention && m.site != Site::FFN)
+                    fail("site", "IA3 rescales k and v ('attention') or the FFN activation ('ffn'), not '" + site +
+                                     "'");
+                break;
+            case Form::Prompt:
+                if (m.site != Site::Input)
+                    fail("site", "prompt tuning prepends embeddings to the input: its site is 'input', not '" +
+                                     site + "'");
+                break;
+        }
+
+        // --- insertion
+        if (m.insertion == Insertion::Sequential && m.form != Form::Adapter)
+            fail("insertion", std::string("only an adapter can be sequential; ") + form + " reads the sublayer's "
+                              "input, so it is parallel");
+
+        // --- composition
+        const Composition c = m.composition;
+        if (c == Composition::Gated && m.form != Form::Prefix)
+            fail("composition", std::string("'gated' needs a λ, which only the softmax of prefix attention at "
+                                            "head_attention defines; ") +
+                                    form + " at " + site + " has none");
+        if (c == Composition::Rescale && m.form != Form::IA3)
+            fail("composition", "'rescale' is IA3's composition only");
+        if (m.form == Form::IA3 && c != Composition::Rescale)
+            fail("composition", std::string("IA3 composes by rescaling ('rescale'), not '") + toString(c) + "'");
+        if (m.form == Form::Prompt && c != Composition::Add)
+            fail("composition", "prompt tuning concatenates to the input; its composition is 'add'");
+        if (c == Composition::LearnedGate && (m.form == Form::Prefix || m.form == Form::MultiHeadRelu))
+            fail("composition", "'learned_gate' applies to adapters and LoRA; a prefix is gated by λ ('gated')");
+        if ((c == Composition::Scaled || c == Composition::LearnedScale) && !(m.scale > 0.0))
+            fail("scale", "s must be positive, got " + fmtNumber(m.scale));
+
+        // --- sizes
+        if (m.usesR()) {
+            if (m.r <= 0) fail("r", "the bottleneck r must be at least 1, got " + std::to_string(m.r));
+            int64_t maxR = std::max(cfg.d_model, cfg.d_ff) * 4;
+            if (m.r > maxR)
+                fail("r", "r = " + std::to_string(m.r) + " exceeds the largest allowed bottleneck " +
+                              std::to_string(maxR) + " for this backbone");
+        } else if (m.r != 0) {
+            fail("r", std::string(form) + " has no bottleneck r (it is sized by " +
+                          (m.usesL() ? "l" : "the backbone") + ")");
+        }
+        if (m.usesL()) {
+            if (m.l <= 0) fail("l", "the length l must be at least 1, got " + std::to_string(m.l));
+            int64_t maxL = m.form == Form::Prompt ? cfg.max_positions - 1 : cfg.max_positions;
+            if (m.l > maxL)
+                fail("l", "l = " + std::to_string(m.l) + " is larger than allowed (" + std::to_string(maxL) +
+                              (m.form == Form::Prompt ? ": prompt tokens take positions of max_positions " +
+                                                            std::to_string(cfg.max_positions) + ")"
+                                                      : ": at most max_positions)"));
+        } else if (m.l != 0) {
+            fail("l", std::string(form) + " has no length l");
+        }
+
+        // --- options
+        if (!(m.dropout >= 0.0 && m.dropout < 1.0)) fail("dropout", "must be in [0, 1)");
+        if (m.prefix_mlp && m.form != Form::Prefix)
+            fail("prefix_mlp", "the MLP reparameterisation belongs to prefix tuning only");
+        if (m.mlp_width < 0) fail("mlp_width", "must be >= 0 (0 = d / 2)");
+        if (m.layernorm != AdapterNorm::None && m.form != Form::Adapter)
+            fail("layernorm", "only an adapter has LayerNorm options");
+        if (m.form == Form::Prompt && !m.layers.empty())
+            fail("layers", "a prompt sits at the input, not in a layer");
+        std::vector<int64_t> seen;
+        for (size_t k = 0; k < m.layers.size(); ++k) {
+            int64_t layer = m.layers[k];
+            if (layer < 0 || layer >= cfg.n_layers)
+                fail("layers[" + std::to_string(k) + "]", "layer " + std::to_string(layer) +
+                                                              " does not exist (the backbone has layers 0.." +
+                                                              std::to_string(cfg.n_layers - 1) + ")");
+            if (std::find(seen.begin(), seen.end(), layer) != seen.end())
+                fail("layers[" + std::to_string(k) + "]", "layer " + std::to_string(layer) + " is listed twice");
+            seen.push_back(layer);
+        }
+
+        // --- conflicts with an earlier modification at the same place
+        for (size_t k = 0; k < i; ++k) {
+            const Modification& o = mods[k];
+            // One delta of a form per site; head attention takes one attention-based Δh.
+            bool sameSlot = o.site == m.site && (o.form == m.form || m.site == Site::HeadAttention);
+            if (!sameSlot) continue;
+            bool overlap = m.layers.empty() || o.layers.empty();
+            for (int64_t layer : m.layers)
+                if (o.appliesTo(layer)) overlap = true;
+            if (overlap)
+                fail("", std::string(form) + " at " + site + " overlaps modifications[" + std::to_string(k) +
+                             "] (" + o.label() + ") in the same layers; give them disjoint 'layers'");
+        }
+        if (!m.name.empty())
+            for (size_t k = 0; k < i; ++k)
+                if (mods[k].label() == m.name) fail("name", "'" + m.name + "' is used twice");
+    }
+}
+
+// ----- formulas in the paper's notation -----------------------------------------------------------
+
+namespace {
+
+std::string activationSymbol(Activation a) {
+    switch (a) {
+        case Activation::ReLU: return "ReLU";
+        case Activation::GELU: return "GELU";
+        case Activation::GELUTanh: return "GELU";
+        case Activation::SiLU: return "SiLU";
+        case Activation::Tanh: return "tanh";
+        case Activation::Identity: return "";
+    }
+    return "";
+}
+
+std::string composed(const Modification& m, const std::string& delta) {
+    switch (m.composition) {
+        case Composition::Add: return "h ← h + " + delta;
+        case Composition::Scaled: return "h ← h + " + fmtNumber(m.scale) + "·" + delta;
+        case Composition::LearnedScale: return "h ← h + s·" + delta + " (s learned, s₀ = " + fmtNumber(m.scale) + ")";
+        case Composition::Gated: return "h ← (1−λ(x))·h + λ(x)·" + delta;
+        case Composition::LearnedGate: return "h ← h + σ(x W_g)·" + delta;
+        case Composition::Rescale: return delta;
+    }
+    return delta;
+}
+
+}  // namespace
+
+std::string formula(const Modification& m) {
+    const std::string site = siteDisplay(m.site);
+    switch (m.form) {
+        case Form::Adapter: {
+            const std::string in = m.insertion == Insertion::Sequential ? "h" : "x";
+            std::string f = activationSymbol(m.activation);
+            std::string delta = f.empty() ? in + " W_down W_up" : f + "(" + in + " W_down) W_up";
+            return site + ": " + composed(m, delta) + " — " + toString(m.insertion);
+        }
+        case Form::LoRA: return site + ": " + composed(m, "x W_down W_up") + " — parallel (low-rank)";
+        case Form::Prefix:
+            return "head attention: " + composed(m, "softmax(x W_q P_kᵀ) P_v") + " — parallel, l = " +
+                   std::to_string(m.l);
+        case Form::MultiHeadRelu:
+            return "head attention: " + composed(m, "ReLU(x W_q P_kᵀ) P_v") + " — parallel, l = " +
+                   std::to_string(m.l);
+        case Form::IA3:
+            return m.site == Site::Attention ? "attention: k ← l_k ⊙ k, v ← l_v ⊙ v"
+                                             : "FFN: f(x W_1) ← l_ff ⊙ f(x W_1)";
+        case Form::Prompt: return "input: X ← [P; X], l = " + std::to_string(m.l);
+    }
+    return "";
+}
+
+std::string formula(const Spec& s) {
+    std::ostringstream out;
+    if (s.train_base == TrainBase::All) out << "all weights: W ← W + ΔW (full fine-tuning)";
+    if (s.train_base == TrainBase::Biases) out << "biases: b ← b + Δb (BitFit)";
+    for (const auto& m : s.modifications) {
+        if (out.tellp() > 0) out << "\n";
+        out << formula(m);
+    }
+    return out.str();
+}
+
+}  // namespace peft

@@ -1,0 +1,63 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
+#include "util/system.h"
+
+#include <sched.h>
+#include <unistd.h>
+
+#include <cstdlib>
+#include <filesystem>
+#include <thread>
+
+#include <ATen/Parallel.h>
+#include <torch/cuda.h>
+#include <torch/version.h>
+
+#ifndef PEFT_VERSION
+#define PEFT_VERSION "0.0.0"
+#endif
+
+namespace peft {
+
+namespace fs = std::filesystem;
+
+std::string appVersion() { return PEFT_VERSION; }
+
+std::string torchVersion() { return TORCH_VERSION; }
+
+std::vector<std::string> availableDevices() {
+    std::vector<std::string> out{"cpu"};
+    if (torch::cuda::is_available())
+        for (size_t i = 0; i < torch::cuda::device_count(); ++i) out.push_back("cuda:" + std::to_string(i));
+    return out;
+}
+
+int defaultThreadCount() {
+    cpu_set_t set;
+    CPU_ZERO(&set);
+    if (sched_getaffinity(0, sizeof set, &set) == 0) {
+        int n = CPU_COUNT(&set);
+        if (n > 0) return n;
+    }
+    unsigned hc = std::thread::hardware_concurrency();
+    return hc > 0 ? static_cast<int>(hc) : 1;
+}
+
+void applyThreadCount(int threads) { at::set_num_threads(threads > 0 ? threads : defaultThreadCount()); }
+
+int currentThreadCount() { return at::get_num_threads(); }
+
+std::string resourcesDir() {
+    if (const char* env = std::getenv("PEFT_RESOURCES"); env && *env && fs::is_directory(env)) return env;
+    std::error_code ec;
+    const fs::path exe = fs::read_symlink("/proc/self/exe", ec);
+    if (!ec) {
+        const fs::path installed = exe.parent_path().parent_path() / "share" / "peft-workbench";
+        if (fs::is_directory(installed)) return installed.string();
+    }
+#ifdef PEFT_SOURCE_RESOURCES
+    if (fs::is_directory(PEFT_SOURCE_RESOURCES)) return PEFT_SOURCE_RESOURCES;
+#endif
+    return {};
+}
+
+}  // namespace peft
