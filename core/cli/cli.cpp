@@ -8,8 +8,8 @@
 #include <iostream>
 #include <sstream>
 
-#include <nlohmann/json.hpp>
 #include <torch/torch.h>
+#include <nlohmann/json.hpp>
 
 #include "data/byte_tokenizer.h"
 #include "model/transformer.h"
@@ -66,7 +66,8 @@ Spec chosenSpec(const Args& a, const ModelConfig& cfg) {
     const auto preset = a.get("preset");
     const auto specFile = a.get("spec");
     if (preset && specFile) throw Error("--spec", "give --preset or --spec, not both");
-    if (!preset && !specFile) throw Error("--preset", "missing: give --preset ID (see 'peftwb presets') or --spec FILE");
+    if (!preset && !specFile)
+        throw Error("--preset", "missing: give --preset ID (see 'peftwb presets') or --spec FILE");
     PresetOptions opts;
     opts.r = a.getInt("r");
     opts.l = a.getInt("l");
@@ -114,8 +115,8 @@ int cmdParams(const Args& a, std::ostream& out, std::ostream&) {
         out << j.dump(2) << "\n";
         return 0;
     }
-    out << "backbone: " << cfg.name << " (d = " << cfg.d_model << ", " << cfg.n_layers << " layers, " << cfg.n_heads
-        << " heads, d_m = " << cfg.d_ff << ")\n";
+    out << "backbone: " << cfg.name << " (d = " << cfg.d_model << ", " << cfg.n_layers << " layers, "
+        << cfg.n_heads << " heads, d_m = " << cfg.d_ff << ")\n";
     out << "spec: " << spec.name << "\n" << formula(spec) << "\n\n";
     out << rep.table() << "\n" << rep.summaryLine() << "\n";
     return 0;
@@ -127,7 +128,8 @@ json tensorToJson(const torch::Tensor& t) {
     torch::Tensor c = t.to(torch::kCPU, torch::kDouble).contiguous();
     if (c.dim() == 0) return c.item<double>();
     json arr = json::array();
-    for (int64_t i = 0; i < c.size(0); ++i) arr.push_back(tensorToJson(c[i]));
+    for (int64_t i = 0; i < c.size(0); ++i)
+        arr.push_back(tensorToJson(c[i]));
     return arr;
 }
 
@@ -164,7 +166,8 @@ int cmdForward(const Args& a, std::ostream& out, std::ostream&) {
     j["spec"] = spec.name;
     j["head"] = head;
     j["tokens"] = json::array();
-    for (int64_t id : ids) j["tokens"].push_back(tokenizer.tokenText(id));
+    for (int64_t id : ids)
+        j["tokens"].push_back(tokenizer.tokenText(id));
     j["ids"] = ids;
     j["logits"] = tensorToJson(logits);
     if (fo.capture_lambda) {
@@ -179,19 +182,21 @@ int cmdForward(const Args& a, std::ostream& out, std::ostream&) {
         return 0;
     }
     out << "tokens: ";
-    for (const auto& t : j["tokens"]) out << "[" << t.get<std::string>() << "] ";
+    for (const auto& t : j["tokens"])
+        out << "[" << t.get<std::string>() << "] ";
     out << "\n" << (head == "lm" ? "next-token logits (top 5): " : "class logits: ");
     const auto top = logits.topk(std::min<int64_t>(5, logits.size(0)));
     for (int64_t i = 0; i < std::get<0>(top).size(0); ++i) {
         const int64_t id = std::get<1>(top)[i].item<int64_t>();
-        out << (head == "lm" ? tokenizer.tokenText(id) : std::to_string(id)) << "=" << std::get<0>(top)[i].item<double>()
-            << " ";
+        out << (head == "lm" ? tokenizer.tokenText(id) : std::to_string(id)) << "="
+            << std::get<0>(top)[i].item<double>() << " ";
     }
     out << "\n";
     if (fo.capture_lambda) {
         out << "mean λ(x) per layer:";
         const torch::Tensor means = r.lambda.mean({1, 2, 3});
-        for (int64_t i = 0; i < means.size(0); ++i) out << " " << means[i].item<double>();
+        for (int64_t i = 0; i < means.size(0); ++i)
+            out << " " << means[i].item<double>();
         out << "\n";
     } else {
         out << j["lambda_reason"].get<std::string>() << "\n";
@@ -212,16 +217,24 @@ int cmdDemo(const Args& a, std::ostream& out, std::ostream& err) {
     out << buf << std::string(106, '-') << "\n";
     for (const auto& p : presets()) {
         const ParamReport rep = countParams(resolvePreset(p, cfg), cfg);
-        std::snprintf(buf, sizeof buf, "%-18s %-40s %12lld %8.3f%% %12lld %8.3f%%\n", p.id.c_str(), p.name.c_str(),
-                      static_cast<long long>(rep.trained), rep.trainedPct(), static_cast<long long>(rep.stored),
-                      rep.storedPct());
+        std::snprintf(buf, sizeof buf, "%-18s %-40s %12lld %8.3f%% %12lld %8.3f%%\n", p.id.c_str(),
+                      p.name.c_str(), static_cast<long long>(rep.trained), rep.trainedPct(),
+                      static_cast<long long>(rep.stored), rep.storedPct());
         out << buf;
     }
     out << "\nλ(x) of MAM's gated prefix for one sentence (random backbone weights):\n";
     std::vector<std::string> fwd = {"--preset", "mam", "--text", "not bad at all"};
     if (auto c = a.get("config")) fwd.insert(fwd.end(), {"--config", *c});
     return cmdForward(Args(fwd,
-                           {{"preset"}, {"spec"}, {"r"}, {"l"}, {"budget"}, {"text"}, {"head"}, {"seed"}, {"config"},
+                           {{"preset"},
+                            {"spec"},
+                            {"r"},
+                            {"l"},
+                            {"budget"},
+                            {"text"},
+                            {"head"},
+                            {"seed"},
+                            {"config"},
                             {"json", false}},
                            "peftwb forward"),
                       out, err);
@@ -246,30 +259,35 @@ const char* kSpecHelp =
 
 const std::vector<Command>& commands() {
     static const std::vector<Command> cmds = {
-        {"presets", "list the design-space presets",
+        {"presets",
+         "list the design-space presets",
          "usage: peftwb presets [--json]\n\nLists every preset: id, name, formula, paper row.\n"
          "  --json             [{\"id\", \"name\", \"formula\", \"paper_row\", \"default_budget_pct\"}]\n",
          {{"json", false}},
          cmdPresets},
-        {"params", "parameter counts of a preset or spec (trained / stored, per module)",
-         nullptr, withSpecOptions({}), cmdParams},
+        {"params", "parameter counts of a preset or spec (trained / stored, per module)", nullptr,
+         withSpecOptions({}), cmdParams},
         {"forward", "run one forward pass; print tokens, logits and λ(x)", nullptr,
          withSpecOptions({{"text"}, {"head"}, {"seed"}}), cmdForward},
-        {"demo", "headless demo: presets with counts, then λ(x) of MAM", "usage: peftwb demo [--config FILE]\n",
-         {{"config"}}, cmdDemo},
+        {"demo",
+         "headless demo: presets with counts, then λ(x) of MAM",
+         "usage: peftwb demo [--config FILE]\n",
+         {{"config"}},
+         cmdDemo},
     };
     return cmds;
 }
 
 std::string commandHelp(const Command& c) {
     if (c.usage) return c.usage;
-    std::string s = std::string("usage: peftwb ") + c.name + " (--preset ID | --spec FILE) [options]\n\n" + c.summary +
-                    "\n\n" + kSpecHelp;
+    std::string s = std::string("usage: peftwb ") + c.name + " (--preset ID | --spec FILE) [options]\n\n" +
+                    c.summary + "\n\n" + kSpecHelp;
     if (std::string(c.name) == "forward")
         s += "  --text \"…\"         input text (byte tokenizer of the default backbone)\n"
              "  --head lm|cls      LM head (last position's logits) or classification head\n"
              "  --seed N           seed of the random backbone and delta initialisation (default 0)\n"
-             "\nJSON: {\"tokens\", \"ids\", \"logits\", \"lambda\": [layers][heads][tokens]} or \"lambda_reason\"\n";
+             "\nJSON: {\"tokens\", \"ids\", \"logits\", \"lambda\": [layers][heads][tokens]} or "
+             "\"lambda_reason\"\n";
     if (std::string(c.name) == "params")
         s += "\nJSON: {\"backbone\", \"head\", \"trained\", \"stored\", \"modules\": [{\"name\", \"layer\", "
              "\"trained\", \"stored\"}], \"spec\"}\n";
@@ -290,10 +308,11 @@ std::string mainHelp() {
 
 std::string versionText() {
     std::string devices;
-    for (const auto& d : availableDevices()) devices += (devices.empty() ? "" : ", ") + d;
+    for (const auto& d : availableDevices())
+        devices += (devices.empty() ? "" : ", ") + d;
     return "peftwb " + appVersion() + "\nLibTorch " + torchVersion() + "\ndevices: " + devices +
-           "\nthreads: " + std::to_string(currentThreadCount()) + " (default setting: " +
-           std::to_string(defaultThreadCount()) + ")\n";
+           "\nthreads: " + std::to_string(currentThreadCount()) +
+           " (default setting: " + std::to_string(defaultThreadCount()) + ")\n";
 }
 
 }  // namespace
@@ -319,7 +338,8 @@ int runCli(const std::vector<std::string>& argv, std::ostream& out, std::ostream
                 }
             const Args args(rest, c.options, std::string("peftwb ") + c.name);
             if (!args.positional().empty())
-                throw Error(args.positional().front(), std::string("unexpected argument for 'peftwb ") + c.name + "'");
+                throw Error(args.positional().front(),
+                            std::string("unexpected argument for 'peftwb ") + c.name + "'");
             return c.run(args, out, err);
         }
         err << "peftwb: unknown command '" << argv[0] << "'\n\n" << mainHelp();

@@ -15,17 +15,23 @@ public:
     /// <bos> followed by the bytes of `text`.
     std::vector<int64_t> encode(const std::string& text) const {
         std::vector<int64_t> ids{kBos};
-        for (unsigned char c : text) ids.push_back(c);
+        for (unsigned char c : text)
+            ids.push_back(c);
         return ids;
     }
     /// A readable form of one token: the character for printable ASCII, "<0xE2>" for other bytes.
     std::string tokenText(int64_t id) const {
         switch (id) {
-            case kPad: return "<pad>";
-            case kBos: return "<bos>";
-            case kEos: return "<eos>";
-            case kUnk: return "<unk>";
-            default: break;
+            case kPad:
+                return "<pad>";
+            case kBos:
+                return "<bos>";
+            case kEos:
+                return "<eos>";
+            case kUnk:
+                return "<unk>";
+            default:
+                break;
         }
         if (id >= 0x20 && id < 0x7f) return std::string(1, static_cast<char>(id));
         static const char* hex = "0123456789ABCDEF";

@@ -10,12 +10,18 @@ namespace peft {
 
 const char* toString(Activation a) {
     switch (a) {
-        case Activation::ReLU: return "relu";
-        case Activation::GELU: return "gelu";
-        case Activation::GELUTanh: return "gelu_new";
-        case Activation::SiLU: return "silu";
-        case Activation::Tanh: return "tanh";
-        case Activation::Identity: return "identity";
+        case Activation::ReLU:
+            return "relu";
+        case Activation::GELU:
+            return "gelu";
+        case Activation::GELUTanh:
+            return "gelu_new";
+        case Activation::SiLU:
+            return "silu";
+        case Activation::Tanh:
+            return "tanh";
+        case Activation::Identity:
+            return "identity";
     }
     return "?";
 }
@@ -27,7 +33,8 @@ Activation activationFromString(const std::string& s, const std::string& where) 
     if (s == "silu" || s == "swish") return Activation::SiLU;
     if (s == "tanh") return Activation::Tanh;
     if (s == "identity" || s == "linear") return Activation::Identity;
-    throw Error(where, "unknown activation '" + s + "' (expected relu, gelu, gelu_new, silu, tanh, identity)");
+    throw Error(where,
+                "unknown activation '" + s + "' (expected relu, gelu, gelu_new, silu, tanh, identity)");
 }
 
 void ModelConfig::validate() const {
@@ -42,7 +49,8 @@ void ModelConfig::validate() const {
     positive("max_positions", max_positions);
     positive("num_labels", num_labels);
     if (d_model % n_heads != 0)
-        throw Error("n_heads", std::to_string(n_heads) + " does not divide d_model " + std::to_string(d_model));
+        throw Error("n_heads",
+                    std::to_string(n_heads) + " does not divide d_model " + std::to_string(d_model));
     if (type_vocab_size < 0) throw Error("type_vocab_size", "must be >= 0");
     if (position_offset < 0) throw Error("position_offset", "must be >= 0");
     auto prob = [](const char* field, double p) {
@@ -113,6 +121,8 @@ void from_json(const nlohmann::json& j, ModelConfig& c) {
     r.finish();
 }
 
-ModelConfig defaultModelConfig() { return ModelConfig{}; }
+ModelConfig defaultModelConfig() {
+    return ModelConfig{};
+}
 
 }  // namespace peft

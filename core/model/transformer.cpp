@@ -27,7 +27,8 @@ torch::nn::LayerNorm layerNorm(int64_t d, double eps) {
 
 int64_t numel(const std::vector<torch::Tensor>& ts) {
     int64_t n = 0;
-    for (const auto& t : ts) n += t.numel();
+    for (const auto& t : ts)
+        n += t.numel();
     return n;
 }
 
@@ -42,10 +43,13 @@ AttentionImpl::AttentionImpl(const ModelConfig& cfg)
     o = register_module("o", DeltaLinear(d, d));
 }
 
-torch::Tensor AttentionImpl::forward(const torch::Tensor& x, const torch::Tensor& allowed, const torch::Tensor& pk,
-                                     const torch::Tensor& pv, torch::Tensor* lambda) {
+torch::Tensor AttentionImpl::forward(const torch::Tensor& x, const torch::Tensor& allowed,
+                                     const torch::Tensor& pk, const torch::Tensor& pv,
+                                     torch::Tensor* lambda) {
     const int64_t B = x.size(0), T = x.size(1), H = heads_, dh = headDim_;
-    auto split = [&](const torch::Tensor& t) { return t.view({B, -1, H, dh}).transpose(1, 2); };  // [B, H, T, d_h]
+    auto split = [&](const torch::Tensor& t) {
+        return t.view({B, -1, H, dh}).transpose(1, 2);
+    };  // [B, H, T, d_h]
     torch::Tensor kx = k->forward(x), vx = v->forward(x);
     if (ia3_k.defined()) kx = kx * ia3_k;
     if (ia3_v.defined()) vx = vx * ia3_v;
@@ -61,18 +65,20 @@ torch::Tensor AttentionImpl::forward(const torch::Tensor& x, const torch::Tensor
         const int64_t l = pk.size(0);
         const torch::Tensor pkh = pk.view({l, H, dh}).transpose(0, 1);  // [H, l, d_h]
         const torch::Tensor pvh = pv.view({l, H, dh}).transpose(0, 1);  // [H, l, d_h]
-        const torch::Tensor plogits = torch::matmul(qh, pkh.transpose(-2, -1)) * scale;  // [B, H, T, l], never masked
+        const torch::Tensor plogits =
+            torch::matmul(qh, pkh.transpose(-2, -1)) * scale;  // [B, H, T, l], never masked
         if (head->gated()) {
             // Prefix tuning: one softmax over [P_k ; C W_k]. Its prefix share is λ(x), so
             // out = (1−λ)·Attn(x W_q, C W_k, C W_v) + λ·Attn(x W_q, P_k, P_v) exactly.
             torch::Tensor probs = torch::softmax(torch::cat({plogits, logits}, -1), -1);  // [B, H, T, l+T]
-            if (lambda) *lambda = probs.narrow(-1, 0, l).sum(-1);                          // [B, H, T]
+            if (lambda) *lambda = probs.narrow(-1, 0, l).sum(-1);                         // [B, H, T]
             probs = maybeDropout(probs, attnDropout_, is_training());
             out = torch::matmul(probs.narrow(-1, 0, l), pvh) + torch::matmul(probs.narrow(-1, l, T), vh);
         } else {
             torch::Tensor probs = maybeDropout(torch::softmax(logits, -1), attnDropout_, is_training());
             const torch::Tensor h = torch::matmul(probs, vh);  // [B, H, T, d_h]
-            torch::Tensor w = head->form() == Form::Prefix ? torch::softmax(plogits, -1) : torch::relu(plogits);
+            torch::Tensor w =
+                head->form() == Form::Prefix ? torch::softmax(plogits, -1) : torch::relu(plogits);
             w = maybeDropout(w, attnDropout_, is_training());
             out = head->composer->compose(h, torch::matmul(w, pvh), h);  // per head, before W_o
         }
@@ -86,7 +92,8 @@ torch::Tensor AttentionImpl::forward(const torch::Tensor& x, const torch::Tensor
 
 // ----- Block -----------------------------------------------------------------------------------------
 
-BlockImpl::BlockImpl(const ModelConfig& cfg) : preLn_(cfg.pre_ln), act_(cfg.activation), dropout_(cfg.dropout) {
+BlockImpl::BlockImpl(const ModelConfig& cfg)
+    : preLn_(cfg.pre_ln), act_(cfg.activation), dropout_(cfg.dropout) {
     ln1 = register_module("ln1", layerNorm(cfg.d_model, cfg.ln_eps));
     attn = register_module("attn", Attention(cfg));
     ln2 = register_module("ln2", layerNorm(cfg.d_model, cfg.ln_eps));
@@ -94,8 +101,8 @@ BlockImpl::BlockImpl(const ModelConfig& cfg) : preLn_(cfg.pre_ln), act_(cfg.acti
     w2 = register_module("w2", DeltaLinear(cfg.d_ff, cfg.d_model));
 }
 
-torch::Tensor BlockImpl::forward(const torch::Tensor& x, const torch::Tensor& allowed, const torch::Tensor& pk,
-                                 const torch::Tensor& pv, torch::Tensor* lambda) {
+torch::Tensor BlockImpl::forward(const torch::Tensor& x, const torch::Tensor& allowed,
+                                 const torch::Tensor& pk, const torch::Tensor& pv, torch::Tensor* lambda) {
     const bool train = is_training();
     // Attention sublayer. `a` is the input as the sublayer reads it (after the pre-LN in pre-LN layouts).
     torch::Tensor a = preLn_ ? ln1->forward(x) : x;
@@ -119,7 +126,8 @@ TransformerImpl::TransformerImpl(const ModelConfig& cfg) : cfg_(cfg) {
     const int64_t d = cfg_.d_model;
     tok = register_module("tok", torch::nn::Embedding(cfg_.vocab_size, d));
     pos = register_module("pos", torch::nn::Embedding(cfg_.max_positions + cfg_.position_offset, d));
-    if (cfg_.type_vocab_size > 0) type = register_module("type", torch::nn::Embedding(cfg_.type_vocab_size, d));
+    if (cfg_.type_vocab_size > 0)
+        type = register_module("type", torch::nn::Embedding(cfg_.type_vocab_size, d));
     if (!cfg_.pre_ln) emb_ln = register_module("emb_ln", layerNorm(d, cfg_.ln_eps));
     blockList_ = register_module("blocks", torch::nn::ModuleList());
     for (int64_t i = 0; i < cfg_.n_layers; ++i) {
@@ -128,7 +136,8 @@ TransformerImpl::TransformerImpl(const ModelConfig& cfg) : cfg_(cfg) {
     }
     if (cfg_.pre_ln) ln_f = register_module("ln_f", layerNorm(d, cfg_.ln_eps));
     if (!cfg_.tie_embeddings)
-        lm_head = register_module("lm_head", torch::nn::Linear(torch::nn::LinearOptions(d, cfg_.vocab_size).bias(false)));
+        lm_head = register_module(
+            "lm_head", torch::nn::Linear(torch::nn::LinearOptions(d, cfg_.vocab_size).bias(false)));
     if (cfg_.cls_dense) cls_dense = register_module("cls_dense", torch::nn::Linear(d, d));
     classifier = register_module("classifier", torch::nn::Linear(d, cfg_.num_labels));
 }
@@ -137,7 +146,8 @@ std::vector<std::pair<torch::Tensor, torch::Tensor>> TransformerImpl::layerPrefi
     std::vector<std::pair<torch::Tensor, torch::Tensor>> out(blocks.size());
     if (!prefix_mlp.is_empty()) {
         const torch::Tensor p = prefix_mlp->forward();  // [L_sel, 2, l, d]
-        for (size_t i = 0; i < mlpLayers_.size(); ++i) out[mlpLayers_[i]] = {p[i][0], p[i][1]};
+        for (size_t i = 0; i < mlpLayers_.size(); ++i)
+            out[mlpLayers_[i]] = {p[i][0], p[i][1]};
     }
     for (size_t i = 0; i < blocks.size(); ++i) {
         const auto& head = blocks[i]->attn->head;
@@ -146,18 +156,19 @@ std::vector<std::pair<torch::Tensor, torch::Tensor>> TransformerImpl::layerPrefi
     return out;
 }
 
-ForwardResult TransformerImpl::forward(const torch::Tensor& ids, const torch::Tensor& mask, const torch::Tensor& types,
-                                       const ForwardOptions& opts) {
+ForwardResult TransformerImpl::forward(const torch::Tensor& ids, const torch::Tensor& mask,
+                                       const torch::Tensor& types, const ForwardOptions& opts) {
     TORCH_CHECK(ids.dim() == 2, "ids must be [B, T], got ", ids.sizes());
     const int64_t B = ids.size(0), T = ids.size(1);
     const int64_t P = prompt.defined() ? prompt.size(0) : 0;  // prompt-tuning tokens prepended
     const int64_t total = P + T;
     if (total > cfg_.max_positions)
-        throw Error("input", std::to_string(T) + " tokens" + (P ? " + " + std::to_string(P) + " prompt tokens" : "") +
+        throw Error("input", std::to_string(T) + " tokens" +
+                                 (P ? " + " + std::to_string(P) + " prompt tokens" : "") +
                                  " exceed max_positions " + std::to_string(cfg_.max_positions));
     const auto dev = ids.device();
 
-    torch::Tensor x = tok->forward(ids);  // [B, T, d]
+    torch::Tensor x = tok->forward(ids);                                              // [B, T, d]
     if (P) x = torch::cat({prompt.unsqueeze(0).expand({B, P, cfg_.d_model}), x}, 1);  // [B, P+T, d]
     const torch::Tensor positions = torch::arange(cfg_.position_offset, cfg_.position_offset + total,
                                                   torch::TensorOptions().dtype(torch::kLong).device(dev));
@@ -171,13 +182,15 @@ ForwardResult TransformerImpl::forward(const torch::Tensor& ids, const torch::Te
     x = maybeDropout(x, cfg_.dropout, is_training());
 
     // allowed[b, 0, i, j]: query i may attend to key j.
-    torch::Tensor keyValid = mask.defined() ? mask.to(torch::kBool)
-                                            : torch::ones({B, T}, torch::TensorOptions().dtype(torch::kBool).device(dev));
+    torch::Tensor keyValid =
+        mask.defined() ? mask.to(torch::kBool)
+                       : torch::ones({B, T}, torch::TensorOptions().dtype(torch::kBool).device(dev));
     if (P) keyValid = torch::cat({torch::ones({B, P}, keyValid.options()), keyValid}, 1);  // [B, P+T]
     torch::Tensor allowed = keyValid.view({B, 1, 1, total});
     if (cfg_.causal)
-        allowed = allowed.logical_and(
-            torch::ones({total, total}, keyValid.options()).tril().view({1, 1, total, total}));  // [B, 1, T, T]
+        allowed = allowed.logical_and(torch::ones({total, total}, keyValid.options())
+                                          .tril()
+                                          .view({1, 1, total, total}));  // [B, 1, T, T]
     else
         allowed = allowed.expand({B, 1, total, total});
 
@@ -199,15 +212,17 @@ ForwardResult TransformerImpl::forward(const torch::Tensor& ids, const torch::Te
         if (P) r.lambda = r.lambda.narrow(-1, P, T);
     }
     if (opts.lm)
-        r.lm_logits = lm_head.is_empty() ? torch::matmul(r.hidden, tok->weight.t()) : lm_head->forward(r.hidden);
+        r.lm_logits =
+            lm_head.is_empty() ? torch::matmul(r.hidden, tok->weight.t()) : lm_head->forward(r.hidden);
     if (opts.cls) {
         // BERT/RoBERTa read the first token; GPT-2 style models the last real token (right padding).
         torch::Tensor index;
         if (cfg_.pooling == Pooling::First) {
             index = torch::zeros({B}, torch::TensorOptions().dtype(torch::kLong).device(dev));
         } else {
-            index = mask.defined() ? mask.to(torch::kLong).sum(1) - 1
-                                   : torch::full({B}, T - 1, torch::TensorOptions().dtype(torch::kLong).device(dev));
+            index = mask.defined()
+                        ? mask.to(torch::kLong).sum(1) - 1
+                        : torch::full({B}, T - 1, torch::TensorOptions().dtype(torch::kLong).device(dev));
         }
         torch::Tensor pooled = r.hidden.index({torch::arange(B, index.options()), index});  // [B, d]
         if (!cls_dense.is_empty()) {
@@ -256,8 +271,10 @@ void TransformerImpl::applySpec(const Spec& spec) {
             switch (m.form) {
                 case Form::Adapter: {
                     SublayerDelta sd(m, d);
-                    if (m.site == Site::Attention) blk->attn_delta = blk->register_module("attn_delta", sd);
-                    else blk->ffn_delta = blk->register_module("ffn_delta", sd);
+                    if (m.site == Site::Attention)
+                        blk->attn_delta = blk->register_module("attn_delta", sd);
+                    else
+                        blk->ffn_delta = blk->register_module("ffn_delta", sd);
                     added = sd.ptr().get();
                     break;
                 }
@@ -271,7 +288,8 @@ void TransformerImpl::applySpec(const Spec& spec) {
                     target->attachLora(m);
                     added = nullptr;
                     extra = target->lora->parameters();
-                    for (auto& p : target->composer->parameters()) extra.push_back(p);
+                    for (auto& p : target->composer->parameters())
+                        extra.push_back(p);
                     break;
                 }
                 case Form::Prefix:
@@ -292,7 +310,8 @@ void TransformerImpl::applySpec(const Spec& spec) {
                     }
                     break;
                 }
-                case Form::Prompt: break;
+                case Form::Prompt:
+                    break;
             }
             if (added) extra = added->parameters();
             records_.push_back({name, i, extra});
@@ -301,8 +320,8 @@ void TransformerImpl::applySpec(const Spec& spec) {
             mlpLayers_.clear();
             for (int64_t i = 0; i < cfg_.n_layers; ++i)
                 if (m.appliesTo(i)) mlpLayers_.push_back(i);
-            prefix_mlp = register_module(
-                "prefix_mlp", PrefixMlp(m.l, d, prefixMlpWidth(m, cfg_), static_cast<int64_t>(mlpLayers_.size())));
+            prefix_mlp = register_module("prefix_mlp", PrefixMlp(m.l, d, prefixMlpWidth(m, cfg_),
+                                                                 static_cast<int64_t>(mlpLayers_.size())));
             records_.push_back({name + ".mlp", -1, prefix_mlp->parameters()});
         }
     }
@@ -319,11 +338,13 @@ std::vector<torch::Tensor> TransformerImpl::trainableParameters() const {
 
 void TransformerImpl::mergeLora() {
     for (auto& blk : blocks)
-        for (DeltaLinear* lin : {&blk->attn->q, &blk->attn->k, &blk->attn->v, &blk->attn->o, &blk->w1, &blk->w2})
+        for (DeltaLinear* lin :
+             {&blk->attn->q, &blk->attn->k, &blk->attn->v, &blk->attn->o, &blk->w1, &blk->w2})
             (*lin)->mergeLora();
     // Drop the records of the LoRAs that no longer exist as parameters of the model.
     std::set<const void*> live;
-    for (const auto& p : parameters()) live.insert(p.unsafeGetTensorImpl());
+    for (const auto& p : parameters())
+        live.insert(p.unsafeGetTensorImpl());
     std::vector<DeltaRecord> kept;
     for (auto& r : records_)
         if (!r.params.empty() && live.count(r.params.front().unsafeGetTensorImpl())) kept.push_back(r);

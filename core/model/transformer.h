@@ -22,8 +22,8 @@ public:
     torch::Tensor forward(const torch::Tensor& x, const torch::Tensor& allowed, const torch::Tensor& pk,
                           const torch::Tensor& pv, torch::Tensor* lambda);
     DeltaLinear q{nullptr}, k{nullptr}, v{nullptr}, o{nullptr};
-    HeadDelta head{nullptr};          // prefix / multi-head PA at head attention
-    torch::Tensor ia3_k, ia3_v;       // IA3 rescaling vectors [d]
+    HeadDelta head{nullptr};     // prefix / multi-head PA at head attention
+    torch::Tensor ia3_k, ia3_v;  // IA3 rescaling vectors [d]
 
 private:
     int64_t heads_, headDim_;
@@ -39,7 +39,7 @@ public:
     torch::nn::LayerNorm ln1{nullptr}, ln2{nullptr};
     Attention attn{nullptr};
     DeltaLinear w1{nullptr}, w2{nullptr};
-    torch::Tensor ia3_ff;                              // IA3 on the FFN activation [d_ff]
+    torch::Tensor ia3_ff;                                   // IA3 on the FFN activation [d_ff]
     SublayerDelta attn_delta{nullptr}, ffn_delta{nullptr};  // adapters at the sublayers
 
 private:
@@ -73,9 +73,10 @@ class TransformerImpl : public torch::nn::Module {
 public:
     explicit TransformerImpl(const ModelConfig& cfg);
 
-    /// ids: [B, T] int64; mask: [B, T] (1 = token, 0 = right padding) or undefined; types: [B, T] or undefined.
-    ForwardResult forward(const torch::Tensor& ids, const torch::Tensor& mask = {}, const torch::Tensor& types = {},
-                          const ForwardOptions& opts = {});
+    /// ids: [B, T] int64; mask: [B, T] (1 = token, 0 = right padding) or undefined; types: [B, T] or
+    /// undefined.
+    ForwardResult forward(const torch::Tensor& ids, const torch::Tensor& mask = {},
+                          const torch::Tensor& types = {}, const ForwardOptions& opts = {});
 
     /// Freezes the backbone, attaches the spec's delta modules and unfreezes what the spec trains
     /// (the task head always trains). Validates the spec first; may be called once.
@@ -93,9 +94,9 @@ public:
     torch::nn::Embedding tok{nullptr}, pos{nullptr}, type{nullptr};
     torch::nn::LayerNorm emb_ln{nullptr}, ln_f{nullptr};
     std::vector<Block> blocks;
-    torch::nn::Linear lm_head{nullptr};   // untied only
+    torch::nn::Linear lm_head{nullptr};  // untied only
     torch::nn::Linear cls_dense{nullptr}, classifier{nullptr};
-    torch::Tensor prompt;                  // prompt tuning [l, d]
+    torch::Tensor prompt;  // prompt tuning [l, d]
     PrefixMlp prefix_mlp{nullptr};
 
 private:

@@ -12,11 +12,11 @@ namespace peft {
 int64_t backboneParamCount(const ModelConfig& c) {
     const int64_t d = c.d_model, f = c.d_ff;
     int64_t n = c.vocab_size * d + (c.max_positions + c.position_offset) * d + c.type_vocab_size * d;
-    if (!c.pre_ln) n += 2 * d;  // embedding LayerNorm
-    const int64_t perLayer = 4 * (d * d + d)      // W_q, W_k, W_v, W_o with biases
-                             + 2 * d              // LayerNorm after/before attention
+    if (!c.pre_ln) n += 2 * d;                        // embedding LayerNorm
+    const int64_t perLayer = 4 * (d * d + d)          // W_q, W_k, W_v, W_o with biases
+                             + 2 * d                  // LayerNorm after/before attention
                              + d * f + f + f * d + d  // W_1, W_2 with biases
-                             + 2 * d;             // LayerNorm after/before FFN
+                             + 2 * d;                 // LayerNorm after/before FFN
     n += c.n_layers * perLayer;
     if (c.pre_ln) n += 2 * d;  // final LayerNorm
     if (!c.tie_embeddings) n += c.vocab_size * d;
@@ -51,8 +51,12 @@ int64_t compositionExtra(const Modification& m, int64_t dIn) {
     return 0;
 }
 
-int64_t weightIn(Site s, const ModelConfig& c) { return s == Site::W2 ? c.d_ff : c.d_model; }
-int64_t weightOut(Site s, const ModelConfig& c) { return s == Site::W1 ? c.d_ff : c.d_model; }
+int64_t weightIn(Site s, const ModelConfig& c) {
+    return s == Site::W2 ? c.d_ff : c.d_model;
+}
+int64_t weightOut(Site s, const ModelConfig& c) {
+    return s == Site::W1 ? c.d_ff : c.d_model;
+}
 
 }  // namespace
 
@@ -106,7 +110,8 @@ ParamReport countParams(const Spec& spec, const ModelConfig& cfg) {
                     add(name, layer, n, n);
                     break;
                 }
-                case Form::Prompt: break;
+                case Form::Prompt:
+                    break;
             }
         }
         if (m.form == Form::Prefix && m.prefix_mlp) {
@@ -145,8 +150,8 @@ std::string ParamReport::table() const {
     }
     std::ostringstream out;
     char buf[256];
-    std::snprintf(buf, sizeof buf, "%-28s %7s %14s %10s %14s %10s\n", "module", "layers", "trained", "% backbone",
-                  "stored", "% backbone");
+    std::snprintf(buf, sizeof buf, "%-28s %7s %14s %10s %14s %10s\n", "module", "layers", "trained",
+                  "% backbone", "stored", "% backbone");
     out << buf << std::string(88, '-') << "\n";
     auto pct = [&](int64_t n) { return backbone ? 100.0 * double(n) / double(backbone) : 0.0; };
     for (const auto& name : order) {
@@ -160,16 +165,17 @@ std::string ParamReport::table() const {
     std::snprintf(buf, sizeof buf, "%-28s %7s %14lld %9.4f%% %14lld %9.4f%%\n", "total (delta)", "",
                   static_cast<long long>(trained), trainedPct(), static_cast<long long>(stored), storedPct());
     out << buf;
-    std::snprintf(buf, sizeof buf, "%-28s %7s %14lld\n%-28s %7s %14lld  (trained always, not counted above)\n",
-                  "backbone", "", static_cast<long long>(backbone), "task head", "", static_cast<long long>(head));
+    std::snprintf(buf, sizeof buf,
+                  "%-28s %7s %14lld\n%-28s %7s %14lld  (trained always, not counted above)\n", "backbone", "",
+                  static_cast<long long>(backbone), "task head", "", static_cast<long long>(head));
     out << buf;
     return out.str();
 }
 
 void to_json(nlohmann::json& j, const ParamReport& r) {
-    j = nlohmann::json{{"backbone", r.backbone},         {"head", r.head},
-                       {"trained", r.trained},           {"stored", r.stored},
-                       {"trained_pct", r.trainedPct()},  {"stored_pct", r.storedPct()}};
+    j = nlohmann::json{{"backbone", r.backbone},        {"head", r.head},
+                       {"trained", r.trained},          {"stored", r.stored},
+                       {"trained_pct", r.trainedPct()}, {"stored_pct", r.storedPct()}};
     j["modules"] = nlohmann::json::array();
     for (const auto& m : r.modules)
         j["modules"].push_back(

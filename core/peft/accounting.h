@@ -18,7 +18,7 @@
 namespace peft {
 
 struct ModuleCount {
-    std::string name;  // modification label, "<label>.mlp", "backbone", "backbone.biases"
+    std::string name;    // modification label, "<label>.mlp", "backbone", "backbone.biases"
     int64_t layer = -1;  // -1: not per layer
     int64_t trained = 0;
     int64_t stored = 0;

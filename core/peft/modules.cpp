@@ -11,12 +11,18 @@ namespace F = torch::nn::functional;
 
 torch::Tensor activate(const torch::Tensor& x, Activation a) {
     switch (a) {
-        case Activation::ReLU: return torch::relu(x);
-        case Activation::GELU: return torch::gelu(x);
-        case Activation::GELUTanh: return torch::gelu(x, "tanh");
-        case Activation::SiLU: return torch::silu(x);
-        case Activation::Tanh: return torch::tanh(x);
-        case Activation::Identity: return x;
+        case Activation::ReLU:
+            return torch::relu(x);
+        case Activation::GELU:
+            return torch::gelu(x);
+        case Activation::GELUTanh:
+            return torch::gelu(x, "tanh");
+        case Activation::SiLU:
+            return torch::silu(x);
+        case Activation::Tanh:
+            return torch::tanh(x);
+        case Activation::Identity:
+            return x;
     }
     return x;
 }
@@ -25,34 +31,47 @@ torch::Tensor activate(const torch::Tensor& x, Activation a) {
 
 ComposerImpl::ComposerImpl(const Modification& m, int64_t d_in) : kind_(m.composition) {
     switch (kind_) {
-        case Composition::Scaled: s_ = m.scale; break;
+        case Composition::Scaled:
+            s_ = m.scale;
+            break;
         case Composition::LearnedScale:
             learned_s_ = register_parameter("s", torch::full({1}, m.scale));
             break;
         case Composition::LearnedGate:
             gate_ = register_module("gate", torch::nn::Linear(d_in, 1));
             break;
-        default: break;
+        default:
+            break;
     }
 }
 
 torch::Tensor ComposerImpl::compose(const torch::Tensor& h, const torch::Tensor& delta,
                                     const torch::Tensor& x) {
     switch (kind_) {
-        case Composition::Add: return h + delta;
-        case Composition::Scaled: return h + s_ * delta;
-        case Composition::LearnedScale: return h + learned_s_ * delta;
-        case Composition::LearnedGate: return h + torch::sigmoid(gate_->forward(x)) * delta;  // [.., 1] gate
-        default: throw Error("composition", std::string("'") + toString(kind_) + "' is not an additive composition");
+        case Composition::Add:
+            return h + delta;
+        case Composition::Scaled:
+            return h + s_ * delta;
+        case Composition::LearnedScale:
+            return h + learned_s_ * delta;
+        case Composition::LearnedGate:
+            return h + torch::sigmoid(gate_->forward(x)) * delta;  // [.., 1] gate
+        default:
+            throw Error("composition",
+                        std::string("'") + toString(kind_) + "' is not an additive composition");
     }
 }
 
 double ComposerImpl::scalar() const {
     switch (kind_) {
-        case Composition::Add: return 1.0;
-        case Composition::Scaled: return s_;
-        case Composition::LearnedScale: return learned_s_.item<double>();
-        default: throw Error("composition", std::string("'") + toString(kind_) + "' has no single scalar s");
+        case Composition::Add:
+            return 1.0;
+        case Composition::Scaled:
+            return s_;
+        case Composition::LearnedScale:
+            return learned_s_.item<double>();
+        default:
+            throw Error("composition", std::string("'") + toString(kind_) + "' has no single scalar s");
     }
 }
 
@@ -110,7 +129,8 @@ LoraImpl::LoraImpl(const Modification& m, int64_t in, int64_t out) : dropout_(m.
 }
 
 torch::Tensor LoraImpl::delta(const torch::Tensor& x) {
-    torch::Tensor t = dropout_ > 0 ? F::dropout(x, F::DropoutFuncOptions().p(dropout_).training(is_training())) : x;
+    torch::Tensor t =
+        dropout_ > 0 ? F::dropout(x, F::DropoutFuncOptions().p(dropout_).training(is_training())) : x;
     return torch::matmul(torch::matmul(t, A.t()), B.t());  // [.., in] → [.., r] → [.., out]
 }
 
@@ -154,15 +174,16 @@ HeadDeltaImpl::HeadDeltaImpl(const Modification& m, int64_t d, bool own_params)
     if (!gated_) composer = register_module("composer", Composer(m, d));
 }
 
-PrefixMlpImpl::PrefixMlpImpl(int64_t l, int64_t d, int64_t width, int64_t layers) : l_(l), d_(d), layers_(layers) {
+PrefixMlpImpl::PrefixMlpImpl(int64_t l, int64_t d, int64_t width, int64_t layers)
+    : l_(l), d_(d), layers_(layers) {
     embedding_ = register_module("embedding", torch::nn::Embedding(l, d));
     in_ = register_module("in", torch::nn::Linear(d, width));
     out_ = register_module("out", torch::nn::Linear(width, layers * 2 * d));
 }
 
 torch::Tensor PrefixMlpImpl::forward() {
-    torch::Tensor t = embedding_->weight;         // [l, d]
-    t = out_->forward(torch::tanh(in_->forward(t)));  // [l, L·2·d]
+    torch::Tensor t = embedding_->weight;                       // [l, d]
+    t = out_->forward(torch::tanh(in_->forward(t)));            // [l, L·2·d]
     return t.view({l_, layers_, 2, d_}).permute({1, 2, 0, 3});  // [L, 2, l, d]
 }
 

@@ -95,7 +95,7 @@ public:
     Form form() const { return form_; }
     bool gated() const { return gated_; }
     int64_t length() const { return l_; }
-    torch::Tensor pk, pv;  // undefined when a shared prefix MLP provides them
+    torch::Tensor pk, pv;        // undefined when a shared prefix MLP provides them
     Composer composer{nullptr};  // for the non-gated compositions
 
 private:

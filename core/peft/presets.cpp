@@ -62,8 +62,8 @@ std::vector<Preset> buildPresets() {
     p.push_back({"full", "Full fine-tuning", "W ← W + ΔW for every weight",
                  "Full-FT baseline (Tables 1–2, Figure 1)", makeSpec("full", {}, TrainBase::All), 0.0});
     p.push_back({"bitfit", "BitFit", "b ← b + Δb for every bias (incl. LayerNorm)",
-                 "BitFit (Ben Zaken et al., 2021), compared in Figure 1", makeSpec("bitfit", {}, TrainBase::Biases),
-                 0.0});
+                 "BitFit (Ben Zaken et al., 2021), compared in Figure 1",
+                 makeSpec("bitfit", {}, TrainBase::Biases), 0.0});
     {
         Modification m;
         m.form = Form::Prompt;
@@ -75,7 +75,8 @@ std::vector<Preset> buildPresets() {
     p.push_back({"prefix", "Prefix tuning", "head attn: h ← (1−λ(x))h + λ(x)·softmax(x W_q P_kᵀ) P_v",
                  "Prefix tuning (Li & Liang, 2021), Table 1 / Figure 1",
                  makeSpec("prefix", {prefix(200, C::Gated, true)}), 0.5});
-    p.push_back({"prefix-nogate", "Prefix tuning without gating", "head attn: h ← h + softmax(x W_q P_kᵀ) P_v",
+    p.push_back({"prefix-nogate", "Prefix tuning without gating",
+                 "head attn: h ← h + softmax(x W_q P_kᵀ) P_v",
                  "Ablation of the gating λ (Section 3.1's decomposition)",
                  makeSpec("prefix-nogate", {prefix(200, C::Add, true)}), 0.5});
     p.push_back({"houlsby", "Houlsby adapter", "attn & FFN: h ← h + ReLU(h W_down) W_up — sequential",
@@ -90,8 +91,8 @@ std::vector<Preset> buildPresets() {
                  "LoRA (Hu et al., 2021) on W_q and W_v, Table 1 / Figure 1",
                  makeSpec("lora", {lora(Site::Wq, 200, 4.0), lora(Site::Wv, 200, 4.0)}), 0.5});
     p.push_back({"pa-attn", "Parallel adapter (attention)", "attn: h ← h + ReLU(x W_down) W_up — parallel",
-                 "PA (attn) of Table 4", makeSpec("pa-attn", {adapter(Site::Attention, Insertion::Parallel, 200)}),
-                 0.5});
+                 "PA (attn) of Table 4",
+                 makeSpec("pa-attn", {adapter(Site::Attention, Insertion::Parallel, 200)}), 0.5});
     p.push_back({"pa-ffn", "Parallel adapter (FFN)", "FFN: h ← h + ReLU(x W_down) W_up — parallel",
                  "PA (ffn) of Table 4 (beats SA (ffn))",
                  makeSpec("pa-ffn", {adapter(Site::FFN, Insertion::Parallel, 200)}), 0.5});
@@ -103,28 +104,31 @@ std::vector<Preset> buildPresets() {
         p.push_back({"mh-pa", "Multi-head parallel adapter", "head attn: h ← h + ReLU(x W_q P_kᵀ) P_v",
                      "MH PA (attn) of Table 4 / Figure 5", makeSpec("mh-pa", {m}), 0.5});
     }
-    p.push_back({"scaled-pa", "Scaled parallel adapter (s = 4)", "FFN: h ← h + 4·ReLU(x W_down) W_up — parallel",
-                 "Scaled PA of Table 5 (s = 4 beats s = 1)",
-                 makeSpec("scaled-pa", {adapter(Site::FFN, Insertion::Parallel, 200, C::Scaled, 4.0, Init::Lora)}),
-                 0.5});
+    p.push_back(
+        {"scaled-pa", "Scaled parallel adapter (s = 4)", "FFN: h ← h + 4·ReLU(x W_down) W_up — parallel",
+         "Scaled PA of Table 5 (s = 4 beats s = 1)",
+         makeSpec("scaled-pa", {adapter(Site::FFN, Insertion::Parallel, 200, C::Scaled, 4.0, Init::Lora)}),
+         0.5});
     p.push_back({"scaled-pa-learned", "Scaled parallel adapter (learned s)",
                  "FFN: h ← h + s·ReLU(x W_down) W_up, s learned",
                  "Learned-scalar row of Table 5 (not better than s = 4)",
                  makeSpec("scaled-pa-learned",
                           {adapter(Site::FFN, Insertion::Parallel, 200, C::LearnedScale, 1.0, Init::Lora)}),
                  0.5});
-    p.push_back({"mam", "MAM adapter",
-                 "head attn: prefix (1−λ)h + λ·softmax(x W_q P_kᵀ) P_v, l = 30; FFN: h ← h + 4·ReLU(x W_down) W_up, "
-                 "r = 512",
-                 "MAM Adapter, Table 6 (XSum 21.90 R-2 / en-ro 37.5 BLEU at 6.7%)",
-                 makeSpec("mam", {prefix(30, C::Gated, true),
-                                  adapter(Site::FFN, Insertion::Parallel, 512, C::Scaled, 4.0, Init::Lora)}),
-                 6.7});
+    p.push_back(
+        {"mam", "MAM adapter",
+         "head attn: prefix (1−λ)h + λ·softmax(x W_q P_kᵀ) P_v, l = 30; FFN: h ← h + 4·ReLU(x W_down) W_up, "
+         "r = 512",
+         "MAM Adapter, Table 6 (XSum 21.90 R-2 / en-ro 37.5 BLEU at 6.7%)",
+         makeSpec("mam", {prefix(30, C::Gated, true),
+                          adapter(Site::FFN, Insertion::Parallel, 512, C::Scaled, 4.0, Init::Lora)}),
+         6.7});
     {
         Modification a = adapter(Site::FFN, Insertion::Sequential, 48, C::LearnedGate);
         Modification q = lora(Site::Wq, 8, 2.0, C::LearnedGate);
         Modification v = lora(Site::Wv, 8, 2.0, C::LearnedGate);
-        p.push_back({"unipelt", "UniPELT", "gated prefix (l = 10) + σ-gated adapter (r = 48) + σ-gated LoRA (r = 8)",
+        p.push_back({"unipelt", "UniPELT",
+                     "gated prefix (l = 10) + σ-gated adapter (r = 48) + σ-gated LoRA (r = 8)",
                      "UniPELT (Mao et al., 2022), a neighbour of MAM",
                      makeSpec("unipelt", {prefix(10, C::Gated, true), a, q, v}), 1.0});
     }
@@ -141,7 +145,9 @@ std::vector<Preset> buildPresets() {
     return p;
 }
 
-double storedPct(const Spec& s, const ModelConfig& cfg) { return countParams(s, cfg).storedPct(); }
+double storedPct(const Spec& s, const ModelConfig& cfg) {
+    return countParams(s, cfg).storedPct();
+}
 
 }  // namespace
 
@@ -154,7 +160,8 @@ const Preset& presetById(const std::string& id) {
     for (const auto& p : presets())
         if (p.id == id) return p;
     std::string ids;
-    for (const auto& p : presets()) ids += (ids.empty() ? "" : ", ") + p.id;
+    for (const auto& p : presets())
+        ids += (ids.empty() ? "" : ", ") + p.id;
     throw Error("preset", "unknown preset '" + id + "' (known: " + ids + ")");
 }
 
@@ -163,8 +170,10 @@ BudgetResult solveBudget(const Spec& spec, const ModelConfig& cfg, double target
         throw Error("budget", "the target must be a positive percentage");
     // The primary size is the largest paper-scale size; the others keep their ratio to it.
     int64_t primary = 0;
-    for (const auto& m : spec.modifications) primary = std::max(primary, m.size());
-    if (primary == 0) throw Error("budget", "'" + spec.name + "' has no r or l to size (its budget is fixed)");
+    for (const auto& m : spec.modifications)
+        primary = std::max(primary, m.size());
+    if (primary == 0)
+        throw Error("budget", "'" + spec.name + "' has no r or l to size (its budget is fixed)");
     auto scaled = [&](int64_t k) {
         Spec s = spec;
         for (auto& m : s.modifications) {
@@ -176,7 +185,8 @@ BudgetResult solveBudget(const Spec& spec, const ModelConfig& cfg, double target
     };
     auto fits = [&](const Spec& s) {
         for (const auto& m : s.modifications) {
-            if (m.usesL() && m.l > (m.form == Form::Prompt ? cfg.max_positions - 1 : cfg.max_positions)) return false;
+            if (m.usesL() && m.l > (m.form == Form::Prompt ? cfg.max_positions - 1 : cfg.max_positions))
+                return false;
             if (m.usesR() && m.r > std::max(cfg.d_model, cfg.d_ff) * 4) return false;
         }
         return true;

@@ -15,11 +15,11 @@
 namespace peft {
 
 struct Preset {
-    std::string id;         // stable id for scripts: full, bitfit, prompt, prefix, …
-    std::string name;       // "Scaled parallel adapter (s = 4)"
-    std::string formula;    // one line in the paper's notation
-    std::string paper_row;  // where the paper reports it
-    Spec spec;              // sizes at paper scale (r, l for d = 1024)
+    std::string id;                   // stable id for scripts: full, bitfit, prompt, prefix, …
+    std::string name;                 // "Scaled parallel adapter (s = 4)"
+    std::string formula;              // one line in the paper's notation
+    std::string paper_row;            // where the paper reports it
+    Spec spec;                        // sizes at paper scale (r, l for d = 1024)
     double default_budget_pct = 0.0;  // 0: fixed size (full, BitFit, IA3)
 };
 
@@ -38,9 +38,9 @@ struct BudgetResult {
 BudgetResult solveBudget(const Spec& spec, const ModelConfig& cfg, double target_pct);
 
 struct PresetOptions {
-    std::optional<int64_t> r;       // every adapter / LoRA part
-    std::optional<int64_t> l;       // every prefix / prompt part
-    std::optional<double> budget;   // % of backbone parameters
+    std::optional<int64_t> r;      // every adapter / LoRA part
+    std::optional<int64_t> l;      // every prefix / prompt part
+    std::optional<double> budget;  // % of backbone parameters
 };
 
 /// The preset's spec on this backbone: the default budget (or `budget`) solved, then r / l overrides.

@@ -19,24 +19,32 @@ E parseEnum(const std::string& s, const std::string& where, const std::pair<cons
     for (const auto& [name, value] : table)
         if (s == name) return value;
     std::string options;
-    for (const auto& [name, value] : table) options += (options.empty() ? "" : ", ") + std::string(name);
+    for (const auto& [name, value] : table)
+        options += (options.empty() ? "" : ", ") + std::string(name);
     throw Error(where, "unknown value '" + s + "' (expected one of: " + options + ")");
 }
 
 const std::pair<const char*, Form> kForms[] = {{"adapter", Form::Adapter}, {"lora", Form::LoRA},
                                                {"prefix", Form::Prefix},   {"mh_relu", Form::MultiHeadRelu},
                                                {"ia3", Form::IA3},         {"prompt", Form::Prompt}};
-const std::pair<const char*, Site> kSites[] = {
-    {"attention", Site::Attention}, {"head_attention", Site::HeadAttention}, {"ffn", Site::FFN},
-    {"W_q", Site::Wq},              {"W_k", Site::Wk},                       {"W_v", Site::Wv},
-    {"W_o", Site::Wo},              {"W_1", Site::W1},                       {"W_2", Site::W2},
-    {"input", Site::Input}};
+const std::pair<const char*, Site> kSites[] = {{"attention", Site::Attention},
+                                               {"head_attention", Site::HeadAttention},
+                                               {"ffn", Site::FFN},
+                                               {"W_q", Site::Wq},
+                                               {"W_k", Site::Wk},
+                                               {"W_v", Site::Wv},
+                                               {"W_o", Site::Wo},
+                                               {"W_1", Site::W1},
+                                               {"W_2", Site::W2},
+                                               {"input", Site::Input}};
 const std::pair<const char*, Insertion> kInsertions[] = {{"sequential", Insertion::Sequential},
                                                          {"parallel", Insertion::Parallel}};
-const std::pair<const char*, Composition> kCompositions[] = {
-    {"add", Composition::Add},     {"scaled", Composition::Scaled},
-    {"learned_scale", Composition::LearnedScale}, {"gated", Composition::Gated},
-    {"learned_gate", Composition::LearnedGate},   {"rescale", Composition::Rescale}};
+const std::pair<const char*, Composition> kCompositions[] = {{"add", Composition::Add},
+                                                             {"scaled", Composition::Scaled},
+                                                             {"learned_scale", Composition::LearnedScale},
+                                                             {"gated", Composition::Gated},
+                                                             {"learned_gate", Composition::LearnedGate},
+                                                             {"rescale", Composition::Rescale}};
 const std::pair<const char*, AdapterNorm> kNorms[] = {
     {"none", AdapterNorm::None}, {"in", AdapterNorm::In}, {"out", AdapterNorm::Out}};
 const std::pair<const char*, Init> kInits[] = {{"bert", Init::Bert}, {"lora", Init::Lora}};
@@ -58,21 +66,40 @@ std::string fmtNumber(double v) {
 
 }  // namespace
 
-const char* toString(Form v) { return enumName(v, kForms); }
-const char* toString(Site v) { return enumName(v, kSites); }
-const char* toString(Insertion v) { return enumName(v, kInsertions); }
-const char* toString(Composition v) { return enumName(v, kCompositions); }
-const char* toString(AdapterNorm v) { return enumName(v, kNorms); }
-const char* toString(Init v) { return enumName(v, kInits); }
-const char* toString(TrainBase v) { return enumName(v, kTrainBase); }
+const char* toString(Form v) {
+    return enumName(v, kForms);
+}
+const char* toString(Site v) {
+    return enumName(v, kSites);
+}
+const char* toString(Insertion v) {
+    return enumName(v, kInsertions);
+}
+const char* toString(Composition v) {
+    return enumName(v, kCompositions);
+}
+const char* toString(AdapterNorm v) {
+    return enumName(v, kNorms);
+}
+const char* toString(Init v) {
+    return enumName(v, kInits);
+}
+const char* toString(TrainBase v) {
+    return enumName(v, kTrainBase);
+}
 
 const char* siteDisplay(Site v) {
     switch (v) {
-        case Site::Attention: return "attention";
-        case Site::HeadAttention: return "head attention";
-        case Site::FFN: return "FFN";
-        case Site::Input: return "input";
-        default: return toString(v);
+        case Site::Attention:
+            return "attention";
+        case Site::HeadAttention:
+            return "head attention";
+        case Site::FFN:
+            return "FFN";
+        case Site::Input:
+            return "input";
+        default:
+            return toString(v);
     }
 }
 
@@ -124,7 +151,8 @@ void to_json(nlohmann::json& j, const Modification& m) {
 void to_json(nlohmann::json& j, const Spec& s) {
     j = nlohmann::json{{"name", s.name}, {"train_base", toString(s.train_base)}};
     j["modifications"] = nlohmann::json::array();
-    for (const auto& m : s.modifications) j["modifications"].push_back(m);
+    for (const auto& m : s.modifications)
+        j["modifications"].push_back(m);
 }
 
 namespace {
@@ -134,7 +162,8 @@ Modification modificationFromJson(const nlohmann::json& j, const std::string& pa
     Modification m;
     std::string s;
     r.get("name", m.name);
-    if (!r.get("form", s)) throw Error(r.path("form"), "missing (adapter, lora, prefix, mh_relu, ia3, prompt)");
+    if (!r.get("form", s))
+        throw Error(r.path("form"), "missing (adapter, lora, prefix, mh_relu, ia3, prompt)");
     m.form = parseEnum(s, r.path("form"), kForms);
     if (!r.get("site", s)) throw Error(r.path("site"), "missing");
     m.site = parseEnum(s, r.path("site"), kSites);
@@ -228,50 +257,59 @@ void validate(const Spec& spec, const ModelConfig& cfg) {
         switch (m.form) {
             case Form::Adapter:
                 if (m.site != Site::Attention && m.site != Site::FFN)
-                    fail("site", std::string("an adapter modifies a sublayer's output: 'attention' or 'ffn', not '") +
-                                     site + "'");
+                    fail("site",
+                         std::string("an adapter modifies a sublayer's output: 'attention' or 'ffn', not '") +
+                             site + "'");
                 break;
             case Form::LoRA:
                 if (!isWeightSite(m.site))
-                    fail("site", "LoRA modifies a weight: W_q, W_k, W_v, W_o, W_1 or W_2, not '" + site + "'");
+                    fail("site",
+                         "LoRA modifies a weight: W_q, W_k, W_v, W_o, W_1 or W_2, not '" + site + "'");
                 break;
             case Form::Prefix:
             case Form::MultiHeadRelu:
                 if (m.site != Site::HeadAttention)
-                    fail("site", std::string(form) + " attends over learned P_k, P_v per head: its site is "
-                                                     "'head_attention', not '" + site + "'");
+                    fail("site", std::string(form) +
+                                     " attends over learned P_k, P_v per head: its site is "
+                                     "'head_attention', not '" +
+                                     site + "'");
                 break;
             case Form::IA3:
                 if (m.site != Site::Attention && m.site != Site::FFN)
-                    fail("site", "IA3 rescales k and v ('attention') or the FFN activation ('ffn'), not '" + site +
-                                     "'");
+                    fail("site", "IA3 rescales k and v ('attention') or the FFN activation ('ffn'), not '" +
+                                     site + "'");
                 break;
             case Form::Prompt:
                 if (m.site != Site::Input)
-                    fail("site", "prompt tuning prepends embeddings to the input: its site is 'input', not '" +
-                                     site + "'");
+                    fail("site",
+                         "prompt tuning prepends embeddings to the input: its site is 'input', not '" + site +
+                             "'");
                 break;
         }
 
         // --- insertion
         if (m.insertion == Insertion::Sequential && m.form != Form::Adapter)
-            fail("insertion", std::string("only an adapter can be sequential; ") + form + " reads the sublayer's "
-                              "input, so it is parallel");
+            fail("insertion", std::string("only an adapter can be sequential; ") + form +
+                                  " reads the sublayer's "
+                                  "input, so it is parallel");
 
         // --- composition
         const Composition c = m.composition;
         if (c == Composition::Gated && m.form != Form::Prefix)
-            fail("composition", std::string("'gated' needs a λ, which only the softmax of prefix attention at "
-                                            "head_attention defines; ") +
-                                    form + " at " + site + " has none");
+            fail("composition",
+                 std::string("'gated' needs a λ, which only the softmax of prefix attention at "
+                             "head_attention defines; ") +
+                     form + " at " + site + " has none");
         if (c == Composition::Rescale && m.form != Form::IA3)
             fail("composition", "'rescale' is IA3's composition only");
         if (m.form == Form::IA3 && c != Composition::Rescale)
-            fail("composition", std::string("IA3 composes by rescaling ('rescale'), not '") + toString(c) + "'");
+            fail("composition",
+                 std::string("IA3 composes by rescaling ('rescale'), not '") + toString(c) + "'");
         if (m.form == Form::Prompt && c != Composition::Add)
             fail("composition", "prompt tuning concatenates to the input; its composition is 'add'");
         if (c == Composition::LearnedGate && (m.form == Form::Prefix || m.form == Form::MultiHeadRelu))
-            fail("composition", "'learned_gate' applies to adapters and LoRA; a prefix is gated by λ ('gated')");
+            fail("composition",
+                 "'learned_gate' applies to adapters and LoRA; a prefix is gated by λ ('gated')");
         if ((c == Composition::Scaled || c == Composition::LearnedScale) && !(m.scale > 0.0))
             fail("scale", "s must be positive, got " + fmtNumber(m.scale));
 
@@ -315,7 +353,8 @@ void validate(const Spec& spec, const ModelConfig& cfg) {
                                                               " does not exist (the backbone has layers 0.." +
                                                               std::to_string(cfg.n_layers - 1) + ")");
             if (std::find(seen.begin(), seen.end(), layer) != seen.end())
-                fail("layers[" + std::to_string(k) + "]", "layer " + std::to_string(layer) + " is listed twice");
+                fail("layers[" + std::to_string(k) + "]",
+                     "layer " + std::to_string(layer) + " is listed twice");
             seen.push_back(layer);
         }
 
@@ -344,24 +383,36 @@ namespace {
 
 std::string activationSymbol(Activation a) {
     switch (a) {
-        case Activation::ReLU: return "ReLU";
-        case Activation::GELU: return "GELU";
-        case Activation::GELUTanh: return "GELU";
-        case Activation::SiLU: return "SiLU";
-        case Activation::Tanh: return "tanh";
-        case Activation::Identity: return "";
+        case Activation::ReLU:
+            return "ReLU";
+        case Activation::GELU:
+            return "GELU";
+        case Activation::GELUTanh:
+            return "GELU";
+        case Activation::SiLU:
+            return "SiLU";
+        case Activation::Tanh:
+            return "tanh";
+        case Activation::Identity:
+            return "";
     }
     return "";
 }
 
 std::string composed(const Modification& m, const std::string& delta) {
     switch (m.composition) {
-        case Composition::Add: return "h ← h + " + delta;
-        case Composition::Scaled: return "h ← h + " + fmtNumber(m.scale) + "·" + delta;
-        case Composition::LearnedScale: return "h ← h + s·" + delta + " (s learned, s₀ = " + fmtNumber(m.scale) + ")";
-        case Composition::Gated: return "h ← (1−λ(x))·h + λ(x)·" + delta;
-        case Composition::LearnedGate: return "h ← h + σ(x W_g)·" + delta;
-        case Composition::Rescale: return delta;
+        case Composition::Add:
+            return "h ← h + " + delta;
+        case Composition::Scaled:
+            return "h ← h + " + fmtNumber(m.scale) + "·" + delta;
+        case Composition::LearnedScale:
+            return "h ← h + s·" + delta + " (s learned, s₀ = " + fmtNumber(m.scale) + ")";
+        case Composition::Gated:
+            return "h ← (1−λ(x))·h + λ(x)·" + delta;
+        case Composition::LearnedGate:
+            return "h ← h + σ(x W_g)·" + delta;
+        case Composition::Rescale:
+            return delta;
     }
     return delta;
 }
@@ -377,17 +428,19 @@ std::string formula(const Modification& m) {
             std::string delta = f.empty() ? in + " W_down W_up" : f + "(" + in + " W_down) W_up";
             return site + ": " + composed(m, delta) + " — " + toString(m.insertion);
         }
-        case Form::LoRA: return site + ": " + composed(m, "x W_down W_up") + " — parallel (low-rank)";
+        case Form::LoRA:
+            return site + ": " + composed(m, "x W_down W_up") + " — parallel (low-rank)";
         case Form::Prefix:
-            return "head attention: " + composed(m, "softmax(x W_q P_kᵀ) P_v") + " — parallel, l = " +
-                   std::to_string(m.l);
+            return "head attention: " + composed(m, "softmax(x W_q P_kᵀ) P_v") +
+                   " — parallel, l = " + std::to_string(m.l);
         case Form::MultiHeadRelu:
-            return "head attention: " + composed(m, "ReLU(x W_q P_kᵀ) P_v") + " — parallel, l = " +
-                   std::to_string(m.l);
+            return "head attention: " + composed(m, "ReLU(x W_q P_kᵀ) P_v") +
+                   " — parallel, l = " + std::to_string(m.l);
         case Form::IA3:
             return m.site == Site::Attention ? "attention: k ← l_k ⊙ k, v ← l_v ⊙ v"
                                              : "FFN: f(x W_1) ← l_ff ⊙ f(x W_1)";
-        case Form::Prompt: return "input: X ← [P; X], l = " + std::to_string(m.l);
+        case Form::Prompt:
+            return "input: X ← [P; X], l = " + std::to_string(m.l);
     }
     return "";
 }

@@ -61,15 +61,16 @@ struct Modification {
     Site site = Site::FFN;
     Insertion insertion = Insertion::Parallel;
     Composition composition = Composition::Add;
-    double scale = 1.0;  // s (Scaled), initial s (LearnedScale); LoRA: s = α / r
-    int64_t r = 0;       // bottleneck / rank (Adapter, LoRA)
-    int64_t l = 0;       // length (Prefix, MultiHeadRelu, Prompt)
+    double scale = 1.0;                        // s (Scaled), initial s (LearnedScale); LoRA: s = α / r
+    int64_t r = 0;                             // bottleneck / rank (Adapter, LoRA)
+    int64_t l = 0;                             // length (Prefix, MultiHeadRelu, Prompt)
     Activation activation = Activation::ReLU;  // f of the adapter
     AdapterNorm layernorm = AdapterNorm::None;
     Init init = Init::Bert;
     double dropout = 0.0;
-    bool prefix_mlp = false;  // Li & Liang reparameterisation: Embedding(l, d) → Linear(d, m) → tanh → Linear(m, L·2·d)
-    int64_t mlp_width = 0;    // m; 0 = d / 2
+    bool prefix_mlp =
+        false;  // Li & Liang reparameterisation: Embedding(l, d) → Linear(d, m) → tanh → Linear(m, L·2·d)
+    int64_t mlp_width = 0;        // m; 0 = d / 2
     std::vector<int64_t> layers;  // empty = every layer
 
     std::string label() const;

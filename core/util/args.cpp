@@ -9,7 +9,8 @@
 
 namespace peft {
 
-Args::Args(const std::vector<std::string>& argv, const std::vector<OptionSpec>& options, const std::string& command)
+Args::Args(const std::vector<std::string>& argv, const std::vector<OptionSpec>& options,
+           const std::string& command)
     : command_(command) {
     auto find = [&](const std::string& name) -> const OptionSpec* {
         for (const auto& o : options)
@@ -30,7 +31,8 @@ Args::Args(const std::vector<std::string>& argv, const std::vector<OptionSpec>& 
             inlineValue = true;
         }
         const OptionSpec* spec = find(name);
-        if (!spec) throw Error("--" + name, "unknown option for '" + command_ + "' (see '" + command_ + " --help')");
+        if (!spec)
+            throw Error("--" + name, "unknown option for '" + command_ + "' (see '" + command_ + " --help')");
         if (spec->takes_value && !inlineValue) {
             if (i + 1 >= argv.size()) throw Error("--" + name, "needs a value");
             value = argv[++i];

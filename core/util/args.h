@@ -19,7 +19,8 @@ struct OptionSpec {
 
 class Args {
 public:
-    Args(const std::vector<std::string>& argv, const std::vector<OptionSpec>& options, const std::string& command);
+    Args(const std::vector<std::string>& argv, const std::vector<OptionSpec>& options,
+         const std::string& command);
 
     bool flag(const std::string& name) const { return values_.count(name) > 0; }
     std::optional<std::string> get(const std::string& name) const;

@@ -16,7 +16,8 @@ namespace peft {
 class JsonReader {
 public:
     JsonReader(const nlohmann::json& j, std::string path) : j_(j), path_(std::move(path)) {
-        if (!j_.is_object()) throw Error(path_.empty() ? "(top level)" : path_, "expected an object, got " + typeName(j_));
+        if (!j_.is_object())
+            throw Error(path_.empty() ? "(top level)" : path_, "expected an object, got " + typeName(j_));
     }
 
     std::string path(const std::string& key) const { return path_.empty() ? key : path_ + "." + key; }

@@ -20,14 +20,19 @@ namespace peft {
 
 namespace fs = std::filesystem;
 
-std::string appVersion() { return PEFT_VERSION; }
+std::string appVersion() {
+    return PEFT_VERSION;
+}
 
-std::string torchVersion() { return TORCH_VERSION; }
+std::string torchVersion() {
+    return TORCH_VERSION;
+}
 
 std::vector<std::string> availableDevices() {
     std::vector<std::string> out{"cpu"};
     if (torch::cuda::is_available())
-        for (size_t i = 0; i < torch::cuda::device_count(); ++i) out.push_back("cuda:" + std::to_string(i));
+        for (size_t i = 0; i < torch::cuda::device_count(); ++i)
+            out.push_back("cuda:" + std::to_string(i));
     return out;
 }
 
@@ -42,9 +47,13 @@ int defaultThreadCount() {
     return hc > 0 ? static_cast<int>(hc) : 1;
 }
 
-void applyThreadCount(int threads) { at::set_num_threads(threads > 0 ? threads : defaultThreadCount()); }
+void applyThreadCount(int threads) {
+    at::set_num_threads(threads > 0 ? threads : defaultThreadCount());
+}
 
-int currentThreadCount() { return at::get_num_threads(); }
+int currentThreadCount() {
+    return at::get_num_threads();
+}
 
 std::string resourcesDir() {
     if (const char* env = std::getenv("PEFT_RESOURCES"); env && *env && fs::is_directory(env)) return env;
