@@ -132,7 +132,7 @@ void MainWindow::buildCentral() {
 
     plot_ = new QCustomPlot(splitter);
     plot_->setObjectName(QStringLiteral("BudgetPlot"));
-    plot_->setMinimumHeight(320);
+    plot_->setMinimumHeight(440);
     plot_->setInteractions(QCP::iRangeDrag | QCP::iRangeZoom);
     plot_->axisRect()->setRangeDrag(Qt::Horizontal);
     plot_->axisRect()->setRangeZoom(Qt::Horizontal);
@@ -210,7 +210,7 @@ void MainWindow::fillBudgetPlot() {
         bars->setName(name);
         bars->setPen(QPen(c.darker(130)));
         bars->setBrush(c);
-        bars->setWidth(0.36);
+        bars->setWidth(0.3);
         bars->setBaseValue(1e-4);
         bars->setData(keys, v, true);
         bars->setBarsGroup(group);
