@@ -49,6 +49,11 @@ torch::Tensor allowedMask(const torch::Tensor& valid, bool causal) {
     return a;
 }
 
+/// The additive attention bias the model uses: 0 where allowed, −inf elsewhere.
+torch::Tensor toBias(const torch::Tensor& allowed, torch::Dtype dtype) {
+    return torch::zeros(allowed.sizes(), dtype).masked_fill(allowed.logical_not(), -INFINITY);
+}
+
 double maxAbsDiff(const torch::Tensor& a, const torch::Tensor& b) {
     return (a.to(torch::kDouble) - b.to(torch::kDouble)).abs().max().item<double>();
 }
@@ -111,7 +116,7 @@ private Q_SLOTS:
         Attention& attn = m->blocks[0]->attn;
         const torch::Tensor pk = attn->head->pk, pv = attn->head->pv;
         torch::Tensor lambda;
-        const torch::Tensor got = attn->forward(x, allowed, pk, pv, &lambda);  // [B, T, d]
+        const torch::Tensor got = attn->forward(x, toBias(allowed, dtype), pk, pv, &lambda);  // [B, T, d]
 
         // Independent computation, one batch row, head and query at a time.
         auto lin = [](const torch::Tensor& t, DeltaLinear& L) {
@@ -181,7 +186,8 @@ private Q_SLOTS:
         const torch::Tensor x = torch::randn({B, T, c.d_model}, torch::kDouble);
         const torch::Tensor allowed = allowedMask(torch::ones({B, T}), true);
         Attention& attn = m->blocks[1]->attn;
-        const torch::Tensor got = attn->forward(x, allowed, attn->head->pk, attn->head->pv, nullptr);
+        const torch::Tensor got =
+            attn->forward(x, toBias(allowed, torch::kDouble), attn->head->pk, attn->head->pv, nullptr);
 
         auto lin = [](const torch::Tensor& t, DeltaLinear& L) {
             return t.matmul(L->base->weight.t()) + L->base->bias;
@@ -414,14 +420,14 @@ private Q_SLOTS:
             };
             // The block written out by hand.
             const torch::Tensor a = preLn ? blk->ln1->forward(x) : x;
-            torch::Tensor h = blk->attn->forward(a, allowed, {}, {}, nullptr);
+            torch::Tensor h = blk->attn->forward(a, toBias(allowed, torch::kDouble), {}, {}, nullptr);
             if (site == "attention") h = h + delta(seq ? h : a);
             const torch::Tensor y = preLn ? x + h : blk->ln1->forward(x + h);
             const torch::Tensor f = preLn ? blk->ln2->forward(y) : y;
             torch::Tensor g = blk->w2->forward(torch::gelu(blk->w1->forward(f)));
             if (site == "ffn") g = g + delta(seq ? g : f);
             const torch::Tensor expected = preLn ? y + g : blk->ln2->forward(y + g);
-            outputs[seq] = blk->forward(x, allowed, {}, {}, nullptr);
+            outputs[seq] = blk->forward(x, toBias(allowed, torch::kDouble), {}, {}, nullptr);
             QVERIFY2(maxAbsDiff(outputs[seq], expected) < 1e-12, seq ? "sequential" : "parallel");
         }
         QVERIFY(maxAbsDiff(outputs[0], outputs[1]) > 1e-6);  // the two insertion forms really differ

@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: GPL-3.0-or-later
 // The headless CLI `peftwb`. app/peftwb.cpp only calls runCli(); every subcommand lives here.
 #include "cli/cli.h"
+#include "cli/commands.h"
 
 #include <cstdio>
 #include <fstream>
@@ -32,60 +33,6 @@ struct Command {
     std::vector<OptionSpec> options;
     std::function<int(const Args&, std::ostream&, std::ostream&)> run;
 };
-
-std::string readFile(const std::string& path, const std::string& what) {
-    std::ifstream in(path, std::ios::binary);
-    if (!in) throw Error(path, "cannot open " + what);
-    std::ostringstream ss;
-    ss << in.rdbuf();
-    return ss.str();
-}
-
-ModelConfig backboneConfig(const Args& a) {
-    if (auto path = a.get("config")) {
-        const std::string text = readFile(*path, "the backbone config");
-        json j;
-        try {
-            j = json::parse(text);
-        } catch (const json::parse_error& e) {
-            throw Error(*path, std::string("invalid JSON: ") + e.what());
-        }
-        try {
-            ModelConfig c = j.get<ModelConfig>();
-            c.validate();
-            return c;
-        } catch (const Error& e) {
-            throw Error(*path + ": " + e.where(), e.reason());
-        }
-    }
-    return defaultModelConfig();
-}
-
-/// The spec from --spec FILE or --preset ID (with --r / --l / --budget).
-Spec chosenSpec(const Args& a, const ModelConfig& cfg) {
-    const auto preset = a.get("preset");
-    const auto specFile = a.get("spec");
-    if (preset && specFile) throw Error("--spec", "give --preset or --spec, not both");
-    if (!preset && !specFile)
-        throw Error("--preset", "missing: give --preset ID (see 'peftwb presets') or --spec FILE");
-    PresetOptions opts;
-    opts.r = a.getInt("r");
-    opts.l = a.getInt("l");
-    opts.budget = a.getDouble("budget");
-    if (specFile) {
-        if (opts.r || opts.l || opts.budget)
-            throw Error("--spec", "--r, --l and --budget size a preset; edit the spec file instead");
-        Spec s = specFromJsonText(readFile(*specFile, "the spec"), *specFile);
-        try {
-            validate(s, cfg);
-        } catch (const Error& e) {
-            throw Error(*specFile + ": " + e.where(), e.reason());
-        }
-        return s;
-    }
-    if (opts.budget && (opts.r || opts.l)) throw Error("--budget", "give --budget or --r / --l, not both");
-    return resolvePreset(presetById(*preset), cfg, opts);
-}
 
 // ----- presets ------------------------------------------------------------------------------------
 
@@ -269,6 +216,33 @@ const std::vector<Command>& commands() {
          withSpecOptions({}), cmdParams},
         {"forward", "run one forward pass; print tokens, logits and λ(x)", nullptr,
          withSpecOptions({{"text"}, {"head"}, {"seed"}}), cmdForward},
+        {"train", "train a preset or spec on a dataset; progress on stderr, summary on stdout", nullptr,
+         withSpecOptions(
+             {{"data"},       {"dev"},        {"text-column"},    {"label-column"}, {"limit"},      {"steps"},
+              {"batch-size"}, {"lr"},         {"weight-decay"},   {"warmup"},       {"schedule"},   {"clip"},
+              {"grad-accum"}, {"eval-every"}, {"early-stopping"}, {"max-eval"},     {"max-length"}, {"seed"},
+              {"device"},     {"threads"},    {"metrics"},        {"quiet", false}}),
+         cmdTrain},
+        {"score",
+         "score outputs against references: BLEU (sacreBLEU), ROUGE (rouge-score), accuracy",
+         "usage: peftwb score --metric bleu|rouge|accuracy --hyp FILE --ref FILE [--ref FILE2 …] [--json]\n\n"
+         "One segment per line. Several --ref files give several references per segment.\n"
+         "  bleu      corpus BLEU as sacreBLEU computes it (13a tokenisation, exp smoothing), 0–100\n"
+         "  rouge     ROUGE-1/2/L precision, recall, F as rouge-score computes them (no stemming), mean over "
+         "lines\n"
+         "  accuracy  exact line matches\n",
+         {{"metric"}, {"hyp"}, {"ref", true, true}, {"json", false}},
+         cmdScore},
+        {"bench",
+         "training-step benchmark of every preset against the measured matmul peak",
+         "usage: peftwb bench [--json] [--threads N] [--steps N] [--batch N] [--presets a,b] [--backbones "
+         "small,d512]\n\n"
+         "For each backbone (small: the default; d512: d = 512, 6 layers, 8 heads) at sequence 128 and each\n"
+         "preset: median step time, tokens/s, GFLOP/s from an analytic FLOP count, its fraction of the fp32\n"
+         "matmul peak measured in the same run (n = 1024), step time relative to full fine-tuning, peak RSS\n"
+         "(each row runs in its own process), trainable and AdamW state bytes.\n",
+         {{"json", false}, {"threads"}, {"steps"}, {"batch"}, {"presets"}, {"backbones"}, {"row"}},
+         cmdBench},
         {"demo",
          "headless demo: presets with counts, then λ(x) of MAM",
          "usage: peftwb demo [--config FILE]\n",
@@ -288,6 +262,22 @@ std::string commandHelp(const Command& c) {
              "  --seed N           seed of the random backbone and delta initialisation (default 0)\n"
              "\nJSON: {\"tokens\", \"ids\", \"logits\", \"lambda\": [layers][heads][tokens]} or "
              "\"lambda_reason\"\n";
+    if (std::string(c.name) == "train")
+        s += "  --data FILE        training data: TSV with a header ('sentence' and 'label' columns, GLUE "
+             "SST-2)\n"
+             "  --dev FILE         dev data, same layout; evaluated every --eval-every steps\n"
+             "  --text-column C, --label-column C   other column names\n"
+             "  --limit N          use the first N training rows\n"
+             "  --steps N (300)  --batch-size N (32)  --lr X (1e-3)  --weight-decay X (0.01)\n"
+             "  --warmup FRACTION (0.06)  --schedule linear|cosine|constant  --clip NORM (1.0, 0 = off)\n"
+             "  --grad-accum N (1)  --eval-every N (100)  --early-stopping EVALS  --max-eval N  --max-length "
+             "N (128)\n"
+             "  --seed N  --device cpu|cuda[:N]  --threads N (default: the core count)\n"
+             "  --metrics FILE     JSON Lines: {\"step\", \"split\", \"name\", \"value\", \"wall_time\"}\n"
+             "  --quiet            no progress line\n"
+             "\nExit code 0 finished, 1 error, 3 diverged (NaN/Inf loss; the message names the step).\n"
+             "JSON: {\"status\", \"best_dev_metric\", \"metric_name\", \"best_step\", \"steps\", "
+             "\"seconds\", …}\n";
     if (std::string(c.name) == "params")
         s += "\nJSON: {\"backbone\", \"head\", \"trained\", \"stored\", \"modules\": [{\"name\", \"layer\", "
              "\"trained\", \"stored\"}], \"spec\"}\n";
@@ -316,6 +306,60 @@ std::string versionText() {
 }
 
 }  // namespace
+
+std::string readFile(const std::string& path, const std::string& what) {
+    std::ifstream in(path, std::ios::binary);
+    if (!in) throw Error(path, "cannot open " + what);
+    std::ostringstream ss;
+    ss << in.rdbuf();
+    return ss.str();
+}
+
+ModelConfig backboneConfig(const Args& a) {
+    if (auto path = a.get("config")) {
+        const std::string text = readFile(*path, "the backbone config");
+        json j;
+        try {
+            j = json::parse(text);
+        } catch (const json::parse_error& e) {
+            throw Error(*path, std::string("invalid JSON: ") + e.what());
+        }
+        try {
+            ModelConfig c = j.get<ModelConfig>();
+            c.validate();
+            return c;
+        } catch (const Error& e) {
+            throw Error(*path + ": " + e.where(), e.reason());
+        }
+    }
+    return defaultModelConfig();
+}
+
+/// The spec from --spec FILE or --preset ID (with --r / --l / --budget).
+Spec chosenSpec(const Args& a, const ModelConfig& cfg) {
+    const auto preset = a.get("preset");
+    const auto specFile = a.get("spec");
+    if (preset && specFile) throw Error("--spec", "give --preset or --spec, not both");
+    if (!preset && !specFile)
+        throw Error("--preset", "missing: give --preset ID (see 'peftwb presets') or --spec FILE");
+    PresetOptions opts;
+    opts.r = a.getInt("r");
+    opts.l = a.getInt("l");
+    opts.budget = a.getDouble("budget");
+    if (specFile) {
+        if (opts.r || opts.l || opts.budget)
+            throw Error("--spec", "--r, --l and --budget size a preset; edit the spec file instead");
+        Spec s = specFromJsonText(readFile(*specFile, "the spec"), *specFile);
+        try {
+            validate(s, cfg);
+        } catch (const Error& e) {
+            throw Error(*specFile + ": " + e.where(), e.reason());
+        }
+        return s;
+    }
+    if (opts.budget && (opts.r || opts.l)) throw Error("--budget", "give --budget or --r / --l, not both");
+    return resolvePreset(presetById(*preset), cfg, opts);
+}
 
 int runCli(const std::vector<std::string>& argv, std::ostream& out, std::ostream& err) {
     try {

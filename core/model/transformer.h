@@ -17,9 +17,9 @@ namespace peft {
 class AttentionImpl : public torch::nn::Module {
 public:
     AttentionImpl(const ModelConfig& cfg);
-    /// x: [B, T, d]; allowed: [B, 1, T, T] bool (true where a query may see a key); pk, pv: [l, d] or
+    /// x: [B, T, d]; bias: [B, 1, T, T], 0 where a query may see a key and −inf elsewhere; pk, pv: [l, d] or
     /// undefined. When `lambda` is given and the prefix is gated, it receives λ [B, H, T].
-    torch::Tensor forward(const torch::Tensor& x, const torch::Tensor& allowed, const torch::Tensor& pk,
+    torch::Tensor forward(const torch::Tensor& x, const torch::Tensor& bias, const torch::Tensor& pk,
                           const torch::Tensor& pv, torch::Tensor* lambda);
     DeltaLinear q{nullptr}, k{nullptr}, v{nullptr}, o{nullptr};
     HeadDelta head{nullptr};     // prefix / multi-head PA at head attention
@@ -34,7 +34,7 @@ TORCH_MODULE(Attention);
 class BlockImpl : public torch::nn::Module {
 public:
     BlockImpl(const ModelConfig& cfg);
-    torch::Tensor forward(const torch::Tensor& x, const torch::Tensor& allowed, const torch::Tensor& pk,
+    torch::Tensor forward(const torch::Tensor& x, const torch::Tensor& bias, const torch::Tensor& pk,
                           const torch::Tensor& pv, torch::Tensor* lambda);
     torch::nn::LayerNorm ln1{nullptr}, ln2{nullptr};
     Attention attn{nullptr};

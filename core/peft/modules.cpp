@@ -51,7 +51,7 @@ torch::Tensor ComposerImpl::compose(const torch::Tensor& h, const torch::Tensor&
         case Composition::Add:
             return h + delta;
         case Composition::Scaled:
-            return h + s_ * delta;
+            return torch::add(h, delta, s_);  // one pass: h + s·Δ
         case Composition::LearnedScale:
             return h + learned_s_ * delta;
         case Composition::LearnedGate:
@@ -128,10 +128,12 @@ LoraImpl::LoraImpl(const Modification& m, int64_t in, int64_t out) : dropout_(m.
     }
 }
 
+torch::Tensor LoraImpl::dropped(const torch::Tensor& x) {
+    return dropout_ > 0 ? F::dropout(x, F::DropoutFuncOptions().p(dropout_).training(is_training())) : x;
+}
+
 torch::Tensor LoraImpl::delta(const torch::Tensor& x) {
-    torch::Tensor t =
-        dropout_ > 0 ? F::dropout(x, F::DropoutFuncOptions().p(dropout_).training(is_training())) : x;
-    return torch::matmul(torch::matmul(t, A.t()), B.t());  // [.., in] → [.., r] → [.., out]
+    return torch::matmul(torch::matmul(dropped(x), A.t()), B.t());  // [.., in] → [.., r] → [.., out]
 }
 
 DeltaLinearImpl::DeltaLinearImpl(int64_t in, int64_t out) {
@@ -139,9 +141,20 @@ DeltaLinearImpl::DeltaLinearImpl(int64_t in, int64_t out) {
 }
 
 torch::Tensor DeltaLinearImpl::forward(const torch::Tensor& x) {
-    torch::Tensor y = base->forward(x);
-    if (lora.is_empty()) return y;
-    return composer->compose(y, lora->delta(x), x);
+    // Work on [N, in] so the frozen product, the LoRA path and the composition are plain GEMMs.
+    std::vector<int64_t> shape = x.sizes().vec();
+    const torch::Tensor x2 = x.reshape({-1, shape.back()});
+    torch::Tensor y = torch::addmm(base->bias, x2, base->weight.t());  // [N, out]
+    if (!lora.is_empty()) {
+        const torch::Tensor xa = torch::mm(lora->dropped(x2), lora->A.t());  // [N, r]
+        const Composition c = composer->kind();
+        if (c == Composition::Add || c == Composition::Scaled)
+            y.addmm_(xa, lora->B.t(), 1.0, composer->scalar());  // y += s·(x A) Bᵀ in the same buffer
+        else
+            y = composer->compose(y, torch::mm(xa, lora->B.t()), x2);
+    }
+    shape.back() = y.size(1);
+    return y.view(shape);
 }
 
 void DeltaLinearImpl::attachLora(const Modification& m) {

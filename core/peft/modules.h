@@ -66,6 +66,7 @@ class LoraImpl : public torch::nn::Module {
 public:
     LoraImpl(const Modification& m, int64_t in, int64_t out);
     torch::Tensor delta(const torch::Tensor& x);
+    torch::Tensor dropped(const torch::Tensor& x);  // LoRA's input dropout (training only)
     torch::Tensor A, B;
 
 private:

@@ -1,0 +1,462 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
+// peftwb train, score and bench.
+#include <unistd.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cstdio>
+#include <fstream>
+#include <iostream>
+#include <sstream>
+
+#include <torch/torch.h>
+#include <nlohmann/json.hpp>
+
+#include "cli/commands.h"
+#include "data/byte_tokenizer.h"
+#include "data/tsv.h"
+#include "model/transformer.h"
+#include "peft/accounting.h"
+#include "peft/presets.h"
+#include "train/flops.h"
+#include "train/metrics.h"
+#include "train/trainer.h"
+#include "util/error.h"
+#include "util/system.h"
+
+namespace peft {
+
+namespace {
+
+using json = nlohmann::json;
+
+std::string formatDuration(double s) {
+    if (!(s >= 0) || s > 1e7) return "--:--";
+    const long t = std::lround(s);
+    char buf[32];
+    if (t >= 3600)
+        std::snprintf(buf, sizeof buf, "%ld:%02ld:%02ld", t / 3600, (t / 60) % 60, t % 60);
+    else
+        std::snprintf(buf, sizeof buf, "%ld:%02ld", t / 60, t % 60);
+    return buf;
+}
+
+/// Progress on stderr (throttled), metrics as JSON Lines.
+class CliObserver : public TrainObserver {
+public:
+    CliObserver(std::ostream& err, std::ostream* metrics, bool quiet)
+        : err_(err), metrics_(metrics), quiet_(quiet) {}
+    void onProgress(int64_t step, int64_t total, double rate, double eta) override {
+        const auto now = std::chrono::steady_clock::now();
+        if (quiet_ || (step != total && now - last_ < std::chrono::milliseconds(200))) return;
+        last_ = now;
+        char buf[200];
+        std::snprintf(buf, sizeof buf, "\rstep %lld/%lld  %.2f steps/s  ETA %s  loss %.4f   ",
+                      static_cast<long long>(step), static_cast<long long>(total), rate,
+                      formatDuration(eta).c_str(), loss_);
+        err_ << buf << std::flush;
+        if (step == total) err_ << "\n";
+    }
+    void onMetric(const MetricPoint& p) override {
+        if (p.split == "train" && p.name == "loss") loss_ = p.value;
+        if (metrics_) {
+            json j = {{"step", p.step}, {"split", p.split}, {"name", p.name}, {"wall_time", p.wall_time}};
+            j["value"] =
+                std::isfinite(p.value) ? json(p.value) : json(std::isnan(p.value) ? "NaN" : "Infinity");
+            *metrics_ << j.dump() << "\n";
+        }
+        if (!quiet_ && p.split == "dev" && p.name != "loss") {
+            char buf[160];
+            std::snprintf(buf, sizeof buf, "\n  dev %s = %.4f at step %lld\n", p.name.c_str(), p.value,
+                          static_cast<long long>(p.step));
+            err_ << buf;
+        }
+    }
+    void onStatus(RunStatus s, const std::string& msg) override {
+        if (!quiet_ && !msg.empty() && s != RunStatus::Running)
+            err_ << "\n" << toString(s) << ": " << msg << "\n";
+    }
+
+private:
+    std::ostream& err_;
+    std::ostream* metrics_;
+    bool quiet_;
+    double loss_ = 0;
+    std::chrono::steady_clock::time_point last_{};
+};
+
+Dataset classificationFromTsv(const std::string& train, const std::string& dev, const TsvColumns& cols,
+                              int64_t maxLength) {
+    const auto trainRows = readClassificationTsv(train, cols);
+    const auto devRows = dev.empty() ? std::vector<TextExample>{} : readClassificationTsv(dev, cols);
+    Dataset d;
+    d.name = train;
+    d.kind = TaskKind::Classification;
+    d.metric = "accuracy";
+    d.label_names = inferLabels(trainRows);
+    ByteTokenizer tok;
+    auto convert = [&](const std::vector<TextExample>& rows, const std::string& file,
+                       std::vector<Example>& out) {
+        for (size_t i = 0; i < rows.size(); ++i) {
+            auto it = std::find(d.label_names.begin(), d.label_names.end(), rows[i].label);
+            if (it == d.label_names.end())
+                throw Error(file, "label '" + rows[i].label + "' of row " + std::to_string(i + 1) +
+                                      " does not occur in the training data");
+            Example e;
+            e.ids = tok.encode(rows[i].text);
+            if (static_cast<int64_t>(e.ids.size()) > maxLength) e.ids.resize(static_cast<size_t>(maxLength));
+            e.label = it - d.label_names.begin();
+            out.push_back(std::move(e));
+        }
+    };
+    convert(trainRows, train, d.train);
+    convert(devRows, dev, d.dev);
+    return d;
+}
+
+}  // namespace
+
+int cmdTrain(const Args& a, std::ostream& out, std::ostream& err) {
+    ModelConfig cfg = backboneConfig(a);
+    const auto data = a.get("data");
+    if (!data)
+        throw Error("--data",
+                    "missing: give a training TSV file (header with 'sentence' and 'label' columns)");
+    TrainConfig tc;
+    tc.steps = a.getInt("steps").value_or(tc.steps);
+    tc.batch_size = a.getInt("batch-size").value_or(tc.batch_size);
+    tc.lr = a.getDouble("lr").value_or(tc.lr);
+    tc.weight_decay = a.getDouble("weight-decay").value_or(tc.weight_decay);
+    tc.warmup_ratio = a.getDouble("warmup").value_or(tc.warmup_ratio);
+    if (auto s = a.get("schedule")) tc.schedule = scheduleFromString(*s);
+    tc.grad_clip = a.getDouble("clip").value_or(tc.grad_clip);
+    tc.grad_accum = a.getInt("grad-accum").value_or(tc.grad_accum);
+    tc.eval_every = a.getInt("eval-every").value_or(tc.eval_every);
+    tc.early_stopping = a.getInt("early-stopping").value_or(0);
+    tc.max_eval_examples = a.getInt("max-eval").value_or(0);
+    tc.seed = static_cast<uint64_t>(a.getInt("seed").value_or(0));
+    tc.device = a.get("device").value_or("cpu");
+    tc.threads = static_cast<int>(a.getInt("threads").value_or(0));
+    tc.max_length = std::min<int64_t>(a.getInt("max-length").value_or(128), cfg.max_positions);
+    tc.pad_id = cfg.pad_id;
+    tc.eos_id = ByteTokenizer::kEos;
+    TsvColumns cols;
+    cols.text = a.get("text-column").value_or(cols.text);
+    cols.label = a.get("label-column").value_or(cols.label);
+    Dataset ds = classificationFromTsv(*data, a.get("dev").value_or(""), cols, tc.max_length);
+    if (auto limit = a.getInt("limit"); limit && *limit > 0 && static_cast<size_t>(*limit) < ds.train.size())
+        ds.train.resize(static_cast<size_t>(*limit));
+    cfg.num_labels = static_cast<int64_t>(ds.label_names.size());
+    const Spec spec = chosenSpec(a, cfg);
+
+    Transformer model = makeRandomBackbone(cfg, tc.seed);
+    model->applySpec(spec);
+    const ParamReport rep = countParams(spec, cfg);
+    err << "training '" << spec.name << "' on " << ds.train.size() << " examples (" << ds.label_names.size()
+        << " labels), dev " << ds.dev.size() << "; " << rep.summaryLine() << "\n";
+
+    std::ofstream metricsFile;
+    if (auto path = a.get("metrics")) {
+        metricsFile.open(*path);
+        if (!metricsFile) throw Error("--metrics", "cannot write " + *path);
+    }
+    CliObserver obs(err, metricsFile.is_open() ? &metricsFile : nullptr, a.flag("quiet"));
+    Trainer trainer(model, ds, tc);
+    const TrainResult r = trainer.run(&obs);
+
+    json j = {{"status", toString(r.status)},
+              {"message", r.message},
+              {"metric_name", r.metric_name},
+              {"best_dev_metric", r.best_dev_metric},
+              {"best_step", r.best_step},
+              {"steps", r.steps_done},
+              {"seconds", r.seconds},
+              {"trained", rep.trained},
+              {"trained_pct", rep.trainedPct()},
+              {"spec", spec.name},
+              {"device", tc.device},
+              {"threads", currentThreadCount()}};
+    if (a.flag("json")) {
+        out << j.dump() << "\n";
+    } else {
+        char buf[300];
+        std::snprintf(
+            buf, sizeof buf, "%s: best dev %s %.4f at step %lld; %lld steps in %.1f s (%s, %d threads)\n",
+            toString(r.status), r.metric_name.c_str(), r.best_dev_metric, static_cast<long long>(r.best_step),
+            static_cast<long long>(r.steps_done), r.seconds, tc.device.c_str(), currentThreadCount());
+        out << buf;
+    }
+    return r.status == RunStatus::Finished ? 0 : (r.status == RunStatus::Diverged ? 3 : 1);
+}
+
+// ----- score ------------------------------------------------------------------------------------------
+
+namespace {
+
+std::vector<std::string> readLines(const std::string& path) {
+    std::ifstream in(path, std::ios::binary);
+    if (!in) throw Error(path, "cannot open");
+    std::vector<std::string> lines;
+    std::string line;
+    while (std::getline(in, line)) {
+        if (!line.empty() && line.back() == '\r') line.pop_back();
+        lines.push_back(line);
+    }
+    return lines;
+}
+
+}  // namespace
+
+int cmdScore(const Args& a, std::ostream& out, std::ostream&) {
+    const std::string metric = a.get("metric").value_or("");
+    const auto hypPath = a.get("hyp");
+    const auto refPaths = a.all("ref");
+    if (metric.empty()) throw Error("--metric", "missing: bleu, rouge or accuracy");
+    if (!hypPath) throw Error("--hyp", "missing: a file with one output per line");
+    if (refPaths.empty())
+        throw Error("--ref", "missing: a file with one reference per line (repeat for more)");
+    const auto hyps = readLines(*hypPath);
+    std::vector<std::vector<std::string>> refs;
+    for (const auto& p : refPaths) {
+        refs.push_back(readLines(p));
+        if (refs.back().size() != hyps.size())
+            throw Error(p, std::to_string(refs.back().size()) + " lines, but " + *hypPath + " has " +
+                               std::to_string(hyps.size()));
+    }
+    json j;
+    std::string text;
+    if (metric == "bleu") {
+        const Bleu b = corpusBleu(hyps, refs);
+        j = {{"bleu", b.score}};
+        text = b.text();
+    } else if (metric == "rouge") {
+        const Rouge r = corpusRouge(hyps, refs);
+        auto obj = [](const RougeScore& s) {
+            return json{{"precision", s.precision}, {"recall", s.recall}, {"fmeasure", s.fmeasure}};
+        };
+        j = {{"rouge1", obj(r.rouge1)}, {"rouge2", obj(r.rouge2)}, {"rougeL", obj(r.rougeL)}};
+        char buf[200];
+        std::snprintf(buf, sizeof buf, "ROUGE-1 F %.4f  ROUGE-2 F %.4f  ROUGE-L F %.4f", r.rouge1.fmeasure,
+                      r.rouge2.fmeasure, r.rougeL.fmeasure);
+        text = buf;
+    } else if (metric == "accuracy") {
+        if (refs.size() != 1) throw Error("--ref", "accuracy takes one reference file");
+        size_t hit = 0;
+        for (size_t i = 0; i < hyps.size(); ++i)
+            hit += hyps[i] == refs[0][i];
+        const double acc = hyps.empty() ? 0.0 : double(hit) / double(hyps.size());
+        j = {{"accuracy", acc}};
+        text = "accuracy " + std::to_string(acc) + " (" + std::to_string(hit) + "/" +
+               std::to_string(hyps.size()) + ")";
+    } else {
+        throw Error("--metric", "unknown metric '" + metric + "' (expected bleu, rouge or accuracy)");
+    }
+    out << (a.flag("json") ? j.dump() : text) << "\n";
+    return 0;
+}
+
+// ----- bench ------------------------------------------------------------------------------------------
+
+namespace {
+
+struct BenchBackbone {
+    std::string name;
+    ModelConfig cfg;
+    int64_t seq, batch;
+};
+
+std::vector<BenchBackbone> benchBackbones(int64_t batchOverride) {
+    ModelConfig small = defaultModelConfig();
+    small.dropout = small.attn_dropout = 0.0;
+    ModelConfig big = small;
+    big.name = "d512";
+    big.d_model = 512;
+    big.n_heads = 8;
+    big.n_layers = 6;
+    big.d_ff = 2048;
+    big.vocab_size = 2048;
+    big.max_positions = 256;
+    const int64_t b = batchOverride > 0 ? batchOverride : 16;
+    return {{"small", small, 128, b}, {"d512", big, 128, b}};
+}
+
+double matmulPeakGflops() {
+    torch::NoGradGuard ng;
+    const int64_t n = 1024;
+    const torch::Tensor a = torch::randn({n, n}), b = torch::randn({n, n});
+    torch::Tensor c;
+    for (int i = 0; i < 3; ++i)
+        c = torch::mm(a, b);
+    double best = 0;
+    for (int rep = 0; rep < 5; ++rep) {
+        const auto t0 = std::chrono::steady_clock::now();
+        for (int i = 0; i < 4; ++i)
+            c = torch::mm(a, b);
+        const double s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+        best = std::max(best, 4 * 2.0 * double(n) * double(n) * double(n) / s / 1e9);
+    }
+    return best;
+}
+
+int64_t peakRssBytes() {
+    std::ifstream in("/proc/self/status");
+    std::string line;
+    while (std::getline(in, line))
+        if (line.rfind("VmHWM:", 0) == 0) return std::stoll(line.substr(6)) * 1024;
+    return 0;
+}
+
+/// One row, run in its own process so peak memory is that row's alone.
+json benchRow(const BenchBackbone& bb, const std::string& presetId, int64_t steps) {
+    const Preset& preset = presetById(presetId);
+    const Spec spec = resolvePreset(preset, bb.cfg);
+    Transformer model = makeRandomBackbone(bb.cfg, 0);
+    model->applySpec(spec);
+    model->train();
+    std::vector<torch::Tensor> trainable = model->trainableParameters();
+    torch::optim::AdamW opt(trainable, torch::optim::AdamWOptions(1e-4).weight_decay(0.01));
+    torch::manual_seed(0);
+    const torch::Tensor ids = torch::randint(0, bb.cfg.vocab_size, {bb.batch, bb.seq}, torch::kLong);
+    const torch::Tensor targets = torch::randint(0, bb.cfg.vocab_size, {bb.batch * bb.seq}, torch::kLong);
+    auto step = [&] {
+        const torch::Tensor logits = model->forward(ids).lm_logits;
+        torch::nn::functional::cross_entropy(logits.reshape({-1, bb.cfg.vocab_size}), targets).backward();
+        opt.step();
+        for (auto& p : trainable)
+            p.mutable_grad() = torch::Tensor();  // set_to_none on LibTorch 1.13 and 2.x
+    };
+    for (int i = 0; i < 2; ++i)
+        step();  // warm-up: allocations, optimizer state
+    std::vector<double> times;
+    for (int64_t i = 0; i < steps; ++i) {
+        const auto t0 = std::chrono::steady_clock::now();
+        step();
+        times.push_back(std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
+    }
+    std::sort(times.begin(), times.end());
+    const double median = times[times.size() / 2];
+    int64_t optBytes = 0;
+    for (const auto& kv : opt.state()) {
+        const auto& st = static_cast<const torch::optim::AdamWParamState&>(*kv.second);
+        for (const torch::Tensor* t : {&st.exp_avg(), &st.exp_avg_sq(), &st.max_exp_avg_sq()})
+            if (t->defined()) optBytes += t->numel() * static_cast<int64_t>(t->element_size());
+    }
+    const double flops = trainStepFlops(bb.cfg, spec, bb.batch, bb.seq).total();
+    const int64_t trainableBytes = numel(trainable) * 4;
+    return {{"backbone", bb.name},
+            {"d", bb.cfg.d_model},
+            {"layers", bb.cfg.n_layers},
+            {"heads", bb.cfg.n_heads},
+            {"vocab", bb.cfg.vocab_size},
+            {"seq", bb.seq},
+            {"batch", bb.batch},
+            {"preset", presetId},
+            {"step_ms", median * 1e3},
+            {"tokens_per_s", double(bb.batch * bb.seq) / median},
+            {"gflops", flops / median / 1e9},
+            {"rss_bytes", peakRssBytes()},
+            {"trainable_bytes", trainableBytes},
+            {"optimizer_bytes", optBytes},
+            {"trained_pct", countParams(spec, bb.cfg).trainedPct()}};
+}
+
+std::string selfExe() {
+    char buf[4096];
+    const ssize_t n = readlink("/proc/self/exe", buf, sizeof buf - 1);
+    return n > 0 ? std::string(buf, static_cast<size_t>(n)) : std::string("peftwb");
+}
+
+}  // namespace
+
+int cmdBench(const Args& a, std::ostream& out, std::ostream& err) {
+    const int threads = static_cast<int>(a.getInt("threads").value_or(defaultThreadCount()));
+    applyThreadCount(threads);
+    const int64_t steps = std::max<int64_t>(1, a.getInt("steps").value_or(5));
+    const auto backbones = benchBackbones(a.getInt("batch").value_or(0));
+    if (auto row = a.get("row")) {  // child mode: one "backbone:preset" row as JSON
+        const auto colon = row->find(':');
+        if (colon == std::string::npos) throw Error("--row", "expected BACKBONE:PRESET");
+        for (const auto& bb : backbones)
+            if (bb.name == row->substr(0, colon)) {
+                out << benchRow(bb, row->substr(colon + 1), steps).dump() << "\n";
+                return 0;
+            }
+        throw Error("--row", "unknown backbone '" + row->substr(0, colon) + "'");
+    }
+    std::vector<std::string> ids;
+    if (auto list = a.get("presets")) {
+        std::stringstream ss(*list);
+        for (std::string id; std::getline(ss, id, ',');)
+            ids.push_back(presetById(id).id);
+    } else {
+        for (const auto& p : presets())
+            ids.push_back(p.id);
+    }
+    std::vector<std::string> names;
+    if (auto list = a.get("backbones")) {
+        std::stringstream ss(*list);
+        for (std::string n; std::getline(ss, n, ',');)
+            names.push_back(n);
+    } else {
+        for (const auto& bb : backbones)
+            names.push_back(bb.name);
+    }
+
+    const double peak = matmulPeakGflops();
+    json rows = json::array();
+    const std::string exe = selfExe();
+    for (const auto& name : names) {
+        if (std::none_of(backbones.begin(), backbones.end(),
+                         [&](const BenchBackbone& b) { return b.name == name; }))
+            throw Error("--backbones", "unknown backbone '" + name + "' (small, d512)");
+        for (const auto& id : ids) {
+            std::string cmd = "'" + exe + "' bench --row " + name + ":" + id + " --steps " +
+                              std::to_string(steps) + " --threads " + std::to_string(threads);
+            if (auto b = a.getInt("batch")) cmd += " --batch " + std::to_string(*b);
+            err << "bench: " << name << " " << id << "…" << std::flush;
+            FILE* pipe = popen(cmd.c_str(), "r");
+            if (!pipe) throw Error("bench", "cannot start " + exe);
+            std::string text;
+            char buf[4096];
+            while (size_t n = fread(buf, 1, sizeof buf, pipe))
+                text.append(buf, n);
+            const int rc = pclose(pipe);
+            if (rc != 0) throw Error("bench", "row " + name + ":" + id + " failed");
+            json row = json::parse(text);
+            row["peak_fraction"] = row["gflops"].get<double>() / peak;
+            err << " " << row["step_ms"].get<double>() << " ms\n";
+            rows.push_back(row);
+        }
+    }
+    // Ratios against full fine-tuning of the same backbone, measured in this run.
+    for (auto& row : rows)
+        for (const auto& ref : rows)
+            if (ref["backbone"] == row["backbone"] && ref["preset"] == "full")
+                row["step_ratio_vs_full"] = row["step_ms"].get<double>() / ref["step_ms"].get<double>();
+
+    if (a.flag("json")) {
+        out << json{{"matmul_peak_gflops", peak}, {"threads", threads}, {"rows", rows}}.dump(2) << "\n";
+        return 0;
+    }
+    char line[400];
+    std::snprintf(line, sizeof line, "fp32 matmul peak (n = 1024, %d threads): %.1f GFLOP/s\n\n", threads,
+                  peak);
+    out << line;
+    std::snprintf(line, sizeof line, "%-7s %-18s %9s %10s %8s %6s %8s %9s %12s %12s\n", "model", "preset",
+                  "step ms", "tokens/s", "GFLOP/s", "peak", "vs full", "RSS MiB", "train bytes",
+                  "optim bytes");
+    out << line << std::string(108, '-') << "\n";
+    for (const auto& r : rows) {
+        std::snprintf(line, sizeof line, "%-7s %-18s %9.1f %10.0f %8.1f %5.0f%% %8.3f %9.0f %12lld %12lld\n",
+                      r["backbone"].get<std::string>().c_str(), r["preset"].get<std::string>().c_str(),
+                      r["step_ms"].get<double>(), r["tokens_per_s"].get<double>(), r["gflops"].get<double>(),
+                      100.0 * r["peak_fraction"].get<double>(), r.value("step_ratio_vs_full", 0.0),
+                      double(r["rss_bytes"].get<int64_t>()) / 1048576.0,
+                      static_cast<long long>(r["trainable_bytes"].get<int64_t>()),
+                      static_cast<long long>(r["optimizer_bytes"].get<int64_t>()));
+        out << line;
+    }
+    return 0;
+}
+
+}  // namespace peft

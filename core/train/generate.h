@@ -1,0 +1,34 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
+#pragma once
+// Greedy and beam-search decoding over a next-token function, so the search is testable on its own
+// and runs on any causal model (the source is the prompt).
+#include <cstdint>
+#include <functional>
+#include <vector>
+
+#include <torch/torch.h>
+
+#include "model/transformer.h"
+
+namespace peft {
+
+struct GenerateOptions {
+    int beam_size = 1;            // 1 = greedy
+    double length_penalty = 1.0;  // score = Σ log p / (generated length)^length_penalty
+    int64_t max_new_tokens = 32;
+    int no_repeat_ngram = 0;  // forbid repeating any n-gram of this size (0 = off)
+    int64_t eos_id = 0;
+};
+
+/// Log-probabilities of the next token [N, V] for N full sequences (prompt + generated so far).
+using NextTokenFn = std::function<torch::Tensor(const std::vector<std::vector<int64_t>>&)>;
+
+/// The generated tokens (without the prompt, without <eos>).
+std::vector<int64_t> decode(const std::vector<int64_t>& prompt, const NextTokenFn& next,
+                            const GenerateOptions& opts);
+
+/// decode() with a causal model's LM head (eval mode, no gradients).
+std::vector<int64_t> generate(Transformer& model, const std::vector<int64_t>& prompt,
+                              const GenerateOptions& opts, int64_t pad_id);
+
+}  // namespace peft

@@ -1,0 +1,130 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
+#pragma once
+// The training engine: synchronous, step by step, with an observer for progress and metrics and
+// thread-safe pause / resume / cancel (cancel takes effect before the next step).
+#include <atomic>
+#include <condition_variable>
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <mutex>
+#include <string>
+#include <vector>
+
+#include <torch/torch.h>
+
+#include "model/transformer.h"
+#include "train/dataset.h"
+#include "train/schedule.h"
+
+namespace peft {
+
+struct TrainConfig {
+    int64_t steps = 300;
+    int64_t batch_size = 32;
+    double lr = 1e-3;
+    double weight_decay = 0.01;  // AdamW; never on biases, LayerNorm, scalars and IA3 vectors
+    double warmup_ratio = 0.06;  // fraction of steps with linear warmup
+    Schedule schedule = Schedule::Linear;
+    double grad_clip = 1.0;        // global L2 norm; 0 = off
+    int64_t grad_accum = 1;        // micro-batches per optimizer step
+    double label_smoothing = 0.0;  // generation loss
+    int64_t eval_every = 100;      // 0 = only at the end
+    int64_t log_every = 10;
+    int64_t early_stopping = 0;     // evaluations without improvement before stopping; 0 = off
+    int64_t max_eval_examples = 0;  // 0 = the whole dev split
+    int64_t max_length = 128;       // tokens per example (truncated)
+    uint64_t seed = 0;
+    std::string device = "cpu";  // cpu, cuda, cuda:N
+    int threads = 0;             // intra-op threads; 0 = the machine's core count
+    // Generation (evaluation decodes the dev set and scores it)
+    int beam_size = 1;
+    double length_penalty = 1.0;
+    int64_t max_new_tokens = 32;
+    int no_repeat_ngram = 0;
+    int64_t eos_id = 0;
+    int64_t pad_id = 0;
+};
+
+enum class RunStatus { Running, Paused, Finished, Cancelled, Diverged, Failed };
+const char* toString(RunStatus s);
+
+struct MetricPoint {
+    int64_t step = 0;
+    std::string split;  // train | dev | test
+    std::string name;   // loss, lr, accuracy, macro_f1, perplexity, rouge1, rouge2, rougeL, bleu
+    double value = 0;
+    double wall_time = 0;  // seconds since the run started
+};
+
+class TrainObserver {
+public:
+    virtual ~TrainObserver() = default;
+    virtual void onProgress(int64_t /*step*/, int64_t /*total*/, double /*steps_per_s*/, double /*eta_s*/) {}
+    virtual void onMetric(const MetricPoint& /*point*/) {}
+    virtual void onStatus(RunStatus /*status*/, const std::string& /*message*/) {}
+};
+
+struct EvalResult {
+    std::map<std::string, double> metrics;  // loss and the task's metrics
+    std::vector<std::string> predictions;   // generation: decoded dev outputs
+};
+
+struct TrainResult {
+    RunStatus status = RunStatus::Finished;
+    std::string message;
+    int64_t steps_done = 0;
+    std::string metric_name;
+    double best_dev_metric = 0;
+    int64_t best_step = 0;
+    double seconds = 0;
+    std::vector<MetricPoint> history;
+    std::map<std::string, torch::Tensor> best_state;  // trainable parameters at the best evaluation (CPU)
+};
+
+/// Token ids → text, for decoding generation outputs.
+using Detokenizer = std::function<std::string(const std::vector<int64_t>&)>;
+
+class Trainer {
+public:
+    Trainer(Transformer model, const Dataset& data, TrainConfig cfg, Detokenizer detok = {});
+
+    /// Runs on the calling thread until finished, cancelled or diverged. Never throws for a diverging loss.
+    TrainResult run(TrainObserver* observer = nullptr);
+
+    void pause();
+    void resume();
+    void cancel();
+    bool isPaused() const { return paused_.load(); }
+
+    /// Scores the model on a split (eval mode, no gradients).
+    EvalResult evaluate(const std::vector<Example>& split);
+
+    /// Bytes of AdamW state (exp_avg + exp_avg_sq) after the first step; 0 before.
+    int64_t optimizerStateBytes() const { return optimizerBytes_; }
+
+private:
+    torch::Tensor lossOn(const std::vector<const Example*>& batch);
+
+    Transformer model_;
+    const Dataset& data_;
+    TrainConfig cfg_;
+    Detokenizer detok_;
+    torch::Device device_;
+    std::atomic<bool> cancel_{false}, paused_{false};
+    std::mutex mutex_;
+    std::condition_variable cv_;
+    int64_t optimizerBytes_ = 0;
+};
+
+torch::Device parseDevice(const std::string& name);
+
+/// The batch tensors of a classification or generation batch, right-padded.
+struct Batch {
+    torch::Tensor ids, mask, types,
+        labels;  // labels: [B] classes, or [B, T] next-token targets (-100 = ignore)
+};
+Batch makeBatch(const std::vector<const Example*>& examples, TaskKind kind, int64_t pad_id, int64_t eos_id,
+                int64_t max_length);
+
+}  // namespace peft
