@@ -4,6 +4,7 @@
 #include <QJsonDocument>
 #include <QJsonObject>
 #include <QProcess>
+#include <QTemporaryDir>
 #include <QtTest>
 
 namespace {
@@ -46,7 +47,7 @@ private Q_SLOTS:
     void helpListsSubcommands() {
         const Result r = peftwb({QStringLiteral("--help")});
         QCOMPARE(r.code, 0);
-        for (const char* c : {"presets", "params", "forward", "demo"})
+        for (const char* c : {"presets", "params", "forward", "train", "score", "bench", "demo"})
             QVERIFY2(r.out.contains(c), c);
         const Result sub = peftwb({QStringLiteral("params"), QStringLiteral("--help")});
         QCOMPARE(sub.code, 0);
@@ -152,6 +153,125 @@ private Q_SLOTS:
         QVERIFY2(QString::fromUtf8(r.err).contains(f.fileName() +
                                                    QStringLiteral(": modifications[0].composition")),
                  r.err.constData());
+    }
+
+    // sacreBLEU README example, two reference files: BLEU = 48.53.
+    void scoreBleuWithTwoReferenceFiles() {
+        QTemporaryDir dir;
+        auto write = [&](const QString& name, const QByteArray& text) {
+            QFile f(dir.filePath(name));
+            QVERIFY(f.open(QIODevice::WriteOnly));
+            f.write(text);
+            return;
+        };
+        write(QStringLiteral("hyp"),
+              "The dog bit the man.\nIt wasn't surprising.\nThe man had just bitten him.\n");
+        write(QStringLiteral("ref1"),
+              "The dog bit the man.\nIt was not unexpected.\nThe man bit him first.\n");
+        write(QStringLiteral("ref2"),
+              "The dog had just bitten the man.\nNo one was surprised.\nThe man had bitten the dog.\n");
+        const Result r =
+            peftwb({QStringLiteral("score"), QStringLiteral("--metric"), QStringLiteral("bleu"),
+                    QStringLiteral("--hyp"), dir.filePath(QStringLiteral("hyp")), QStringLiteral("--ref"),
+                    dir.filePath(QStringLiteral("ref1")), QStringLiteral("--ref"),
+                    dir.filePath(QStringLiteral("ref2")), QStringLiteral("--json")});
+        QCOMPARE(r.code, 0);
+        QCOMPARE(qRound(json(r.out).object().value(QStringLiteral("bleu")).toDouble() * 100), 4853);
+        const Result rouge =
+            peftwb({QStringLiteral("score"), QStringLiteral("--metric"), QStringLiteral("rouge"),
+                    QStringLiteral("--hyp"), dir.filePath(QStringLiteral("hyp")), QStringLiteral("--ref"),
+                    dir.filePath(QStringLiteral("ref1")), QStringLiteral("--json")});
+        QCOMPARE(rouge.code, 0);
+        const QJsonObject o = json(rouge.out).object();
+        for (const char* k : {"rouge1", "rouge2", "rougeL"})
+            for (const char* f : {"precision", "recall", "fmeasure"})
+                QVERIFY(o.value(QLatin1String(k)).toObject().contains(QLatin1String(f)));
+    }
+
+    void trainWritesMetricsAndSummary() {
+        QTemporaryDir dir;
+        QFile f(dir.filePath(QStringLiteral("train.tsv")));
+        QVERIFY(f.open(QIODevice::WriteOnly));
+        f.write("sentence\tlabel\n");
+        for (int i = 0; i < 40; ++i)
+            f.write(i % 2 ? "a good film\t1\n" : "a bad film\t0\n");
+        f.close();
+        const QString metrics = dir.filePath(QStringLiteral("m.jsonl"));
+        const Result r =
+            peftwb({QStringLiteral("train"), QStringLiteral("--preset"), QStringLiteral("lora"),
+                    QStringLiteral("--data"), f.fileName(), QStringLiteral("--dev"), f.fileName(),
+                    QStringLiteral("--steps"), QStringLiteral("4"), QStringLiteral("--batch-size"),
+                    QStringLiteral("8"), QStringLiteral("--eval-every"), QStringLiteral("2"),
+                    QStringLiteral("--metrics"), metrics, QStringLiteral("--json")});
+        QCOMPARE(r.code, 0);
+        QVERIFY(r.err.contains("step 4/4"));  // the progress line
+        const QJsonObject o = json(r.out).object();
+        QCOMPARE(o.value(QStringLiteral("status")).toString(), QStringLiteral("finished"));
+        QCOMPARE(o.value(QStringLiteral("metric_name")).toString(), QStringLiteral("accuracy"));
+        QCOMPARE(o.value(QStringLiteral("steps")).toInt(), 4);
+        QVERIFY(o.contains(QStringLiteral("best_dev_metric")) && o.contains(QStringLiteral("seconds")));
+        QFile m(metrics);
+        QVERIFY(m.open(QIODevice::ReadOnly));
+        int lines = 0;
+        bool sawDev = false;
+        while (!m.atEnd()) {
+            const QJsonObject p = json(m.readLine()).object();
+            for (const char* k : {"step", "split", "name", "value", "wall_time"})
+                QVERIFY2(p.contains(QLatin1String(k)), k);
+            sawDev |= p.value(QStringLiteral("split")).toString() == QStringLiteral("dev");
+            ++lines;
+        }
+        QVERIFY(lines >= 6);
+        QVERIFY(sawDev);
+    }
+
+    void trainReportsBadRowsAndDivergence() {
+        QTemporaryDir dir;
+        QFile f(dir.filePath(QStringLiteral("bad.tsv")));
+        QVERIFY(f.open(QIODevice::WriteOnly));
+        f.write("sentence\tlabel\nfine\t1\nbroken\t0\textra\n");
+        f.close();
+        const Result bad = peftwb({QStringLiteral("train"), QStringLiteral("--preset"),
+                                   QStringLiteral("lora"), QStringLiteral("--data"), f.fileName()});
+        QCOMPARE(bad.code, 1);
+        QVERIFY2(QString::fromUtf8(bad.err).contains(f.fileName() + QStringLiteral(":3: 3 columns")),
+                 bad.err.constData());
+
+        QFile g(dir.filePath(QStringLiteral("ok.tsv")));
+        QVERIFY(g.open(QIODevice::WriteOnly));
+        g.write("sentence\tlabel\nyes\t1\nno\t0\n");
+        g.close();
+        const Result div =
+            peftwb({QStringLiteral("train"), QStringLiteral("--preset"), QStringLiteral("full"),
+                    QStringLiteral("--data"), g.fileName(), QStringLiteral("--lr"), QStringLiteral("1e30"),
+                    QStringLiteral("--clip"), QStringLiteral("0"), QStringLiteral("--warmup"),
+                    QStringLiteral("0"), QStringLiteral("--steps"), QStringLiteral("20"),
+                    QStringLiteral("--json"), QStringLiteral("--quiet")});
+        QCOMPARE(div.code, 3);
+        QCOMPARE(json(div.out).object().value(QStringLiteral("status")).toString(),
+                 QStringLiteral("diverged"));
+    }
+
+    void benchJsonRowsAndOptimizerState() {
+        const Result r = peftwb({QStringLiteral("bench"), QStringLiteral("--json"), QStringLiteral("--steps"),
+                                 QStringLiteral("1"), QStringLiteral("--batch"), QStringLiteral("2"),
+                                 QStringLiteral("--presets"), QStringLiteral("full,lora"),
+                                 QStringLiteral("--backbones"), QStringLiteral("small")});
+        QCOMPARE(r.code, 0);
+        const QJsonObject o = json(r.out).object();
+        QVERIFY(o.value(QStringLiteral("matmul_peak_gflops")).toDouble() > 0);
+        const QJsonArray rows = o.value(QStringLiteral("rows")).toArray();
+        QCOMPARE(rows.size(), 2);
+        for (const auto& v : rows) {
+            const QJsonObject row = v.toObject();
+            for (const char* k : {"backbone", "d", "layers", "heads", "vocab", "seq", "batch", "preset",
+                                  "step_ms", "tokens_per_s", "gflops", "peak_fraction", "rss_bytes",
+                                  "trainable_bytes", "optimizer_bytes"})
+                QVERIFY2(row.contains(QLatin1String(k)), k);
+            // AdamW fp32 state is two moments: 2 × 4 bytes per trainable parameter.
+            QCOMPARE(row.value(QStringLiteral("optimizer_bytes")).toInteger(),
+                     2 * row.value(QStringLiteral("trainable_bytes")).toInteger());
+        }
     }
 
     void unknownCommandIsUsageError() {

@@ -313,6 +313,13 @@ json benchRow(const BenchBackbone& bb, const std::string& presetId, int64_t step
     Transformer model = makeRandomBackbone(bb.cfg, 0);
     model->applySpec(spec);
     model->train();
+    // The step is a language-modelling step: the classification head takes no part, so it is not trained
+    // here.
+    for (auto& p : model->classifier->parameters())
+        p.set_requires_grad(false);
+    if (!model->cls_dense.is_empty())
+        for (auto& p : model->cls_dense->parameters())
+            p.set_requires_grad(false);
     std::vector<torch::Tensor> trainable = model->trainableParameters();
     torch::optim::AdamW opt(trainable, torch::optim::AdamWOptions(1e-4).weight_decay(0.01));
     torch::manual_seed(0);
