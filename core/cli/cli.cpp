@@ -238,7 +238,8 @@ const std::vector<Command>& commands() {
          "usage: peftwb bench [--json] [--threads N] [--steps N] [--batch N] [--presets a,b] [--backbones "
          "small,d512]\n\n"
          "For each backbone (small: the default; d512: d = 512, 6 layers, 8 heads) at sequence 128 and each\n"
-         "preset: median step time, tokens/s, GFLOP/s from an analytic FLOP count, its fraction of the fp32\n"
+         "preset: fastest step time of --steps (median in --json), tokens/s, GFLOP/s from an analytic FLOP "
+         "count, its fraction of the fp32\n"
          "matmul peak measured in the same run (n = 1024), step time relative to full fine-tuning, peak RSS\n"
          "(each row runs in its own process), trainable and AdamW state bytes.\n",
          {{"json", false}, {"threads"}, {"steps"}, {"batch"}, {"presets"}, {"backbones"}, {"row"}},

@@ -41,11 +41,11 @@ std::string formatDuration(double s) {
     return buf;
 }
 
-/// Progress on stderr (throttled), metrics as JSON Lines.
+/// Progress on stderr (one line rewritten in place, at most 5 times a second), metrics as JSON Lines.
 class CliObserver : public TrainObserver {
 public:
-    CliObserver(std::ostream& err, std::ostream* metrics, bool quiet)
-        : err_(err), metrics_(metrics), quiet_(quiet) {}
+    CliObserver(std::ostream& err, std::ostream* metrics, bool quiet, std::string taskMetric)
+        : err_(err), metrics_(metrics), quiet_(quiet), taskMetric_(std::move(taskMetric)) {}
     void onProgress(int64_t step, int64_t total, double rate, double eta) override {
         const auto now = std::chrono::steady_clock::now();
         if (quiet_ || (step != total && now - last_ < std::chrono::milliseconds(200))) return;
@@ -55,7 +55,7 @@ public:
                       static_cast<long long>(step), static_cast<long long>(total), rate,
                       formatDuration(eta).c_str(), loss_);
         err_ << buf << std::flush;
-        if (step == total) err_ << "\n";
+        lineOpen_ = true;
     }
     void onMetric(const MetricPoint& p) override {
         if (p.split == "train" && p.name == "loss") loss_ = p.value;
@@ -65,22 +65,31 @@ public:
                 std::isfinite(p.value) ? json(p.value) : json(std::isnan(p.value) ? "NaN" : "Infinity");
             *metrics_ << j.dump() << "\n";
         }
-        if (!quiet_ && p.split == "dev" && p.name != "loss") {
+        if (!quiet_ && p.split == "dev" && p.name == taskMetric_) {
             char buf[160];
-            std::snprintf(buf, sizeof buf, "\n  dev %s = %.4f at step %lld\n", p.name.c_str(), p.value,
+            std::snprintf(buf, sizeof buf, "dev %s %.4f at step %lld", p.name.c_str(), p.value,
                           static_cast<long long>(p.step));
-            err_ << buf;
+            line(buf);
         }
     }
     void onStatus(RunStatus s, const std::string& msg) override {
-        if (!quiet_ && !msg.empty() && s != RunStatus::Running)
-            err_ << "\n" << toString(s) << ": " << msg << "\n";
+        if (!quiet_ && !msg.empty() && s != RunStatus::Running) line(std::string(toString(s)) + ": " + msg);
+    }
+    void finish() {
+        if (lineOpen_) err_ << "\n";
+        lineOpen_ = false;
     }
 
 private:
+    void line(const std::string& text) {
+        finish();
+        err_ << text << "\n";
+    }
     std::ostream& err_;
     std::ostream* metrics_;
     bool quiet_;
+    std::string taskMetric_;
+    bool lineOpen_ = false;
     double loss_ = 0;
     std::chrono::steady_clock::time_point last_{};
 };
@@ -160,9 +169,10 @@ int cmdTrain(const Args& a, std::ostream& out, std::ostream& err) {
         metricsFile.open(*path);
         if (!metricsFile) throw Error("--metrics", "cannot write " + *path);
     }
-    CliObserver obs(err, metricsFile.is_open() ? &metricsFile : nullptr, a.flag("quiet"));
+    CliObserver obs(err, metricsFile.is_open() ? &metricsFile : nullptr, a.flag("quiet"), ds.metric);
     Trainer trainer(model, ds, tc);
     const TrainResult r = trainer.run(&obs);
+    obs.finish();
 
     json j = {{"status", toString(r.status)},
               {"message", r.message},
@@ -340,8 +350,10 @@ json benchRow(const BenchBackbone& bb, const std::string& presetId, int64_t step
         step();
         times.push_back(std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
     }
+    // The fastest step: on a shared machine other tenants only ever add time, so the minimum is the most
+    // repeatable estimate of what the code itself costs (the median is reported alongside).
     std::sort(times.begin(), times.end());
-    const double median = times[times.size() / 2];
+    const double best = times.front(), median = times[times.size() / 2];
     int64_t optBytes = 0;
     for (const auto& kv : opt.state()) {
         const auto& st = static_cast<const torch::optim::AdamWParamState&>(*kv.second);
@@ -358,9 +370,10 @@ json benchRow(const BenchBackbone& bb, const std::string& presetId, int64_t step
             {"seq", bb.seq},
             {"batch", bb.batch},
             {"preset", presetId},
-            {"step_ms", median * 1e3},
-            {"tokens_per_s", double(bb.batch * bb.seq) / median},
-            {"gflops", flops / median / 1e9},
+            {"step_ms", best * 1e3},
+            {"step_ms_median", median * 1e3},
+            {"tokens_per_s", double(bb.batch * bb.seq) / best},
+            {"gflops", flops / best / 1e9},
             {"rss_bytes", peakRssBytes()},
             {"trainable_bytes", trainableBytes},
             {"optimizer_bytes", optBytes},
@@ -378,7 +391,7 @@ std::string selfExe() {
 int cmdBench(const Args& a, std::ostream& out, std::ostream& err) {
     const int threads = static_cast<int>(a.getInt("threads").value_or(defaultThreadCount()));
     applyThreadCount(threads);
-    const int64_t steps = std::max<int64_t>(1, a.getInt("steps").value_or(5));
+    const int64_t steps = std::max<int64_t>(1, a.getInt("steps").value_or(6));
     const auto backbones = benchBackbones(a.getInt("batch").value_or(0));
     if (auto row = a.get("row")) {  // child mode: one "backbone:preset" row as JSON
         const auto colon = row->find(':');
