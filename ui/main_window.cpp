@@ -18,7 +18,6 @@
 #include <QTableWidget>
 #include <QToolBar>
 #include <QVBoxLayout>
-#include <map>
 
 #include "qcp.h"
 
@@ -282,25 +281,12 @@ void MainWindow::showSelection() {
             .arg(formatCount(rep.head))
             .arg(formatCount(rep.backbone)));
 
-    // One row per module, layers folded.
-    struct Row {
-        int layers = 0;
-        int64_t trained = 0, stored = 0;
-    };
-    std::vector<std::string> order;
-    std::map<std::string, Row> rows;
-    for (const auto& m : rep.modules) {
-        if (!rows.count(m.name)) order.push_back(m.name);
-        Row& r = rows[m.name];
-        r.layers += m.layer >= 0 ? 1 : 0;
-        r.trained += m.trained;
-        r.stored += m.stored;
-    }
-    table_->setRowCount(static_cast<int>(order.size()));
+    const std::vector<ParamReport::Row> rows = rep.foldedRows();
+    table_->setRowCount(static_cast<int>(rows.size()));
     auto pct = [&](int64_t v) { return QString::number(100.0 * double(v) / double(rep.backbone), 'f', 4); };
-    for (int i = 0; i < static_cast<int>(order.size()); ++i) {
-        const Row& r = rows[order[static_cast<size_t>(i)]];
-        const QStringList cells = {qs(order[static_cast<size_t>(i)]),
+    for (int i = 0; i < static_cast<int>(rows.size()); ++i) {
+        const ParamReport::Row& r = rows[static_cast<size_t>(i)];
+        const QStringList cells = {qs(r.name),
                                    r.layers ? QString::number(r.layers) : QStringLiteral("–"),
                                    formatCount(r.trained),
                                    pct(r.trained),

@@ -354,12 +354,7 @@ json benchRow(const BenchBackbone& bb, const std::string& presetId, int64_t step
     // repeatable estimate of what the code itself costs (the median is reported alongside).
     std::sort(times.begin(), times.end());
     const double best = times.front(), median = times[times.size() / 2];
-    int64_t optBytes = 0;
-    for (const auto& kv : opt.state()) {
-        const auto& st = static_cast<const torch::optim::AdamWParamState&>(*kv.second);
-        for (const torch::Tensor* t : {&st.exp_avg(), &st.exp_avg_sq(), &st.max_exp_avg_sq()})
-            if (t->defined()) optBytes += t->numel() * static_cast<int64_t>(t->element_size());
-    }
+    const int64_t optBytes = adamwStateBytes(opt);
     const double flops = trainStepFlops(bb.cfg, spec, bb.batch, bb.seq).total();
     const int64_t trainableBytes = numel(trainable) * 4;
     return {{"backbone", bb.name},

@@ -134,29 +134,29 @@ std::string ParamReport::summaryLine() const {
     return buf;
 }
 
-std::string ParamReport::table() const {
-    // Fold layers: one row per module name, with the number of layers it spans.
-    struct Row {
-        int64_t layers = 0, trained = 0, stored = 0;
-    };
-    std::vector<std::string> order;
-    std::map<std::string, Row> rows;
+std::vector<ParamReport::Row> ParamReport::foldedRows() const {
+    std::vector<Row> rows;
+    std::map<std::string, size_t> index;
     for (const auto& m : modules) {
-        if (!rows.count(m.name)) order.push_back(m.name);
-        Row& r = rows[m.name];
+        auto [it, fresh] = index.emplace(m.name, rows.size());
+        if (fresh) rows.push_back({m.name, 0, 0, 0});
+        Row& r = rows[it->second];
         r.layers += m.layer >= 0 ? 1 : 0;
         r.trained += m.trained;
         r.stored += m.stored;
     }
+    return rows;
+}
+
+std::string ParamReport::table() const {
     std::ostringstream out;
     char buf[256];
     std::snprintf(buf, sizeof buf, "%-28s %7s %14s %10s %14s %10s\n", "module", "layers", "trained",
                   "% backbone", "stored", "% backbone");
     out << buf << std::string(88, '-') << "\n";
     auto pct = [&](int64_t n) { return backbone ? 100.0 * double(n) / double(backbone) : 0.0; };
-    for (const auto& name : order) {
-        const Row& r = rows[name];
-        std::snprintf(buf, sizeof buf, "%-28s %7s %14lld %9.4f%% %14lld %9.4f%%\n", name.c_str(),
+    for (const Row& r : foldedRows()) {
+        std::snprintf(buf, sizeof buf, "%-28s %7s %14lld %9.4f%% %14lld %9.4f%%\n", r.name.c_str(),
                       r.layers ? std::to_string(r.layers).c_str() : "-", static_cast<long long>(r.trained),
                       pct(r.trained), static_cast<long long>(r.stored), pct(r.stored));
         out << buf;

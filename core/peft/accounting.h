@@ -33,6 +33,13 @@ struct ParamReport {
 
     double trainedPct() const { return backbone ? 100.0 * double(trained) / double(backbone) : 0.0; }
     double storedPct() const { return backbone ? 100.0 * double(stored) / double(backbone) : 0.0; }
+    /// One row per module name with its layers folded together, in first-seen order.
+    struct Row {
+        std::string name;
+        int64_t layers = 0;  // how many per-layer entries were folded (0: not per layer)
+        int64_t trained = 0, stored = 0;
+    };
+    std::vector<Row> foldedRows() const;
     /// "trainable params: N || all params: M || trainable%: x"
     std::string summaryLine() const;
     /// An adapter_summary-style table: one row per module (layers folded), then totals.

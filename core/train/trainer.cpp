@@ -58,6 +58,16 @@ torch::Device parseDevice(const std::string& name) {
     throw Error("device", "unknown device '" + name + "' (expected cpu, cuda or cuda:N)");
 }
 
+int64_t adamwStateBytes(const torch::optim::AdamW& opt) {
+    int64_t bytes = 0;
+    for (const auto& kv : opt.state()) {
+        const auto& st = static_cast<const torch::optim::AdamWParamState&>(*kv.second);
+        for (const torch::Tensor* t : {&st.exp_avg(), &st.exp_avg_sq(), &st.max_exp_avg_sq()})
+            if (t->defined()) bytes += t->numel() * static_cast<int64_t>(t->element_size());
+    }
+    return bytes;
+}
+
 Batch makeBatch(const std::vector<const Example*>& examples, TaskKind kind, int64_t pad_id, int64_t eos_id,
                 int64_t max_length) {
     const int64_t B = static_cast<int64_t>(examples.size());
@@ -354,14 +364,7 @@ TrainResult Trainer::run(TrainObserver* observer) {
         opt.step();
         for (auto& p : trainable)
             p.mutable_grad() = torch::Tensor();  // set_to_none on LibTorch 1.13 and 2.x
-        if (step == 1) {
-            optimizerBytes_ = 0;
-            for (const auto& kv : opt.state()) {
-                const auto& st = static_cast<const torch::optim::AdamWParamState&>(*kv.second);
-                for (const torch::Tensor* t : {&st.exp_avg(), &st.exp_avg_sq(), &st.max_exp_avg_sq()})
-                    if (t->defined()) optimizerBytes_ += t->numel() * static_cast<int64_t>(t->element_size());
-            }
-        }
+        if (step == 1) optimizerBytes_ = adamwStateBytes(opt);
         result.steps_done = step;
         if (step % std::max<int64_t>(cfg_.log_every, 1) == 0 || step == 1 || step == cfg_.steps) {
             emit(step, "train", "loss", stepLoss);

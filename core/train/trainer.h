@@ -119,6 +119,10 @@ private:
 
 torch::Device parseDevice(const std::string& name);
 
+/// Bytes of AdamW state held now: exp_avg + exp_avg_sq (+ max_exp_avg_sq with AMSGrad) of every parameter
+/// that has taken a step.
+int64_t adamwStateBytes(const torch::optim::AdamW& opt);
+
 /// The batch tensors of a classification or generation batch, right-padded.
 struct Batch {
     torch::Tensor ids, mask, types,
