@@ -8,7 +8,7 @@ action="${1:-open}"
 preset="${PEFT_PRESET:-release}"
 
 ./scripts/setup.sh
-cmake --preset "$preset" >/dev/null
+cmake --preset "$preset"
 cmake --build --preset "$preset"
 
 case "$action" in
