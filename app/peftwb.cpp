@@ -5,8 +5,10 @@
 #include <vector>
 
 #include "cli/cli.h"
+#include "util/system.h"
 
 int main(int argc, char** argv) {
+    peft::preferPassiveOpenMpWait(argv);
     std::vector<std::string> args(argv + 1, argv + argc);
     return peft::runCli(args, std::cout, std::cerr);
 }

@@ -10,6 +10,7 @@
 #include "util/system.h"
 
 int main(int argc, char** argv) {
+    peft::preferPassiveOpenMpWait(argv);
     QApplication app(argc, argv);
     QApplication::setApplicationName(QStringLiteral("PEFT Workbench"));
     QApplication::setOrganizationName(QStringLiteral("peft-workbench"));

@@ -47,7 +47,8 @@ private Q_SLOTS:
     void helpListsSubcommands() {
         const Result r = peftwb({QStringLiteral("--help")});
         QCOMPARE(r.code, 0);
-        for (const char* c : {"presets", "params", "forward", "train", "score", "bench", "demo"})
+        for (const char* c :
+             {"presets", "params", "forward", "train", "score", "bench", "pretrain", "eval", "demo"})
             QVERIFY2(r.out.contains(c), c);
         const Result sub = peftwb({QStringLiteral("params"), QStringLiteral("--help")});
         QCOMPARE(sub.code, 0);
@@ -67,8 +68,10 @@ private Q_SLOTS:
 
     // --r sets every LoRA part: LoRA on W_q and W_v with r = 8 on d = 128, 4 layers is 4·r·d per layer.
     void paramsJsonFollowsFormula() {
-        const Result r = peftwb({QStringLiteral("params"), QStringLiteral("--preset"), QStringLiteral("lora"),
-                                 QStringLiteral("--r"), QStringLiteral("8"), QStringLiteral("--json")});
+        const Result r =
+            peftwb({QStringLiteral("params"), QStringLiteral("--model"), QStringLiteral("tiny-random"),
+                    QStringLiteral("--preset"), QStringLiteral("lora"), QStringLiteral("--r"),
+                    QStringLiteral("8"), QStringLiteral("--json")});
         QCOMPARE(r.code, 0);
         const QJsonObject o = json(r.out).object();
         QCOMPARE(o.value(QStringLiteral("trained")).toInteger(), qint64(4 * 4 * 8 * 128));
@@ -92,8 +95,9 @@ private Q_SLOTS:
 
     void forwardJsonHasLambdaOfEveryLayerHeadToken() {
         const Result r =
-            peftwb({QStringLiteral("forward"), QStringLiteral("--preset"), QStringLiteral("mam"),
-                    QStringLiteral("--text"), QStringLiteral("not bad"), QStringLiteral("--json")});
+            peftwb({QStringLiteral("forward"), QStringLiteral("--model"), QStringLiteral("tiny-random"),
+                    QStringLiteral("--preset"), QStringLiteral("mam"), QStringLiteral("--text"),
+                    QStringLiteral("not bad"), QStringLiteral("--json")});
         QCOMPARE(r.code, 0);
         const QJsonObject o = json(r.out).object();
         const QJsonArray tokens = o.value(QStringLiteral("tokens")).toArray();
@@ -272,6 +276,66 @@ private Q_SLOTS:
             QCOMPARE(row.value(QStringLiteral("optimizer_bytes")).toInteger(),
                      2 * row.value(QStringLiteral("trainable_bytes")).toInteger());
         }
+    }
+
+    // The built-in world end to end on a tiny backbone pretrained here: pretrain → train --task --save →
+    // eval.
+    void worldPretrainTrainSaveEval() {
+        QTemporaryDir dir;
+        const QString bb = dir.filePath(QStringLiteral("bb")),
+                      ck = dir.filePath(QStringLiteral("ck.safetensors"));
+        const Result pre = peftwb({QStringLiteral("pretrain"), QStringLiteral("--out"), bb,
+                                   QStringLiteral("--steps"), QStringLiteral("6"), QStringLiteral("--lines"),
+                                   QStringLiteral("300"), QStringLiteral("--d"), QStringLiteral("32"),
+                                   QStringLiteral("--layers"), QStringLiteral("1"), QStringLiteral("--heads"),
+                                   QStringLiteral("2"), QStringLiteral("--json"), QStringLiteral("--quiet")});
+        QCOMPARE(pre.code, 0);
+        QVERIFY(json(pre.out).object().value(QStringLiteral("dev_perplexity")).toDouble() > 1.0);
+        for (const char* f : {"config.json", "model.safetensors", "vocab.txt"})
+            QVERIFY(QFile::exists(bb + QLatin1Char('/') + QLatin1String(f)));
+
+        const Result tr =
+            peftwb({QStringLiteral("train"), QStringLiteral("--model"), bb, QStringLiteral("--task"),
+                    QStringLiteral("sentiment"), QStringLiteral("--train-size"), QStringLiteral("64"),
+                    QStringLiteral("--preset"), QStringLiteral("lora"), QStringLiteral("--steps"),
+                    QStringLiteral("4"), QStringLiteral("--batch-size"), QStringLiteral("8"),
+                    QStringLiteral("--save"), ck, QStringLiteral("--json"), QStringLiteral("--quiet")});
+        QCOMPARE(tr.code, 0);
+        const QJsonObject t = json(tr.out).object();
+        QCOMPARE(t.value(QStringLiteral("task")).toString(), QStringLiteral("sentiment"));
+        const double acc = t.value(QStringLiteral("best_dev_metric")).toDouble();
+
+        const Result ev =
+            peftwb({QStringLiteral("eval"), QStringLiteral("--checkpoint"), ck, QStringLiteral("--model"), bb,
+                    QStringLiteral("--task"), QStringLiteral("sentiment"), QStringLiteral("--json")});
+        QCOMPARE(ev.code, 0);
+        const QJsonObject m = json(ev.out).object().value(QStringLiteral("metrics")).toObject();
+        QCOMPARE(m.value(QStringLiteral("accuracy")).toDouble(),
+                 acc);  // the saved best state scores the same
+
+        const Result gen =
+            peftwb({QStringLiteral("train"), QStringLiteral("--model"), bb, QStringLiteral("--task"),
+                    QStringLiteral("summarization"), QStringLiteral("--train-size"), QStringLiteral("32"),
+                    QStringLiteral("--preset"), QStringLiteral("pa-ffn"), QStringLiteral("--steps"),
+                    QStringLiteral("2"), QStringLiteral("--batch-size"), QStringLiteral("4"),
+                    QStringLiteral("--max-eval"), QStringLiteral("3"), QStringLiteral("--max-new-tokens"),
+                    QStringLiteral("4"), QStringLiteral("--json"), QStringLiteral("--quiet")});
+        QCOMPARE(gen.code, 0);
+        QCOMPARE(json(gen.out).object().value(QStringLiteral("metric_name")).toString(),
+                 QStringLiteral("rougeL"));
+
+        const Result wrong =
+            peftwb({QStringLiteral("train"), QStringLiteral("--model"), QStringLiteral("tiny-random"),
+                    QStringLiteral("--task"), QStringLiteral("sentiment"), QStringLiteral("--preset"),
+                    QStringLiteral("lora")});
+        QCOMPARE(wrong.code, 1);
+        QVERIFY2(wrong.err.contains("built-in world"), wrong.err.constData());
+        const Result missing =
+            peftwb({QStringLiteral("train"), QStringLiteral("--model"),
+                    dir.filePath(QStringLiteral("nothing")), QStringLiteral("--task"),
+                    QStringLiteral("sentiment"), QStringLiteral("--preset"), QStringLiteral("lora")});
+        QCOMPARE(missing.code, 1);
+        QVERIFY2(missing.err.contains("config.json: cannot open"), missing.err.constData());
     }
 
     void unknownCommandIsUsageError() {

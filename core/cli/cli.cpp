@@ -13,6 +13,8 @@
 #include <nlohmann/json.hpp>
 
 #include "data/byte_tokenizer.h"
+#include "data/world.h"
+#include "io/backbone.h"
 #include "model/transformer.h"
 #include "peft/accounting.h"
 #include "peft/presets.h"
@@ -81,21 +83,24 @@ json tensorToJson(const torch::Tensor& t) {
 }
 
 int cmdForward(const Args& a, std::ostream& out, std::ostream&) {
-    const ModelConfig cfg = backboneConfig(a);
+    const uint64_t seed = static_cast<uint64_t>(a.getInt("seed").value_or(0));
+    LoadedBackbone lb = chosenBackbone(a, 0, seed);
+    const ModelConfig& cfg = lb.config;
     const Spec spec = chosenSpec(a, cfg);
     const std::string head = a.get("head").value_or(cfg.causal ? "lm" : "cls");
     if (head != "lm" && head != "cls") throw Error("--head", "expected 'lm' or 'cls', got '" + head + "'");
-    const std::string text = a.get("text").value_or("the movie was not bad at all");
-    if (cfg.vocab_size < ByteTokenizer::kVocab)
-        throw Error("--config", "the byte tokenizer needs vocab_size >= 260");
-
-    const uint64_t seed = static_cast<uint64_t>(a.getInt("seed").value_or(0));
-    Transformer model = makeRandomBackbone(cfg, seed);
+    const std::string text =
+        a.get("text").value_or(lb.world ? "the plot was not bad ." : "the movie was not bad at all");
+    Transformer model = lb.model;
     model->applySpec(spec);
     model->eval();
 
-    ByteTokenizer tokenizer;
-    const std::vector<int64_t> ids = tokenizer.encode(text);
+    // A language model reads <bos> text; a classifier reads text <eos> (as the built-in tasks are laid out).
+    std::vector<int64_t> ids = lb.encode(text);
+    if (head == "lm")
+        ids.insert(ids.begin(), lb.bos);
+    else
+        ids.push_back(lb.eos);
     if (static_cast<int64_t>(ids.size()) > cfg.max_positions)
         throw Error("--text", std::to_string(ids.size()) + " tokens exceed max_positions " +
                                   std::to_string(cfg.max_positions));
@@ -114,7 +119,7 @@ int cmdForward(const Args& a, std::ostream& out, std::ostream&) {
     j["head"] = head;
     j["tokens"] = json::array();
     for (int64_t id : ids)
-        j["tokens"].push_back(tokenizer.tokenText(id));
+        j["tokens"].push_back(lb.tokenText(id));
     j["ids"] = ids;
     j["logits"] = tensorToJson(logits);
     if (fo.capture_lambda) {
@@ -135,7 +140,7 @@ int cmdForward(const Args& a, std::ostream& out, std::ostream&) {
     const auto top = logits.topk(std::min<int64_t>(5, logits.size(0)));
     for (int64_t i = 0; i < std::get<0>(top).size(0); ++i) {
         const int64_t id = std::get<1>(top)[i].item<int64_t>();
-        out << (head == "lm" ? tokenizer.tokenText(id) : std::to_string(id)) << "="
+        out << (head == "lm" ? lb.tokenText(id) : std::to_string(id)) << "="
             << std::get<0>(top)[i].item<double>() << " ";
     }
     out << "\n";
@@ -153,9 +158,18 @@ int cmdForward(const Args& a, std::ostream& out, std::ostream&) {
 
 // ----- demo (headless stand-in for the GUI) -------------------------------------------------------
 
+const std::vector<OptionSpec> kSpecOptions = {{"preset"}, {"spec"},   {"r"},     {"l"},
+                                              {"budget"}, {"config"}, {"model"}, {"random-init", false}};
+
+std::vector<OptionSpec> withSpecOptions(std::vector<OptionSpec> extra) {
+    extra.insert(extra.end(), kSpecOptions.begin(), kSpecOptions.end());
+    extra.push_back({"json", false});
+    return extra;
+}
+
 int cmdDemo(const Args& a, std::ostream& out, std::ostream& err) {
     const ModelConfig cfg = backboneConfig(a);
-    out << "PEFT Workbench " << appVersion() << " — headless demo on the default backbone '" << cfg.name
+    out << "PEFT Workbench " << appVersion() << " — headless demo on the backbone '" << cfg.name
         << "' (d = " << cfg.d_model << ", " << cfg.n_layers << " layers, " << backboneParamCount(cfg)
         << " parameters)\n\n";
     char buf[256];
@@ -169,30 +183,11 @@ int cmdDemo(const Args& a, std::ostream& out, std::ostream& err) {
                       static_cast<long long>(rep.stored), rep.storedPct());
         out << buf;
     }
-    out << "\nλ(x) of MAM's gated prefix for one sentence (random backbone weights):\n";
-    std::vector<std::string> fwd = {"--preset", "mam", "--text", "not bad at all"};
-    if (auto c = a.get("config")) fwd.insert(fwd.end(), {"--config", *c});
-    return cmdForward(Args(fwd,
-                           {{"preset"},
-                            {"spec"},
-                            {"r"},
-                            {"l"},
-                            {"budget"},
-                            {"text"},
-                            {"head"},
-                            {"seed"},
-                            {"config"},
-                            {"json", false}},
-                           "peftwb forward"),
-                      out, err);
-}
-
-const std::vector<OptionSpec> kSpecOptions = {{"preset"}, {"spec"}, {"r"}, {"l"}, {"budget"}, {"config"}};
-
-std::vector<OptionSpec> withSpecOptions(std::vector<OptionSpec> extra) {
-    extra.insert(extra.end(), kSpecOptions.begin(), kSpecOptions.end());
-    extra.push_back({"json", false});
-    return extra;
+    out << "\nλ(x) of MAM's gated prefix for one sentence:\n";
+    std::vector<std::string> fwd = {"--preset", "mam", "--text", "the plot was not bad ."};
+    for (const char* opt : {"config", "model"})
+        if (auto v = a.get(opt)) fwd.insert(fwd.end(), {std::string("--") + opt, *v});
+    return cmdForward(Args(fwd, withSpecOptions({{"text"}, {"head"}, {"seed"}}), "peftwb forward"), out, err);
 }
 
 const char* kSpecHelp =
@@ -201,7 +196,11 @@ const char* kSpecHelp =
     "  --r N              bottleneck of every adapter / LoRA part of the preset\n"
     "  --l N              length of every prefix / prompt part of the preset\n"
     "  --budget PCT       size the preset to PCT % of backbone parameters (stored count)\n"
-    "  --config FILE      backbone config JSON (default: the built-in small backbone)\n"
+    "  --model DIR        a backbone folder (default: the shipped pretrained backbone; 'tiny-random' for "
+    "the\n"
+    "                     built-in random byte-level one)\n"
+    "  --random-init      the backbone's shape and vocabulary with random weights (the baseline to beat)\n"
+    "  --config FILE      a backbone config JSON with random weights (byte tokenizer)\n"
     "  --json             machine-readable output\n";
 
 const std::vector<Command>& commands() {
@@ -217,11 +216,13 @@ const std::vector<Command>& commands() {
         {"forward", "run one forward pass; print tokens, logits and λ(x)", nullptr,
          withSpecOptions({{"text"}, {"head"}, {"seed"}}), cmdForward},
         {"train", "train a preset or spec on a dataset; progress on stderr, summary on stdout", nullptr,
-         withSpecOptions(
-             {{"data"},       {"dev"},        {"text-column"},    {"label-column"}, {"limit"},      {"steps"},
-              {"batch-size"}, {"lr"},         {"weight-decay"},   {"warmup"},       {"schedule"},   {"clip"},
-              {"grad-accum"}, {"eval-every"}, {"early-stopping"}, {"max-eval"},     {"max-length"}, {"seed"},
-              {"device"},     {"threads"},    {"metrics"},        {"quiet", false}}),
+         withSpecOptions({{"data"},         {"dev"},          {"text-column"},    {"label-column"},
+                          {"limit"},        {"steps"},        {"batch-size"},     {"lr"},
+                          {"weight-decay"}, {"warmup"},       {"schedule"},       {"clip"},
+                          {"grad-accum"},   {"eval-every"},   {"early-stopping"}, {"max-eval"},
+                          {"max-length"},   {"seed"},         {"device"},         {"threads"},
+                          {"metrics"},      {"quiet", false}, {"task"},           {"train-size"},
+                          {"save"},         {"beam"},         {"max-new-tokens"}}),
          cmdTrain},
         {"score",
          "score outputs against references: BLEU (sacreBLEU), ROUGE (rouge-score), accuracy",
@@ -244,10 +245,49 @@ const std::vector<Command>& commands() {
          "(each row runs in its own process), trainable and AdamW state bytes.\n",
          {{"json", false}, {"threads"}, {"steps"}, {"batch"}, {"presets"}, {"backbones"}, {"row"}},
          cmdBench},
+        {"pretrain",
+         "pretrain a backbone on the built-in world's corpus and save it as a backbone folder",
+         "usage: peftwb pretrain --out DIR [--steps N] [--batch-size N] [--lr X] [--seed N] [--threads N]\n"
+         "                       [--d N] [--layers N] [--heads N] [--lines N] [--json]\n\n"
+         "Builds the world from --seed, its word tokenizer, a causal pre-LN transformer (d 128, 4 layers, 4 "
+         "heads,\n"
+         "d_m = 4d by default), trains it as a language model on --lines corpus lines (full fine-tuning,\n"
+         "AdamW, cosine schedule) and writes DIR/config.json, DIR/model.safetensors, DIR/vocab.txt. Reports "
+         "the\n"
+         "held-out perplexity. The same command, seed and thread count rebuild the same backbone.\n",
+         {{"out"},
+          {"steps"},
+          {"batch-size"},
+          {"lr"},
+          {"seed"},
+          {"threads"},
+          {"d"},
+          {"layers"},
+          {"heads"},
+          {"lines"},
+          {"json", false},
+          {"quiet", false}},
+         cmdPretrain},
+        {"eval",
+         "evaluate a saved checkpoint (train --save) on a task or dataset split",
+         "usage: peftwb eval --checkpoint FILE (--task NAME | --data FILE) [--split dev|test] [--model DIR] "
+         "[--json]\n",
+         {{"checkpoint"},
+          {"task"},
+          {"data"},
+          {"split"},
+          {"model"},
+          {"config"},
+          {"text-column"},
+          {"label-column"},
+          {"max-eval"},
+          {"threads"},
+          {"json", false}},
+         cmdEval},
         {"demo",
          "headless demo: presets with counts, then λ(x) of MAM",
-         "usage: peftwb demo [--config FILE]\n",
-         {{"config"}},
+         "usage: peftwb demo [--model DIR]\n",
+         {{"config"}, {"model"}},
          cmdDemo},
     };
     return cmds;
@@ -258,13 +298,15 @@ std::string commandHelp(const Command& c) {
     std::string s = std::string("usage: peftwb ") + c.name + " (--preset ID | --spec FILE) [options]\n\n" +
                     c.summary + "\n\n" + kSpecHelp;
     if (std::string(c.name) == "forward")
-        s += "  --text \"…\"         input text (byte tokenizer of the default backbone)\n"
+        s += "  --text \"…\"         input text (words of the built-in world, or bytes for tiny-random)\n"
              "  --head lm|cls      LM head (last position's logits) or classification head\n"
              "  --seed N           seed of the random backbone and delta initialisation (default 0)\n"
              "\nJSON: {\"tokens\", \"ids\", \"logits\", \"lambda\": [layers][heads][tokens]} or "
              "\"lambda_reason\"\n";
     if (std::string(c.name) == "train")
-        s += "  --data FILE        training data: TSV with a header ('sentence' and 'label' columns, GLUE "
+        s += "  --task NAME        a built-in task: sentiment, entailment, summarization, translation\n"
+             "  --train-size N     training examples of the built-in task (default 4000; dev 500)\n"
+             "  --data FILE        or training data: TSV with a header ('sentence' and 'label' columns, GLUE "
              "SST-2)\n"
              "  --dev FILE         dev data, same layout; evaluated every --eval-every steps\n"
              "  --text-column C, --label-column C   other column names\n"
@@ -276,6 +318,9 @@ std::string commandHelp(const Command& c) {
              "  --seed N  --device cpu|cuda[:N]  --threads N (default: the core count)\n"
              "  --metrics FILE     JSON Lines: {\"step\", \"split\", \"name\", \"value\", \"wall_time\"}\n"
              "  --quiet            no progress line\n"
+             "  --save FILE        write the best checkpoint's trainable parameters (safetensors, spec in "
+             "metadata)\n"
+             "  --beam N  --max-new-tokens N   decoding of generation tasks (greedy, 24)\n"
              "\nExit code 0 finished, 1 error, 3 diverged (NaN/Inf loss; the message names the step).\n"
              "JSON: {\"status\", \"best_dev_metric\", \"metric_name\", \"best_step\", \"steps\", "
              "\"seconds\", …}\n";
@@ -316,24 +361,90 @@ std::string readFile(const std::string& path, const std::string& what) {
     return ss.str();
 }
 
-ModelConfig backboneConfig(const Args& a) {
-    if (auto path = a.get("config")) {
-        const std::string text = readFile(*path, "the backbone config");
-        json j;
-        try {
-            j = json::parse(text);
-        } catch (const json::parse_error& e) {
-            throw Error(*path, std::string("invalid JSON: ") + e.what());
-        }
-        try {
-            ModelConfig c = j.get<ModelConfig>();
-            c.validate();
-            return c;
-        } catch (const Error& e) {
-            throw Error(*path + ": " + e.where(), e.reason());
-        }
+namespace {
+
+ModelConfig configFromFile(const std::string& path) {
+    const std::string text = readFile(path, "the backbone config");
+    json j;
+    try {
+        j = json::parse(text);
+    } catch (const json::parse_error& e) {
+        throw Error(path, std::string("invalid JSON: ") + e.what());
     }
+    if (j.is_object()) j.erase("peft_workbench");  // provenance of a backbone folder
+    try {
+        ModelConfig c = j.get<ModelConfig>();
+        c.validate();
+        return c;
+    } catch (const Error& e) {
+        throw Error(path + ": " + e.where(), e.reason());
+    }
+}
+
+/// The backbone folder to load; empty for the built-in random byte-level backbone ("--model tiny-random").
+std::string chosenModelDir(const Args& a) {
+    if (auto dir = a.get("model")) return *dir == "tiny-random" ? std::string() : *dir;
+    return defaultBackboneDir();
+}
+
+}  // namespace
+
+ModelConfig backboneConfig(const Args& a) {
+    if (auto path = a.get("config")) return configFromFile(*path);
+    const std::string dir = chosenModelDir(a);
+    if (!dir.empty()) return configFromFile(dir + "/config.json");
     return defaultModelConfig();
+}
+
+LoadedBackbone chosenBackbone(const Args& a, int64_t num_labels, uint64_t seed) {
+    LoadedBackbone lb;
+    const std::string dir = a.get("config") ? std::string() : chosenModelDir(a);
+    if (dir.empty()) {  // the built-in random byte-level backbone
+        lb.config = backboneConfig(a);
+        if (num_labels > 0) lb.config.num_labels = num_labels;
+        if (lb.config.vocab_size < ByteTokenizer::kVocab)
+            throw Error("--config", "the byte tokenizer needs vocab_size >= 260");
+        lb.model = makeRandomBackbone(lb.config, seed);
+        lb.name = lb.config.name;
+        auto tok = std::make_shared<ByteTokenizer>();
+        lb.encode = [tok](const std::string& t) {
+            auto ids = tok->encode(t);
+            ids.erase(ids.begin());  // drop <bos>
+            return ids;
+        };
+        lb.tokenText = [tok](int64_t id) { return tok->tokenText(id); };
+        lb.decode = [tok](const std::vector<int64_t>& ids) {
+            std::string s;
+            for (int64_t id : ids)
+                if (id < 256) s += static_cast<char>(id);
+            return s;
+        };
+        lb.bos = ByteTokenizer::kBos;
+        lb.eos = lb.sep = ByteTokenizer::kEos;
+        lb.pad = ByteTokenizer::kPad;
+        return lb;
+    }
+    Backbone b = loadBackbone(dir, num_labels, seed, a.flag("random-init"));
+    lb.config = b.config;
+    lb.model = b.model;
+    lb.name = b.config.name;
+    lb.info = b.info;
+    lb.vocab = b.vocab;
+    lb.world = b.info.is_object() && b.info.value("tokenizer", "") == "world-words";
+    if (!lb.world) throw Error(dir, "only backbones of the built-in world (word tokenizer) load for now");
+    std::vector<std::string> words(b.vocab.begin() + 5, b.vocab.end());
+    auto tok = std::make_shared<WordTokenizer>(words);
+    if (tok->tokens() != b.vocab)
+        throw Error(dir + "/vocab.txt",
+                    "the first five tokens must be <pad> <bos> <eos> <unk> <sep>, then unique words");
+    lb.encode = [tok](const std::string& t) { return tok->encode(t); };
+    lb.tokenText = [tok](int64_t id) { return tok->token(id); };
+    lb.decode = [tok](const std::vector<int64_t>& ids) { return tok->decode(ids); };
+    lb.bos = WordTokenizer::kBos;
+    lb.eos = WordTokenizer::kEos;
+    lb.sep = WordTokenizer::kSep;
+    lb.pad = WordTokenizer::kPad;
+    return lb;
 }
 
 /// The spec from --spec FILE or --preset ID (with --r / --l / --budget).

@@ -7,6 +7,7 @@
 #include <cstdio>
 #include <fstream>
 #include <iostream>
+#include <random>
 #include <sstream>
 
 #include <torch/torch.h>
@@ -15,6 +16,9 @@
 #include "cli/commands.h"
 #include "data/byte_tokenizer.h"
 #include "data/tsv.h"
+#include "data/world.h"
+#include "io/backbone.h"
+#include "io/safetensors.h"
 #include "model/transformer.h"
 #include "peft/accounting.h"
 #include "peft/presets.h"
@@ -94,43 +98,96 @@ private:
     std::chrono::steady_clock::time_point last_{};
 };
 
-Dataset classificationFromTsv(const std::string& train, const std::string& dev, const TsvColumns& cols,
-                              int64_t maxLength) {
-    const auto trainRows = readClassificationTsv(train, cols);
-    const auto devRows = dev.empty() ? std::vector<TextExample>{} : readClassificationTsv(dev, cols);
-    Dataset d;
-    d.name = train;
-    d.kind = TaskKind::Classification;
-    d.metric = "accuracy";
-    d.label_names = inferLabels(trainRows);
-    ByteTokenizer tok;
-    auto convert = [&](const std::vector<TextExample>& rows, const std::string& file,
-                       std::vector<Example>& out) {
-        for (size_t i = 0; i < rows.size(); ++i) {
-            auto it = std::find(d.label_names.begin(), d.label_names.end(), rows[i].label);
-            if (it == d.label_names.end())
-                throw Error(file, "label '" + rows[i].label + "' of row " + std::to_string(i + 1) +
-                                      " does not occur in the training data");
-            Example e;
-            e.ids = tok.encode(rows[i].text);
-            if (static_cast<int64_t>(e.ids.size()) > maxLength) e.ids.resize(static_cast<size_t>(maxLength));
-            e.label = it - d.label_names.begin();
-            out.push_back(std::move(e));
+/// The task's data, tokenised for the backbone: a built-in task (--task) or a TSV file (--data, --dev).
+/// `labels` gives the label count before the backbone is built.
+struct TaskSource {
+    std::string task;  // built-in name, or empty
+    std::vector<TextExample> trainRows, devRows;
+    std::string trainPath, devPath;
+    std::vector<std::string> labels;
+
+    static TaskSource fromArgs(const Args& a, bool needTrain) {
+        TaskSource t;
+        const auto task = a.get("task");
+        const auto data = a.get("data");
+        if (task && data) throw Error("--task", "give --task or --data, not both");
+        if (task) {
+            t.task = *task;
+            if (t.task == "sentiment")
+                t.labels = {"negative", "positive"};
+            else if (t.task == "entailment")
+                t.labels = {"entailment", "neutral", "contradiction"};
+            else if (t.task != "summarization" && t.task != "translation")
+                throw Error("--task", "unknown task '" + t.task +
+                                          "' (built-in: sentiment, entailment, summarization, translation)");
+            return t;
         }
-    };
-    convert(trainRows, train, d.train);
-    convert(devRows, dev, d.dev);
-    return d;
-}
+        if (!data)
+            throw Error("--task",
+                        "missing: give --task NAME (sentiment, entailment, summarization, translation) or "
+                        "--data FILE");
+        TsvColumns cols;
+        cols.text = a.get("text-column").value_or(cols.text);
+        cols.label = a.get("label-column").value_or(cols.label);
+        t.trainPath = *data;
+        t.trainRows = readClassificationTsv(*data, cols);
+        if (auto dev = a.get("dev")) {
+            t.devPath = *dev;
+            t.devRows = readClassificationTsv(*dev, cols);
+        }
+        t.labels = inferLabels(t.trainRows);
+        (void)needTrain;
+        return t;
+    }
 
-}  // namespace
+    int64_t numLabels() const { return labels.empty() ? 0 : static_cast<int64_t>(labels.size()); }
 
-int cmdTrain(const Args& a, std::ostream& out, std::ostream& err) {
-    ModelConfig cfg = backboneConfig(a);
-    const auto data = a.get("data");
-    if (!data)
-        throw Error("--data",
-                    "missing: give a training TSV file (header with 'sentence' and 'label' columns)");
+    Dataset build(const LoadedBackbone& lb, const TaskSizes& sizes, uint64_t seed, int64_t maxLength) const {
+        if (!task.empty()) {
+            if (!lb.world)
+                throw Error("--task",
+                            "the built-in tasks are written in the built-in world's words: use the shipped "
+                            "backbone (or one from 'peftwb pretrain'), not '" +
+                                lb.name + "'");
+            const World world(lb.info.value("world_seed", uint64_t{1}));
+            const WordTokenizer tok(std::vector<std::string>(lb.vocab.begin() + 5, lb.vocab.end()));
+            Dataset d = builtinTask(task, world, tok, sizes, seed);
+            for (auto* split : {&d.train, &d.dev, &d.test})
+                for (auto& e : *split)
+                    if (static_cast<int64_t>(e.ids.size() + e.target.size()) + 1 > maxLength)
+                        throw Error("--max-length", "a '" + task + "' example needs " +
+                                                        std::to_string(e.ids.size() + e.target.size() + 1) +
+                                                        " tokens");
+            return d;
+        }
+        Dataset d;
+        d.name = trainPath;
+        d.kind = TaskKind::Classification;
+        d.metric = "accuracy";
+        d.label_names = labels;
+        auto convert = [&](const std::vector<TextExample>& rows, const std::string& file,
+                           std::vector<Example>& out) {
+            for (size_t i = 0; i < rows.size(); ++i) {
+                auto it = std::find(labels.begin(), labels.end(), rows[i].label);
+                if (it == labels.end())
+                    throw Error(file, "label '" + rows[i].label + "' of data row " + std::to_string(i + 1) +
+                                          " does not occur in the training data");
+                Example e;
+                e.ids = lb.encode(rows[i].text);
+                if (static_cast<int64_t>(e.ids.size()) >= maxLength)
+                    e.ids.resize(static_cast<size_t>(maxLength - 1));
+                e.ids.push_back(lb.eos);
+                e.label = it - labels.begin();
+                out.push_back(std::move(e));
+            }
+        };
+        convert(trainRows, trainPath, d.train);
+        convert(devRows, devPath, d.dev);
+        return d;
+    }
+};
+
+TrainConfig trainConfigFrom(const Args& a, const LoadedBackbone& lb, const Dataset& ds) {
     TrainConfig tc;
     tc.steps = a.getInt("steps").value_or(tc.steps);
     tc.batch_size = a.getInt("batch-size").value_or(tc.batch_size);
@@ -142,27 +199,40 @@ int cmdTrain(const Args& a, std::ostream& out, std::ostream& err) {
     tc.grad_accum = a.getInt("grad-accum").value_or(tc.grad_accum);
     tc.eval_every = a.getInt("eval-every").value_or(tc.eval_every);
     tc.early_stopping = a.getInt("early-stopping").value_or(0);
-    tc.max_eval_examples = a.getInt("max-eval").value_or(0);
+    tc.max_eval_examples = a.getInt("max-eval").value_or(ds.kind == TaskKind::Generation ? 200 : 0);
     tc.seed = static_cast<uint64_t>(a.getInt("seed").value_or(0));
     tc.device = a.get("device").value_or("cpu");
     tc.threads = static_cast<int>(a.getInt("threads").value_or(0));
-    tc.max_length = std::min<int64_t>(a.getInt("max-length").value_or(128), cfg.max_positions);
-    tc.pad_id = cfg.pad_id;
-    tc.eos_id = ByteTokenizer::kEos;
-    TsvColumns cols;
-    cols.text = a.get("text-column").value_or(cols.text);
-    cols.label = a.get("label-column").value_or(cols.label);
-    Dataset ds = classificationFromTsv(*data, a.get("dev").value_or(""), cols, tc.max_length);
+    tc.max_length =
+        std::min<int64_t>(a.getInt("max-length").value_or(lb.config.max_positions), lb.config.max_positions);
+    tc.beam_size = static_cast<int>(a.getInt("beam").value_or(1));
+    tc.max_new_tokens = a.getInt("max-new-tokens").value_or(24);
+    tc.pad_id = lb.pad;
+    tc.eos_id = lb.eos;
+    return tc;
+}
+
+}  // namespace
+
+int cmdTrain(const Args& a, std::ostream& out, std::ostream& err) {
+    const TaskSource source = TaskSource::fromArgs(a, true);
+    const uint64_t seed = static_cast<uint64_t>(a.getInt("seed").value_or(0));
+    LoadedBackbone lb = chosenBackbone(a, source.numLabels(), seed);
+    TaskSizes sizes;
+    sizes.train = a.getInt("train-size").value_or(sizes.train);
+    const int64_t maxLength =
+        std::min<int64_t>(a.getInt("max-length").value_or(lb.config.max_positions), lb.config.max_positions);
+    Dataset ds = source.build(lb, sizes, 7, maxLength);
     if (auto limit = a.getInt("limit"); limit && *limit > 0 && static_cast<size_t>(*limit) < ds.train.size())
         ds.train.resize(static_cast<size_t>(*limit));
-    cfg.num_labels = static_cast<int64_t>(ds.label_names.size());
-    const Spec spec = chosenSpec(a, cfg);
-
-    Transformer model = makeRandomBackbone(cfg, tc.seed);
-    model->applySpec(spec);
-    const ParamReport rep = countParams(spec, cfg);
-    err << "training '" << spec.name << "' on " << ds.train.size() << " examples (" << ds.label_names.size()
-        << " labels), dev " << ds.dev.size() << "; " << rep.summaryLine() << "\n";
+    const TrainConfig tc = trainConfigFrom(a, lb, ds);
+    const Spec spec = chosenSpec(a, lb.config);
+    lb.model->applySpec(spec);
+    const ParamReport rep = countParams(spec, lb.config);
+    err << "training '" << spec.name << "' on " << ds.name << " (" << ds.train.size() << " examples"
+        << (ds.label_names.empty() ? "" : ", " + std::to_string(ds.label_names.size()) + " labels")
+        << ", dev " << ds.dev.size() << ") with backbone '" << lb.name << "'"
+        << (a.flag("random-init") ? " (random init)" : "") << "; " << rep.summaryLine() << "\n";
 
     std::ofstream metricsFile;
     if (auto path = a.get("metrics")) {
@@ -170,12 +240,24 @@ int cmdTrain(const Args& a, std::ostream& out, std::ostream& err) {
         if (!metricsFile) throw Error("--metrics", "cannot write " + *path);
     }
     CliObserver obs(err, metricsFile.is_open() ? &metricsFile : nullptr, a.flag("quiet"), ds.metric);
-    Trainer trainer(model, ds, tc);
+    Trainer trainer(lb.model, ds, tc, lb.decode);
     const TrainResult r = trainer.run(&obs);
     obs.finish();
+    if (auto path = a.get("save")) {
+        if (r.best_state.empty())
+            throw Error("--save", "no evaluation ran, so there is no best checkpoint to save");
+        saveTrainable(*path, r.best_state, spec,
+                      {{"task", ds.name},
+                       {"metric", r.metric_name},
+                       {"best_dev_metric", r.best_dev_metric},
+                       {"best_step", r.best_step},
+                       {"backbone", lb.name},
+                       {"labels", ds.label_names}});
+    }
 
     json j = {{"status", toString(r.status)},
               {"message", r.message},
+              {"task", ds.name},
               {"metric_name", r.metric_name},
               {"best_dev_metric", r.best_dev_metric},
               {"best_step", r.best_step},
@@ -184,6 +266,7 @@ int cmdTrain(const Args& a, std::ostream& out, std::ostream& err) {
               {"trained", rep.trained},
               {"trained_pct", rep.trainedPct()},
               {"spec", spec.name},
+              {"backbone", lb.name},
               {"device", tc.device},
               {"threads", currentThreadCount()}};
     if (a.flag("json")) {
@@ -197,6 +280,127 @@ int cmdTrain(const Args& a, std::ostream& out, std::ostream& err) {
         out << buf;
     }
     return r.status == RunStatus::Finished ? 0 : (r.status == RunStatus::Diverged ? 3 : 1);
+}
+
+int cmdEval(const Args& a, std::ostream& out, std::ostream&) {
+    const auto ckpt = a.get("checkpoint");
+    if (!ckpt) throw Error("--checkpoint", "missing: a file written by 'peftwb train --save'");
+    const SafetensorsFile file = readSafetensors(*ckpt);
+    auto specIt = file.metadata.find("spec");
+    if (specIt == file.metadata.end())
+        throw Error(*ckpt, "not a peft-workbench checkpoint (no spec in its metadata)");
+    const Spec spec = specFromJsonText(specIt->second, *ckpt + " (spec)");
+    const TaskSource source = TaskSource::fromArgs(a, false);
+    applyThreadCount(static_cast<int>(a.getInt("threads").value_or(0)));
+    LoadedBackbone lb = chosenBackbone(a, source.numLabels(), 0);
+    validate(spec, lb.config);
+    Dataset ds = source.build(lb, TaskSizes{}, 7, lb.config.max_positions);
+    lb.model->applySpec(spec);
+    loadTrainableInto(lb.model, file.tensors, *ckpt);
+    const std::string split = a.get("split").value_or("dev");
+    if (split != "dev" && split != "test")
+        throw Error("--split", "expected dev or test, got '" + split + "'");
+    const std::vector<Example>& examples = split == "dev" ? ds.dev : ds.test;
+    if (examples.empty()) throw Error("--split", "the " + split + " split is empty (give --dev for a TSV)");
+    TrainConfig tc = trainConfigFrom(a, lb, ds);
+    tc.steps = 1;
+    Trainer trainer(lb.model, ds, tc, lb.decode);
+    const EvalResult ev = trainer.evaluate(examples);
+    json j = {{"split", split}, {"examples", examples.size()}, {"spec", spec.name}, {"metrics", ev.metrics}};
+    if (a.flag("json")) {
+        out << j.dump() << "\n";
+    } else {
+        out << split << " (" << examples.size() << " examples):";
+        for (const auto& [name, value] : ev.metrics)
+            out << " " << name << " " << value;
+        out << "\n";
+    }
+    return 0;
+}
+
+int cmdPretrain(const Args& a, std::ostream& out, std::ostream& err) {
+    const auto dir = a.get("out");
+    if (!dir) throw Error("--out", "missing: the backbone folder to write");
+    const uint64_t seed = static_cast<uint64_t>(a.getInt("seed").value_or(1));
+    const World world(seed);
+    const WordTokenizer tok(world.vocabulary());
+    ModelConfig cfg;
+    cfg.name = "world-lm";
+    cfg.vocab_size = tok.vocabSize();
+    cfg.d_model = a.getInt("d").value_or(128);
+    cfg.n_layers = a.getInt("layers").value_or(4);
+    cfg.n_heads = a.getInt("heads").value_or(4);
+    cfg.d_ff = 4 * cfg.d_model;
+    cfg.max_positions = 128;
+    cfg.pad_id = WordTokenizer::kPad;
+    cfg.dropout = 0.1;
+    cfg.attn_dropout = 0.1;
+    cfg.validate();
+
+    // The corpus as generation examples: <bos> → the line, so every token of the line is predicted.
+    const int64_t lines = a.getInt("lines").value_or(60000);
+    Dataset ds;
+    ds.name = "world corpus";
+    ds.kind = TaskKind::Generation;
+    ds.metric = "perplexity";
+    std::mt19937_64 rng(seed * 7919 + 17);
+    auto fill = [&](std::vector<Example>& split, int64_t n) {
+        for (int64_t i = 0; i < n; ++i) {
+            Example e;
+            e.ids = {WordTokenizer::kBos};
+            e.target = tok.encode(world.corpusLine(rng));
+            split.push_back(std::move(e));
+        }
+    };
+    fill(ds.train, lines);
+    fill(ds.dev, 1000);
+
+    TrainConfig tc;
+    tc.steps = a.getInt("steps").value_or(3000);
+    tc.batch_size = a.getInt("batch-size").value_or(32);
+    tc.lr = a.getDouble("lr").value_or(2e-3);
+    tc.schedule = Schedule::Cosine;
+    tc.warmup_ratio = 0.03;
+    tc.eval_every = std::max<int64_t>(1, tc.steps / 6);
+    tc.decode_eval = false;
+    tc.seed = seed;
+    tc.threads = static_cast<int>(a.getInt("threads").value_or(0));
+    tc.pad_id = WordTokenizer::kPad;
+    tc.eos_id = WordTokenizer::kEos;
+    tc.max_length = cfg.max_positions;
+
+    Transformer model = makeRandomBackbone(cfg, seed);
+    Spec full = resolvePreset(presetById("full"), cfg);
+    model->applySpec(full);
+    err << "pretraining " << backboneParamCount(cfg) << " parameters (vocabulary " << cfg.vocab_size
+        << ") on " << lines << " lines for " << tc.steps << " steps\n";
+    CliObserver obs(err, nullptr, a.flag("quiet"), ds.metric);
+    Trainer trainer(model, ds, tc);
+    const TrainResult r = trainer.run(&obs);
+    obs.finish();
+    if (r.status != RunStatus::Finished)
+        throw Error("pretrain", std::string(toString(r.status)) + ": " + r.message);
+    loadTrainableInto(model, r.best_state, "the best evaluation's state");
+
+    std::string command = "peftwb pretrain --out " + *dir + " --seed " + std::to_string(seed) + " --steps " +
+                          std::to_string(tc.steps) + " --lines " + std::to_string(lines) + " --threads " +
+                          std::to_string(currentThreadCount());
+    const json info = {{"tokenizer", "world-words"}, {"world_seed", seed},
+                       {"command", command},         {"dev_perplexity", r.best_dev_metric},
+                       {"steps", tc.steps},          {"seconds", r.seconds},
+                       {"torch", torchVersion()}};
+    saveBackbone(*dir, model, tok.tokens(), info);
+    json j = {{"out", *dir},
+              {"parameters", backboneParamCount(cfg)},
+              {"dev_perplexity", r.best_dev_metric},
+              {"best_step", r.best_step},
+              {"seconds", r.seconds}};
+    if (a.flag("json"))
+        out << j.dump() << "\n";
+    else
+        out << "wrote " << *dir << ": held-out perplexity " << r.best_dev_metric << " after " << r.best_step
+            << " steps (" << r.seconds << " s)\n";
+    return 0;
 }
 
 // ----- score ------------------------------------------------------------------------------------------

@@ -4,14 +4,38 @@
 #include <ostream>
 #include <string>
 
+#include <functional>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
 #include "model/config.h"
+#include "model/transformer.h"
 #include "peft/spec.h"
 #include "util/args.h"
 
 namespace peft {
 
-/// --config FILE, or the default backbone config.
+/// The backbone config: --config FILE, else --model DIR's, else the shipped default's, else the built-in
+/// random one. Reads no weights.
 ModelConfig backboneConfig(const Args& a);
+
+/// A backbone with its tokenizer, ready to run.
+struct LoadedBackbone {
+    ModelConfig config;
+    Transformer model{nullptr};
+    std::string name;
+    bool world = false;  // a backbone of the built-in world (word tokenizer; built-in tasks)
+    std::vector<std::string> vocab;
+    std::function<std::vector<int64_t>(const std::string&)> encode;  // text → ids, no special tokens
+    std::function<std::string(int64_t)> tokenText;
+    std::function<std::string(const std::vector<int64_t>&)> decode;
+    int64_t bos = 0, eos = 0, sep = 0, pad = 0;
+    nlohmann::json info;
+};
+/// --model DIR, else the shipped default backbone, else the built-in random byte-level one.
+/// `num_labels` > 0 resizes the classification head (re-initialised, seeded).
+LoadedBackbone chosenBackbone(const Args& a, int64_t num_labels, uint64_t seed);
 /// --spec FILE, or --preset ID sized by --r / --l / --budget; validated against `cfg`.
 Spec chosenSpec(const Args& a, const ModelConfig& cfg);
 std::string readFile(const std::string& path, const std::string& what);
@@ -19,5 +43,7 @@ std::string readFile(const std::string& path, const std::string& what);
 int cmdTrain(const Args& a, std::ostream& out, std::ostream& err);
 int cmdScore(const Args& a, std::ostream& out, std::ostream& err);
 int cmdBench(const Args& a, std::ostream& out, std::ostream& err);
+int cmdPretrain(const Args& a, std::ostream& out, std::ostream& err);
+int cmdEval(const Args& a, std::ostream& out, std::ostream& err);
 
 }  // namespace peft

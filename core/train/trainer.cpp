@@ -58,6 +58,10 @@ torch::Device parseDevice(const std::string& name) {
     throw Error("device", "unknown device '" + name + "' (expected cpu, cuda or cuda:N)");
 }
 
+bool lowerIsBetter(const std::string& metric) {
+    return metric == "loss" || metric == "perplexity";
+}
+
 int64_t adamwStateBytes(const torch::optim::AdamW& opt) {
     int64_t bytes = 0;
     for (const auto& kv : opt.state()) {
@@ -223,6 +227,8 @@ EvalResult Trainer::evaluate(const std::vector<Example>& split) {
         res.metrics["macro_f1"] = macroF1(predicted, gold);
     } else {
         res.metrics["perplexity"] = perplexity(lossSum, tokens);
+    }
+    if (data_.kind == TaskKind::Generation && cfg_.decode_eval) {
         GenerateOptions go;
         go.beam_size = cfg_.beam_size;
         go.length_penalty = cfg_.length_penalty;
@@ -310,7 +316,9 @@ TrainResult Trainer::run(TrainObserver* observer) {
             emit(step, "dev", name, value);
         auto it = ev.metrics.find(data_.metric);
         if (it == ev.metrics.end()) return false;
-        if (!haveBest || it->second > result.best_dev_metric) {
+        const bool better = lowerIsBetter(data_.metric) ? it->second < result.best_dev_metric
+                                                        : it->second > result.best_dev_metric;
+        if (!haveBest || better) {
             haveBest = true;
             result.best_dev_metric = it->second;
             result.best_step = step;

@@ -42,6 +42,8 @@ struct TrainConfig {
     double length_penalty = 1.0;
     int64_t max_new_tokens = 32;
     int no_repeat_ngram = 0;
+    bool decode_eval =
+        true;  // generation: decode the dev split and score ROUGE / BLEU (off: loss and perplexity)
     int64_t eos_id = 0;
     int64_t pad_id = 0;
 };
@@ -118,6 +120,9 @@ private:
 };
 
 torch::Device parseDevice(const std::string& name);
+
+/// Whether a smaller value of this metric is better (loss, perplexity).
+bool lowerIsBetter(const std::string& metric);
 
 /// Bytes of AdamW state held now: exp_avg + exp_avg_sq (+ max_exp_avg_sq with AMSGrad) of every parameter
 /// that has taken a step.

@@ -55,6 +55,14 @@ int currentThreadCount() {
     return at::get_num_threads();
 }
 
+void preferPassiveOpenMpWait(char** argv) {
+    if (std::getenv("OMP_WAIT_POLICY") || std::getenv("PEFT_NO_REEXEC")) return;
+    setenv("OMP_WAIT_POLICY", "PASSIVE", 1);
+    setenv("PEFT_NO_REEXEC", "1", 1);  // never loop, whatever happens to the variable
+    execv("/proc/self/exe", argv);
+    // exec failed: carry on with the default policy.
+}
+
 std::string resourcesDir() {
     if (const char* env = std::getenv("PEFT_RESOURCES"); env && *env && fs::is_directory(env)) return env;
     std::error_code ec;

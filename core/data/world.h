@@ -1,0 +1,80 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
+#pragma once
+// The built-in world: a small synthetic language a person can read, a second language to translate into,
+// and four tasks shaped like the paper's benchmarks. Everything is generated from a seed, deterministically.
+//   sentiment      (like SST-2)  binary; negation flips, intensifiers do not, "but"/"although" pick a clause
+//   entailment     (like MNLI)   premise / hypothesis from a generated world state: entail, neutral,
+//   contradict summarization  (like XSum)   a multi-sentence story → its one-sentence gist (ROUGE)
+//   translation    (like en-ro)  into a language with its own words, suffixes and SOV order (BLEU)
+// No torch here.
+#include <cstdint>
+#include <map>
+#include <random>
+#include <string>
+#include <vector>
+
+#include "train/dataset.h"
+
+namespace peft {
+
+/// Word-level tokenizer over the world's vocabulary: <pad> 0, <bos> 1, <eos> 2, <unk> 3, <sep> 4, then words.
+class WordTokenizer {
+public:
+    static constexpr int64_t kPad = 0, kBos = 1, kEos = 2, kUnk = 3, kSep = 4;
+
+    explicit WordTokenizer(std::vector<std::string> words);  // words without the specials
+    int64_t vocabSize() const { return static_cast<int64_t>(tokens_.size()); }
+    int64_t id(const std::string& word) const;
+    const std::string& token(int64_t id) const;
+    /// Splits on spaces; unknown words become <unk>.
+    std::vector<int64_t> encode(const std::string& text) const;
+    /// Space-joined words, specials dropped.
+    std::string decode(const std::vector<int64_t>& ids) const;
+    const std::vector<std::string>& tokens() const { return tokens_; }
+
+private:
+    std::vector<std::string> tokens_;
+    std::map<std::string, int64_t> index_;
+};
+
+struct Sentence {
+    std::string text;
+    std::string target;  // second text: hypothesis, gist or translation
+    int64_t label = -1;
+};
+
+class World {
+public:
+    explicit World(uint64_t seed = 1);
+
+    const std::vector<std::string>& vocabulary() const { return vocab_; }  // English then foreign words
+
+    Sentence sentiment(std::mt19937_64& rng) const;
+    Sentence entailment(std::mt19937_64& rng) const;
+    Sentence story(std::mt19937_64& rng) const;
+    Sentence translationPair(std::mt19937_64& rng) const;
+    /// Unlabelled text of the same world (both languages), for pretraining.
+    std::string corpusLine(std::mt19937_64& rng) const;
+    /// The foreign rendering of an English sentence of the translation grammar.
+    const std::map<std::string, std::string>& lexicon() const { return lexicon_; }
+
+private:
+    std::string clause(std::mt19937_64& rng, bool positive) const;
+
+    std::vector<std::string> names_, places_, objects_, colors_, reviewNouns_, positive_, negative_,
+        intensifiers_, verbs_, fillers_;
+    std::map<std::string, std::string> lexicon_;  // English word → foreign word
+    std::vector<std::string> vocab_;
+};
+
+struct TaskSizes {
+    int64_t train = 4000, dev = 500, test = 500;
+};
+
+/// The built-in tasks: sentiment, entailment, summarization, translation.
+const std::vector<std::string>& builtinTaskNames();
+/// Tokenised splits of a built-in task (throws peft::Error listing the tasks for an unknown name).
+Dataset builtinTask(const std::string& name, const World& world, const WordTokenizer& tok,
+                    const TaskSizes& sizes, uint64_t seed);
+
+}  // namespace peft

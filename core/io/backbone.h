@@ -1,0 +1,43 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
+#pragma once
+// A backbone folder: config.json (the ModelConfig plus provenance), model.safetensors (every backbone
+// parameter), vocab.txt (one token per line, the id is the line number). And checkpoints of the trainable
+// parameters of a run, with the spec in the safetensors metadata.
+#include <map>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "model/transformer.h"
+
+namespace peft {
+
+struct Backbone {
+    std::string dir;
+    ModelConfig config;
+    std::vector<std::string> vocab;  // token of each id
+    nlohmann::json info;             // provenance: the command that built it, seed, perplexity, …
+    Transformer model{nullptr};
+};
+
+/// Writes a model without delta modules (call before applySpec) into `dir` (created if needed).
+void saveBackbone(const std::string& dir, Transformer& model, const std::vector<std::string>& vocab,
+                  const nlohmann::json& info);
+/// Loads and checks a backbone folder: missing, unexpected and mis-shaped tensors are listed by name. A
+/// classification head absent from the file is initialised (seeded) with `num_labels` classes.
+/// `random_init` keeps the shape and vocabulary but not the weights (the baseline a pretrained backbone must
+/// beat).
+Backbone loadBackbone(const std::string& dir, int64_t num_labels = 0, uint64_t seed = 0,
+                      bool random_init = false);
+/// The shipped default backbone: <resources>/backbones/default, or empty when it is not there.
+std::string defaultBackboneDir();
+
+/// The trainable parameters of a run and its spec (in the file's metadata).
+void saveTrainable(const std::string& path, const std::map<std::string, torch::Tensor>& state,
+                   const Spec& spec, const nlohmann::json& extra = {});
+/// Copies a checkpoint's tensors into a model built with the same spec; errors list what does not fit.
+void loadTrainableInto(Transformer& model, const std::map<std::string, torch::Tensor>& tensors,
+                       const std::string& source);
+
+}  // namespace peft

@@ -1,0 +1,168 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
+#include "io/safetensors.h"
+
+#include <algorithm>
+#include <cstdio>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "util/error.h"
+
+namespace peft {
+
+namespace {
+
+constexpr uint64_t kMaxHeader = 100ull << 20;  // 100 MiB, as the reference implementation allows
+
+struct Entry {
+    std::string name;
+    torch::ScalarType dtype;
+    int64_t elemSize;
+    std::vector<int64_t> shape;
+    uint64_t begin, end;
+};
+
+}  // namespace
+
+SafetensorsFile parseSafetensors(const std::string& bytes, const std::string& source) {
+    if (bytes.size() < 8)
+        throw Error(source, "not a safetensors file: " + std::to_string(bytes.size()) +
+                                " bytes, less than the 8-byte header length");
+    uint64_t n = 0;
+    for (int i = 7; i >= 0; --i)
+        n = (n << 8) | static_cast<unsigned char>(bytes[static_cast<size_t>(i)]);
+    if (n > kMaxHeader)
+        throw Error(source, "header length " + std::to_string(n) + " exceeds the 100 MiB limit");
+    if (n > bytes.size() - 8)
+        throw Error(source, "header length " + std::to_string(n) + " runs past the end of the file (" +
+                                std::to_string(bytes.size()) + " bytes)");
+    nlohmann::json header;
+    try {
+        header = nlohmann::json::parse(bytes.begin() + 8, bytes.begin() + 8 + static_cast<std::ptrdiff_t>(n));
+    } catch (const nlohmann::json::exception& e) {
+        throw Error(source, std::string("the header is not valid JSON (") + e.what() + ")");
+    }
+    if (!header.is_object()) throw Error(source, "the header is not a JSON object");
+    const uint64_t dataSize = bytes.size() - 8 - n;
+    SafetensorsFile out;
+    std::vector<Entry> entries;
+    for (auto it = header.begin(); it != header.end(); ++it) {
+        const std::string where = source + ": tensor '" + it.key() + "'";
+        if (it.key() == "__metadata__") {
+            if (!it->is_object()) throw Error(source, "__metadata__ must be an object of strings");
+            for (auto m = it->begin(); m != it->end(); ++m) {
+                if (!m->is_string()) throw Error(source, "__metadata__." + m.key() + " must be a string");
+                out.metadata[m.key()] = m->get<std::string>();
+            }
+            continue;
+        }
+        const auto& v = *it;
+        if (!v.is_object() || !v.contains("dtype") || !v.contains("shape") || !v.contains("data_offsets"))
+            throw Error(where, "needs dtype, shape and data_offsets");
+        if (!v["dtype"].is_string()) throw Error(where, "dtype must be a string");
+        const std::string dt = v["dtype"].get<std::string>();
+        Entry e{it.key(), torch::kFloat, 4, {}, 0, 0};
+        if (dt == "F32")
+            e = {it.key(), torch::kFloat, 4, {}, 0, 0};
+        else if (dt == "F16")
+            e = {it.key(), torch::kHalf, 2, {}, 0, 0};
+        else if (dt == "BF16")
+            e = {it.key(), torch::kBFloat16, 2, {}, 0, 0};
+        else if (dt == "I64")
+            e = {it.key(), torch::kLong, 8, {}, 0, 0};
+        else
+            throw Error(where, "unsupported dtype '" + dt + "' (supported: F32, F16, BF16, I64)");
+        if (!v["shape"].is_array()) throw Error(where, "shape must be an array");
+        uint64_t numel = 1;
+        for (const auto& d : v["shape"]) {
+            if (!d.is_number_unsigned() && !(d.is_number_integer() && d.get<int64_t>() >= 0))
+                throw Error(where, "shape entries must be non-negative integers");
+            const uint64_t dim = d.get<uint64_t>();
+            if (dim != 0 && numel > (uint64_t(1) << 62) / dim) throw Error(where, "shape is too large");
+            numel *= dim;
+            e.shape.push_back(static_cast<int64_t>(dim));
+        }
+        const auto& off = v["data_offsets"];
+        if (!off.is_array() || off.size() != 2 || !off[0].is_number_unsigned() ||
+            !off[1].is_number_unsigned())
+            throw Error(where, "data_offsets must be two non-negative integers");
+        e.begin = off[0].get<uint64_t>();
+        e.end = off[1].get<uint64_t>();
+        if (e.begin > e.end || e.end > dataSize)
+            throw Error(where, "data_offsets [" + std::to_string(e.begin) + ", " + std::to_string(e.end) +
+                                   ") fall outside the data section of " + std::to_string(dataSize) +
+                                   " bytes");
+        if (e.end - e.begin != numel * uint64_t(e.elemSize))
+            throw Error(where, std::to_string(e.end - e.begin) + " bytes for shape of " +
+                                   std::to_string(numel) + " " + dt + " elements (" +
+                                   std::to_string(numel * uint64_t(e.elemSize)) + " bytes)");
+        entries.push_back(std::move(e));
+    }
+    std::sort(entries.begin(), entries.end(),
+              [](const Entry& a, const Entry& b) { return a.begin < b.begin; });
+    for (size_t i = 1; i < entries.size(); ++i)
+        if (entries[i].begin < entries[i - 1].end && entries[i].end > entries[i].begin)
+            throw Error(source,
+                        "tensors '" + entries[i - 1].name + "' and '" + entries[i].name + "' overlap");
+    const char* data = bytes.data() + 8 + n;
+    for (const Entry& e : entries) {
+        torch::Tensor t = torch::empty(e.shape, torch::TensorOptions().dtype(e.dtype));
+        if (e.end > e.begin) std::memcpy(t.data_ptr(), data + e.begin, e.end - e.begin);
+        if (e.dtype == torch::kHalf || e.dtype == torch::kBFloat16) t = t.to(torch::kFloat);
+        out.tensors[e.name] = t;
+    }
+    return out;
+}
+
+SafetensorsFile readSafetensors(const std::string& path) {
+    std::ifstream in(path, std::ios::binary);
+    if (!in) throw Error(path, "cannot open");
+    std::ostringstream ss;
+    ss << in.rdbuf();
+    return parseSafetensors(ss.str(), path);
+}
+
+void writeSafetensors(const std::string& path, const std::map<std::string, torch::Tensor>& tensors,
+                      const std::map<std::string, std::string>& metadata) {
+    nlohmann::json header = nlohmann::json::object();
+    if (!metadata.empty()) header["__metadata__"] = metadata;
+    std::vector<torch::Tensor> blobs;
+    uint64_t offset = 0;
+    for (const auto& [name, tensor] : tensors) {
+        torch::Tensor t = tensor.detach().to(torch::kCPU);
+        if (t.scalar_type() != torch::kLong) t = t.to(torch::kFloat);
+        t = t.contiguous();
+        const uint64_t size = uint64_t(t.numel()) * uint64_t(t.element_size());
+        header[name] = {{"dtype", t.scalar_type() == torch::kLong ? "I64" : "F32"},
+                        {"shape", t.sizes().vec()},
+                        {"data_offsets", {offset, offset + size}}};
+        offset += size;
+        blobs.push_back(t);
+    }
+    std::string h = header.dump();
+    while ((h.size() + 8) % 8)
+        h += ' ';  // align the data section to 8 bytes, as the reference writer does
+    const std::string tmp = path + ".tmp";
+    {
+        std::ofstream out(tmp, std::ios::binary | std::ios::trunc);
+        if (!out) throw Error(path, "cannot write");
+        const uint64_t n = h.size();
+        for (int i = 0; i < 8; ++i)
+            out.put(static_cast<char>((n >> (8 * i)) & 0xff));
+        out << h;
+        for (const auto& t : blobs)
+            out.write(static_cast<const char*>(t.data_ptr()),
+                      static_cast<std::streamsize>(t.numel() * t.element_size()));
+        if (!out) throw Error(path, "write failed (disk full?)");
+    }
+    std::error_code ec;
+    std::filesystem::rename(tmp, path, ec);
+    if (ec) throw Error(path, "cannot move the written file into place: " + ec.message());
+}
+
+}  // namespace peft
