@@ -51,7 +51,7 @@ MainWindow::MainWindow(QWidget* parent) : QMainWindow(parent) {
     buildActions();
     fillBudgetPlot();
 
-    const ModelConfig cfg = defaultModelConfig();
+    const ModelConfig cfg = workbenchDefaultConfig(resourcesDir());
     statusBar()->showMessage(
         tr("Backbone %1: d = %2, %3 layers, %4 parameters   |   device: cpu   |   threads: %5   "
            "|   LibTorch %6")
@@ -174,7 +174,7 @@ void MainWindow::buildCentral() {
 }
 
 void MainWindow::fillBudgetPlot() {
-    const ModelConfig cfg = defaultModelConfig();
+    const ModelConfig cfg = workbenchDefaultConfig(resourcesDir());
     const auto& all = peft::presets();
     auto ticker = QSharedPointer<QCPAxisTickerText>::create();
     QVector<double> keys, trained, stored;
@@ -263,7 +263,7 @@ void MainWindow::showSelection() {
     const int row = presets_->currentRow();
     if (row < 0) return;
     const Preset& p = peft::presets()[static_cast<size_t>(row)];
-    const ModelConfig cfg = defaultModelConfig();
+    const ModelConfig cfg = workbenchDefaultConfig(resourcesDir());
     const Spec spec = resolvePreset(p, cfg);
     const ParamReport rep = countParams(spec, cfg);
 

@@ -311,7 +311,8 @@ std::string commandHelp(const Command& c) {
              "  --dev FILE         dev data, same layout; evaluated every --eval-every steps\n"
              "  --text-column C, --label-column C   other column names\n"
              "  --limit N          use the first N training rows\n"
-             "  --steps N (300)  --batch-size N (32)  --lr X (1e-3)  --weight-decay X (0.01)\n"
+             "  --steps N (300)  --batch-size N (32)  --lr X (the preset's, see presets --json)  "
+             "--weight-decay X (0.01)\n"
              "  --warmup FRACTION (0.06)  --schedule linear|cosine|constant  --clip NORM (1.0, 0 = off)\n"
              "  --grad-accum N (1)  --eval-every N (100)  --early-stopping EVALS  --max-eval N  --max-length "
              "N (128)\n"
@@ -363,24 +364,6 @@ std::string readFile(const std::string& path, const std::string& what) {
 
 namespace {
 
-ModelConfig configFromFile(const std::string& path) {
-    const std::string text = readFile(path, "the backbone config");
-    json j;
-    try {
-        j = json::parse(text);
-    } catch (const json::parse_error& e) {
-        throw Error(path, std::string("invalid JSON: ") + e.what());
-    }
-    if (j.is_object()) j.erase("peft_workbench");  // provenance of a backbone folder
-    try {
-        ModelConfig c = j.get<ModelConfig>();
-        c.validate();
-        return c;
-    } catch (const Error& e) {
-        throw Error(path + ": " + e.where(), e.reason());
-    }
-}
-
 /// The backbone folder to load; empty for the built-in random byte-level backbone ("--model tiny-random").
 std::string chosenModelDir(const Args& a) {
     if (auto dir = a.get("model")) return *dir == "tiny-random" ? std::string() : *dir;
@@ -390,9 +373,9 @@ std::string chosenModelDir(const Args& a) {
 }  // namespace
 
 ModelConfig backboneConfig(const Args& a) {
-    if (auto path = a.get("config")) return configFromFile(*path);
+    if (auto path = a.get("config")) return readModelConfig(*path);
     const std::string dir = chosenModelDir(a);
-    if (!dir.empty()) return configFromFile(dir + "/config.json");
+    if (!dir.empty()) return readModelConfig(dir + "/config.json");
     return defaultModelConfig();
 }
 

@@ -191,7 +191,8 @@ TrainConfig trainConfigFrom(const Args& a, const LoadedBackbone& lb, const Datas
     TrainConfig tc;
     tc.steps = a.getInt("steps").value_or(tc.steps);
     tc.batch_size = a.getInt("batch-size").value_or(tc.batch_size);
-    tc.lr = a.getDouble("lr").value_or(tc.lr);
+    // The preset's own learning rate unless --lr says otherwise.
+    tc.lr = a.getDouble("lr").value_or(a.get("preset") ? presetById(*a.get("preset")).default_lr : 1e-3);
     tc.weight_decay = a.getDouble("weight-decay").value_or(tc.weight_decay);
     tc.warmup_ratio = a.getDouble("warmup").value_or(tc.warmup_ratio);
     if (auto s = a.get("schedule")) tc.schedule = scheduleFromString(*s);

@@ -1,6 +1,8 @@
 // SPDX-License-Identifier: GPL-3.0-or-later
 #include "model/config.h"
 
+#include <fstream>
+
 #include <nlohmann/json.hpp>
 
 #include "util/error.h"
@@ -123,6 +125,31 @@ void from_json(const nlohmann::json& j, ModelConfig& c) {
 
 ModelConfig defaultModelConfig() {
     return ModelConfig{};
+}
+
+ModelConfig readModelConfig(const std::string& path) {
+    std::ifstream in(path);
+    if (!in) throw Error(path, "cannot open");
+    nlohmann::json j;
+    try {
+        j = nlohmann::json::parse(in);
+    } catch (const nlohmann::json::exception& e) {
+        throw Error(path, std::string("invalid JSON: ") + e.what());
+    }
+    if (j.is_object()) j.erase("peft_workbench");  // provenance of a backbone folder
+    try {
+        ModelConfig c = j.get<ModelConfig>();
+        c.validate();
+        return c;
+    } catch (const Error& e) {
+        throw Error(path + ": " + e.where(), e.reason());
+    }
+}
+
+ModelConfig workbenchDefaultConfig(const std::string& resourcesDir) {
+    const std::string path = resourcesDir + "/backbones/default/config.json";
+    if (!resourcesDir.empty() && std::ifstream(path)) return readModelConfig(path);
+    return defaultModelConfig();
 }
 
 }  // namespace peft

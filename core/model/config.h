@@ -45,7 +45,15 @@ struct ModelConfig {
 void to_json(nlohmann::json& j, const ModelConfig& c);
 void from_json(const nlohmann::json& j, ModelConfig& c);
 
-/// The small default backbone used until a pretrained one is chosen (random weights).
+/// The built-in random byte-level backbone ("tiny-random").
 ModelConfig defaultModelConfig();
+
+/// Reads a config JSON file (a backbone folder's config.json; its provenance block is skipped). Errors name
+/// the file and the field.
+ModelConfig readModelConfig(const std::string& path);
+
+/// The config of the backbone the workbench opens with: the shipped pretrained backbone when it is there
+/// (<resources>/backbones/default), else defaultModelConfig().
+ModelConfig workbenchDefaultConfig(const std::string& resourcesDir);
 
 }  // namespace peft

@@ -3,6 +3,7 @@
 
 #include <cmath>
 #include <limits>
+#include <map>
 
 #include <nlohmann/json.hpp>
 
@@ -142,6 +143,12 @@ std::vector<Preset> buildPresets() {
         p.push_back({"ia3", "IA3", "k ← l_k ⊙ k, v ← l_v ⊙ v, f(x W_1) ← l_ff ⊙ f(x W_1)",
                      "(IA)³ (Liu et al., 2022), a rescaling neighbour", makeSpec("ia3", {k, f}), 0.0});
     }
+    // Full fine-tuning moves every weight and wants a small step; the few scalars of BitFit, IA3 and prompts
+    // want large ones; adapters, LoRA and prefixes sit between.
+    const std::map<std::string, double> lr = {
+        {"full", 1e-3}, {"bitfit", 5e-3}, {"prompt", 1e-2}, {"ia3", 1e-2}};
+    for (auto& preset : p)
+        preset.default_lr = lr.count(preset.id) ? lr.at(preset.id) : 3e-3;
     return p;
 }
 
@@ -236,7 +243,8 @@ void to_json(nlohmann::json& j, const Preset& p) {
                        {"name", p.name},
                        {"formula", p.formula},
                        {"paper_row", p.paper_row},
-                       {"default_budget_pct", p.default_budget_pct}};
+                       {"default_budget_pct", p.default_budget_pct},
+                       {"default_lr", p.default_lr}};
 }
 
 }  // namespace peft

@@ -21,6 +21,7 @@ struct Preset {
     std::string paper_row;            // where the paper reports it
     Spec spec;                        // sizes at paper scale (r, l for d = 1024)
     double default_budget_pct = 0.0;  // 0: fixed size (full, BitFit, IA3)
+    double default_lr = 3e-3;         // AdamW learning rate that suits the method on the built-in tasks
 };
 
 const std::vector<Preset>& presets();

@@ -1,0 +1,63 @@
+#!/usr/bin/env python3
+"""Summarises scripts/quality-gates.sh output: the gates and the preset × task table (Markdown)."""
+import json
+import os
+import sys
+
+out = sys.argv[1] if len(sys.argv) > 1 else "build/quality-gates"
+
+
+def load(name):
+    path = os.path.join(out, name + ".json")
+    if not os.path.exists(path):
+        return None
+    with open(path) as f:
+        return json.loads(f.read())
+
+
+def curve(name, metric):
+    pts = []
+    path = os.path.join(out, name + ".jsonl")
+    if os.path.exists(path):
+        for line in open(path):
+            p = json.loads(line)
+            if p["split"] == "dev" and p["name"] == metric:
+                pts.append((p["wall_time"], p["step"], p["value"]))
+    return pts
+
+
+print("## Gates\n")
+for task in ("sentiment", "entailment"):
+    a, b = load(f"full-{task}"), load(f"full-{task}-random")
+    if a and b:
+        print(f"- full fine-tuning on {task}: dev accuracy {a['best_dev_metric']:.4f} (pretrained) vs "
+              f"{b['best_dev_metric']:.4f} (random init), {a['steps']} steps each")
+
+presets = json.loads(os.popen("build/release/bin/peftwb presets --json").read())
+print("\n## Time to within 2 points of the best dev accuracy (sentiment)\n")
+print("| preset | best dev acc. | first within 2 points at | wall time then |")
+print("|---|---|---|---|")
+for p in presets:
+    pts = curve(f"{p['id']}-sentiment", "accuracy")
+    if not pts:
+        continue
+    best = max(v for _, _, v in pts)
+    t, s, v = next((t, s, v) for t, s, v in pts if v >= best - 0.02)
+    print(f"| {p['id']} | {best:.4f} | step {s} | {t:.1f} s |")
+
+print("\n## Every preset on every task\n")
+tasks = ("sentiment", "entailment", "summarization", "translation")
+metric = {"sentiment": "acc.", "entailment": "acc.", "summarization": "ROUGE-L", "translation": "BLEU"}
+print("| preset | trained % | " + " | ".join(f"{t} ({metric[t]}, s)" for t in tasks) + " |")
+print("|---|---|" + "---|" * len(tasks))
+for p in presets:
+    cells, pct = [], None
+    for t in tasks:
+        r = load(f"{p['id']}-{t}")
+        if r is None:
+            cells.append("–")
+            continue
+        pct = r["trained_pct"]
+        v = r["best_dev_metric"]
+        cells.append(f"{v:.3f} ({r['seconds']:.0f} s)" if t != "translation" else f"{v:.1f} ({r['seconds']:.0f} s)")
+    print(f"| {p['id']} | {pct:.3f} | " + " | ".join(cells) + " |" if pct is not None else f"| {p['id']} | – |")
