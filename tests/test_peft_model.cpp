@@ -213,6 +213,42 @@ private Q_SLOTS:
         QVERIFY2(maxAbsDiff(got, expected) < 1e-10, std::to_string(maxAbsDiff(got, expected)).c_str());
     }
 
+    // The attention's hand-written backward (per-head BLAS products) against autograd through plain
+    // torch::matmul attention: gradients of the input and of W_q agree in fp64.
+    void attentionGradientsMatchReference() {
+        const ModelConfig c = smallConfig(true);
+        Transformer m = makeRandomBackbone(c, 12);
+        m->applySpec(resolvePreset(presetById("full"), c));
+        m->to(torch::kDouble);
+        m->eval();
+        Attention& attn = m->blocks[0]->attn;
+        const int64_t B = 2, T = 5, H = c.n_heads, dh = c.headDim();
+        torch::manual_seed(4);
+        const torch::Tensor x0 = torch::randn({B, T, c.d_model}, torch::kDouble);
+        const torch::Tensor w = torch::randn({B, T, c.d_model}, torch::kDouble);
+        const torch::Tensor allowed = allowedMask(torch::ones({B, T}), true);
+
+        torch::Tensor x = x0.clone().requires_grad_(true);
+        (attn->forward(x, toBias(allowed, torch::kDouble), {}, {}, nullptr) * w).sum().backward();
+        const torch::Tensor gx = x.grad().clone(), gq = attn->q->base->weight.grad().clone();
+        attn->q->base->weight.mutable_grad() = torch::Tensor();
+
+        torch::Tensor xr = x0.clone().requires_grad_(true);
+        auto lin = [](const torch::Tensor& t, DeltaLinear& L) {
+            return t.matmul(L->base->weight.t()) + L->base->bias;
+        };
+        auto heads = [&](const torch::Tensor& t) { return t.view({B, T, H, dh}).permute({0, 2, 1, 3}); };
+        const torch::Tensor q = heads(lin(xr, attn->q)), k = heads(lin(xr, attn->k)),
+                            v = heads(lin(xr, attn->v));
+        torch::Tensor logits = torch::matmul(q, k.transpose(-2, -1)) / std::sqrt(double(dh));
+        logits = logits.masked_fill(allowed.logical_not(), -INFINITY);
+        const torch::Tensor o =
+            torch::matmul(torch::softmax(logits, -1), v).permute({0, 2, 1, 3}).reshape({B, T, -1});
+        (lin(o, attn->o) * w).sum().backward();
+        QVERIFY2(maxAbsDiff(gx, xr.grad()) < 1e-10, std::to_string(maxAbsDiff(gx, xr.grad())).c_str());
+        QVERIFY2(maxAbsDiff(gq, attn->q->base->weight.grad()) < 1e-10, "dL/dW_q");
+    }
+
     // 2. A LoRA merged into its weight equals the unmerged forward.
     void mergedLoraEqualsUnmerged() {
         const ModelConfig c = smallConfig(true);

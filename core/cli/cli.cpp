@@ -305,7 +305,7 @@ std::string commandHelp(const Command& c) {
              "\"lambda_reason\"\n";
     if (std::string(c.name) == "train")
         s += "  --task NAME        a built-in task: sentiment, entailment, summarization, translation\n"
-             "  --train-size N     training examples of the built-in task (default 4000; dev 500)\n"
+             "  --train-size N     training examples of the built-in task (default 8000; dev 500)\n"
              "  --data FILE        or training data: TSV with a header ('sentence' and 'label' columns, GLUE "
              "SST-2)\n"
              "  --dev FILE         dev data, same layout; evaluated every --eval-every steps\n"

@@ -122,12 +122,12 @@ World::World(uint64_t seed) {
          {&places_, &objects_, &colors_, &reviewNouns_, &positive_, &negative_, &intensifiers_, &verbs_})
         english.insert(list->begin(), list->end());
     const std::vector<std::string> function = {
-        "the",     "a",     "was",     "is",    "and",        "but",       "although", "not",
-        "never",   "in",    "has",     "had",   "then",       "went",      "to",       "home",
-        "saw",     "at",    ",",       ".",     "happy",      "sad",       "it",       "of",
-        "dog",     "slept", "sun",     "bells", "rang",       "twice",     "rained",   "little",
-        "streets", "were",  "quiet",   "bird",  "sang",       "nearby",    "wind",     "strong",
-        "sky",     "clear", "weather", "cold",  "summarize:", "translate:"};
+        "the",        "a",      "was",   "is",     "and",    "but",     "although", "not",   "never",
+        "in",         "has",    "had",   "then",   "went",   "to",      "home",     "saw",   "at",
+        ",",          ".",      "happy", "sad",    "it",     "of",      "dog",      "slept", "sun",
+        "bells",      "rang",   "twice", "rained", "little", "streets", "were",     "quiet", "bird",
+        "sang",       "nearby", "wind",  "strong", "sky",    "clear",   "weather",  "cold",  "summarize:",
+        "translate:", "i",      "liked", "did",    "like",   "so"};
     english.insert(function.begin(), function.end());
     names_ = syllableWords(rng, 400, 2, 2, english);
     english.insert(names_.begin(), names_.end());
@@ -278,11 +278,15 @@ Sentence World::translationPair(std::mt19937_64& rng) const {
 
 std::string World::corpusLine(std::mt19937_64& rng) const {
     switch (rng() % 6) {
-        case 0:
-            return sentiment(rng).text;
-        case 1: {
-            const Sentence s = entailment(rng);
-            return s.text + " " + s.target;
+        case 0: {  // a review and the reviewer's verdict, as reviews come in real text
+            const Sentence s = sentiment(rng);
+            return s.text + (s.label ? " i liked it ." : " i did not like it .");
+        }
+        case 1: {  // facts and a consequence that follows from them
+            Sentence s = entailment(rng);
+            while (s.label != 0)
+                s = entailment(rng);
+            return s.text + " so " + s.target;
         }
         case 2:
             return story(rng).text;
@@ -315,9 +319,10 @@ Dataset builtinTask(const std::string& name, const World& world, const WordToken
         while (static_cast<int64_t>(out.size()) < n) {
             Example e;
             if (name == "sentiment") {
+                // The review, then the first word of a verdict ("i liked it" / "i did not like it", as the
+                // pretraining corpus continues reviews): the head reads the state that predicts the verdict.
                 const Sentence s = world.sentiment(rng);
-                e.ids = tok.encode(s.text);
-                e.ids.push_back(WordTokenizer::kEos);
+                e.ids = tok.encode(s.text + " i");
                 e.label = s.label;
             } else if (name == "entailment") {
                 const Sentence s = world.entailment(rng);

@@ -68,7 +68,7 @@ private:
 };
 
 struct TaskSizes {
-    int64_t train = 4000, dev = 500, test = 500;
+    int64_t train = 8000, dev = 500, test = 500;
 };
 
 /// The built-in tasks: sentiment, entailment, summarization, translation.
