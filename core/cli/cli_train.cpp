@@ -106,7 +106,7 @@ struct TaskSource {
     std::string trainPath, devPath;
     std::vector<std::string> labels;
 
-    static TaskSource fromArgs(const Args& a, bool needTrain) {
+    static TaskSource fromArgs(const Args& a) {
         TaskSource t;
         const auto task = a.get("task");
         const auto data = a.get("data");
@@ -136,7 +136,6 @@ struct TaskSource {
             t.devRows = readClassificationTsv(*dev, cols);
         }
         t.labels = inferLabels(t.trainRows);
-        (void)needTrain;
         return t;
     }
 
@@ -216,7 +215,7 @@ TrainConfig trainConfigFrom(const Args& a, const LoadedBackbone& lb, const Datas
 }  // namespace
 
 int cmdTrain(const Args& a, std::ostream& out, std::ostream& err) {
-    const TaskSource source = TaskSource::fromArgs(a, true);
+    const TaskSource source = TaskSource::fromArgs(a);
     const uint64_t seed = static_cast<uint64_t>(a.getInt("seed").value_or(0));
     LoadedBackbone lb = chosenBackbone(a, source.numLabels(), seed);
     TaskSizes sizes;
@@ -291,7 +290,7 @@ int cmdEval(const Args& a, std::ostream& out, std::ostream&) {
     if (specIt == file.metadata.end())
         throw Error(*ckpt, "not a peft-workbench checkpoint (no spec in its metadata)");
     const Spec spec = specFromJsonText(specIt->second, *ckpt + " (spec)");
-    const TaskSource source = TaskSource::fromArgs(a, false);
+    const TaskSource source = TaskSource::fromArgs(a);
     applyThreadCount(static_cast<int>(a.getInt("threads").value_or(0)));
     LoadedBackbone lb = chosenBackbone(a, source.numLabels(), 0);
     validate(spec, lb.config);
