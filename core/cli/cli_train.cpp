@@ -14,7 +14,6 @@
 #include <nlohmann/json.hpp>
 
 #include "cli/commands.h"
-#include "data/byte_tokenizer.h"
 #include "data/tsv.h"
 #include "data/world.h"
 #include "io/backbone.h"
