@@ -112,13 +112,11 @@ struct TaskSource {
         if (task && data) throw Error("--task", "give --task or --data, not both");
         if (task) {
             t.task = *task;
-            if (t.task == "sentiment")
-                t.labels = {"negative", "positive"};
-            else if (t.task == "entailment")
-                t.labels = {"entailment", "neutral", "contradiction"};
-            else if (t.task != "summarization" && t.task != "translation")
-                throw Error("--task", "unknown task '" + t.task +
-                                          "' (built-in: sentiment, entailment, summarization, translation)");
+            try {
+                t.labels = builtinTaskLabels(t.task);
+            } catch (const Error& e) {
+                throw Error("--task", e.reason());
+            }
             return t;
         }
         if (!data)

@@ -306,12 +306,19 @@ const std::vector<std::string>& builtinTaskNames() {
     return names;
 }
 
-Dataset builtinTask(const std::string& name, const World& world, const WordTokenizer& tok,
-                    const TaskSizes& sizes, uint64_t seed) {
+std::vector<std::string> builtinTaskLabels(const std::string& name) {
     if (std::find(builtinTaskNames().begin(), builtinTaskNames().end(), name) == builtinTaskNames().end())
         throw Error("task", "unknown task '" + name +
                                 "' (built-in: sentiment, entailment, summarization, translation)");
+    if (name == "sentiment") return {"negative", "positive"};
+    if (name == "entailment") return {"entailment", "neutral", "contradiction"};
+    return {};
+}
+
+Dataset builtinTask(const std::string& name, const World& world, const WordTokenizer& tok,
+                    const TaskSizes& sizes, uint64_t seed) {
     Dataset d;
+    d.label_names = builtinTaskLabels(name);
     d.name = name;
     // Each split has its own stream, so the dev set does not change with the training size.
     auto fill = [&](std::vector<Example>& out, int64_t n, uint64_t stream) {
@@ -345,13 +352,8 @@ Dataset builtinTask(const std::string& name, const World& world, const WordToken
     fill(d.train, sizes.train, 1);
     fill(d.dev, sizes.dev, 2);
     fill(d.test, sizes.test, 3);
-    if (name == "sentiment") {
+    if (!d.label_names.empty()) {
         d.kind = TaskKind::Classification;
-        d.label_names = {"negative", "positive"};
-        d.metric = "accuracy";
-    } else if (name == "entailment") {
-        d.kind = TaskKind::Classification;
-        d.label_names = {"entailment", "neutral", "contradiction"};
         d.metric = "accuracy";
     } else {
         d.kind = TaskKind::Generation;

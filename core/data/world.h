@@ -73,6 +73,9 @@ struct TaskSizes {
 
 /// The built-in tasks: sentiment, entailment, summarization, translation.
 const std::vector<std::string>& builtinTaskNames();
+/// The label names of a built-in classification task, empty for a generation task; throws peft::Error listing
+/// the tasks for an unknown name.
+std::vector<std::string> builtinTaskLabels(const std::string& name);
 /// Tokenised splits of a built-in task (throws peft::Error listing the tasks for an unknown name).
 Dataset builtinTask(const std::string& name, const World& world, const WordTokenizer& tok,
                     const TaskSizes& sizes, uint64_t seed);
