@@ -222,7 +222,8 @@ const std::vector<Command>& commands() {
                           {"grad-accum"},   {"eval-every"},   {"early-stopping"}, {"max-eval"},
                           {"max-length"},   {"seed"},         {"device"},         {"threads"},
                           {"metrics"},      {"quiet", false}, {"task"},           {"train-size"},
-                          {"save"},         {"beam"},         {"max-new-tokens"}}),
+                          {"save"},         {"beam"},         {"max-new-tokens"}, {"project"},
+                          {"resume"},       {"name"},         {"notes"}}),
          cmdTrain},
         {"score",
          "score outputs against references: BLEU (sacreBLEU), ROUGE (rouge-score), accuracy",
@@ -284,6 +285,34 @@ const std::vector<Command>& commands() {
           {"threads"},
           {"json", false}},
          cmdEval},
+        {"project",
+         "experiment projects: new, info, runs, metrics, export-csv, resume, notes",
+         "usage: peftwb project new FILE [--model DIR]\n"
+         "       peftwb project info FILE [--json]\n"
+         "       peftwb project runs FILE [--json]\n"
+         "       peftwb project metrics FILE --run ID [--name NAME] [--json]\n"
+         "       peftwb project export-csv FILE --run ID [--out CSV]\n"
+         "       peftwb project resume FILE --run ID [--threads N] [--quiet]\n"
+         "       peftwb project notes FILE --run ID --text TEXT\n"
+         "       peftwb project bench FILE [--points N]   (metric append throughput into a new FILE)\n\n"
+         "A project is one SQLite file (.peftproj, documented in docs/project-format.md). Record runs into "
+         "it\n"
+         "with 'peftwb train --project FILE …'. 'resume' continues an interrupted run from its last\n"
+         "checkpoint with the command line it was started with.\n"
+         "  --json  runs: [{\"id\", \"name\", \"preset\", \"spec\", \"status\", \"steps_done\", "
+         "\"steps_total\",\n"
+         "                  \"best_metric\", \"metric_name\"}]\n",
+         {{"run"},
+          {"name"},
+          {"json", false},
+          {"out"},
+          {"model"},
+          {"config"},
+          {"text"},
+          {"threads"},
+          {"quiet", false},
+          {"points"}},
+         cmdProject},
         {"demo",
          "headless demo: presets with counts, then λ(x) of MAM",
          "usage: peftwb demo [--model DIR]\n",
@@ -322,6 +351,10 @@ std::string commandHelp(const Command& c) {
              "  --save FILE        write the best checkpoint's trainable parameters (safetensors, spec in "
              "metadata)\n"
              "  --beam N  --max-new-tokens N   decoding of generation tasks (greedy, 24)\n"
+             "  --project FILE     record the run into a project (.peftproj; created when missing): config,\n"
+             "                     metrics as they come, checkpoints at evaluations, summary\n"
+             "  --name TEXT  --notes TEXT   the recorded run's name and notes\n"
+             "  --resume ID        with --project: continue interrupted run ID from its last checkpoint\n"
              "\nExit code 0 finished, 1 error, 3 diverged (NaN/Inf loss; the message names the step).\n"
              "JSON: {\"status\", \"best_dev_metric\", \"metric_name\", \"best_step\", \"steps\", "
              "\"seconds\", …}\n";
@@ -476,7 +509,7 @@ int runCli(const std::vector<std::string>& argv, std::ostream& out, std::ostream
                     return 0;
                 }
             const Args args(rest, c.options, std::string("peftwb ") + c.name);
-            if (!args.positional().empty())
+            if (!args.positional().empty() && std::string(c.name) != "project")
                 throw Error(args.positional().front(),
                             std::string("unexpected argument for 'peftwb ") + c.name + "'");
             return c.run(args, out, err);

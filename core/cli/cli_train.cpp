@@ -5,8 +5,11 @@
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
+#include <filesystem>
 #include <fstream>
 #include <iostream>
+#include <memory>
+#include <optional>
 #include <random>
 #include <sstream>
 
@@ -21,6 +24,7 @@
 #include "model/transformer.h"
 #include "peft/accounting.h"
 #include "peft/presets.h"
+#include "project/project.h"
 #include "train/flops.h"
 #include "train/metrics.h"
 #include "train/trainer.h"
@@ -32,6 +36,14 @@ namespace peft {
 namespace {
 
 using json = nlohmann::json;
+
+int64_t peakRssBytes() {
+    std::ifstream in("/proc/self/status");
+    std::string line;
+    while (std::getline(in, line))
+        if (line.rfind("VmHWM:", 0) == 0) return std::stoll(line.substr(6)) * 1024;
+    return 0;
+}
 
 std::string formatDuration(double s) {
     if (!(s >= 0) || s > 1e7) return "--:--";
@@ -209,6 +221,38 @@ TrainConfig trainConfigFrom(const Args& a, const LoadedBackbone& lb, const Datas
     return tc;
 }
 
+nlohmann::json trainConfigJson(const TrainConfig& tc) {
+    return {{"steps", tc.steps},
+            {"batch_size", tc.batch_size},
+            {"lr", tc.lr},
+            {"weight_decay", tc.weight_decay},
+            {"warmup_ratio", tc.warmup_ratio},
+            {"schedule", toString(tc.schedule)},
+            {"grad_clip", tc.grad_clip},
+            {"grad_accum", tc.grad_accum},
+            {"eval_every", tc.eval_every},
+            {"early_stopping", tc.early_stopping},
+            {"max_eval_examples", tc.max_eval_examples},
+            {"max_length", tc.max_length},
+            {"seed", tc.seed},
+            {"device", tc.device},
+            {"threads", tc.threads},
+            {"beam_size", tc.beam_size},
+            {"max_new_tokens", tc.max_new_tokens}};
+}
+
+/// How a project names its backbone: the shipped one by id, a folder by path and content hash.
+nlohmann::json backboneReference(const Args& a, const LoadedBackbone& lb) {
+    const auto model = a.get("model");
+    if (a.get("config")) return {{"id", "config"}, {"path", *a.get("config")}, {"name", lb.name}};
+    if (!model || *model == "default") return {{"id", "default"}, {"name", lb.name}};
+    if (*model == "tiny-random") return {{"id", "tiny-random"}, {"name", lb.name}};
+    const std::string weights = (std::filesystem::path(*model) / "model.safetensors").string();
+    return {{"path", std::filesystem::absolute(*model).string()},
+            {"hash", std::filesystem::exists(weights) ? sha256File(weights) : ""},
+            {"name", lb.name}};
+}
+
 }  // namespace
 
 int cmdTrain(const Args& a, std::ostream& out, std::ostream& err) {
@@ -238,8 +282,84 @@ int cmdTrain(const Args& a, std::ostream& out, std::ostream& err) {
     }
     CliObserver obs(err, metricsFile.is_open() ? &metricsFile : nullptr, a.flag("quiet"), ds.metric);
     Trainer trainer(lb.model, ds, tc, lb.decode);
-    const TrainResult r = trainer.run(&obs);
+
+    // --project FILE records the run (created when missing); --resume ID continues an interrupted one.
+    std::unique_ptr<Project> project;
+    std::optional<ProjectRecorder> recorder;
+    int64_t runId = 0;
+    if (auto file = a.get("project")) {
+        if (std::filesystem::exists(*file)) {
+            project = Project::open(*file);
+            for (const auto& m : project->openMessages())
+                err << *file << ": " << m << "\n";
+            if (project->readOnly()) throw Error(*file, "cannot record a run: the project is read-only");
+        } else {
+            project = Project::create(*file, backboneReference(a, lb));
+            err << "created project " << *file << "\n";
+        }
+        if (auto resume = a.getInt("resume")) {
+            runId = *resume;
+            const RunRecord run = project->run(runId);
+            if (run.state == RunState::Finished)
+                throw Error("--resume", "run " + std::to_string(runId) + " already finished");
+            const auto ck = project->checkpoint(runId, "eval");
+            if (!ck || ck->resume.empty())
+                throw Error("--resume", "run " + std::to_string(runId) +
+                                            " has no checkpoint to resume from (it stopped before its first "
+                                            "evaluation): start it again");
+            const std::string where = *file + ": run " + std::to_string(runId) + " checkpoint";
+            TrainCheckpoint c = TrainCheckpoint::parseState(ck->resume, where);
+            c.params = parseSafetensors(ck->tensors, where).tensors;
+            if (const auto best = project->checkpoint(runId, "best"))
+                c.best_params = parseSafetensors(best->tensors, where + " (best)").tensors;
+            project->truncateMetricsAfter(runId, c.step);
+            err << "resuming run " << runId << " from step " << c.step << "\n";
+            trainer.resumeFrom(std::move(c));
+        } else {
+            RunRecord run;
+            run.name = a.get("name").value_or(spec.name + " · " + ds.name);
+            run.preset = a.get("preset").value_or("custom");
+            run.spec = spec;
+            run.train_config = trainConfigJson(tc);
+            run.train_config["argv"] = a.raw();
+            run.seed = tc.seed;
+            run.device = tc.device;
+            run.steps_total = tc.steps;
+            run.notes = a.get("notes").value_or("");
+            DatasetRecord d;
+            d.name = ds.name;
+            d.source = source.task.empty() ? "file" : "builtin";
+            if (!source.trainPath.empty()) {
+                d.path = std::filesystem::absolute(source.trainPath).string();
+                d.content_hash = sha256File(source.trainPath);
+            }
+            d.labels = ds.label_names;
+            d.mapping = {{"train_examples", ds.train.size()}, {"dev_examples", ds.dev.size()}};
+            run.dataset_id = project->addDataset(d);
+            runId = project->addRun(run);
+            err << "recording run " << runId << " into " << *file << "\n";
+        }
+        recorder.emplace(*project, runId);
+        recorder->chain(&obs);
+    } else if (a.get("resume")) {
+        throw Error("--resume", "needs --project FILE");
+    }
+
+    const TrainResult r = trainer.run(recorder ? static_cast<TrainObserver*>(&*recorder) : &obs);
     obs.finish();
+    if (project) {
+        recorder->flush();
+        RunSummary m;
+        m.metric_name = r.metric_name;
+        m.best_dev_metric = r.best_dev_metric;
+        m.best_step = r.best_step;
+        m.seconds = r.seconds;
+        m.peak_memory_bytes = peakRssBytes();
+        m.trained_params = rep.trained;
+        m.stored_params = rep.stored;
+        m.backbone_params = rep.backbone;
+        project->setSummary(runId, m);
+    }
     if (auto path = a.get("save")) {
         if (r.best_state.empty())
             throw Error("--save", "no evaluation ran, so there is no best checkpoint to save");
@@ -315,6 +435,32 @@ int cmdEval(const Args& a, std::ostream& out, std::ostream&) {
     return 0;
 }
 
+/// How often the language model continues a fresh review with the right verdict: after "<review> i" it
+/// must rank "liked" (positive) above "did" (… not like it). This is what a frozen backbone offers PEFT.
+double verdictAccuracy(Transformer& model, const World& world, const WordTokenizer& tok, int n,
+                       uint64_t seed) {
+    torch::NoGradGuard ng;
+    const bool wasTraining = model->is_training();
+    model->eval();
+    std::mt19937_64 rng(seed * 104729 + 3);
+    const int64_t liked = tok.id("liked"), did = tok.id("did");
+    int right = 0;
+    for (int i = 0; i < n; ++i) {
+        const Sentence s = world.sentiment(rng);
+        std::vector<int64_t> ids = {WordTokenizer::kBos};
+        const auto body = tok.encode(s.text + " i");
+        ids.insert(ids.end(), body.begin(), body.end());
+        const torch::Tensor x = torch::tensor(ids, torch::kLong).unsqueeze(0);
+        ForwardOptions fo;
+        fo.lm = true;
+        const torch::Tensor logits = model->forward(x, torch::Tensor(), torch::Tensor(), fo).lm_logits[0][-1];
+        const bool saysLiked = logits[liked].item<float>() > logits[did].item<float>();
+        right += saysLiked == (s.label == 1);
+    }
+    model->train(wasTraining);
+    return double(right) / double(n);
+}
+
 int cmdPretrain(const Args& a, std::ostream& out, std::ostream& err) {
     const auto dir = a.get("out");
     if (!dir) throw Error("--out", "missing: the backbone folder to write");
@@ -378,25 +524,27 @@ int cmdPretrain(const Args& a, std::ostream& out, std::ostream& err) {
     if (r.status != RunStatus::Finished)
         throw Error("pretrain", std::string(toString(r.status)) + ": " + r.message);
     loadTrainableInto(model, r.best_state, "the best evaluation's state");
+    const double verdict = verdictAccuracy(model, world, tok, 1000, seed);
 
     std::string command = "peftwb pretrain --out " + *dir + " --seed " + std::to_string(seed) + " --steps " +
                           std::to_string(tc.steps) + " --lines " + std::to_string(lines) + " --threads " +
                           std::to_string(currentThreadCount());
-    const json info = {{"tokenizer", "world-words"}, {"world_seed", seed},
-                       {"command", command},         {"dev_perplexity", r.best_dev_metric},
-                       {"steps", tc.steps},          {"seconds", r.seconds},
-                       {"torch", torchVersion()}};
+    const json info = {{"tokenizer", "world-words"},  {"world_seed", seed},
+                       {"command", command},          {"dev_perplexity", r.best_dev_metric},
+                       {"steps", tc.steps},           {"seconds", r.seconds},
+                       {"verdict_accuracy", verdict}, {"torch", torchVersion()}};
     saveBackbone(*dir, model, tok.tokens(), info);
     json j = {{"out", *dir},
               {"parameters", backboneParamCount(cfg)},
               {"dev_perplexity", r.best_dev_metric},
               {"best_step", r.best_step},
+              {"verdict_accuracy", verdict},
               {"seconds", r.seconds}};
     if (a.flag("json"))
         out << j.dump() << "\n";
     else
         out << "wrote " << *dir << ": held-out perplexity " << r.best_dev_metric << " after " << r.best_step
-            << " steps (" << r.seconds << " s)\n";
+            << " steps (" << r.seconds << " s); verdict accuracy " << verdict << "\n";
     return 0;
 }
 
@@ -507,14 +655,6 @@ double matmulPeakGflops() {
         best = std::max(best, 4 * 2.0 * double(n) * double(n) * double(n) / s / 1e9);
     }
     return best;
-}
-
-int64_t peakRssBytes() {
-    std::ifstream in("/proc/self/status");
-    std::string line;
-    while (std::getline(in, line))
-        if (line.rfind("VmHWM:", 0) == 0) return std::stoll(line.substr(6)) * 1024;
-    return 0;
 }
 
 /// One row, run in its own process so peak memory is that row's alone.

@@ -45,5 +45,6 @@ int cmdScore(const Args& a, std::ostream& out, std::ostream& err);
 int cmdBench(const Args& a, std::ostream& out, std::ostream& err);
 int cmdPretrain(const Args& a, std::ostream& out, std::ostream& err);
 int cmdEval(const Args& a, std::ostream& out, std::ostream& err);
+int cmdProject(const Args& a, std::ostream& out, std::ostream& err);
 
 }  // namespace peft

@@ -154,10 +154,10 @@ World::World(uint64_t seed) {
     vocab_.insert(vocab_.end(), foreignWords.begin(), foreignWords.end());
 }
 
-std::string World::clause(std::mt19937_64& rng, bool positive) const {
+std::string World::clause(std::mt19937_64& rng, bool positive, double negation) const {
     // "the plot was very good" (positive) or "the plot was not bad" (negation flips the adjective).
     std::string s = "the " + pick(reviewNouns_, rng) + " was ";
-    const bool negate = chance(rng, 0.35);
+    const bool negate = chance(rng, negation);
     const bool adjPositive = negate ? !positive : positive;
     if (negate) s += chance(rng, 0.7) ? "not " : "never ";
     if (chance(rng, 0.4)) s += pick(intensifiers_, rng) + " ";
@@ -276,12 +276,32 @@ Sentence World::translationPair(std::mt19937_64& rng) const {
     return {en, fo, -1};
 }
 
+std::string World::reviewWithVerdict(std::mt19937_64& rng) const {
+    // As in real text, most reviews say what they mean: one clause or agreeing ones, negation now and then,
+    // a turn with "but" / "although" sometimes. With the task's own mix (negation in a third of the clauses,
+    // a turn in half the reviews) as the only source, the language model never picked up the verdict — its
+    // choice after "… . i" stayed at chance through 8000 steps — so the corpus teaches the plain case and
+    // leaves the hard one for fine-tuning, as pretraining text does.
+    const double negation = 0.1;
+    const bool opinion = chance(rng, 0.5);
+    std::string text;
+    const double form = double(rng() % 1000000) / 1e6;
+    if (form < 0.6)
+        text = clause(rng, opinion, negation);
+    else if (form < 0.85)
+        text = clause(rng, opinion, negation) + " and " + clause(rng, opinion, negation);
+    else if (form < 0.95)
+        text = clause(rng, !opinion, negation) + " but " + clause(rng, opinion, negation);
+    else
+        text = "although " + clause(rng, !opinion, negation) + " , " + clause(rng, opinion, negation);
+    return text + (opinion ? " . i liked it ." : " . i did not like it .");
+}
+
 std::string World::corpusLine(std::mt19937_64& rng) const {
-    switch (rng() % 6) {
-        case 0: {  // a review and the reviewer's verdict, as reviews come in real text
-            const Sentence s = sentiment(rng);
-            return s.text + (s.label ? " i liked it ." : " i did not like it .");
-        }
+    switch (rng() % 7) {
+        case 0:
+        case 6:  // reviews twice as often as the other kinds: the verdict is the rarest signal
+            return reviewWithVerdict(rng);
         case 1: {  // facts and a consequence that follows from them
             Sentence s = entailment(rng);
             while (s.label != 0)

@@ -55,11 +55,14 @@ public:
     Sentence translationPair(std::mt19937_64& rng) const;
     /// Unlabelled text of the same world (both languages), for pretraining.
     std::string corpusLine(std::mt19937_64& rng) const;
+    /// A longer review for the corpus: 2–4 clauses whose opinion holds across "and" and turns at "but" /
+    /// "although …,", then the verdict on the final opinion ("i liked it ." / "i did not like it .").
+    std::string reviewWithVerdict(std::mt19937_64& rng) const;
     /// The foreign rendering of an English sentence of the translation grammar.
     const std::map<std::string, std::string>& lexicon() const { return lexicon_; }
 
 private:
-    std::string clause(std::mt19937_64& rng, bool positive) const;
+    std::string clause(std::mt19937_64& rng, bool positive, double negation = 0.35) const;
 
     std::vector<std::string> names_, places_, objects_, colors_, reviewNouns_, positive_, negative_,
         intensifiers_, verbs_, fillers_;

@@ -127,8 +127,8 @@ SafetensorsFile readSafetensors(const std::string& path) {
     return parseSafetensors(ss.str(), path);
 }
 
-void writeSafetensors(const std::string& path, const std::map<std::string, torch::Tensor>& tensors,
-                      const std::map<std::string, std::string>& metadata) {
+std::string serializeSafetensors(const std::map<std::string, torch::Tensor>& tensors,
+                                 const std::map<std::string, std::string>& metadata) {
     nlohmann::json header = nlohmann::json::object();
     if (!metadata.empty()) header["__metadata__"] = metadata;
     std::vector<torch::Tensor> blobs;
@@ -147,17 +147,25 @@ void writeSafetensors(const std::string& path, const std::map<std::string, torch
     std::string h = header.dump();
     while ((h.size() + 8) % 8)
         h += ' ';  // align the data section to 8 bytes, as the reference writer does
+    std::string bytes;
+    bytes.reserve(8 + h.size() + offset);
+    const uint64_t n = h.size();
+    for (int i = 0; i < 8; ++i)
+        bytes.push_back(static_cast<char>((n >> (8 * i)) & 0xff));
+    bytes += h;
+    for (const auto& t : blobs)
+        bytes.append(static_cast<const char*>(t.data_ptr()), size_t(t.numel() * t.element_size()));
+    return bytes;
+}
+
+void writeSafetensors(const std::string& path, const std::map<std::string, torch::Tensor>& tensors,
+                      const std::map<std::string, std::string>& metadata) {
+    const std::string bytes = serializeSafetensors(tensors, metadata);
     const std::string tmp = path + ".tmp";
     {
         std::ofstream out(tmp, std::ios::binary | std::ios::trunc);
         if (!out) throw Error(path, "cannot write");
-        const uint64_t n = h.size();
-        for (int i = 0; i < 8; ++i)
-            out.put(static_cast<char>((n >> (8 * i)) & 0xff));
-        out << h;
-        for (const auto& t : blobs)
-            out.write(static_cast<const char*>(t.data_ptr()),
-                      static_cast<std::streamsize>(t.numel() * t.element_size()));
+        out.write(bytes.data(), static_cast<std::streamsize>(bytes.size()));
         if (!out) throw Error(path, "write failed (disk full?)");
     }
     std::error_code ec;

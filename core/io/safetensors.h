@@ -19,6 +19,9 @@ struct SafetensorsFile {
 SafetensorsFile readSafetensors(const std::string& path);
 /// Parses bytes already in memory; `source` names them in messages.
 SafetensorsFile parseSafetensors(const std::string& bytes, const std::string& source);
+/// The bytes of a safetensors file holding `tensors` (float32 / int64; others are converted to float32).
+std::string serializeSafetensors(const std::map<std::string, torch::Tensor>& tensors,
+                                 const std::map<std::string, std::string>& metadata = {});
 /// Writes float32 / int64 CPU tensors (others are converted to float32), names in sorted order, atomically
 /// (a temporary file renamed into place).
 void writeSafetensors(const std::string& path, const std::map<std::string, torch::Tensor>& tensors,

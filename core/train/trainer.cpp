@@ -7,7 +7,11 @@
 #include <cstdio>
 #include <numeric>
 #include <random>
+#include <sstream>
 
+#include <nlohmann/json.hpp>
+
+#include "io/backbone.h"
 #include "train/generate.h"
 #include "train/metrics.h"
 #include "util/error.h"
@@ -16,24 +20,6 @@
 namespace peft {
 
 namespace F = torch::nn::functional;
-
-const char* toString(RunStatus s) {
-    switch (s) {
-        case RunStatus::Running:
-            return "running";
-        case RunStatus::Paused:
-            return "paused";
-        case RunStatus::Finished:
-            return "finished";
-        case RunStatus::Cancelled:
-            return "cancelled";
-        case RunStatus::Diverged:
-            return "diverged";
-        case RunStatus::Failed:
-            return "failed";
-    }
-    return "?";
-}
 
 torch::Device parseDevice(const std::string& name) {
     if (name == "cpu") return torch::Device(torch::kCPU);
@@ -139,6 +125,13 @@ Trainer::Trainer(Transformer model, const Dataset& data, TrainConfig cfg, Detoke
     if (!(cfg_.lr > 0) || !std::isfinite(cfg_.lr)) throw Error("lr", "must be a positive number");
     if (data_.train.empty()) throw Error("data", "the training split of '" + data_.name + "' is empty");
     if (!model_->hasSpec()) throw Error("spec", "apply a design-space spec to the model before training");
+}
+
+void Trainer::resumeFrom(TrainCheckpoint c) {
+    if (c.step < 0 || c.step >= cfg_.steps)
+        throw Error("resume", "checkpoint step " + std::to_string(c.step) + " is outside the run's " +
+                                  std::to_string(cfg_.steps) + " steps");
+    resume_ = std::move(c);
 }
 
 void Trainer::pause() {
@@ -254,7 +247,8 @@ EvalResult Trainer::evaluate(const std::vector<Example>& split) {
 TrainResult Trainer::run(TrainObserver* observer) {
     using Clock = std::chrono::steady_clock;
     const auto t0 = Clock::now();
-    auto wall = [&] { return std::chrono::duration<double>(Clock::now() - t0).count(); };
+    const double wallBefore = resume_ ? resume_->wall_time : 0.0;  // a resumed run continues its clock
+    auto wall = [&] { return wallBefore + std::chrono::duration<double>(Clock::now() - t0).count(); };
     TrainResult result;
     result.metric_name = data_.metric;
     auto emit = [&](int64_t step, const char* split, const std::string& name, double value) {
@@ -310,6 +304,53 @@ TrainResult Trainer::run(TrainObserver* observer) {
 
     bool haveBest = false;
     int64_t evalsWithoutGain = 0;
+    int64_t firstStep = 1;
+    const bool wantCheckpoints = observer && observer->wantsCheckpoints();
+    auto generatorOfDevice = [&] { return at::globalContext().defaultGenerator(device_); };
+    if (resume_) {
+        TrainCheckpoint c = std::move(*resume_);
+        resume_.reset();
+        loadTrainableInto(model_, c.params, "the checkpoint of step " + std::to_string(c.step));
+        if (!c.optimizer.empty()) {
+            std::istringstream in(c.optimizer);
+            torch::load(opt, in);
+        }
+        if (!c.rng.empty()) {
+            auto gen = generatorOfDevice();
+            std::lock_guard<std::mutex> lock(gen.mutex());
+            gen.set_state(torch::from_blob(c.rng.data(), {int64_t(c.rng.size())}, torch::kUInt8).clone());
+        }
+        for (int64_t k = 0; k < c.step * cfg_.grad_accum; ++k)
+            nextBatch();  // the same data order as the run that wrote the checkpoint
+        haveBest = c.have_best;
+        result.best_dev_metric = c.best_dev_metric;
+        result.best_step = c.best_step;
+        result.best_state = std::move(c.best_params);
+        evalsWithoutGain = c.evals_without_gain;
+        result.steps_done = c.step;
+        firstStep = c.step + 1;
+    }
+    auto checkpointNow = [&](int64_t step, bool best) {
+        TrainCheckpoint c;
+        c.step = step;
+        c.wall_time = wall();
+        for (size_t i = 0; i < trainable.size(); ++i)
+            c.params[trainableNames[i]] = trainable[i].detach().to(torch::kCPU).clone();
+        std::ostringstream os;
+        torch::save(opt, os);
+        c.optimizer = os.str();
+        {
+            auto gen = generatorOfDevice();
+            std::lock_guard<std::mutex> lock(gen.mutex());
+            const torch::Tensor st = gen.get_state().contiguous();
+            c.rng.assign(static_cast<const char*>(st.data_ptr()), size_t(st.numel()));
+        }
+        c.have_best = haveBest;
+        c.best_dev_metric = result.best_dev_metric;
+        c.best_step = result.best_step;
+        c.evals_without_gain = evalsWithoutGain;
+        observer->onCheckpoint(c, best);
+    };
     auto evaluateDev = [&](int64_t step) {
         const EvalResult ev = evaluate(data_.dev);
         for (const auto& [name, value] : ev.metrics)
@@ -329,6 +370,7 @@ TrainResult Trainer::run(TrainObserver* observer) {
         } else {
             ++evalsWithoutGain;
         }
+        if (wantCheckpoints) checkpointNow(step, evalsWithoutGain == 0);
         return cfg_.early_stopping > 0 && evalsWithoutGain >= cfg_.early_stopping;
     };
 
@@ -336,7 +378,7 @@ TrainResult Trainer::run(TrainObserver* observer) {
     const auto loopStart = Clock::now();
     int64_t step = 0;
     bool stoppedEarly = false;
-    for (step = 1; step <= cfg_.steps; ++step) {
+    for (step = firstStep; step <= cfg_.steps; ++step) {
         if (paused_) {
             setStatus(RunStatus::Paused, "paused at step " + std::to_string(step - 1));
             std::unique_lock<std::mutex> lock(mutex_);
@@ -372,7 +414,7 @@ TrainResult Trainer::run(TrainObserver* observer) {
         opt.step();
         for (auto& p : trainable)
             p.mutable_grad() = torch::Tensor();  // set_to_none on LibTorch 1.13 and 2.x
-        if (step == 1) optimizerBytes_ = adamwStateBytes(opt);
+        if (step == firstStep) optimizerBytes_ = adamwStateBytes(opt);
         result.steps_done = step;
         if (step % std::max<int64_t>(cfg_.log_every, 1) == 0 || step == 1 || step == cfg_.steps) {
             emit(step, "train", "loss", stepLoss);
@@ -380,7 +422,7 @@ TrainResult Trainer::run(TrainObserver* observer) {
         }
         if (observer) {
             const double elapsed = std::chrono::duration<double>(Clock::now() - loopStart).count();
-            const double rate = elapsed > 0 ? double(step) / elapsed : 0.0;
+            const double rate = elapsed > 0 ? double(step - firstStep + 1) / elapsed : 0.0;
             observer->onProgress(step, cfg_.steps, rate, rate > 0 ? double(cfg_.steps - step) / rate : 0.0);
         }
         if ((cfg_.eval_every > 0 && step % cfg_.eval_every == 0) || step == cfg_.steps) {

@@ -8,6 +8,7 @@
 #include <functional>
 #include <map>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -59,12 +60,36 @@ struct MetricPoint {
     double wall_time = 0;  // seconds since the run started
 };
 
+/// Everything a run needs to continue exactly where it was (taken after each evaluation): with the same
+/// data, config and seed, a run resumed from the checkpoint of step k repeats the uninterrupted run's steps
+/// k+1, k+2, … (same batches, dropout masks, learning rates and optimizer moments).
+struct TrainCheckpoint {
+    int64_t step = 0;
+    double wall_time = 0;                         // seconds of training before this point
+    std::map<std::string, torch::Tensor> params;  // trainable parameters (CPU)
+    std::string optimizer;                        // AdamW state (torch::save bytes)
+    std::string rng;                              // torch generator state of the training device
+    bool have_best = false;
+    double best_dev_metric = 0;
+    int64_t best_step = 0;
+    int64_t evals_without_gain = 0;
+    std::map<std::string, torch::Tensor> best_params;  // in memory only; stored as its own checkpoint
+
+    /// The resume state (all but the parameters) as bytes, and back; parse errors name `source`.
+    std::string serializeState() const;
+    static TrainCheckpoint parseState(const std::string& bytes, const std::string& source);
+};
+
 class TrainObserver {
 public:
     virtual ~TrainObserver() = default;
     virtual void onProgress(int64_t /*step*/, int64_t /*total*/, double /*steps_per_s*/, double /*eta_s*/) {}
     virtual void onMetric(const MetricPoint& /*point*/) {}
     virtual void onStatus(RunStatus /*status*/, const std::string& /*message*/) {}
+    /// Checkpoints cost a copy of the trainable parameters and optimizer state: only those who ask get them.
+    virtual bool wantsCheckpoints() const { return false; }
+    /// After each evaluation; `best` when this evaluation is the best so far.
+    virtual void onCheckpoint(const TrainCheckpoint& /*c*/, bool /*best*/) {}
 };
 
 struct EvalResult {
@@ -93,6 +118,9 @@ public:
 
     /// Runs on the calling thread until finished, cancelled or diverged. Never throws for a diverging loss.
     TrainResult run(TrainObserver* observer = nullptr);
+    /// The next run() continues from `c` (step c.step + 1) instead of starting afresh. The checkpoint's
+    /// parameters must fit the model's trainable parameters (errors list what does not).
+    void resumeFrom(TrainCheckpoint c);
 
     void pause();
     void resume();
@@ -117,6 +145,7 @@ private:
     std::mutex mutex_;
     std::condition_variable cv_;
     int64_t optimizerBytes_ = 0;
+    std::optional<TrainCheckpoint> resume_;
 };
 
 torch::Device parseDevice(const std::string& name);

@@ -11,7 +11,7 @@ namespace peft {
 
 Args::Args(const std::vector<std::string>& argv, const std::vector<OptionSpec>& options,
            const std::string& command)
-    : command_(command) {
+    : command_(command), raw_(argv) {
     auto find = [&](const std::string& name) -> const OptionSpec* {
         for (const auto& o : options)
             if (o.name == name) return &o;

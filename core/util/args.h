@@ -28,11 +28,14 @@ public:
     std::optional<int64_t> getInt(const std::string& name) const;
     std::optional<double> getDouble(const std::string& name) const;
     const std::vector<std::string>& positional() const { return positional_; }
+    /// The arguments as given (for recording how a run was started).
+    const std::vector<std::string>& raw() const { return raw_; }
 
 private:
     std::string command_;
     std::map<std::string, std::vector<std::string>> values_;
     std::vector<std::string> positional_;
+    std::vector<std::string> raw_;
 };
 
 }  // namespace peft

@@ -1,0 +1,258 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
+// peftwb project: create, inspect and export experiment projects; resume interrupted runs.
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+
+#include <nlohmann/json.hpp>
+
+#include "cli/cli.h"
+#include "cli/commands.h"
+#include "project/project.h"
+#include "util/error.h"
+
+namespace peft {
+
+namespace {
+
+using json = nlohmann::json;
+
+int64_t requiredRun(const Args& a) {
+    const auto id = a.getInt("run");
+    if (!id) throw Error("--run", "missing: the run id (see 'peftwb project runs FILE')");
+    return *id;
+}
+
+json runJson(const RunRecord& r) {
+    json j = {
+        {"id", r.id},
+        {"name", r.name},
+        {"preset", r.preset},
+        {"spec", r.spec.contains("name") && r.spec["name"].is_string() ? r.spec["name"] : json(r.preset)},
+        {"status", toString(r.state)},
+        {"message", r.message},
+        {"steps_done", r.steps_done},
+        {"steps_total", r.steps_total},
+        {"seed", r.seed},
+        {"device", r.device},
+        {"created", r.created},
+        {"notes", r.notes}};
+    if (r.summary) {
+        j["metric_name"] = r.summary->metric_name;
+        j["best_metric"] = r.summary->best_dev_metric;
+        j["best_step"] = r.summary->best_step;
+        j["seconds"] = r.summary->seconds;
+        j["trained_params"] = r.summary->trained_params;
+    } else {
+        j["best_metric"] = nullptr;
+    }
+    return j;
+}
+
+std::string csvField(const std::string& s) {
+    if (s.find_first_of(",\"\n") == std::string::npos) return s;
+    std::string out = "\"";
+    for (char c : s)
+        out += c == '"' ? std::string("\"\"") : std::string(1, c);
+    return out + "\"";
+}
+
+std::string number(double v) {
+    if (!std::isfinite(v)) return std::isnan(v) ? "NaN" : (v > 0 ? "Infinity" : "-Infinity");
+    char buf[40];
+    std::snprintf(buf, sizeof buf, "%.9g", v);
+    return buf;
+}
+
+}  // namespace
+
+int cmdProject(const Args& a, std::ostream& out, std::ostream& err) {
+    const auto& pos = a.positional();
+    if (pos.size() != 2)
+        throw Error("project",
+                    "expected 'peftwb project SUBCOMMAND FILE' (new, info, runs, metrics, export-csv, "
+                    "resume, notes)");
+    const std::string& sub = pos[0];
+    const std::string& file = pos[1];
+
+    if (sub == "new") {
+        json backbone = {{"id", "default"}};
+        if (auto m = a.get("model")) backbone = {{"path", std::filesystem::absolute(*m).string()}};
+        auto p = Project::create(file, backbone);
+        out << "created " << file << " (project schema " << p->schemaVersion() << ")\n";
+        return 0;
+    }
+    if (sub == "bench") {
+        // Metric throughput: N points in one transaction, then the same in batches of 1000 (as a recorder
+        // flushing once a second at 1000 points per second would write them).
+        const int64_t n = a.getInt("points").value_or(100000);
+        auto p = Project::create(file, {{"id", "default"}});
+        RunRecord r;
+        r.name = "bench";
+        r.spec = json::object();
+        r.train_config = json::object();
+        const int64_t id = p->addRun(r);
+        std::vector<MetricPoint> pts;
+        for (int64_t i = 0; i < n; ++i)
+            pts.push_back({i, "train", "loss", 1.0 / double(i + 1), 0.01 * double(i)});
+        using Clock = std::chrono::steady_clock;
+        auto t0 = Clock::now();
+        p->appendMetrics(id, pts);
+        const double one = std::chrono::duration<double>(Clock::now() - t0).count();
+        t0 = Clock::now();
+        for (int64_t i = 0; i < n; i += 1000)
+            p->appendMetrics(id,
+                             std::vector<MetricPoint>(pts.begin() + i, pts.begin() + std::min(n, i + 1000)));
+        const double batched = std::chrono::duration<double>(Clock::now() - t0).count();
+        t0 = Clock::now();
+        const auto back = p->metrics(id);
+        const double read = std::chrono::duration<double>(Clock::now() - t0).count();
+        json j = {{"points", n},
+                  {"one_transaction_s", one},
+                  {"batches_of_1000_s", batched},
+                  {"read_all_s", read},
+                  {"rows_read", back.size()}};
+        if (a.flag("json"))
+            out << j.dump() << "\n";
+        else
+            out << n << " metric points: " << one << " s in one transaction, " << batched
+                << " s in batches of 1000; reading all " << back.size() << " rows back: " << read << " s\n";
+        return 0;
+    }
+    if (sub == "resume") {
+        const int64_t id = requiredRun(a);
+        std::vector<std::string> argv;
+        {
+            auto p = Project::open(file);
+            for (const auto& m : p->openMessages())
+                err << file << ": " << m << "\n";
+            const RunRecord r = p->run(id);
+            const json& stored = r.train_config.contains("argv") ? r.train_config["argv"] : json();
+            if (!stored.is_array())
+                throw Error(file,
+                            "run " + std::to_string(id) + " has no recorded command line to resume with");
+            argv.push_back("train");
+            for (size_t i = 0; i < stored.size(); ++i) {
+                const std::string v = stored[i].is_string() ? stored[i].get<std::string>() : "";
+                // The stored line's own project, resume and thread options give way to this call's.
+                if (v == "--project" || v == "--resume" || v == "--threads") {
+                    ++i;
+                    continue;
+                }
+                if (v.rfind("--project=", 0) == 0 || v.rfind("--resume=", 0) == 0 ||
+                    v.rfind("--threads=", 0) == 0)
+                    continue;
+                argv.push_back(v);
+            }
+        }  // closed before training reopens it
+        argv.insert(argv.end(), {"--project", file, "--resume", std::to_string(id)});
+        if (auto t = a.get("threads")) argv.insert(argv.end(), {"--threads", *t});
+        if (a.flag("quiet") && std::find(argv.begin(), argv.end(), "--quiet") == argv.end())
+            argv.push_back("--quiet");
+        return runCli(argv, out, err);
+    }
+
+    const bool writes = sub == "notes";
+    auto p = Project::open(file, writes ? Project::Mode::ReadWrite : Project::Mode::ReadOnly);
+    if (sub == "info") {
+        const auto runs = p->runs();
+        json j = {{"path", file},
+                  {"schema_version", p->schemaVersion()},
+                  {"created", p->meta("created").value_or("")},
+                  {"app_version", p->meta("app_version").value_or("")},
+                  {"backbone", p->backbone()},
+                  {"runs", runs.size()},
+                  {"datasets", p->datasets().size()}};
+        std::map<std::string, int> byStatus;
+        for (const auto& r : runs)
+            ++byStatus[toString(r.state)];
+        j["status_counts"] = byStatus;
+        if (a.flag("json")) {
+            out << j.dump() << "\n";
+        } else {
+            out << file << ": project schema " << j["schema_version"] << ", created "
+                << j["created"].get<std::string>() << " by PEFT Workbench "
+                << j["app_version"].get<std::string>() << "\n"
+                << "backbone: " << j["backbone"].dump() << "\n"
+                << runs.size() << " runs";
+            for (const auto& [s, n] : byStatus)
+                out << ", " << n << " " << s;
+            out << "; " << j["datasets"] << " datasets\n";
+        }
+        return 0;
+    }
+    if (sub == "runs") {
+        json all = json::array();
+        for (const auto& r : p->runs())
+            all.push_back(runJson(r));
+        if (a.flag("json")) {
+            out << all.dump() << "\n";
+            return 0;
+        }
+        char buf[400];
+        std::snprintf(buf, sizeof buf, "%4s  %-34s %-12s %-11s %11s  %s\n", "id", "name", "preset", "status",
+                      "steps", "best dev");
+        out << buf;
+        for (const auto& j : all) {
+            const std::string steps = std::to_string(j["steps_done"].get<int64_t>()) + "/" +
+                                      std::to_string(j["steps_total"].get<int64_t>());
+            const std::string best = j["best_metric"].is_null() ? "-"
+                                                                : j["metric_name"].get<std::string>() + " " +
+                                                                      number(j["best_metric"].get<double>());
+            std::snprintf(buf, sizeof buf, "%4lld  %-34s %-12s %-11s %11s  %s\n",
+                          static_cast<long long>(j["id"].get<int64_t>()),
+                          j["name"].get<std::string>().c_str(), j["preset"].get<std::string>().c_str(),
+                          j["status"].get<std::string>().c_str(), steps.c_str(), best.c_str());
+            out << buf;
+        }
+        return 0;
+    }
+    if (sub == "metrics") {
+        const int64_t id = requiredRun(a);
+        p->run(id);  // a clear error for an unknown run
+        const auto rows = p->metrics(id, a.get("name").value_or(""));
+        for (const auto& m : rows) {
+            if (a.flag("json")) {
+                json j = {{"step", m.step}, {"wall_time", m.wall_time}, {"split", m.split}, {"name", m.name}};
+                j["value"] = std::isfinite(m.value) ? json(m.value) : json(nullptr);
+                out << j.dump() << "\n";
+            } else {
+                out << m.step << "\t" << m.split << "\t" << m.name << "\t" << number(m.value) << "\n";
+            }
+        }
+        return 0;
+    }
+    if (sub == "export-csv") {
+        const int64_t id = requiredRun(a);
+        const RunRecord r = p->run(id);
+        std::ofstream file_;
+        std::ostream* o = &out;
+        if (auto path = a.get("out")) {
+            file_.open(*path);
+            if (!file_) throw Error("--out", "cannot write " + *path);
+            o = &file_;
+        }
+        *o << "run,name,step,wall_time,split,metric,value\n";
+        for (const auto& m : p->metrics(id))
+            *o << id << "," << csvField(r.name) << "," << m.step << "," << number(m.wall_time) << ","
+               << m.split << "," << m.name << "," << number(m.value) << "\n";
+        if (file_.is_open()) {
+            if (!file_) throw Error("--out", "write failed");
+            err << "wrote " << *a.get("out") << "\n";
+        }
+        return 0;
+    }
+    if (sub == "notes") {
+        const int64_t id = requiredRun(a);
+        const auto text = a.get("text");
+        if (!text) throw Error("--text", "missing: the run's notes");
+        p->setNotes(id, *text);
+        return 0;
+    }
+    throw Error(sub, "unknown project subcommand (new, info, runs, metrics, export-csv, resume, notes)");
+}
+
+}  // namespace peft

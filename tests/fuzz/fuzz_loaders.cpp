@@ -1,0 +1,53 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
+// libFuzzer target for the loaders of untrusted files: the first byte picks the safetensors reader, the
+// project loader (the bytes as a .peftproj file, then every table read and every checkpoint parsed) or the
+// resume-state parser. A peft::Error is the expected answer to bad input; anything else (a crash, an
+// uncaught exception, a sanitizer report) is a finding.
+#include <unistd.h>
+
+#include <cstdint>
+#include <cstdio>
+#include <fstream>
+#include <string>
+
+#include "io/safetensors.h"
+#include "project/project.h"
+#include "train/trainer.h"
+#include "util/error.h"
+
+extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
+    if (size == 0) return 0;
+    const std::string bytes(reinterpret_cast<const char*>(data) + 1, size - 1);
+    try {
+        switch (data[0] % 3) {
+            case 0:
+                peft::parseSafetensors(bytes, "fuzz");
+                break;
+            case 1: {
+                static const std::string path = "/tmp/peft-fuzz-" + std::to_string(getpid()) + ".peftproj";
+                std::remove((path + "-wal").c_str());
+                std::remove((path + "-shm").c_str());
+                {
+                    std::ofstream out(path, std::ios::binary | std::ios::trunc);
+                    out.write(bytes.data(), static_cast<std::streamsize>(bytes.size()));
+                }
+                auto p = peft::Project::open(path, peft::Project::Mode::ReadOnly);
+                p->backbone();
+                p->datasets();
+                for (const auto& r : p->runs()) {
+                    p->metrics(r.id);
+                    for (const char* kind : {"eval", "best"})
+                        if (auto c = p->checkpoint(r.id, kind)) {
+                            peft::parseSafetensors(c->tensors, "fuzz checkpoint");
+                            if (!c->resume.empty()) peft::TrainCheckpoint::parseState(c->resume, "fuzz resume");
+                        }
+                }
+                break;
+            }
+            default:
+                peft::TrainCheckpoint::parseState(bytes, "fuzz");
+        }
+    } catch (const peft::Error&) {
+    }
+    return 0;
+}
