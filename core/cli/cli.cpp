@@ -286,12 +286,14 @@ const std::vector<Command>& commands() {
           {"json", false}},
          cmdEval},
         {"project",
-         "experiment projects: new, info, runs, metrics, export-csv, resume, notes",
+         "experiment projects: new, info, runs, metrics, export-csv, queue, run, resume, notes",
          "usage: peftwb project new FILE [--model DIR]\n"
          "       peftwb project info FILE [--json]\n"
          "       peftwb project runs FILE [--json]\n"
          "       peftwb project metrics FILE --run ID [--name NAME] [--json]\n"
          "       peftwb project export-csv FILE --run ID [--out CSV]\n"
+         "       peftwb project queue FILE [--preset ID,ID,…|all] [--task NAME] [--steps N] [--seed N]\n"
+         "       peftwb project run FILE [--run ID] [--threads N]   (the run, or every queued run in order)\n"
          "       peftwb project resume FILE --run ID [--threads N] [--quiet]\n"
          "       peftwb project notes FILE --run ID --text TEXT\n"
          "       peftwb project bench FILE [--points N]   (metric append throughput into a new FILE)\n\n"
@@ -311,7 +313,11 @@ const std::vector<Command>& commands() {
           {"text"},
           {"threads"},
           {"quiet", false},
-          {"points"}},
+          {"points"},
+          {"preset"},
+          {"task"},
+          {"steps"},
+          {"seed"}},
          cmdProject},
         {"demo",
          "headless demo: presets with counts, then λ(x) of MAM",

@@ -6,13 +6,19 @@
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
+#include <sstream>
 
 #include <nlohmann/json.hpp>
 
 #include "cli/cli.h"
 #include "cli/commands.h"
+#include "data/world.h"
+#include "model/config.h"
+#include "peft/presets.h"
+#include "project/executor.h"
 #include "project/project.h"
 #include "util/error.h"
+#include "util/system.h"
 
 namespace peft {
 
@@ -122,6 +128,55 @@ int cmdProject(const Args& a, std::ostream& out, std::ostream& err) {
                 << " s in batches of 1000; reading all " << back.size() << " rows back: " << read << " s\n";
         return 0;
     }
+    if (sub == "queue") {
+        // Queue presets on a built-in task: --preset a,b,… (or "all") --task NAME [--steps N].
+        auto p = Project::open(file);
+        const std::string task = a.get("task").value_or("sentiment");
+        builtinTaskLabels(task);  // a clear error for an unknown task
+        const ModelConfig cfg = readModelConfig(projectBackboneDir(p->backbone(), file) + "/config.json");
+        std::vector<std::string> ids;
+        const std::string list = a.get("preset").value_or("all");
+        if (list == "all") {
+            for (const auto& pr : presets())
+                ids.push_back(pr.id);
+        } else {
+            std::stringstream ss(list);
+            for (std::string id; std::getline(ss, id, ',');)
+                ids.push_back(id);
+        }
+        for (const auto& id : ids) {
+            const Preset& pr = presetById(id);
+            TrainConfig tc;
+            tc.steps = a.getInt("steps").value_or(600);
+            tc.eval_every = std::max<int64_t>(1, tc.steps / 12);
+            tc.lr = pr.default_lr;
+            tc.seed = uint64_t(a.getInt("seed").value_or(0));
+            const int64_t run =
+                queueBuiltinRun(*p, pr.name + " on " + task, pr.id, resolvePreset(pr, cfg), task, tc);
+            out << "queued run " << run << ": " << pr.id << " on " << task << "\n";
+        }
+        return 0;
+    }
+    if (sub == "run") {
+        // Runs the given queued run, or every queued run in order.
+        std::vector<int64_t> ids;
+        if (auto id = a.getInt("run")) {
+            ids.push_back(*id);
+        } else {
+            for (const auto& r : Project::open(file, Project::Mode::ReadOnly)->runs())
+                if (r.state == RunState::Queued) ids.push_back(r.id);
+        }
+        applyThreadCount(int(a.getInt("threads").value_or(0)));
+        int rc = 0;
+        for (int64_t id : ids) {
+            const TrainResult r = executeRun(file, id);
+            out << "run " << id << ": " << toString(r.status) << ", best dev " << r.metric_name << " "
+                << number(r.best_dev_metric) << " at step " << r.best_step << " (" << number(r.seconds)
+                << " s)\n";
+            if (r.status != RunStatus::Finished) rc = 1;
+        }
+        return rc;
+    }
     if (sub == "resume") {
         const int64_t id = requiredRun(a);
         std::vector<std::string> argv;
@@ -131,9 +186,17 @@ int cmdProject(const Args& a, std::ostream& out, std::ostream& err) {
                 err << file << ": " << m << "\n";
             const RunRecord r = p->run(id);
             const json& stored = r.train_config.contains("argv") ? r.train_config["argv"] : json();
-            if (!stored.is_array())
-                throw Error(file,
-                            "run " + std::to_string(id) + " has no recorded command line to resume with");
+            if (!stored.is_array()) {
+                // A run queued in the project (GUI, 'project queue') resumes from its own record.
+                p.reset();
+                applyThreadCount(int(a.getInt("threads").value_or(0)));
+                ExecuteOptions opts;
+                opts.resume = true;
+                const TrainResult tr = executeRun(file, id, opts);
+                out << "run " << id << ": " << toString(tr.status) << ", best dev " << tr.metric_name << " "
+                    << number(tr.best_dev_metric) << "\n";
+                return tr.status == RunStatus::Finished ? 0 : 1;
+            }
             argv.push_back("train");
             for (size_t i = 0; i < stored.size(); ++i) {
                 const std::string v = stored[i].is_string() ? stored[i].get<std::string>() : "";
@@ -252,7 +315,9 @@ int cmdProject(const Args& a, std::ostream& out, std::ostream& err) {
         p->setNotes(id, *text);
         return 0;
     }
-    throw Error(sub, "unknown project subcommand (new, info, runs, metrics, export-csv, resume, notes)");
+    throw Error(sub,
+                "unknown project subcommand (new, info, runs, metrics, export-csv, queue, run, resume, "
+                "notes, bench)");
 }
 
 }  // namespace peft

@@ -24,6 +24,7 @@
 #include "model/transformer.h"
 #include "peft/accounting.h"
 #include "peft/presets.h"
+#include "project/executor.h"
 #include "project/project.h"
 #include "train/flops.h"
 #include "train/metrics.h"
@@ -36,14 +37,6 @@ namespace peft {
 namespace {
 
 using json = nlohmann::json;
-
-int64_t peakRssBytes() {
-    std::ifstream in("/proc/self/status");
-    std::string line;
-    while (std::getline(in, line))
-        if (line.rfind("VmHWM:", 0) == 0) return std::stoll(line.substr(6)) * 1024;
-    return 0;
-}
 
 std::string formatDuration(double s) {
     if (!(s >= 0) || s > 1e7) return "--:--";
@@ -221,26 +214,6 @@ TrainConfig trainConfigFrom(const Args& a, const LoadedBackbone& lb, const Datas
     return tc;
 }
 
-nlohmann::json trainConfigJson(const TrainConfig& tc) {
-    return {{"steps", tc.steps},
-            {"batch_size", tc.batch_size},
-            {"lr", tc.lr},
-            {"weight_decay", tc.weight_decay},
-            {"warmup_ratio", tc.warmup_ratio},
-            {"schedule", toString(tc.schedule)},
-            {"grad_clip", tc.grad_clip},
-            {"grad_accum", tc.grad_accum},
-            {"eval_every", tc.eval_every},
-            {"early_stopping", tc.early_stopping},
-            {"max_eval_examples", tc.max_eval_examples},
-            {"max_length", tc.max_length},
-            {"seed", tc.seed},
-            {"device", tc.device},
-            {"threads", tc.threads},
-            {"beam_size", tc.beam_size},
-            {"max_new_tokens", tc.max_new_tokens}};
-}
-
 /// How a project names its backbone: the shipped one by id, a folder by path and content hash.
 nlohmann::json backboneReference(const Args& a, const LoadedBackbone& lb) {
     const auto model = a.get("model");
@@ -302,25 +275,16 @@ int cmdTrain(const Args& a, std::ostream& out, std::ostream& err) {
             const RunRecord run = project->run(runId);
             if (run.state == RunState::Finished)
                 throw Error("--resume", "run " + std::to_string(runId) + " already finished");
-            const auto ck = project->checkpoint(runId, "eval");
-            if (!ck || ck->resume.empty())
-                throw Error("--resume", "run " + std::to_string(runId) +
-                                            " has no checkpoint to resume from (it stopped before its first "
-                                            "evaluation): start it again");
-            const std::string where = *file + ": run " + std::to_string(runId) + " checkpoint";
-            TrainCheckpoint c = TrainCheckpoint::parseState(ck->resume, where);
-            c.params = parseSafetensors(ck->tensors, where).tensors;
-            if (const auto best = project->checkpoint(runId, "best"))
-                c.best_params = parseSafetensors(best->tensors, where + " (best)").tensors;
+            TrainCheckpoint c = project->resumeCheckpoint(runId);
             project->truncateMetricsAfter(runId, c.step);
             err << "resuming run " << runId << " from step " << c.step << "\n";
             trainer.resumeFrom(std::move(c));
         } else {
             RunRecord run;
-            run.name = a.get("name").value_or(spec.name + " · " + ds.name);
+            run.name = a.get("name").value_or(spec.name + " on " + ds.name);
             run.preset = a.get("preset").value_or("custom");
             run.spec = spec;
-            run.train_config = trainConfigJson(tc);
+            run.train_config = trainConfigToJson(tc);
             run.train_config["argv"] = a.raw();
             run.seed = tc.seed;
             run.device = tc.device;

@@ -698,6 +698,20 @@ std::optional<CheckpointRecord> Project::checkpoint(int64_t run, const std::stri
     return c;
 }
 
+TrainCheckpoint Project::resumeCheckpoint(int64_t run) const {
+    const auto ck = checkpoint(run, "eval");
+    if (!ck || ck->resume.empty())
+        throw Error(path_, "run " + std::to_string(run) +
+                               " has no checkpoint to resume from (it stopped before its first evaluation): "
+                               "start it again");
+    const std::string where = path_ + ": run " + std::to_string(run) + " checkpoint";
+    TrainCheckpoint c = TrainCheckpoint::parseState(ck->resume, where);
+    c.params = parseSafetensors(ck->tensors, where).tensors;
+    if (const auto best = checkpoint(run, "best"))
+        c.best_params = parseSafetensors(best->tensors, where + " (best)").tensors;
+    return c;
+}
+
 // ----- save as -----------------------------------------------------------------------------------------
 
 std::unique_ptr<Project> Project::saveAs(const std::string& path) const {

@@ -132,6 +132,9 @@ public:
     /// Stores a checkpoint; an "eval" checkpoint replaces the run's previous one, a "best" one too.
     void saveCheckpoint(const CheckpointRecord& c);
     std::optional<CheckpointRecord> checkpoint(int64_t run, const std::string& kind) const;
+    /// What resuming the run needs: its "eval" checkpoint's parameters and state, and the best parameters.
+    /// Throws, saying why, when the run has none (it stopped before its first evaluation) or it is damaged.
+    TrainCheckpoint resumeCheckpoint(int64_t run) const;
 
     /// Writes a consistent copy of the project to `path` (SQLite's online backup) and returns it opened.
     std::unique_ptr<Project> saveAs(const std::string& path) const;

@@ -6,6 +6,8 @@
 
 #include <cstdlib>
 #include <filesystem>
+#include <fstream>
+#include <string>
 #include <thread>
 
 #include <ATen/Parallel.h>
@@ -19,6 +21,14 @@
 namespace peft {
 
 namespace fs = std::filesystem;
+
+int64_t peakRssBytes() {
+    std::ifstream in("/proc/self/status");
+    std::string line;
+    while (std::getline(in, line))
+        if (line.rfind("VmHWM:", 0) == 0) return std::stoll(line.substr(6)) * 1024;
+    return 0;
+}
 
 std::string appVersion() {
     return PEFT_VERSION;

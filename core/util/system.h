@@ -1,12 +1,15 @@
 // SPDX-License-Identifier: GPL-3.0-or-later
 #pragma once
 // Facts about the running process: versions, devices, threads, where resources live.
+#include <cstdint>
 #include <string>
 #include <vector>
 
 namespace peft {
 
 std::string appVersion();
+/// Peak resident memory of this process so far (VmHWM), bytes; 0 where unknown.
+int64_t peakRssBytes();
 std::string torchVersion();
 /// "cpu", then "cuda:0", "cuda:1", … when the LibTorch build has CUDA and a GPU is present.
 std::vector<std::string> availableDevices();

@@ -1,0 +1,194 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
+#include "project/executor.h"
+
+#include <algorithm>
+#include <optional>
+
+#include "data/world.h"
+#include "io/backbone.h"
+#include "peft/accounting.h"
+#include "peft/spec.h"
+#include "project/project.h"
+#include "util/error.h"
+#include "util/system.h"
+
+namespace peft {
+
+using json = nlohmann::json;
+
+json trainConfigToJson(const TrainConfig& tc) {
+    return {{"steps", tc.steps},
+            {"batch_size", tc.batch_size},
+            {"lr", tc.lr},
+            {"weight_decay", tc.weight_decay},
+            {"warmup_ratio", tc.warmup_ratio},
+            {"schedule", toString(tc.schedule)},
+            {"grad_clip", tc.grad_clip},
+            {"grad_accum", tc.grad_accum},
+            {"eval_every", tc.eval_every},
+            {"log_every", tc.log_every},
+            {"early_stopping", tc.early_stopping},
+            {"max_eval_examples", tc.max_eval_examples},
+            {"max_length", tc.max_length},
+            {"seed", tc.seed},
+            {"device", tc.device},
+            {"threads", tc.threads},
+            {"beam_size", tc.beam_size},
+            {"max_new_tokens", tc.max_new_tokens}};
+}
+
+TrainConfig trainConfigFromJson(const json& j, const std::string& where) {
+    if (!j.is_object()) throw Error(where, "the training config is not a JSON object");
+    TrainConfig tc;
+    auto num = [&](const char* key, auto& field) {
+        auto it = j.find(key);
+        if (it == j.end()) return;
+        if (!it->is_number()) throw Error(where, std::string("'") + key + "' must be a number");
+        field = it->template get<std::decay_t<decltype(field)>>();
+    };
+    num("steps", tc.steps);
+    num("batch_size", tc.batch_size);
+    num("lr", tc.lr);
+    num("weight_decay", tc.weight_decay);
+    num("warmup_ratio", tc.warmup_ratio);
+    num("grad_clip", tc.grad_clip);
+    num("grad_accum", tc.grad_accum);
+    num("eval_every", tc.eval_every);
+    num("log_every", tc.log_every);
+    num("early_stopping", tc.early_stopping);
+    num("max_eval_examples", tc.max_eval_examples);
+    num("max_length", tc.max_length);
+    num("seed", tc.seed);
+    num("threads", tc.threads);
+    num("beam_size", tc.beam_size);
+    num("max_new_tokens", tc.max_new_tokens);
+    if (auto it = j.find("schedule"); it != j.end()) {
+        if (!it->is_string()) throw Error(where, "'schedule' must be a string");
+        try {
+            tc.schedule = scheduleFromString(it->get<std::string>());
+        } catch (const Error& e) {
+            throw Error(where, e.reason());
+        }
+    }
+    if (auto it = j.find("device"); it != j.end()) {
+        if (!it->is_string()) throw Error(where, "'device' must be a string");
+        tc.device = it->get<std::string>();
+    }
+    return tc;
+}
+
+std::string projectBackboneDir(const json& ref, const std::string& where) {
+    if (ref.contains("path") && ref["path"].is_string()) return ref["path"].get<std::string>();
+    const std::string id = ref.contains("id") && ref["id"].is_string() ? ref["id"].get<std::string>() : "";
+    if (id == "default") {
+        const std::string dir = defaultBackboneDir();
+        if (dir.empty()) throw Error(where, "the shipped default backbone is not installed");
+        return dir;
+    }
+    throw Error(where,
+                "backbone '" + ref.dump() + "' cannot train built-in tasks (use the default backbone)");
+}
+
+int64_t queueBuiltinRun(Project& project, const std::string& name, const std::string& preset,
+                        const Spec& spec, const std::string& task, const TrainConfig& tc) {
+    const auto labels = builtinTaskLabels(task);
+    std::optional<int64_t> dataset;
+    for (const auto& d : project.datasets())
+        if (d.source == "builtin" && d.name == task) dataset = d.id;
+    if (!dataset) {
+        DatasetRecord d;
+        d.name = task;
+        d.source = "builtin";
+        d.labels = labels;
+        d.mapping = {{"train_examples", TaskSizes{}.train}, {"dev_examples", TaskSizes{}.dev}};
+        dataset = project.addDataset(d);
+    }
+    RunRecord r;
+    r.name = name;
+    r.preset = preset;
+    r.spec = spec;
+    r.train_config = trainConfigToJson(tc);
+    r.train_config["task"] = task;
+    r.dataset_id = dataset;
+    r.seed = tc.seed;
+    r.device = tc.device;
+    r.steps_total = tc.steps;
+    return project.addRun(r);
+}
+
+TrainResult executeRun(const std::string& projectPath, int64_t runId, const ExecuteOptions& opts) {
+    auto project = Project::open(projectPath);
+    if (project->readOnly()) throw Error(projectPath, "cannot train: the project is open read-only");
+    const RunRecord run = project->run(runId);
+    const std::string where = projectPath + ": run " + std::to_string(runId);
+
+    TrainConfig tc;
+    Dataset data;
+    Transformer model{nullptr};
+    Detokenizer detok;
+    TrainCheckpoint resumeState;
+    Spec spec;
+    try {
+        if (run.state == RunState::Finished) throw Error(where, "already finished");
+        tc = trainConfigFromJson(run.train_config, where + " train_config");
+        tc.seed = run.seed;
+        tc.device = run.device;
+        spec = specFromJson(run.spec);
+        std::string task;
+        int64_t trainSize = TaskSizes{}.train;
+        if (auto it = run.train_config.find("task"); it != run.train_config.end() && it->is_string())
+            task = it->get<std::string>();
+        if (auto it = run.train_config.find("train_size"); it != run.train_config.end() && it->is_number())
+            trainSize = it->get<int64_t>();
+        if (task.empty() && run.dataset_id)
+            for (const auto& d : project->datasets())
+                if (d.id == *run.dataset_id && d.source == "builtin") task = d.name;
+        if (task.empty())
+            throw Error(where,
+                        "no built-in task recorded (runs on data files are started from 'peftwb train')");
+        const auto labels = builtinTaskLabels(task);
+
+        Backbone b =
+            loadBackbone(projectBackboneDir(project->backbone(), where), int64_t(labels.size()), run.seed);
+        const World world(b.info.value("world_seed", uint64_t{1}));
+        const WordTokenizer tok(std::vector<std::string>(b.vocab.begin() + 5, b.vocab.end()));
+        TaskSizes sizes;
+        sizes.train = trainSize;
+        data = builtinTask(task, world, tok, sizes, 7);
+        model = b.model;
+        model->applySpec(spec);
+        tc.pad_id = WordTokenizer::kPad;
+        tc.eos_id = WordTokenizer::kEos;
+        tc.max_length = std::min(tc.max_length, b.config.max_positions);
+        detok = [tok](const std::vector<int64_t>& ids) { return tok.decode(ids); };
+        if (opts.resume) resumeState = project->resumeCheckpoint(runId);
+    } catch (const Error& e) {
+        project->setRunState(runId, RunState::Failed, e.what());
+        throw;
+    }
+
+    Trainer trainer(model, data, tc, detok);
+    if (opts.resume) {
+        project->truncateMetricsAfter(runId, resumeState.step);
+        trainer.resumeFrom(std::move(resumeState));
+    }
+    if (opts.onTrainer) opts.onTrainer(trainer);
+    ProjectRecorder recorder(*project, runId, opts.flush_seconds);
+    recorder.chain(opts.observer);
+    const TrainResult r = trainer.run(&recorder);
+    recorder.flush();
+    const ParamReport rep = countParams(spec, model->config());
+    RunSummary m;
+    m.metric_name = r.metric_name;
+    m.best_dev_metric = r.best_dev_metric;
+    m.best_step = r.best_step;
+    m.seconds = r.seconds;
+    m.peak_memory_bytes = peakRssBytes();  // of this process: the whole app when run from the GUI
+    m.trained_params = rep.trained;
+    m.stored_params = rep.stored;
+    m.backbone_params = rep.backbone;
+    project->setSummary(runId, m);
+    return r;
+}
+
+}  // namespace peft

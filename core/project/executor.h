@@ -1,0 +1,42 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
+#pragma once
+// Runs a run of a project: the project is the source of truth. A queued run's record holds everything
+// needed (spec, training config with the task, seed, device; the project's backbone reference), so the GUI's
+// worker thread and `peftwb project run` execute it the same way, and an interrupted one resumes from its
+// last checkpoint.
+#include <cstdint>
+#include <functional>
+#include <string>
+
+#include <nlohmann/json.hpp>
+
+#include "peft/spec.h"
+#include "train/trainer.h"
+
+namespace peft {
+
+struct ExecuteOptions {
+    TrainObserver* observer = nullptr;        // progress, metrics, status (called on the training thread)
+    std::function<void(Trainer&)> onTrainer;  // the trainer, before it runs (to pause / cancel it)
+    bool resume = false;                      // continue from the run's last checkpoint
+    double flush_seconds = 1.0;               // how often metrics are written to the file
+};
+
+/// Trains run `run` of the project at `projectPath` on the calling thread, recording metrics, checkpoints,
+/// status and summary into the file (through its own connection). Errors before training starts (a missing
+/// backbone, a bad spec) mark the run "failed" with the message and are rethrown.
+TrainResult executeRun(const std::string& projectPath, int64_t run, const ExecuteOptions& opts = {});
+
+/// The backbone folder a project refers to ({"id": "default"} or {"path": …}); `where` names the project.
+std::string projectBackboneDir(const nlohmann::json& ref, const std::string& where);
+
+/// Adds a queued run of `spec` on built-in task `task` (the dataset row is shared by runs of the same task).
+int64_t queueBuiltinRun(class Project& project, const std::string& name, const std::string& preset,
+                        const Spec& spec, const std::string& task, const TrainConfig& tc);
+
+/// A training config as stored in a run (`train_config`), and back. Unknown keys are ignored (the CLI also
+/// stores its command line there); known keys of the wrong type raise peft::Error naming `where` and the key.
+nlohmann::json trainConfigToJson(const TrainConfig& tc);
+TrainConfig trainConfigFromJson(const nlohmann::json& j, const std::string& where);
+
+}  // namespace peft
