@@ -26,6 +26,7 @@
 #include "peft/presets.h"
 #include "project/executor.h"
 #include "project/project.h"
+#include "project/recorder.h"
 #include "train/flops.h"
 #include "train/metrics.h"
 #include "train/trainer.h"
@@ -275,7 +276,7 @@ int cmdTrain(const Args& a, std::ostream& out, std::ostream& err) {
             const RunRecord run = project->run(runId);
             if (run.state == RunState::Finished)
                 throw Error("--resume", "run " + std::to_string(runId) + " already finished");
-            TrainCheckpoint c = project->resumeCheckpoint(runId);
+            TrainCheckpoint c = resumeCheckpoint(*project, runId);
             project->truncateMetricsAfter(runId, c.step);
             err << "resuming run " << runId << " from step " << c.step << "\n";
             trainer.resumeFrom(std::move(c));

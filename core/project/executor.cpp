@@ -9,6 +9,7 @@
 #include "peft/accounting.h"
 #include "peft/spec.h"
 #include "project/project.h"
+#include "project/recorder.h"
 #include "util/error.h"
 #include "util/system.h"
 
@@ -161,7 +162,7 @@ TrainResult executeRun(const std::string& projectPath, int64_t runId, const Exec
         tc.eos_id = WordTokenizer::kEos;
         tc.max_length = std::min(tc.max_length, b.config.max_positions);
         detok = [tok](const std::vector<int64_t>& ids) { return tok.decode(ids); };
-        if (opts.resume) resumeState = project->resumeCheckpoint(runId);
+        if (opts.resume) resumeState = resumeCheckpoint(*project, runId);
     } catch (const Error& e) {
         project->setRunState(runId, RunState::Failed, e.what());
         throw;
@@ -172,10 +173,17 @@ TrainResult executeRun(const std::string& projectPath, int64_t runId, const Exec
         project->truncateMetricsAfter(runId, resumeState.step);
         trainer.resumeFrom(std::move(resumeState));
     }
-    if (opts.onTrainer) opts.onTrainer(trainer);
+    if (opts.onTrainer) opts.onTrainer(&trainer);
     ProjectRecorder recorder(*project, runId, opts.flush_seconds);
     recorder.chain(opts.observer);
-    const TrainResult r = trainer.run(&recorder);
+    TrainResult r;
+    try {
+        r = trainer.run(&recorder);
+    } catch (...) {
+        if (opts.onTrainer) opts.onTrainer(nullptr);
+        throw;
+    }
+    if (opts.onTrainer) opts.onTrainer(nullptr);
     recorder.flush();
     const ParamReport rep = countParams(spec, model->config());
     RunSummary m;

@@ -16,10 +16,12 @@
 namespace peft {
 
 struct ExecuteOptions {
-    TrainObserver* observer = nullptr;        // progress, metrics, status (called on the training thread)
-    std::function<void(Trainer&)> onTrainer;  // the trainer, before it runs (to pause / cancel it)
-    bool resume = false;                      // continue from the run's last checkpoint
-    double flush_seconds = 1.0;               // how often metrics are written to the file
+    TrainObserver* observer = nullptr;  // progress, metrics, status (called on the training thread)
+    /// Called with the trainer before it runs (to pause / cancel it from another thread), and with nullptr
+    /// as soon as it has stopped, before the trainer is destroyed.
+    std::function<void(Trainer*)> onTrainer;
+    bool resume = false;         // continue from the run's last checkpoint
+    double flush_seconds = 1.0;  // how often metrics are written to the file
 };
 
 /// Trains run `run` of the project at `projectPath` on the calling thread, recording metrics, checkpoints,

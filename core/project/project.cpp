@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: GPL-3.0-or-later
 #include "project/project.h"
+#include "project/recorder.h"
 
 #include <sqlite3.h>
 #include <unistd.h>
@@ -698,8 +699,9 @@ std::optional<CheckpointRecord> Project::checkpoint(int64_t run, const std::stri
     return c;
 }
 
-TrainCheckpoint Project::resumeCheckpoint(int64_t run) const {
-    const auto ck = checkpoint(run, "eval");
+TrainCheckpoint resumeCheckpoint(const Project& project, int64_t run) {
+    const std::string& path_ = project.path();
+    const auto ck = project.checkpoint(run, "eval");
     if (!ck || ck->resume.empty())
         throw Error(path_, "run " + std::to_string(run) +
                                " has no checkpoint to resume from (it stopped before its first evaluation): "
@@ -707,7 +709,7 @@ TrainCheckpoint Project::resumeCheckpoint(int64_t run) const {
     const std::string where = path_ + ": run " + std::to_string(run) + " checkpoint";
     TrainCheckpoint c = TrainCheckpoint::parseState(ck->resume, where);
     c.params = parseSafetensors(ck->tensors, where).tensors;
-    if (const auto best = checkpoint(run, "best"))
+    if (const auto best = project.checkpoint(run, "best"))
         c.best_params = parseSafetensors(best->tensors, where + " (best)").tensors;
     return c;
 }

@@ -14,10 +14,9 @@
 #include <string>
 #include <vector>
 
-#include <torch/torch.h>
 #include <nlohmann/json.hpp>
 
-#include "train/trainer.h"
+#include "train/events.h"
 
 struct sqlite3;
 
@@ -132,9 +131,6 @@ public:
     /// Stores a checkpoint; an "eval" checkpoint replaces the run's previous one, a "best" one too.
     void saveCheckpoint(const CheckpointRecord& c);
     std::optional<CheckpointRecord> checkpoint(int64_t run, const std::string& kind) const;
-    /// What resuming the run needs: its "eval" checkpoint's parameters and state, and the best parameters.
-    /// Throws, saying why, when the run has none (it stopped before its first evaluation) or it is damaged.
-    TrainCheckpoint resumeCheckpoint(int64_t run) const;
 
     /// Writes a consistent copy of the project to `path` (SQLite's online backup) and returns it opened.
     std::unique_ptr<Project> saveAs(const std::string& path) const;
@@ -152,33 +148,6 @@ private:
     sqlite3* db_ = nullptr;
     bool readOnly_ = false;
     std::vector<std::string> messages_;
-};
-
-/// Records a training run into a project as it happens: metric points buffered and written in one
-/// transaction at most every `flush_seconds` (so a crash loses at most that much), the run's status and
-/// steps, the evaluation checkpoint (with resume state) and the best checkpoint.
-class ProjectRecorder : public TrainObserver {
-public:
-    ProjectRecorder(Project& project, int64_t run, double flush_seconds = 1.0);
-    ~ProjectRecorder() override;
-    void onProgress(int64_t step, int64_t total, double steps_per_s, double eta_s) override;
-    void onMetric(const MetricPoint& point) override;
-    void onStatus(RunStatus status, const std::string& message) override;
-    bool wantsCheckpoints() const override { return true; }
-    void onCheckpoint(const TrainCheckpoint& c, bool best) override;
-    /// Writes what is buffered now.
-    void flush();
-    /// Forward progress to another observer too (the CLI's progress line, the GUI).
-    void chain(TrainObserver* next) { next_ = next; }
-
-private:
-    Project& project_;
-    int64_t run_;
-    double flushSeconds_;
-    std::vector<MetricPoint> buffer_;
-    std::chrono::steady_clock::time_point lastFlush_;
-    int64_t lastStep_ = 0;
-    TrainObserver* next_ = nullptr;
 };
 
 /// SHA-256 of a file's bytes, hex (for dataset and backbone references).

@@ -16,6 +16,7 @@
 
 #include "model/transformer.h"
 #include "train/dataset.h"
+#include "train/events.h"
 #include "train/schedule.h"
 
 namespace peft {
@@ -47,17 +48,6 @@ struct TrainConfig {
         true;  // generation: decode the dev split and score ROUGE / BLEU (off: loss and perplexity)
     int64_t eos_id = 0;
     int64_t pad_id = 0;
-};
-
-enum class RunStatus { Running, Paused, Finished, Cancelled, Diverged, Failed };
-const char* toString(RunStatus s);
-
-struct MetricPoint {
-    int64_t step = 0;
-    std::string split;  // train | dev | test
-    std::string name;   // loss, lr, accuracy, macro_f1, perplexity, rouge1, rouge2, rougeL, bleu
-    double value = 0;
-    double wall_time = 0;  // seconds since the run started
 };
 
 /// Everything a run needs to continue exactly where it was (taken after each evaluation): with the same

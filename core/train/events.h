@@ -1,0 +1,21 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
+#pragma once
+// What a training run reports, without torch: its status and its metric points. Shared by the trainer, the
+// project file and the GUI.
+#include <cstdint>
+#include <string>
+
+namespace peft {
+
+enum class RunStatus { Running, Paused, Finished, Cancelled, Diverged, Failed };
+const char* toString(RunStatus s);
+
+struct MetricPoint {
+    int64_t step = 0;
+    std::string split;  // train | dev | test
+    std::string name;   // loss, lr, accuracy, macro_f1, perplexity, rouge1, rouge2, rougeL, bleu
+    double value = 0;
+    double wall_time = 0;  // seconds since the run started
+};
+
+}  // namespace peft

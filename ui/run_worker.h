@@ -1,0 +1,59 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
+#pragma once
+// Trains a project's runs on a worker thread. The GUI thread never touches torch: it asks the worker (queued
+// slot calls) to run a run of the project file; the worker executes it with core's trainer and its own
+// connection to the file, and reports back through queued signals — progress and metric points in batches,
+// at most 25 times a second, so a fast run cannot flood the event loop.
+#include <QObject>
+#include <QString>
+#include <QVector>
+
+#include <atomic>
+#include <mutex>
+
+namespace peft {
+class Trainer;
+}
+
+namespace peft::ui {
+
+struct MetricSample {
+    qint64 step = 0;
+    double wallTime = 0;
+    QString split, name;
+    double value = 0;
+};
+
+class RunWorker : public QObject {
+    Q_OBJECT
+
+public:
+    explicit RunWorker(QObject* parent = nullptr);
+
+    /// Thread-safe: act on the run in progress (no-ops when none).
+    void pause();
+    void resume();
+    void cancel();
+    bool isBusy() const { return busy_.load(); }
+
+public Q_SLOTS:
+    /// Runs `run` of the project file to its end (on the worker's thread).
+    void execute(const QString& project, qint64 run, bool resume);
+
+Q_SIGNALS:
+    void started(qint64 run);
+    void progress(qint64 run, qint64 step, qint64 total, double stepsPerSecond, double etaSeconds);
+    void metrics(qint64 run, const QVector<peft::ui::MetricSample>& samples);
+    void statusChanged(qint64 run, const QString& status, const QString& message);
+    /// `ok` false: it failed before or while training (the message says why). Cancelled runs are ok.
+    void finished(qint64 run, bool ok, const QString& message);
+
+private:
+    std::mutex mutex_;
+    peft::Trainer* trainer_ = nullptr;  // the run in progress, guarded by mutex_
+    std::atomic<bool> busy_{false}, cancelRequested_{false};
+};
+
+}  // namespace peft::ui
+
+Q_DECLARE_METATYPE(peft::ui::MetricSample)
