@@ -4,26 +4,39 @@
 #include <QAction>
 #include <QApplication>
 #include <QCloseEvent>
+#include <QComboBox>
+#include <QDir>
 #include <QDockWidget>
 #include <QFileDialog>
+#include <QFileInfo>
 #include <QHeaderView>
 #include <QKeySequence>
 #include <QLabel>
 #include <QListWidget>
 #include <QMenuBar>
 #include <QMessageBox>
+#include <QProgressBar>
 #include <QSettings>
+#include <QSpinBox>
 #include <QSplitter>
+#include <QStandardPaths>
 #include <QStatusBar>
+#include <QTabWidget>
 #include <QTableWidget>
 #include <QToolBar>
 #include <QVBoxLayout>
 
 #include "qcp.h"
 
+#include "compare_view.h"
+#include "run_worker.h"
+#include "training_view.h"
+
+#include "data/world.h"
 #include "model/config.h"
 #include "peft/accounting.h"
 #include "peft/presets.h"
+#include "project/project.h"
 #include "util/system.h"
 
 namespace peft::ui {
@@ -43,33 +56,309 @@ const QColor kStored(0xf5, 0x85, 0x18);
 
 }  // namespace
 
-MainWindow::MainWindow(QWidget* parent) : QMainWindow(parent) {
-    setWindowTitle(tr("PEFT Workbench — default project"));
+MainWindow::MainWindow(const QString& project, QWidget* parent) : QMainWindow(parent) {
     setObjectName(QStringLiteral("MainWindow"));
     buildCentral();
     buildPresetDock();
+    buildTrainingControls();
     buildActions();
     fillBudgetPlot();
 
     const ModelConfig cfg = workbenchDefaultConfig(resourcesDir());
-    statusBar()->showMessage(
-        tr("Backbone %1: d = %2, %3 layers, %4 parameters   |   device: cpu   |   threads: %5   "
-           "|   LibTorch %6")
-            .arg(qs(cfg.name))
-            .arg(cfg.d_model)
-            .arg(cfg.n_layers)
-            .arg(formatCount(backboneParamCount(cfg)))
-            .arg(defaultThreadCount())
-            .arg(qs(torchVersion())));
+    runLabel_ = new QLabel(tr("idle"), this);
+    progress_ = new QProgressBar(this);
+    progress_->setMaximumWidth(220);
+    progress_->setTextVisible(true);
+    progress_->setFormat(QStringLiteral("%v / %m"));
+    progress_->setRange(0, 1);
+    progress_->setValue(0);
+    rateLabel_ = new QLabel(this);
+    statusBar()->addWidget(runLabel_, 1);
+    statusBar()->addPermanentWidget(progress_);
+    statusBar()->addPermanentWidget(rateLabel_);
+    statusBar()->addPermanentWidget(
+        new QLabel(tr("backbone %1 (%2 parameters) · device cpu · %3 threads · LibTorch %4")
+                       .arg(qs(cfg.name))
+                       .arg(formatCount(backboneParamCount(cfg)))
+                       .arg(defaultThreadCount())
+                       .arg(qs(torchVersion())),
+                   this));
+
+    // The worker lives on its own thread; every call into it is a queued invocation.
+    worker_ = new RunWorker;
+    worker_->moveToThread(&workerThread_);
+    connect(&workerThread_, &QThread::finished, worker_, &QObject::deleteLater);
+    connect(worker_, &RunWorker::started, this, [this](qint64 run) {
+        currentRun_ = run;
+        paused_ = false;
+        runLabel_->setText(tr("training run %1 …").arg(run));
+        refreshRuns();
+    });
+    connect(worker_, &RunWorker::progress, this,
+            [this](qint64, qint64 step, qint64 total, double rate, double eta) {
+                progress_->setRange(0, int(total));
+                progress_->setValue(int(step));
+                rateLabel_->setText(tr("%1 steps/s · ETA %2 s").arg(rate, 0, 'f', 1).arg(eta, 0, 'f', 0));
+            });
+    connect(worker_, &RunWorker::metrics, this,
+            [this](qint64 run, const QVector<MetricSample>& m) { training_->addSamples(run, m); });
+    connect(worker_, &RunWorker::statusChanged, this,
+            [this](qint64 run, const QString& status, const QString& msg) {
+                runLabel_->setText(tr("run %1: %2%3")
+                                       .arg(run)
+                                       .arg(status, msg.isEmpty() ? QString() : QStringLiteral(" — ") + msg));
+            });
+    connect(worker_, &RunWorker::finished, this, [this](qint64 run, bool ok, const QString& msg) {
+        currentRun_ = 0;
+        rateLabel_->clear();
+        pauseAct_->setChecked(false);
+        if (!ok) {
+            queueActive_ = false;
+            runLabel_->setText(tr("run %1 failed: %2").arg(run).arg(msg));
+            QMessageBox::warning(this, tr("Training failed"), tr("Run %1 failed:\n%2").arg(run).arg(msg));
+        }
+        refreshRuns();
+        Q_EMIT runEnded(run);
+        if (queueActive_) startNextQueued();
+    });
+    workerThread_.setObjectName(QStringLiteral("training"));
+    workerThread_.start();
 
     QSettings settings;
     restoreGeometry(settings.value(QStringLiteral("window/geometry")).toByteArray());
     restoreState(settings.value(QStringLiteral("window/state")).toByteArray());
     if (!settings.contains(QStringLiteral("window/geometry"))) resize(1280, 800);
     selectPreset(settings.value(QStringLiteral("window/preset"), QStringLiteral("mam")).toString());
+
+    QString path = project;
+    if (path.isEmpty()) {
+        path = defaultProjectPath();
+        if (!QFileInfo::exists(path)) {
+            QDir().mkpath(QFileInfo(path).absolutePath());
+            try {
+                createQueuedProject(path, QStringLiteral("sentiment"), 300);
+            } catch (const std::exception& e) {
+                QMessageBox::warning(this, tr("Default project"), QString::fromUtf8(e.what()));
+            }
+        }
+    }
+    openProject(path);
+}
+
+MainWindow::~MainWindow() {
+    if (worker_) worker_->cancel();
+    workerThread_.quit();
+    workerThread_.wait();
+}
+
+QString MainWindow::defaultProjectPath() {
+    return QStandardPaths::writableLocation(QStandardPaths::AppDataLocation) +
+           QStringLiteral("/default.peftproj");
+}
+
+void MainWindow::createQueuedProject(const QString& path, const QString& task, int steps) {
+    auto p = Project::create(path.toStdString(), {{"id", "default"}});
+    const ModelConfig cfg = workbenchDefaultConfig(resourcesDir());
+    for (const Preset& pr : peft::presets()) {
+        TrainConfig tc;
+        tc.steps = steps;
+        tc.eval_every = std::max(1, steps / 10);
+        tc.lr = pr.default_lr;
+        queueBuiltinRun(*p, pr.name + " on " + task.toStdString(), pr.id, resolvePreset(pr, cfg),
+                        task.toStdString(), tc);
+    }
+}
+
+bool MainWindow::openProject(const QString& path) {
+    if (isTraining()) {
+        QMessageBox::information(this, tr("Training"),
+                                 tr("Stop the run in progress before opening another project."));
+        return false;
+    }
+    try {
+        auto p = Project::open(path.toStdString());
+        project_ = std::move(p);
+    } catch (const std::exception& e) {
+        QMessageBox::warning(this, tr("Cannot open project"), QString::fromUtf8(e.what()));
+        return false;
+    }
+    projectPath_ = path;
+    for (const auto& m : project_->openMessages())
+        statusBar()->showMessage(QString::fromStdString(m), 8000);
+    training_->clear();
+    for (const auto& r : project_->runs()) {
+        if (r.state == RunState::Queued) continue;
+        training_->addRun(r.id, qs(r.name));
+        QVector<MetricSample> samples;
+        for (const auto& m : project_->metrics(r.id))
+            samples.push_back({m.step, m.wall_time, qs(m.split), qs(m.name), m.value});
+        training_->addSamples(r.id, samples);
+    }
+    addRecent(path);
+    setProjectTitle();
+    refreshRuns();
+    return true;
+}
+
+void MainWindow::setProjectTitle() {
+    const QString name = QFileInfo(projectPath_).fileName();
+    setWindowTitle(tr("%1%2 — PEFT Workbench")
+                       .arg(projectPath_ == defaultProjectPath() ? tr("Default project") : name,
+                            project_ && project_->readOnly() ? tr(" (read-only)") : QString()));
+}
+
+void MainWindow::refreshRuns() {
+    if (!project_) return;
+    try {
+        const auto runs = project_->runs();
+        compare_->setRuns(runs);
+        int queued = 0;
+        for (const auto& r : runs)
+            queued += r.state == RunState::Queued || r.state == RunState::Interrupted;
+        runAct_->setText(queued ? tr("Run Queue (%1)").arg(queued) : tr("Run Queue"));
+        runAct_->setEnabled(queued > 0 && !isTraining() && !project_->readOnly());
+        stopAct_->setEnabled(isTraining());
+        pauseAct_->setEnabled(isTraining());
+    } catch (const std::exception& e) {
+        statusBar()->showMessage(QString::fromUtf8(e.what()), 8000);
+    }
+}
+
+qint64 MainWindow::queueSelectedPreset() {
+    if (!project_ || project_->readOnly()) return 0;
+    try {
+        const Preset& pr = presetById(selectedPresetId().toStdString());
+        const ModelConfig cfg = workbenchDefaultConfig(resourcesDir());
+        TrainConfig tc;
+        tc.steps = steps_->value();
+        tc.eval_every = std::max(1, steps_->value() / 10);
+        tc.lr = pr.default_lr;
+        const std::string task = task_->currentText().toStdString();
+        const qint64 id =
+            queueBuiltinRun(*project_, pr.name + " on " + task, pr.id, resolvePreset(pr, cfg), task, tc);
+        refreshRuns();
+        statusBar()->showMessage(tr("queued run %1: %2 on %3").arg(id).arg(qs(pr.name), task_->currentText()),
+                                 5000);
+        return id;
+    } catch (const std::exception& e) {
+        QMessageBox::warning(this, tr("Cannot queue"), QString::fromUtf8(e.what()));
+        return 0;
+    }
+}
+
+void MainWindow::runQueue() {
+    if (isTraining()) return;
+    queueActive_ = true;
+    startNextQueued();
+}
+
+void MainWindow::startNextQueued() {
+    if (!project_) return;
+    qint64 next = 0;
+    bool resume = false;
+    for (const auto& r : project_->runs())
+        if (r.state == RunState::Queued || r.state == RunState::Interrupted) {
+            next = r.id;
+            resume = r.state == RunState::Interrupted && project_->checkpoint(r.id, "eval").has_value();
+            break;
+        }
+    if (!next) {
+        queueActive_ = false;
+        runLabel_->setText(tr("queue done"));
+        Q_EMIT queueDrained();
+        return;
+    }
+    const RunRecord r = project_->run(next);
+    training_->addRun(next, qs(r.name));
+    if (resume)
+        for (const auto& m : project_->metrics(next))
+            training_->addSamples(next, {{m.step, m.wall_time, qs(m.split), qs(m.name), m.value}});
+    tabs_->setCurrentWidget(training_);
+    currentRun_ = next;  // until the worker confirms
+    refreshRuns();
+    QMetaObject::invokeMethod(worker_, "execute", Qt::QueuedConnection, Q_ARG(QString, projectPath_),
+                              Q_ARG(qint64, next), Q_ARG(bool, resume));
+}
+
+void MainWindow::stopTraining() {
+    queueActive_ = false;
+    worker_->cancel();
+}
+
+void MainWindow::buildTrainingControls() {
+    task_ = new QComboBox(this);
+    for (const auto& t : builtinTaskNames())
+        task_->addItem(qs(t));
+    task_->setToolTip(
+        tr("The built-in task a queued preset trains on: sentiment (SST-2-like), entailment "
+           "(MNLI-like), summarization (XSum-like), translation (WMT-like)"));
+    steps_ = new QSpinBox(this);
+    steps_->setRange(10, 100000);
+    steps_->setSingleStep(100);
+    steps_->setValue(300);
+    steps_->setSuffix(tr(" steps"));
+    steps_->setToolTip(tr("Optimizer steps of a queued run (batch 32)"));
+}
+
+void MainWindow::addRecent(const QString& path) {
+    QSettings settings;
+    QStringList recent = settings.value(QStringLiteral("recentProjects")).toStringList();
+    if (!path.isEmpty()) {
+        recent.removeAll(path);
+        recent.prepend(path);
+        while (recent.size() > 8)
+            recent.removeLast();
+        settings.setValue(QStringLiteral("recentProjects"), recent);
+    }
+    if (!recentMenu_) return;
+    recentMenu_->clear();
+    for (const QString& p : recent)
+        recentMenu_->addAction(p, this, [this, p] { openProject(p); });
+}
+
+void MainWindow::newProject() {
+    const QString path = QFileDialog::getSaveFileName(this, tr("New Project"), QString(),
+                                                      tr("PEFT Workbench projects (*.peftproj)"));
+    if (path.isEmpty()) return;
+    const QString file =
+        path.endsWith(QLatin1String(".peftproj")) ? path : path + QStringLiteral(".peftproj");
+    try {
+        Project::create(file.toStdString(), {{"id", "default"}});
+    } catch (const std::exception& e) {
+        QMessageBox::warning(this, tr("Cannot create project"), QString::fromUtf8(e.what()));
+        return;
+    }
+    openProject(file);
+}
+
+void MainWindow::openProjectDialog() {
+    const QString path = QFileDialog::getOpenFileName(
+        this, tr("Open Project"), QString(), tr("PEFT Workbench projects (*.peftproj);;All files (*)"));
+    if (!path.isEmpty()) openProject(path);
+}
+
+void MainWindow::saveProjectAs() {
+    if (!project_) return;
+    const QString path = QFileDialog::getSaveFileName(this, tr("Save Project As"), QString(),
+                                                      tr("PEFT Workbench projects (*.peftproj)"));
+    if (path.isEmpty()) return;
+    const QString file =
+        path.endsWith(QLatin1String(".peftproj")) ? path : path + QStringLiteral(".peftproj");
+    try {
+        project_->saveAs(file.toStdString());
+    } catch (const std::exception& e) {
+        QMessageBox::warning(this, tr("Cannot save project"), QString::fromUtf8(e.what()));
+        return;
+    }
+    openProject(file);
 }
 
 void MainWindow::closeEvent(QCloseEvent* event) {
+    if (isTraining()) {
+        // The run is cancelled and stays in the project; Run Queue resumes it later.
+        queueActive_ = false;
+        worker_->cancel();
+    }
     QSettings settings;
     settings.setValue(QStringLiteral("window/geometry"), saveGeometry());
     settings.setValue(QStringLiteral("window/state"), saveState());
@@ -79,12 +368,40 @@ void MainWindow::closeEvent(QCloseEvent* event) {
 
 void MainWindow::buildActions() {
     QMenu* file = menuBar()->addMenu(tr("&File"));
+    file->addAction(tr("&New Project…"), QKeySequence::New, this, &MainWindow::newProject);
+    file->addAction(tr("&Open Project…"), QKeySequence::Open, this, &MainWindow::openProjectDialog);
+    recentMenu_ = file->addMenu(tr("Open &Recent"));
+    file->addAction(tr("Save Project &As…"), QKeySequence::SaveAs, this, &MainWindow::saveProjectAs);
+    file->addSeparator();
     QAction* exportAct = file->addAction(tr("&Export Plot…"), this, &MainWindow::exportPlot);
     exportAct->setShortcut(QKeySequence(tr("Ctrl+E")));
-    exportAct->setToolTip(tr("Save the budget chart as PNG or PDF"));
+    exportAct->setToolTip(
+        tr("Save the chart of the current view as PNG or PDF (training curves also as CSV)"));
     file->addSeparator();
     QAction* quit = file->addAction(tr("&Quit"), this, &QWidget::close);
     quit->setShortcut(QKeySequence::Quit);
+
+    QMenu* run = menuBar()->addMenu(tr("&Run"));
+    QAction* queueAct = run->addAction(tr("&Queue Selected Preset"), this, [this] { queueSelectedPreset(); });
+    queueAct->setShortcut(QKeySequence(tr("Ctrl+Shift+Q")));
+    queueAct->setToolTip(tr("Add the selected preset, on the chosen task and steps, to the project's queue"));
+    runAct_ = run->addAction(tr("Run Queue"), this, &MainWindow::runQueue);
+    runAct_->setShortcut(QKeySequence(tr("Ctrl+R")));
+    runAct_->setToolTip(tr("Train the queued runs one after another (interrupted runs resume)"));
+    pauseAct_ = run->addAction(tr("&Pause"));
+    pauseAct_->setCheckable(true);
+    pauseAct_->setShortcut(QKeySequence(tr("Ctrl+P")));
+    connect(pauseAct_, &QAction::toggled, this, [this](bool on) {
+        if (!isTraining()) return;
+        if (on)
+            worker_->pause();
+        else
+            worker_->resume();
+        runLabel_->setText(on ? tr("paused") : tr("training run %1 …").arg(currentRun_));
+    });
+    stopAct_ = run->addAction(tr("&Stop"), this, &MainWindow::stopTraining);
+    stopAct_->setShortcut(QKeySequence(tr("Ctrl+.")));
+    stopAct_->setToolTip(tr("Cancel the run in progress (it keeps its curve and checkpoint) and the queue"));
 
     QMenu* view = menuBar()->addMenu(tr("&View"));
     for (QDockWidget* dock : findChildren<QDockWidget*>())
@@ -104,8 +421,16 @@ void MainWindow::buildActions() {
 
     QToolBar* tb = addToolBar(tr("Main"));
     tb->setObjectName(QStringLiteral("MainToolBar"));
+    tb->addWidget(task_);
+    tb->addWidget(steps_);
+    tb->addAction(queueAct);
+    tb->addAction(runAct_);
+    tb->addAction(pauseAct_);
+    tb->addAction(stopAct_);
+    tb->addSeparator();
     tb->addAction(exportAct);
     tb->addAction(about);
+    addRecent(QString());  // fills the menu
 }
 
 void MainWindow::buildPresetDock() {
@@ -170,7 +495,20 @@ void MainWindow::buildCentral() {
     splitter->addWidget(details);
     splitter->setStretchFactor(0, 3);
     splitter->setStretchFactor(1, 2);
-    setCentralWidget(splitter);
+
+    tabs_ = new QTabWidget(this);
+    tabs_->setObjectName(QStringLiteral("Views"));
+    tabs_->addTab(splitter, tr("Design space"));
+    training_ = new TrainingView(tabs_);
+    tabs_->addTab(training_, tr("Training"));
+    compare_ = new CompareView(tabs_);
+    tabs_->addTab(compare_, tr("Compare"));
+    tabs_->setTabToolTip(0, tr("Where each preset sits in the design space and what it trains"));
+    tabs_->setTabToolTip(1, tr("Live loss and metric curves of the project's runs"));
+    tabs_->setTabToolTip(2, tr("Every run against full fine-tuning: table and Figure 1"));
+    connect(compare_, &CompareView::runsSelected, this,
+            [this](const QList<qint64>& ids) { training_->showOnly(ids); });
+    setCentralWidget(tabs_);
 }
 
 void MainWindow::fillBudgetPlot() {
@@ -311,12 +649,20 @@ void MainWindow::showSelection() {
 }
 
 void MainWindow::exportPlot() {
-    const QString path = QFileDialog::getSaveFileName(this, tr("Export plot"), QStringLiteral("budget.png"),
-                                                      tr("PNG image (*.png);;PDF document (*.pdf)"));
+    const bool curves = tabs_->currentWidget() == training_;
+    QCustomPlot* plot = tabs_->currentWidget() == compare_ ? compare_->scatter() : plot_;
+    const QString path = QFileDialog::getSaveFileName(
+        this, tr("Export plot"), curves ? QStringLiteral("curves.png") : QStringLiteral("plot.png"),
+        curves ? tr("PNG image (*.png);;PDF document (*.pdf);;CSV data (*.csv)")
+               : tr("PNG image (*.png);;PDF document (*.pdf)"));
     if (path.isEmpty()) return;
-    const bool ok = path.endsWith(QLatin1String(".pdf"), Qt::CaseInsensitive)
-                        ? plot_->savePdf(path)
-                        : plot_->savePng(path, 0, 0, 2.0);
+    bool ok = false;
+    if (curves)
+        ok = path.endsWith(QLatin1String(".csv"), Qt::CaseInsensitive) ? training_->exportCsv(path)
+                                                                       : training_->exportImage(path);
+    else
+        ok = path.endsWith(QLatin1String(".pdf"), Qt::CaseInsensitive) ? plot->savePdf(path)
+                                                                       : plot->savePng(path, 0, 0, 2.0);
     if (!ok) QMessageBox::warning(this, tr("Export failed"), tr("Could not write %1.").arg(path));
 }
 

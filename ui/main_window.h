@@ -1,15 +1,28 @@
 // SPDX-License-Identifier: GPL-3.0-or-later
 #pragma once
 // The workbench's main window. Qt only: it talks to core through torch-free headers (spec, presets,
-// accounting), so no torch op ever runs on the GUI thread here.
+// accounting, project), so no torch op ever runs on the GUI thread; training runs on a worker thread
+// (RunWorker) that reports through queued signals.
 #include <QMainWindow>
 #include <QString>
+#include <QThread>
 
+#include <memory>
+
+namespace peft {
+class Project;
+}
+
+class QAction;
+class QComboBox;
 class QCustomPlot;
 class QCPItemRect;
 class QLabel;
 class QListWidget;
+class QProgressBar;
+class QSpinBox;
 class QTableWidget;
+class QTabWidget;
 
 namespace peft::ui {
 
@@ -17,7 +30,30 @@ class MainWindow : public QMainWindow {
     Q_OBJECT
 
 public:
-    explicit MainWindow(QWidget* parent = nullptr);
+    /// Opens `project`, or the built-in default project (created on first start with every preset queued).
+    explicit MainWindow(const QString& project = {}, QWidget* parent = nullptr);
+    ~MainWindow() override;
+
+    /// The default project's file: <app data>/default.peftproj.
+    static QString defaultProjectPath();
+    /// Creates a project with every preset queued on `task` (steps each), for "Run queue".
+    static void createQueuedProject(const QString& path, const QString& task, int steps);
+
+    bool openProject(const QString& path);
+    QString projectPath() const { return projectPath_; }
+    class TrainingView* trainingView() const {
+        return training_;
+    }
+    class CompareView* compareView() const {
+        return compare_;
+    }
+    QTabWidget* tabs() const { return tabs_; }
+    /// Queues the selected preset on the chosen task; returns the run id (0 when it failed).
+    qint64 queueSelectedPreset();
+    /// Runs the queued runs one after another.
+    void runQueue();
+    void stopTraining();
+    bool isTraining() const { return currentRun_ != 0; }
 
     QCustomPlot* budgetPlot() const { return plot_; }
     QTableWidget* moduleTable() const { return table_; }
@@ -28,7 +64,20 @@ public:
 protected:
     void closeEvent(QCloseEvent* event) override;
 
+Q_SIGNALS:
+    /// A run finished, was cancelled or failed, and the project was reread.
+    void runEnded(qint64 run);
+    void queueDrained();
+
 private:
+    void buildTrainingControls();
+    void refreshRuns();
+    void startNextQueued();
+    void setProjectTitle();
+    void addRecent(const QString& path);
+    void newProject();
+    void openProjectDialog();
+    void saveProjectAs();
     void buildActions();
     void buildPresetDock();
     void buildCentral();
@@ -44,6 +93,27 @@ private:
     QLabel* formula_ = nullptr;
     QLabel* counts_ = nullptr;
     QTableWidget* table_ = nullptr;
+
+    QTabWidget* tabs_ = nullptr;
+    class TrainingView* training_ = nullptr;
+    class CompareView* compare_ = nullptr;
+    QComboBox* task_ = nullptr;
+    QSpinBox* steps_ = nullptr;
+    QAction* runAct_ = nullptr;
+    QAction* pauseAct_ = nullptr;
+    QAction* stopAct_ = nullptr;
+    QMenu* recentMenu_ = nullptr;
+    QLabel* runLabel_ = nullptr;
+    QLabel* rateLabel_ = nullptr;
+    QProgressBar* progress_ = nullptr;
+
+    std::unique_ptr<Project> project_;
+    QString projectPath_;
+    QThread workerThread_;
+    class RunWorker* worker_ = nullptr;
+    qint64 currentRun_ = 0;
+    bool queueActive_ = false;
+    bool paused_ = false;
 };
 
 }  // namespace peft::ui

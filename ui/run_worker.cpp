@@ -24,8 +24,8 @@ public:
         if (step == total || now - last_ >= std::chrono::milliseconds(40)) flush();
     }
     void onMetric(const MetricPoint& p) override {
-        buffer_.push_back({p.step, p.wall_time, QString::fromStdString(p.split), QString::fromStdString(p.name),
-                           p.value});
+        buffer_.push_back(
+            {p.step, p.wall_time, QString::fromStdString(p.split), QString::fromStdString(p.name), p.value});
     }
     void onStatus(RunStatus s, const std::string& message) override {
         flush();

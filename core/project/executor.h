@@ -10,7 +10,6 @@
 
 #include <nlohmann/json.hpp>
 
-#include "peft/spec.h"
 #include "train/trainer.h"
 
 namespace peft {
@@ -28,17 +27,5 @@ struct ExecuteOptions {
 /// status and summary into the file (through its own connection). Errors before training starts (a missing
 /// backbone, a bad spec) mark the run "failed" with the message and are rethrown.
 TrainResult executeRun(const std::string& projectPath, int64_t run, const ExecuteOptions& opts = {});
-
-/// The backbone folder a project refers to ({"id": "default"} or {"path": …}); `where` names the project.
-std::string projectBackboneDir(const nlohmann::json& ref, const std::string& where);
-
-/// Adds a queued run of `spec` on built-in task `task` (the dataset row is shared by runs of the same task).
-int64_t queueBuiltinRun(class Project& project, const std::string& name, const std::string& preset,
-                        const Spec& spec, const std::string& task, const TrainConfig& tc);
-
-/// A training config as stored in a run (`train_config`), and back. Unknown keys are ignored (the CLI also
-/// stores its command line there); known keys of the wrong type raise peft::Error naming `where` and the key.
-nlohmann::json trainConfigToJson(const TrainConfig& tc);
-TrainConfig trainConfigFromJson(const nlohmann::json& j, const std::string& where);
 
 }  // namespace peft

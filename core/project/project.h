@@ -16,7 +16,9 @@
 
 #include <nlohmann/json.hpp>
 
+#include "peft/spec.h"
 #include "train/events.h"
+#include "train/train_config.h"
 
 struct sqlite3;
 
@@ -149,6 +151,13 @@ private:
     bool readOnly_ = false;
     std::vector<std::string> messages_;
 };
+
+/// The backbone folder a project refers to ({"id": "default"} or {"path": …}); `where` names the project.
+std::string projectBackboneDir(const nlohmann::json& ref, const std::string& where);
+
+/// Adds a queued run of `spec` on built-in task `task` (the dataset row is shared by runs of the same task).
+int64_t queueBuiltinRun(Project& project, const std::string& name, const std::string& preset,
+                        const Spec& spec, const std::string& task, const TrainConfig& tc);
 
 /// SHA-256 of a file's bytes, hex (for dataset and backbone references).
 std::string sha256File(const std::string& path);

@@ -18,37 +18,9 @@
 #include "train/dataset.h"
 #include "train/events.h"
 #include "train/schedule.h"
+#include "train/train_config.h"
 
 namespace peft {
-
-struct TrainConfig {
-    int64_t steps = 300;
-    int64_t batch_size = 32;
-    double lr = 1e-3;
-    double weight_decay = 0.01;  // AdamW; never on biases, LayerNorm, scalars and IA3 vectors
-    double warmup_ratio = 0.06;  // fraction of steps with linear warmup
-    Schedule schedule = Schedule::Linear;
-    double grad_clip = 1.0;        // global L2 norm; 0 = off
-    int64_t grad_accum = 1;        // micro-batches per optimizer step
-    double label_smoothing = 0.0;  // generation loss
-    int64_t eval_every = 100;      // 0 = only at the end
-    int64_t log_every = 10;
-    int64_t early_stopping = 0;     // evaluations without improvement before stopping; 0 = off
-    int64_t max_eval_examples = 0;  // 0 = the whole dev split
-    int64_t max_length = 128;       // tokens per example (truncated)
-    uint64_t seed = 0;
-    std::string device = "cpu";  // cpu, cuda, cuda:N
-    int threads = 0;             // intra-op threads; 0 = the machine's core count
-    // Generation (evaluation decodes the dev set and scores it)
-    int beam_size = 1;
-    double length_penalty = 1.0;
-    int64_t max_new_tokens = 32;
-    int no_repeat_ngram = 0;
-    bool decode_eval =
-        true;  // generation: decode the dev split and score ROUGE / BLEU (off: loss and perplexity)
-    int64_t eos_id = 0;
-    int64_t pad_id = 0;
-};
 
 /// Everything a run needs to continue exactly where it was (taken after each evaluation): with the same
 /// data, config and seed, a run resumed from the checkpoint of step k repeats the uninterrupted run's steps

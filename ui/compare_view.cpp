@@ -1,0 +1,209 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
+#include "compare_view.h"
+
+#include <QHeaderView>
+#include <QLabel>
+#include <QSplitter>
+#include <QTableWidget>
+#include <QVBoxLayout>
+
+#include <cmath>
+#include <map>
+
+#include "qcp.h"
+
+namespace peft::ui {
+
+namespace {
+
+/// A numeric cell that sorts by value (and shows `text`).
+class NumberItem : public QTableWidgetItem {
+public:
+    NumberItem(double v, const QString& text) : QTableWidgetItem(text) {
+        setData(Qt::UserRole, v);
+        setTextAlignment(Qt::AlignRight | Qt::AlignVCenter);
+    }
+    bool operator<(const QTableWidgetItem& o) const override {
+        return data(Qt::UserRole).toDouble() < o.data(Qt::UserRole).toDouble();
+    }
+};
+
+/// "adapter@FFN seq/add r=16; prefix@head-attn l=30" from the spec JSON.
+QString dimensions(const nlohmann::json& spec) {
+    QStringList parts;
+    if (spec.contains("train_base") && spec["train_base"].is_string() && spec["train_base"] != "none")
+        parts
+            << QStringLiteral("base: %1").arg(QString::fromStdString(spec["train_base"].get<std::string>()));
+    if (spec.contains("modifications") && spec["modifications"].is_array())
+        for (const auto& m : spec["modifications"]) {
+            auto str = [&](const char* k) {
+                return m.contains(k) && m[k].is_string() ? QString::fromStdString(m[k].get<std::string>())
+                                                         : QString();
+            };
+            QString p = str("form") + QLatin1Char('@') + str("site");
+            const QString ins = str("insertion"), comp = str("composition");
+            if (!ins.isEmpty() || !comp.isEmpty()) p += QLatin1Char(' ') + ins + QLatin1Char('/') + comp;
+            if (m.contains("r") && m["r"].is_number() && m["r"].get<int64_t>() > 0)
+                p += QStringLiteral(" r=%1").arg(m["r"].get<int64_t>());
+            if (m.contains("l") && m["l"].is_number() && m["l"].get<int64_t>() > 0)
+                p += QStringLiteral(" l=%1").arg(m["l"].get<int64_t>());
+            parts << p;
+        }
+    return parts.isEmpty() ? QStringLiteral("—") : parts.join(QStringLiteral("; "));
+}
+
+}  // namespace
+
+CompareView::CompareView(QWidget* parent) : QWidget(parent) {
+    table_ = new QTableWidget(this);
+    table_->setObjectName(QStringLiteral("CompareTable"));
+    const QStringList headers = {tr("Run"),       tr("Method"),          tr("Dimensions"),   tr("Status"),
+                                 tr("Trained %"), tr("Best dev"),        tr("Δ vs full FT"), tr("Steps"),
+                                 tr("Time (s)"),  tr("Peak memory (MB)")};
+    table_->setColumnCount(int(headers.size()));
+    table_->setHorizontalHeaderLabels(headers);
+    table_->horizontalHeader()->setSectionResizeMode(QHeaderView::ResizeToContents);
+    table_->horizontalHeader()->setSectionResizeMode(2, QHeaderView::Stretch);
+    table_->verticalHeader()->setVisible(false);
+    table_->setSelectionBehavior(QAbstractItemView::SelectRows);
+    table_->setEditTriggers(QAbstractItemView::NoEditTriggers);
+    table_->setSortingEnabled(true);
+    table_->setAlternatingRowColors(true);
+    table_->setToolTip(
+        tr("Click a header to sort. Select runs to overlay their curves in the Training view."));
+    connect(table_, &QTableWidget::itemSelectionChanged, this, [this] {
+        QList<qint64> ids;
+        for (const QModelIndex& i : table_->selectionModel()->selectedRows())
+            ids << table_->item(i.row(), 0)->data(Qt::UserRole).toLongLong();
+        Q_EMIT runsSelected(ids);
+    });
+
+    plot_ = new QCustomPlot(this);
+    plot_->setObjectName(QStringLiteral("CompareScatter"));
+    plot_->xAxis->setScaleType(QCPAxis::stLogarithmic);
+    plot_->xAxis->setTicker(QSharedPointer<QCPAxisTickerLog>(new QCPAxisTickerLog));
+    plot_->xAxis->setLabel(tr("trained parameters (% of the backbone, log scale)"));
+    plot_->yAxis->setLabel(tr("best dev metric"));
+    plot_->setInteractions(QCP::iRangeDrag | QCP::iRangeZoom);
+    plot_->setToolTip(
+        tr("The paper's Figure 1 for your runs: quality against the share of parameters trained. "
+           "The dashed line is full fine-tuning."));
+    note_ = new QLabel(this);
+    note_->setWordWrap(true);
+
+    auto* split = new QSplitter(Qt::Vertical, this);
+    split->addWidget(table_);
+    split->addWidget(plot_);
+    split->setStretchFactor(0, 1);
+    split->setStretchFactor(1, 1);
+    auto* layout = new QVBoxLayout(this);
+    layout->setContentsMargins(0, 0, 0, 0);
+    layout->addWidget(note_);
+    layout->addWidget(split, 1);
+}
+
+void CompareView::setRuns(const std::vector<RunRecord>& runs) {
+    // Full fine-tuning's best per task metric is the reference.
+    std::map<std::string, double> fullBest;
+    for (const auto& r : runs)
+        if (r.preset == "full" && r.summary && r.state == RunState::Finished) {
+            auto it = fullBest.find(r.summary->metric_name);
+            if (it == fullBest.end() || r.summary->best_dev_metric > it->second)
+                fullBest[r.summary->metric_name] = r.summary->best_dev_metric;
+        }
+
+    table_->setSortingEnabled(false);
+    table_->setRowCount(int(runs.size()));
+    QVector<double> xs, ys;
+    QStringList labels;
+    int row = 0;
+    for (const auto& r : runs) {
+        auto* name = new QTableWidgetItem(QString::fromStdString(r.name));
+        name->setData(Qt::UserRole, qint64(r.id));
+        table_->setItem(row, 0, name);
+        table_->setItem(row, 1, new QTableWidgetItem(QString::fromStdString(r.preset)));
+        table_->setItem(row, 2, new QTableWidgetItem(dimensions(r.spec)));
+        auto* status = new QTableWidgetItem(QString::fromUtf8(toString(r.state)));
+        if (!r.message.empty()) status->setToolTip(QString::fromStdString(r.message));
+        table_->setItem(row, 3, status);
+        if (r.summary && r.summary->backbone_params > 0) {
+            const auto& s = *r.summary;
+            const double pct = 100.0 * double(s.trained_params) / double(s.backbone_params);
+            table_->setItem(row, 4, new NumberItem(pct, QString::number(pct, 'g', 3) + QStringLiteral(" %")));
+            table_->setItem(row, 5,
+                            new NumberItem(s.best_dev_metric, QStringLiteral("%1 %2")
+                                                                  .arg(QString::fromStdString(s.metric_name))
+                                                                  .arg(s.best_dev_metric, 0, 'f', 3)));
+            auto full = fullBest.find(s.metric_name);
+            if (full != fullBest.end()) {
+                const double d = s.best_dev_metric - full->second;
+                table_->setItem(
+                    row, 6,
+                    new NumberItem(d, QStringLiteral("%1%2").arg(d >= 0 ? "+" : "").arg(d, 0, 'f', 3)));
+            } else {
+                table_->setItem(row, 6, new NumberItem(0, QStringLiteral("—")));
+            }
+            table_->setItem(row, 8, new NumberItem(s.seconds, QString::number(s.seconds, 'f', 1)));
+            table_->setItem(row, 9,
+                            new NumberItem(double(s.peak_memory_bytes) / 1e6,
+                                           QString::number(double(s.peak_memory_bytes) / 1e6, 'f', 0)));
+            if (pct > 0) {
+                xs << pct;
+                ys << s.best_dev_metric;
+                labels << QString::fromStdString(r.preset);
+            }
+        } else {
+            for (int c : {4, 5, 6, 8, 9})
+                table_->setItem(row, c, new NumberItem(-1, QStringLiteral("—")));
+        }
+        table_->setItem(row, 7,
+                        new NumberItem(double(r.steps_done),
+                                       QStringLiteral("%1/%2").arg(r.steps_done).arg(r.steps_total)));
+        ++row;
+    }
+    table_->setSortingEnabled(true);
+
+    plot_->clearPlottables();
+    plot_->clearItems();
+    if (!xs.isEmpty()) {
+        QCPGraph* g = plot_->addGraph();
+        g->setLineStyle(QCPGraph::lsNone);
+        g->setScatterStyle(QCPScatterStyle(QCPScatterStyle::ssDisc, QColor(0x4e79a7), QColor(0x4e79a7), 8));
+        g->setData(xs, ys);
+        for (int i = 0; i < xs.size(); ++i) {
+            auto* t = new QCPItemText(plot_);
+            t->position->setCoords(xs[i], ys[i]);
+            t->setPositionAlignment(Qt::AlignLeft | Qt::AlignBottom);
+            t->setText(QStringLiteral(" ") + labels[i]);
+            t->setFont(QFont(font().family(), 8));
+        }
+        double lo = *std::min_element(xs.begin(), xs.end()), hi = *std::max_element(xs.begin(), xs.end());
+        plot_->xAxis->setRange(lo / 2, std::max(hi * 2, 150.0));
+        double ylo = *std::min_element(ys.begin(), ys.end()), yhi = *std::max_element(ys.begin(), ys.end());
+        if (!fullBest.empty()) {
+            const double f = fullBest.begin()->second;
+            auto* line = new QCPItemStraightLine(plot_);
+            line->point1->setCoords(1e-6, f);
+            line->point2->setCoords(1e6, f);
+            line->setPen(QPen(QColor(0xe15759), 1.2, Qt::DashLine));
+            auto* label = new QCPItemText(plot_);
+            label->position->setCoords(lo / 2, f);
+            label->setPositionAlignment(Qt::AlignLeft | Qt::AlignTop);
+            label->setText(tr(" full fine-tuning %1").arg(f, 0, 'f', 3));
+            label->setColor(QColor(0xe15759));
+            ylo = std::min(ylo, f), yhi = std::max(yhi, f);
+        }
+        const double pad = std::max(0.02, (yhi - ylo) * 0.1);
+        plot_->yAxis->setRange(ylo - pad, yhi + pad);
+    }
+    plot_->replot();
+    int finished = 0;
+    for (const auto& r : runs)
+        finished += r.state == RunState::Finished;
+    note_->setText(tr("%1 runs, %2 finished. Trained % counts the parameters the optimizer updates (the task "
+                      "head apart), as the paper does.")
+                       .arg(runs.size())
+                       .arg(finished));
+}
+
+}  // namespace peft::ui

@@ -1,0 +1,343 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
+#include "training_view.h"
+
+#include <QCheckBox>
+#include <QComboBox>
+#include <QElapsedTimer>
+#include <QFile>
+#include <QHBoxLayout>
+#include <QLabel>
+#include <QSlider>
+#include <QTextStream>
+#include <QTimer>
+#include <QVBoxLayout>
+
+#include <algorithm>
+#include <cmath>
+
+#include "qcp.h"
+
+namespace peft::ui {
+
+namespace {
+
+bool isTrainLoss(const QString& key) {
+    return key == QLatin1String("train/loss");
+}
+
+bool isTrainLossGraph(const QCPGraph* g) {
+    return g->property("series").toString() == QLatin1String("train/loss");
+}
+
+}  // namespace
+
+QColor TrainingView::runColor(int index) {
+    // Tableau 10: distinct, colour-blind friendly in the first few.
+    static const QRgb colors[] = {0x4e79a7, 0xf28e2b, 0xe15759, 0x76b7b2, 0x59a14f,
+                                  0xedc948, 0xb07aa1, 0xff9da7, 0x9c755f, 0xbab0ac};
+    return QColor(colors[index % 10]);
+}
+
+TrainingView::TrainingView(QWidget* parent) : QWidget(parent) {
+    plot_ = new QCustomPlot(this);
+    plot_->setObjectName(QStringLiteral("TrainingPlot"));
+    plot_->setInteractions(QCP::iRangeDrag | QCP::iRangeZoom);
+    plot_->setNoAntialiasingOnDrag(true);
+    plot_->xAxis->setLabel(tr("step"));
+    plot_->yAxis->setLabel(tr("loss"));
+    plot_->yAxis2->setVisible(true);
+    plot_->yAxis2->setLabel(tr("dev metric"));
+    plot_->yAxis2->setRange(0, 1);
+    plot_->legend->setVisible(true);
+    plot_->legend->setFont(QFont(font().family(), 8));
+    plot_->axisRect()->insetLayout()->setInsetAlignment(0, Qt::AlignTop | Qt::AlignRight);
+    plot_->setToolTip(
+        tr("Solid: training loss (EMA-smoothed). Dashed: evaluation loss. Dots: the task metric on the "
+           "right axis. Drag to pan, wheel to zoom, double-click to fit."));
+    connect(plot_, &QCustomPlot::mouseDoubleClick, this, [this] {
+        followData_ = true;
+        scheduleReplot();
+    });
+    connect(plot_, &QCustomPlot::mouseWheel, this, [this] { followData_ = false; });
+    connect(plot_, &QCustomPlot::mousePress, this, [this] { followData_ = false; });
+
+    smoothSlider_ = new QSlider(Qt::Horizontal, this);
+    smoothSlider_->setRange(0, 99);
+    smoothSlider_->setValue(int(std::lround(alpha_ * 100)));
+    smoothSlider_->setToolTip(
+        tr("Exponential moving average of the training loss (weight of the past). Non-finite losses are "
+           "not smoothed: they show as gaps."));
+    smoothLabel_ = new QLabel(this);
+    logY_ = new QCheckBox(tr("log loss"), this);
+    logY_->setToolTip(tr("Logarithmic loss axis"));
+    xAxis_ = new QComboBox(this);
+    xAxis_->addItems({tr("x: step"), tr("x: wall time")});
+    xAxis_->setToolTip(tr("Plot against optimizer steps or seconds of training"));
+
+    connect(smoothSlider_, &QSlider::valueChanged, this, [this](int v) { setSmoothing(v / 100.0); });
+    connect(logY_, &QCheckBox::toggled, this, &TrainingView::setLogY);
+    connect(xAxis_, qOverload<int>(&QComboBox::currentIndexChanged), this,
+            [this](int i) { setWallTimeAxis(i == 1); });
+
+    auto* controls = new QHBoxLayout;
+    controls->addWidget(new QLabel(tr("Smoothing"), this));
+    controls->addWidget(smoothSlider_, 1);
+    controls->addWidget(smoothLabel_);
+    controls->addSpacing(16);
+    controls->addWidget(logY_);
+    controls->addWidget(xAxis_);
+    auto* layout = new QVBoxLayout(this);
+    layout->setContentsMargins(0, 0, 0, 0);
+    layout->addLayout(controls);
+    layout->addWidget(plot_, 1);
+    smoothLabel_->setText(QString::number(alpha_, 'f', 2));
+
+    replotTimer_ = new QTimer(this);
+    replotTimer_->setSingleShot(true);
+    replotTimer_->setInterval(40);  // at most 25 replots a second
+    connect(replotTimer_, &QTimer::timeout, this, [this] { replotNow(); });
+}
+
+void TrainingView::addRun(qint64 run, const QString& name) {
+    removeRun(run);
+    Run r;
+    r.name = name;
+    r.color = runColor(int(order_.size()));
+    runs_.insert(run, r);
+    order_.push_back(run);
+    scheduleReplot();
+}
+
+void TrainingView::removeRun(qint64 run) {
+    auto it = runs_.find(run);
+    if (it == runs_.end()) return;
+    for (auto& s : it->series)
+        if (s.graph) plot_->removeGraph(s.graph);
+    runs_.erase(it);
+    order_.removeAll(run);
+    scheduleReplot();
+}
+
+void TrainingView::clear() {
+    plot_->clearGraphs();
+    runs_.clear();
+    order_.clear();
+    followData_ = true;
+    scheduleReplot();
+}
+
+void TrainingView::showOnly(const QList<qint64>& runs) {
+    for (auto it = runs_.begin(); it != runs_.end(); ++it) {
+        const bool visible = runs.isEmpty() || runs.contains(it.key());
+        for (auto& series : it->series) {
+            series.graph->setVisible(visible);
+            if (isTrainLossGraph(series.graph)) {
+                if (visible)
+                    series.graph->addToLegend();
+                else
+                    series.graph->removeFromLegend();
+            }
+        }
+    }
+    followData_ = true;
+    scheduleReplot();
+}
+
+TrainingView::Series& TrainingView::seriesFor(Run& r, qint64 run, const QString& key) {
+    auto it = r.series.find(key);
+    if (it != r.series.end()) return *it;
+    Series s;
+    const bool metric = !key.endsWith(QLatin1String("/loss"));
+    s.graph = plot_->addGraph(plot_->xAxis, metric ? plot_->yAxis2 : plot_->yAxis);
+    QPen pen(r.color, isTrainLoss(key) ? 1.6 : 1.4);
+    if (key == QLatin1String("dev/loss")) pen.setStyle(Qt::DashLine);
+    s.graph->setPen(pen);
+    if (metric) {
+        s.graph->setScatterStyle(QCPScatterStyle(QCPScatterStyle::ssDisc, r.color, r.color, 5));
+        s.graph->setPen(QPen(r.color, 1.0, Qt::DotLine));
+    }
+    s.graph->setName(isTrainLoss(key) ? r.name : r.name + QStringLiteral(" — ") + key);
+    s.graph->setProperty("series", key);
+    if (!isTrainLoss(key)) s.graph->removeFromLegend();  // one legend row per run: its training loss
+    s.graph->setProperty("run", run);
+    return *r.series.insert(key, s);
+}
+
+double TrainingView::smoothedNext(Series& s, double v) const {
+    if (!std::isfinite(v)) return v;  // passes through: a gap, not a poisoned average
+    if (!s.emaStarted) {
+        s.emaStarted = true;
+        s.ema = 0;
+        s.emaCount = 0;
+    }
+    // Debiased EMA (as TensorBoard): the first points are not pulled towards zero.
+    s.ema = alpha_ * s.ema + (1 - alpha_) * v;
+    ++s.emaCount;
+    const double debias = 1 - std::pow(alpha_, s.emaCount);
+    return debias > 0 ? s.ema / debias : v;
+}
+
+void TrainingView::addSamples(qint64 run, const QVector<MetricSample>& samples) {
+    if (!runs_.contains(run)) addRun(run, tr("run %1").arg(run));
+    Run& r = runs_[run];
+    for (const MetricSample& m : samples) {
+        if (m.name == QLatin1String("lr")) continue;
+        if (m.split == QLatin1String("train") && m.name != QLatin1String("loss")) continue;
+        const QString key = m.split + QLatin1Char('/') + m.name;
+        if (m.split == QLatin1String("dev") && m.name != QLatin1String("loss") &&
+            m.name != QLatin1String("accuracy") && m.name != QLatin1String("rougeL") &&
+            m.name != QLatin1String("bleu") && m.name != QLatin1String("perplexity"))
+            continue;  // one task metric per run on the right axis
+        Series& s = seriesFor(r, run, key);
+        s.step.push_back(double(m.step));
+        s.wall.push_back(m.wallTime);
+        s.value.push_back(m.value);
+        double y = isTrainLoss(key) && alpha_ > 0 ? smoothedNext(s, m.value) : m.value;
+        if (m.name == QLatin1String("bleu")) y /= 100.0;  // BLEU is 0–100; the right axis is 0–1
+        s.graph->addData(wallAxis_ ? m.wallTime : double(m.step), std::isfinite(y) ? y : qQNaN());
+    }
+    scheduleReplot();
+}
+
+void TrainingView::rebuildGraph(Series& s, bool smooth) {
+    s.emaStarted = false;
+    QVector<double> xs = wallAxis_ ? s.wall : s.step, ys(s.value.size());
+    const bool bleu = s.graph->property("series").toString() == QLatin1String("dev/bleu");
+    for (int i = 0; i < s.value.size(); ++i) {
+        const double y = smooth && alpha_ > 0 ? smoothedNext(s, s.value[i]) : s.value[i];
+        ys[i] = std::isfinite(y) ? (bleu ? y / 100.0 : y) : qQNaN();
+    }
+    s.graph->setData(xs, ys, true);
+}
+
+void TrainingView::rebuildAll() {
+    for (auto& r : runs_)
+        for (auto it = r.series.begin(); it != r.series.end(); ++it)
+            rebuildGraph(*it, isTrainLoss(it.key()));
+    scheduleReplot();
+}
+
+void TrainingView::setSmoothing(double alpha) {
+    alpha_ = std::clamp(alpha, 0.0, 0.99);
+    smoothLabel_->setText(QString::number(alpha_, 'f', 2));
+    if (smoothSlider_->value() != int(std::lround(alpha_ * 100)))
+        smoothSlider_->setValue(int(std::lround(alpha_ * 100)));
+    rebuildAll();
+}
+
+void TrainingView::setLogY(bool on) {
+    plot_->yAxis->setScaleType(on ? QCPAxis::stLogarithmic : QCPAxis::stLinear);
+    if (on)
+        plot_->yAxis->setTicker(QSharedPointer<QCPAxisTickerLog>(new QCPAxisTickerLog));
+    else
+        plot_->yAxis->setTicker(QSharedPointer<QCPAxisTicker>(new QCPAxisTicker));
+    if (logY_->isChecked() != on) logY_->setChecked(on);
+    followData_ = true;
+    scheduleReplot();
+}
+
+void TrainingView::setWallTimeAxis(bool on) {
+    wallAxis_ = on;
+    plot_->xAxis->setLabel(on ? tr("wall time (s)") : tr("step"));
+    if (xAxis_->currentIndex() != (on ? 1 : 0)) xAxis_->setCurrentIndex(on ? 1 : 0);
+    followData_ = true;
+    rebuildAll();
+}
+
+int TrainingView::pointCount(qint64 run, const QString& series) const {
+    auto r = runs_.find(run);
+    if (r == runs_.end()) return 0;
+    auto s = r->series.find(series);
+    return s == r->series.end() ? 0 : int(s->value.size());
+}
+
+void TrainingView::scheduleReplot() {
+    if (!replotTimer_->isActive()) replotTimer_->start();
+}
+
+double TrainingView::replotNow() {
+    replotTimer_->stop();
+    if (followData_) {
+        bool found = false;
+        const QCPRange x = [&] {
+            QCPRange all;
+            for (int i = 0; i < plot_->graphCount(); ++i) {
+                if (!plot_->graph(i)->visible()) continue;
+                bool ok = false;
+                const QCPRange r = plot_->graph(i)->getKeyRange(ok);
+                if (!ok) continue;
+                all = found ? QCPRange(std::min(all.lower, r.lower), std::max(all.upper, r.upper)) : r;
+                found = true;
+            }
+            return all;
+        }();
+        if (found) plot_->xAxis->setRange(x.lower, std::max(x.upper, x.lower + 1));
+        // Loss axis from the loss graphs only; the metric axis stays 0–1 (accuracy, ROUGE, BLEU/100).
+        bool any = false;
+        QCPRange y;
+        for (int i = 0; i < plot_->graphCount(); ++i) {
+            QCPGraph* g = plot_->graph(i);
+            if (g->valueAxis() != plot_->yAxis || !g->visible()) continue;
+            bool ok = false;
+            const QCPRange r = g->getValueRange(ok, QCP::sdBoth, QCPRange());
+            if (!ok) continue;
+            y = any ? QCPRange(std::min(y.lower, r.lower), std::max(y.upper, r.upper)) : r;
+            any = true;
+        }
+        // The metric axis: its data's range with some room, within [0, 1].
+        bool anyMetric = false;
+        QCPRange m;
+        for (int i = 0; i < plot_->graphCount(); ++i) {
+            QCPGraph* g = plot_->graph(i);
+            if (g->valueAxis() != plot_->yAxis2 || !g->visible()) continue;
+            bool ok = false;
+            const QCPRange r = g->getValueRange(ok, QCP::sdBoth, QCPRange());
+            if (!ok) continue;
+            m = anyMetric ? QCPRange(std::min(m.lower, r.lower), std::max(m.upper, r.upper)) : r;
+            anyMetric = true;
+            plot_->yAxis2->setLabel(
+                tr("dev %1").arg(g->property("series").toString().section(QLatin1Char('/'), 1)));
+        }
+        if (anyMetric) {
+            const double pad = std::max(0.02, 0.1 * m.size());
+            plot_->yAxis2->setRange(std::max(0.0, m.lower - pad), std::min(1.0 + 0.25 * pad, m.upper + pad));
+        }
+        if (any) {
+            if (plot_->yAxis->scaleType() == QCPAxis::stLogarithmic)
+                plot_->yAxis->setRange(std::max(y.lower * 0.8, 1e-4), y.upper * 1.25);
+            else
+                plot_->yAxis->setRange(std::min(0.0, y.lower), y.upper * 1.05 + 1e-9);
+        }
+    }
+    QElapsedTimer t;
+    t.start();
+    plot_->replot();
+    return double(t.nsecsElapsed()) / 1e6;
+}
+
+bool TrainingView::exportImage(const QString& path) {
+    replotNow();
+    if (path.endsWith(QLatin1String(".pdf"), Qt::CaseInsensitive)) return plot_->savePdf(path);
+    if (path.endsWith(QLatin1String(".jpg"), Qt::CaseInsensitive)) return plot_->saveJpg(path);
+    return plot_->savePng(path, 0, 0, 2.0);
+}
+
+bool TrainingView::exportCsv(const QString& path) const {
+    QFile f(path);
+    if (!f.open(QIODevice::WriteOnly | QIODevice::Truncate | QIODevice::Text)) return false;
+    QTextStream out(&f);
+    out << "run,name,series,step,wall_time,value\n";
+    for (qint64 id : order_) {
+        const Run& r = runs_[id];
+        QString name = r.name;
+        name.replace(QLatin1Char('"'), QLatin1String("\"\""));
+        for (auto it = r.series.begin(); it != r.series.end(); ++it)
+            for (int i = 0; i < it->value.size(); ++i)
+                out << id << ",\"" << name << "\"," << it.key() << ',' << qint64(it->step[i]) << ','
+                    << QString::number(it->wall[i], 'g', 9) << ',' << QString::number(it->value[i], 'g', 9)
+                    << '\n';
+    }
+    return out.status() == QTextStream::Ok;
+}
+
+}  // namespace peft::ui
