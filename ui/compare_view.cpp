@@ -57,13 +57,17 @@ QString dimensions(const nlohmann::json& spec) {
 CompareView::CompareView(QWidget* parent) : QWidget(parent) {
     table_ = new QTableWidget(this);
     table_->setObjectName(QStringLiteral("CompareTable"));
-    const QStringList headers = {tr("Run"),       tr("Method"),          tr("Dimensions"),   tr("Status"),
-                                 tr("Trained %"), tr("Best dev"),        tr("Δ vs full FT"), tr("Steps"),
-                                 tr("Time (s)"),  tr("Peak memory (MB)")};
+    const QStringList headers = {
+        tr("Run"),      tr("Method"),       tr("Dimensions"), tr("Status"),   tr("Trained %"),
+        tr("Best dev"), tr("Δ vs full FT"), tr("Steps"),      tr("Time (s)"), tr("Process peak RSS (MB)")};
     table_->setColumnCount(int(headers.size()));
     table_->setHorizontalHeaderLabels(headers);
     table_->horizontalHeader()->setSectionResizeMode(QHeaderView::ResizeToContents);
-    table_->horizontalHeader()->setSectionResizeMode(2, QHeaderView::Stretch);
+    table_->horizontalHeader()->setSectionResizeMode(0, QHeaderView::Stretch);
+    table_->setWordWrap(false);
+    table_->horizontalHeaderItem(9)->setToolTip(
+        tr("Peak resident memory of the process that trained the run (the whole workbench when trained from "
+           "the GUI)"));
     table_->verticalHeader()->setVisible(false);
     table_->setSelectionBehavior(QAbstractItemView::SelectRows);
     table_->setEditTriggers(QAbstractItemView::NoEditTriggers);
@@ -122,7 +126,9 @@ void CompareView::setRuns(const std::vector<RunRecord>& runs) {
         name->setData(Qt::UserRole, qint64(r.id));
         table_->setItem(row, 0, name);
         table_->setItem(row, 1, new QTableWidgetItem(QString::fromStdString(r.preset)));
-        table_->setItem(row, 2, new QTableWidgetItem(dimensions(r.spec)));
+        auto* dims = new QTableWidgetItem(dimensions(r.spec));
+        dims->setToolTip(dims->text());
+        table_->setItem(row, 2, dims);
         auto* status = new QTableWidgetItem(QString::fromUtf8(toString(r.state)));
         if (!r.message.empty()) status->setToolTip(QString::fromStdString(r.message));
         table_->setItem(row, 3, status);
