@@ -1,21 +1,149 @@
 // SPDX-License-Identifier: GPL-3.0-or-later
-// The main window under the offscreen platform: it opens, shows the budget plot of every preset, follows
-// the selection, and renders to an image.
+// The main window under the offscreen platform: it opens the default project, shows the budget plot of every
+// preset, follows the selection, trains a queued run on the worker thread (progress, finish, stop), reopens
+// a project with its runs, curves and comparison, and renders every view to an image.
 #include <QListWidget>
+#include <QSignalSpy>
+#include <QStandardPaths>
+#include <QTabWidget>
 #include <QTableWidget>
+#include <QTemporaryDir>
 #include <QtTest>
+
+#include <cmath>
 
 #include "qcp.h"
 
+#include "compare_view.h"
 #include "main_window.h"
+#include "training_view.h"
+
+#include "model/config.h"
+#include "peft/presets.h"
+#include "project/project.h"
+#include "util/system.h"
+
+namespace {
+
+/// A project with one queued run of `preset` on sentiment.
+QString projectWithRun(const QTemporaryDir& dir, const QString& name, const char* preset, int steps) {
+    const QString path = dir.filePath(name);
+    auto p = peft::Project::create(path.toStdString(), {{"id", "default"}});
+    const peft::ModelConfig cfg = peft::workbenchDefaultConfig(peft::resourcesDir());
+    const peft::Preset& pr = peft::presetById(preset);
+    peft::TrainConfig tc;
+    tc.steps = steps;
+    tc.eval_every = 10;
+    tc.log_every = 5;
+    tc.lr = pr.default_lr;
+    tc.threads = 1;
+    peft::queueBuiltinRun(*p, pr.name, pr.id, peft::resolvePreset(pr, cfg), "sentiment", tc);
+    return path;
+}
+
+}  // namespace
 
 class TestUi : public QObject {
     Q_OBJECT
+    QTemporaryDir dir_;
 
 private Q_SLOTS:
     void initTestCase() {
+        QStandardPaths::setTestModeEnabled(true);
         QCoreApplication::setOrganizationName(QStringLiteral("peft-workbench-tests"));
         QSettings().clear();
+        QFile::remove(peft::ui::MainWindow::defaultProjectPath());
+        QVERIFY(dir_.isValid());
+    }
+
+    void firstStartCreatesDefaultProjectWithEveryPresetQueued() {
+        peft::ui::MainWindow w;
+        QCOMPARE(w.projectPath(), peft::ui::MainWindow::defaultProjectPath());
+        QVERIFY(QFileInfo::exists(w.projectPath()));
+        QCOMPARE(w.compareView()->table()->rowCount(), 16);
+        QCOMPARE(w.compareView()->table()->item(0, 3)->text(), QStringLiteral("queued"));
+    }
+
+    void runFromGuiReportsProgressAndFinishes() {
+        const QString path = projectWithRun(dir_, QStringLiteral("run.peftproj"), "lora", 30);
+        peft::ui::MainWindow w(path);
+        QCOMPARE(w.projectPath(), path);
+        QSignalSpy ended(&w, &peft::ui::MainWindow::runEnded);
+        QSignalSpy drained(&w, &peft::ui::MainWindow::queueDrained);
+        w.runQueue();
+        QVERIFY(w.isTraining());
+        QVERIFY(drained.wait(180000));
+        QCOMPARE(ended.count(), 1);
+        QVERIFY(!w.isTraining());
+        QVERIFY(w.trainingView()->pointCount(1, QStringLiteral("train/loss")) >= 6);  // steps 1, 5, …, 30
+        QCOMPARE(w.trainingView()->pointCount(1, QStringLiteral("dev/accuracy")), 3);
+        QTableWidget* t = w.compareView()->table();
+        QCOMPARE(t->rowCount(), 1);
+        QCOMPARE(t->item(0, 3)->text(), QStringLiteral("finished"));
+        QVERIFY(t->item(0, 5)->text().startsWith(QStringLiteral("accuracy ")));
+    }
+
+    void reopenedProjectShowsRunsCurvesAndComparison() {
+        const QString path = dir_.filePath(QStringLiteral("run.peftproj"));
+        peft::ui::MainWindow w(path);
+        QVERIFY(w.trainingView()->hasRun(1));
+        QVERIFY(w.trainingView()->pointCount(1, QStringLiteral("train/loss")) >= 6);
+        QCOMPARE(w.compareView()->table()->rowCount(), 1);
+        QCOMPARE(w.compareView()->scatter()->graphCount(), 1);
+    }
+
+    void stopCancelsTheRunAndKeepsItsCurve() {
+        const QString path = projectWithRun(dir_, QStringLiteral("stop.peftproj"), "lora", 100000);
+        peft::ui::MainWindow w(path);
+        QSignalSpy ended(&w, &peft::ui::MainWindow::runEnded);
+        w.runQueue();
+        QTRY_VERIFY_WITH_TIMEOUT(w.trainingView()->pointCount(1, QStringLiteral("train/loss")) > 2, 120000);
+        w.stopTraining();
+        QVERIFY(ended.wait(60000));
+        QVERIFY(!w.isTraining());
+        auto p = peft::Project::open(path.toStdString(), peft::Project::Mode::ReadOnly);
+        const peft::RunRecord r = p->run(1);
+        QCOMPARE(QString::fromUtf8(peft::toString(r.state)), QStringLiteral("cancelled"));
+        QVERIFY(r.steps_done > 0 && r.steps_done < 100000);
+        QVERIFY(p->metricCount(1) > 0);
+    }
+
+    void smoothingPassesNonFiniteValuesAndKeepsConstantsConstant() {
+        peft::ui::TrainingView v;
+        QVector<peft::ui::MetricSample> s;
+        for (int i = 1; i <= 6; ++i)
+            s.push_back(
+                {i, double(i), QStringLiteral("train"), QStringLiteral("loss"), i == 4 ? std::nan("") : 2.0});
+        v.setSmoothing(0.9);
+        v.addSamples(7, s);
+        QCPGraph* g = nullptr;
+        for (int i = 0; i < v.plot()->graphCount(); ++i)
+            if (v.plot()->graph(i)->property("run").toLongLong() == 7) g = v.plot()->graph(i);
+        QVERIFY(g);
+        QCOMPARE(g->data()->size(), 6);
+        for (int i = 0; i < 6; ++i) {
+            const double y = (g->data()->constBegin() + i)->value;
+            if (i == 3)
+                QVERIFY(std::isnan(y));  // a gap, not averaged into its neighbours
+            else
+                QVERIFY2(std::abs(y - 2.0) < 1e-12, QByteArray::number(y));  // debiased EMA of a constant
+        }
+        v.setSmoothing(0.0);  // rebuilds from the raw points
+        QCOMPARE((g->data()->constBegin() + 5)->value, 2.0);
+    }
+
+    void everyViewRendersToImage() {
+        peft::ui::MainWindow w(dir_.filePath(QStringLiteral("run.peftproj")));
+        w.resize(1280, 800);
+        w.show();
+        QVERIFY(QTest::qWaitForWindowExposed(&w));
+        for (int i = 0; i < w.tabs()->count(); ++i) {
+            w.tabs()->setCurrentIndex(i);
+            QCoreApplication::processEvents();
+            const QImage img = w.grab().toImage();
+            QCOMPARE(img.size(), QSize(1280, 800));
+            QVERIFY(img.save(dir_.filePath(QStringLiteral("view-%1.png").arg(i))));
+        }
     }
 
     void windowShowsBudgetPlotOfEveryPreset() {
