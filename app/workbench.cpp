@@ -12,6 +12,7 @@
 #include <cstdio>
 #include <vector>
 
+#include "lambda_view.h"
 #include "main_window.h"
 #include "util/system.h"
 
@@ -34,7 +35,7 @@ int main(int argc, char** argv) {
                        "once the queue is done)."),
         QStringLiteral("FILE"));
     QCommandLineOption view(QStringLiteral("view"),
-                            QStringLiteral("Open on a view: design, training, compare."),
+                            QStringLiteral("Open on a view: design, training, compare, lambda."),
                             QStringLiteral("NAME"));
     QCommandLineOption runQueue(QStringLiteral("run-queue"),
                                 QStringLiteral("Start the project's queue on open."));
@@ -42,6 +43,11 @@ int main(int argc, char** argv) {
         QStringLiteral("probe-latency"),
         QStringLiteral("Measure the GUI event loop's latency with a 10 ms timer while the queue "
                        "runs; print percentiles when it is done (use with --run-queue)."));
+    QCommandLineOption lambdaRun(
+        QStringLiteral("lambda-run"),
+        QStringLiteral("Show λ(x) of run ID (with --view lambda; --screenshot waits for it)."),
+        QStringLiteral("ID"));
+    parser.addOption(lambdaRun);
     parser.addOption(screenshot);
     parser.addOption(view);
     parser.addOption(runQueue);
@@ -58,7 +64,7 @@ int main(int argc, char** argv) {
     peft::ui::MainWindow window(args.isEmpty() ? QString() : args.first());
     window.show();
     const QStringList views = {QStringLiteral("design"), QStringLiteral("training"),
-                               QStringLiteral("compare")};
+                               QStringLiteral("compare"), QStringLiteral("lambda")};
     if (parser.isSet(view))
         window.tabs()->setCurrentIndex(std::max(0, int(views.indexOf(parser.value(view)))));
 
@@ -91,7 +97,13 @@ int main(int argc, char** argv) {
             QApplication::exit(0);
         }
     };
-    if (parser.isSet(runQueue)) {
+    if (parser.isSet(lambdaRun)) {
+        window.lambdaView()->selectRun(parser.value(lambdaRun).toLongLong());
+        QObject::connect(window.lambdaView(), &peft::ui::LambdaView::shown, &window, [&] {
+            if (parser.isSet(screenshot)) QTimer::singleShot(200, &window, finish);
+        });
+        QTimer::singleShot(0, &window, [&window] { window.lambdaView()->request(); });
+    } else if (parser.isSet(runQueue)) {
         QObject::connect(&window, &peft::ui::MainWindow::queueDrained, &window,
                          [&] { QTimer::singleShot(300, &window, finish); });
         QTimer::singleShot(0, &window, [&window] { window.runQueue(); });

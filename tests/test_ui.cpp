@@ -15,6 +15,7 @@
 #include "qcp.h"
 
 #include "compare_view.h"
+#include "lambda_view.h"
 #include "main_window.h"
 #include "training_view.h"
 
@@ -130,6 +131,38 @@ private Q_SLOTS:
         }
         v.setSmoothing(0.0);  // rebuilds from the raw points
         QCOMPARE((g->data()->constBegin() + 5)->value, 2.0);
+    }
+
+    void heatmapShowsKnownLambda() {
+        peft::ui::LambdaView v;
+        peft::ui::LambdaData d;
+        d.tokens = {QStringLiteral("the"), QStringLiteral("plot"), QStringLiteral("was"),
+                    QStringLiteral("good")};
+        d.layers = 2;
+        d.heads = 3;
+        for (int l = 0; l < 2; ++l)
+            for (int h = 0; h < 3; ++h)
+                for (int t = 0; t < 4; ++t)
+                    d.values.push_back((100 * l + 10 * h + t) / 1000.0);
+        QSignalSpy shown(&v, &peft::ui::LambdaView::shown);
+        v.showLambda(1, QStringLiteral("the plot was good"), d);
+        QCOMPARE(shown.count(), 1);
+        v.setLayer(1);
+        auto* map = qobject_cast<QCPColorMap*>(v.heatmap()->plottable(0));
+        QVERIFY(map);
+        QCOMPARE(map->data()->keySize(), 4);    // tokens
+        QCOMPARE(map->data()->valueSize(), 3);  // heads
+        for (int h = 0; h < 3; ++h)
+            for (int t = 0; t < 4; ++t)
+                QCOMPARE(v.shownValue(h, t), (100 + 10 * h + t) / 1000.0);
+        auto* strip = qobject_cast<QCPColorMap*>(v.strip()->plottable(0));
+        QCOMPARE(strip->data()->valueSize(), 2);                     // layers
+        QCOMPARE(strip->data()->cell(3, 0), (0 + 10 + 3) / 1000.0);  // mean over heads 0, 10, 20 → 10
+        // A run without gating: the reason is shown and the map is empty.
+        peft::ui::LambdaData none;
+        none.reason = QStringLiteral("no gated prefix");
+        v.showLambda(2, QStringLiteral("x"), none);
+        QCOMPARE(map->data()->keySize(), 0);
     }
 
     void everyViewRendersToImage() {

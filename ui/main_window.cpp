@@ -29,6 +29,7 @@
 #include "qcp.h"
 
 #include "compare_view.h"
+#include "lambda_view.h"
 #include "run_worker.h"
 #include "training_view.h"
 
@@ -124,6 +125,19 @@ MainWindow::MainWindow(const QString& project, QWidget* parent) : QMainWindow(pa
     workerThread_.setObjectName(QStringLiteral("training"));
     workerThread_.start();
 
+    lambdaWorker_ = new LambdaWorker;
+    lambdaWorker_->moveToThread(&lambdaThread_);
+    connect(&lambdaThread_, &QThread::finished, lambdaWorker_, &QObject::deleteLater);
+    connect(lambda_, &LambdaView::requested, this, [this](qint64 run, const QString& text) {
+        QMetaObject::invokeMethod(lambdaWorker_, "compute", Qt::QueuedConnection,
+                                  Q_ARG(QString, projectPath_), Q_ARG(qint64, run), Q_ARG(QString, text));
+    });
+    connect(lambdaWorker_, &LambdaWorker::ready, lambda_, &LambdaView::showLambda);
+    connect(lambdaWorker_, &LambdaWorker::failed, lambda_,
+            [this](qint64, const QString& m) { lambda_->showError(m); });
+    lambdaThread_.setObjectName(QStringLiteral("lambda"));
+    lambdaThread_.start();
+
     QSettings settings;
     restoreGeometry(settings.value(QStringLiteral("window/geometry")).toByteArray());
     restoreState(settings.value(QStringLiteral("window/state")).toByteArray());
@@ -149,6 +163,8 @@ MainWindow::~MainWindow() {
     if (worker_) worker_->cancel();
     workerThread_.quit();
     workerThread_.wait();
+    lambdaThread_.quit();
+    lambdaThread_.wait();
 }
 
 QString MainWindow::defaultProjectPath() {
@@ -212,6 +228,10 @@ void MainWindow::refreshRuns() {
     try {
         const auto runs = project_->runs();
         compare_->setRuns(runs);
+        QList<QPair<qint64, QString>> choices;
+        for (const auto& r : runs)
+            choices.append({qint64(r.id), qs(r.name)});
+        lambda_->setRuns(choices);
         int queued = 0;
         for (const auto& r : runs)
             queued += r.state == RunState::Queued || r.state == RunState::Interrupted;
@@ -506,6 +526,10 @@ void MainWindow::buildCentral() {
     tabs_->setTabToolTip(0, tr("Where each preset sits in the design space and what it trains"));
     tabs_->setTabToolTip(1, tr("Live loss and metric curves of the project's runs"));
     tabs_->setTabToolTip(2, tr("Every run against full fine-tuning: table and Figure 1"));
+    lambda_ = new LambdaView(tabs_);
+    tabs_->addTab(lambda_, tr("λ(x)"));
+    tabs_->setTabToolTip(
+        3, tr("The prefix's gate λ(x) per layer, head and token for a run with a gated prefix"));
     connect(compare_, &CompareView::runsSelected, this,
             [this](const QList<qint64>& ids) { training_->showOnly(ids); });
     setCentralWidget(tabs_);

@@ -26,6 +26,12 @@ class QTabWidget;
 
 namespace peft::ui {
 
+class CompareView;
+class LambdaView;
+class LambdaWorker;
+class RunWorker;
+class TrainingView;
+
 class MainWindow : public QMainWindow {
     Q_OBJECT
 
@@ -41,12 +47,9 @@ public:
 
     bool openProject(const QString& path);
     QString projectPath() const { return projectPath_; }
-    class TrainingView* trainingView() const {
-        return training_;
-    }
-    class CompareView* compareView() const {
-        return compare_;
-    }
+    TrainingView* trainingView() const { return training_; }
+    CompareView* compareView() const { return compare_; }
+    LambdaView* lambdaView() const { return lambda_; }
     QTabWidget* tabs() const { return tabs_; }
     /// Queues the selected preset on the chosen task; returns the run id (0 when it failed).
     qint64 queueSelectedPreset();
@@ -95,8 +98,11 @@ private:
     QTableWidget* table_ = nullptr;
 
     QTabWidget* tabs_ = nullptr;
-    class TrainingView* training_ = nullptr;
-    class CompareView* compare_ = nullptr;
+    TrainingView* training_ = nullptr;
+    CompareView* compare_ = nullptr;
+    LambdaView* lambda_ = nullptr;
+    QThread lambdaThread_;
+    LambdaWorker* lambdaWorker_ = nullptr;
     QComboBox* task_ = nullptr;
     QSpinBox* steps_ = nullptr;
     QAction* runAct_ = nullptr;
@@ -110,7 +116,7 @@ private:
     std::unique_ptr<Project> project_;
     QString projectPath_;
     QThread workerThread_;
-    class RunWorker* worker_ = nullptr;
+    RunWorker* worker_ = nullptr;
     qint64 currentRun_ = 0;
     bool queueActive_ = false;
     bool paused_ = false;

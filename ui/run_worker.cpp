@@ -54,6 +54,7 @@ private:
 RunWorker::RunWorker(QObject* parent) : QObject(parent) {
     qRegisterMetaType<peft::ui::MetricSample>();
     qRegisterMetaType<QVector<peft::ui::MetricSample>>();
+    qRegisterMetaType<peft::ui::LambdaData>();
 }
 
 void RunWorker::pause() {
@@ -97,6 +98,23 @@ void RunWorker::execute(const QString& project, qint64 run, bool resumeRun) {
     }
     busy_ = false;
     Q_EMIT finished(run, ok, message);
+}
+
+void LambdaWorker::compute(const QString& project, qint64 run, const QString& text) {
+    try {
+        const LambdaMap m = lambdaOfRun(project.toStdString(), run, text.toStdString());
+        LambdaData d;
+        for (const auto& t : m.tokens)
+            d.tokens << QString::fromStdString(t);
+        d.layers = int(m.layers);
+        d.heads = int(m.heads);
+        d.values = QVector<double>(m.values.begin(), m.values.end());
+        d.reason = QString::fromStdString(m.reason);
+        d.weights = QString::fromStdString(m.weights);
+        Q_EMIT ready(run, text, d);
+    } catch (const std::exception& e) {
+        Q_EMIT failed(run, QString::fromUtf8(e.what()));
+    }
 }
 
 }  // namespace peft::ui

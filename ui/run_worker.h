@@ -6,6 +6,7 @@
 // at most 25 times a second, so a fast run cannot flood the event loop.
 #include <QObject>
 #include <QString>
+#include <QStringList>
 #include <QVector>
 
 #include <atomic>
@@ -54,6 +55,31 @@ private:
     std::atomic<bool> busy_{false}, cancelRequested_{false};
 };
 
+/// λ(x) of one run for one input, as the λ view shows it.
+struct LambdaData {
+    QStringList tokens;
+    int layers = 0, heads = 0;
+    QVector<double> values;  // [layers][heads][tokens]
+    QString reason;          // why there is none
+    QString weights;         // which checkpoint
+    double at(int layer, int head, int token) const {
+        return values[(layer * heads + head) * int(tokens.size()) + token];
+    }
+};
+
+/// Computes λ(x) on its own thread (one forward pass), so it answers while a run trains.
+class LambdaWorker : public QObject {
+    Q_OBJECT
+
+public Q_SLOTS:
+    void compute(const QString& project, qint64 run, const QString& text);
+
+Q_SIGNALS:
+    void ready(qint64 run, const QString& text, const peft::ui::LambdaData& data);
+    void failed(qint64 run, const QString& message);
+};
+
 }  // namespace peft::ui
 
 Q_DECLARE_METATYPE(peft::ui::MetricSample)
+Q_DECLARE_METATYPE(peft::ui::LambdaData)

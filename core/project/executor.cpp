@@ -6,6 +6,7 @@
 
 #include "data/world.h"
 #include "io/backbone.h"
+#include "io/safetensors.h"
 #include "peft/accounting.h"
 #include "peft/spec.h"
 #include "project/project.h"
@@ -197,6 +198,58 @@ TrainResult executeRun(const std::string& projectPath, int64_t runId, const Exec
     m.backbone_params = rep.backbone;
     project->setSummary(runId, m);
     return r;
+}
+
+LambdaMap lambdaOfRun(const std::string& projectPath, int64_t runId, const std::string& text) {
+    auto project = Project::open(projectPath, Project::Mode::ReadOnly);
+    const RunRecord run = project->run(runId);
+    const std::string where = projectPath + ": run " + std::to_string(runId);
+    const Spec spec = specFromJson(run.spec);
+    LambdaMap out;
+    if (!spec.hasGating()) {
+        out.reason =
+            "'" + spec.name +
+            "' has no gated prefix: λ(x) is the prefix's share of the joint attention softmax, defined "
+            "only for prefix tuning with gated composition at head attention (prefix, MAM, UniPELT)";
+        return out;
+    }
+    std::string task = "sentiment";
+    if (auto it = run.train_config.find("task"); it != run.train_config.end() && it->is_string())
+        task = it->get<std::string>();
+    const auto labels = builtinTaskLabels(task);
+    Backbone b =
+        loadBackbone(projectBackboneDir(project->backbone(), where), int64_t(labels.size()), run.seed);
+    Transformer model = b.model;
+    model->applySpec(spec);
+    out.weights = "initial";
+    for (const char* kind : {"best", "eval"})
+        if (const auto c = project->checkpoint(runId, kind)) {
+            loadTrainableInto(model, parseSafetensors(c->tensors, where + " checkpoint").tensors,
+                              where + " " + kind + " checkpoint");
+            out.weights = std::string(kind == std::string("best") ? "best" : "last") + " checkpoint (step " +
+                          std::to_string(c->step) + ")";
+            break;
+        }
+    model->eval();
+    const WordTokenizer tok(std::vector<std::string>(b.vocab.begin() + 5, b.vocab.end()));
+    std::vector<int64_t> ids = tok.encode(text);
+    if (ids.empty()) throw Error("text", "empty input");
+    if (task == "entailment" || task == "summarization" || task == "translation")
+        ids.push_back(WordTokenizer::kEos);
+    if (int64_t(ids.size()) > b.config.max_positions)
+        throw Error("text", std::to_string(ids.size()) + " tokens exceed the backbone's " +
+                                std::to_string(b.config.max_positions));
+    torch::NoGradGuard ng;
+    ForwardOptions fo;
+    fo.capture_lambda = true;
+    const ForwardResult r = model->forward(torch::tensor(ids, torch::kLong).unsqueeze(0), {}, {}, fo);
+    const torch::Tensor lam = r.lambda.select(1, 0).to(torch::kDouble).contiguous();  // [L, H, T]
+    out.layers = lam.size(0);
+    out.heads = lam.size(1);
+    out.values.assign(lam.data_ptr<double>(), lam.data_ptr<double>() + lam.numel());
+    for (int64_t id : ids)
+        out.tokens.push_back(tok.token(id));
+    return out;
 }
 
 }  // namespace peft

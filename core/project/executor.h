@@ -28,4 +28,16 @@ struct ExecuteOptions {
 /// backbone, a bad spec) mark the run "failed" with the message and are rethrown.
 TrainResult executeRun(const std::string& projectPath, int64_t run, const ExecuteOptions& opts = {});
 
+/// λ(x) of a run for one input: the prefix's share of each head's joint softmax, per layer, head and token.
+struct LambdaMap {
+    std::vector<std::string> tokens;
+    int64_t layers = 0, heads = 0;
+    std::vector<double> values;  // [layers][heads][tokens], row-major
+    std::string reason;          // why there is no λ (no gated prefix), or empty
+    std::string weights;         // "best checkpoint (step N)", "last checkpoint (step N)" or "initial"
+};
+/// The run's model with its best checkpoint (else its latest, else as initialised) on `text` (words of the
+/// built-in world; the classification input as training sees it). Reads the project; runs one forward pass.
+LambdaMap lambdaOfRun(const std::string& projectPath, int64_t run, const std::string& text);
+
 }  // namespace peft

@@ -1,0 +1,66 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
+#pragma once
+// The λ(x) view: for a run with a gated prefix, the prefix's share of each head's joint attention softmax,
+// λ(x) = Σ_i exp(x W_q P_k,iᵀ) / (Σ_i exp(x W_q P_k,iᵀ) + Σ_j exp(x W_q W_k ᵀ C_jᵀ)), as a head × token
+// heatmap of one layer (colour scale, token labels, the exact value under the mouse) and a strip of the
+// per-layer means over heads. For a run without gating it says why there is no λ.
+#include <QWidget>
+
+#include "run_worker.h"
+
+class QComboBox;
+class QCustomPlot;
+class QCPColorMap;
+class QLabel;
+class QLineEdit;
+class QSpinBox;
+
+namespace peft::ui {
+
+class LambdaView : public QWidget {
+    Q_OBJECT
+
+public:
+    explicit LambdaView(QWidget* parent = nullptr);
+
+    /// The runs to choose from: (id, name) of the project's runs.
+    void setRuns(const QList<QPair<qint64, QString>>& runs);
+    /// Shows λ of `run` for `text` (what LambdaWorker computed).
+    void showLambda(qint64 run, const QString& text, const LambdaData& data);
+    void showError(const QString& message);
+    qint64 selectedRun() const;
+    void selectRun(qint64 run);
+    /// Asks for λ of the selected run and the text (answered by showLambda or showError).
+    void request();
+    QString text() const;
+    void setText(const QString& text);
+    void setLayer(int layer);
+    QCustomPlot* heatmap() const { return plot_; }
+    QCustomPlot* strip() const { return strip_; }
+    const LambdaData& data() const { return data_; }
+    /// The value shown at (head, token) of the current layer.
+    double shownValue(int head, int token) const;
+
+Q_SIGNALS:
+    /// The user wants λ of `run` for `text`.
+    void requested(qint64 run, const QString& text);
+    /// λ (or the reason there is none) is on screen.
+    void shown();
+
+private:
+    void redraw();
+    void pickDevExample();
+
+    QComboBox* runs_ = nullptr;
+    QLineEdit* text_ = nullptr;
+    QSpinBox* layer_ = nullptr;
+    QLabel* info_ = nullptr;
+    QCustomPlot* plot_ = nullptr;
+    QCPColorMap* map_ = nullptr;
+    QCustomPlot* strip_ = nullptr;
+    QCPColorMap* stripMap_ = nullptr;
+    LambdaData data_;
+    int exampleCounter_ = 0;
+};
+
+}  // namespace peft::ui
