@@ -9,11 +9,13 @@
 #include <QTimer>
 
 #include <algorithm>
+#include <cmath>
 #include <cstdio>
 #include <vector>
 
 #include "lambda_view.h"
 #include "main_window.h"
+#include "training_view.h"
 #include "util/system.h"
 
 int main(int argc, char** argv) {
@@ -48,6 +50,11 @@ int main(int argc, char** argv) {
         QStringLiteral("Show λ(x) of run ID (with --view lambda; --screenshot waits for it)."),
         QStringLiteral("ID"));
     parser.addOption(lambdaRun);
+    QCommandLineOption benchReplot(
+        QStringLiteral("bench-replot"),
+        QStringLiteral("Benchmark: replot time of the training view holding N points (prints and quits)."),
+        QStringLiteral("N"));
+    parser.addOption(benchReplot);
     parser.addOption(screenshot);
     parser.addOption(view);
     parser.addOption(runQueue);
@@ -55,6 +62,34 @@ int main(int argc, char** argv) {
     parser.addPositionalArgument(QStringLiteral("project"),
                                  QStringLiteral("A .peftproj file (default: the built-in default project)."));
     parser.process(app);
+
+    if (parser.isSet(benchReplot)) {
+        // N training-loss points of one run, appended with addData as live training does, then the median
+        // of 11 full replots at 1200 × 700.
+        const int n = parser.value(benchReplot).toInt();
+        peft::ui::TrainingView bench;
+        bench.resize(1200, 700);
+        bench.show();
+        bench.addRun(1, QStringLiteral("bench"));
+        QVector<peft::ui::MetricSample> batch;
+        for (int i = 1; i <= n; ++i) {
+            batch.push_back({i, i * 0.01, QStringLiteral("train"), QStringLiteral("loss"),
+                             2.0 / std::sqrt(double(i)) + 0.05 * std::sin(i * 0.1)});
+            if (batch.size() == 10000 || i == n) {
+                bench.addSamples(1, batch);
+                batch.clear();
+            }
+        }
+        std::vector<double> ms;
+        for (int i = 0; i < 11; ++i)
+            ms.push_back(bench.replotNow());
+        std::sort(ms.begin(), ms.end());
+        std::printf(
+            "training view with %d points: replot median %.1f ms (min %.1f, max %.1f) over %zu replots\n",
+            bench.pointCount(1, QStringLiteral("train/loss")), ms[ms.size() / 2], ms.front(), ms.back(),
+            ms.size());
+        return 0;
+    }
 
     const QString resources = QString::fromStdString(peft::resourcesDir());
     if (!resources.isEmpty())

@@ -336,12 +336,21 @@ void MainWindow::addRecent(const QString& path) {
         recentMenu_->addAction(p, this, [this, p] { openProject(p); });
 }
 
+namespace {
+
+/// Asks where to write a project; adds the extension. Empty when the user cancels.
+QString askNewProjectFile(QWidget* parent, const QString& title) {
+    const QString path = QFileDialog::getSaveFileName(parent, title, QString(),
+                                                      MainWindow::tr("PEFT Workbench projects (*.peftproj)"));
+    if (path.isEmpty() || path.endsWith(QLatin1String(".peftproj"))) return path;
+    return path + QStringLiteral(".peftproj");
+}
+
+}  // namespace
+
 void MainWindow::newProject() {
-    const QString path = QFileDialog::getSaveFileName(this, tr("New Project"), QString(),
-                                                      tr("PEFT Workbench projects (*.peftproj)"));
-    if (path.isEmpty()) return;
-    const QString file =
-        path.endsWith(QLatin1String(".peftproj")) ? path : path + QStringLiteral(".peftproj");
+    const QString file = askNewProjectFile(this, tr("New Project"));
+    if (file.isEmpty()) return;
     try {
         Project::create(file.toStdString(), {{"id", "default"}});
     } catch (const std::exception& e) {
@@ -359,11 +368,8 @@ void MainWindow::openProjectDialog() {
 
 void MainWindow::saveProjectAs() {
     if (!project_) return;
-    const QString path = QFileDialog::getSaveFileName(this, tr("Save Project As"), QString(),
-                                                      tr("PEFT Workbench projects (*.peftproj)"));
-    if (path.isEmpty()) return;
-    const QString file =
-        path.endsWith(QLatin1String(".peftproj")) ? path : path + QStringLiteral(".peftproj");
+    const QString file = askNewProjectFile(this, tr("Save Project As"));
+    if (file.isEmpty()) return;
     try {
         project_->saveAs(file.toStdString());
     } catch (const std::exception& e) {

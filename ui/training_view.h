@@ -16,7 +16,9 @@
 class QCheckBox;
 class QComboBox;
 class QCustomPlot;
+class QCPAxis;
 class QCPGraph;
+class QCPRange;
 class QLabel;
 class QSlider;
 class QTimer;
@@ -72,6 +74,7 @@ private:
     void rebuildGraph(Series& s, bool smooth);
     void rebuildAll();
     void scheduleReplot();
+    bool visibleSpan(QCPAxis* valueAxis, QCPRange& out) const;
 
     QCustomPlot* plot_ = nullptr;
     QSlider* smoothSlider_ = nullptr;

@@ -223,6 +223,16 @@ json parseJsonColumn(const std::string& text, const std::string& where) {
     return j;
 }
 
+sqlite3* openDatabase(const std::string& path, int flags, const char* failure) {
+    sqlite3* db = nullptr;
+    if (sqlite3_open_v2(path.c_str(), &db, flags, nullptr) != SQLITE_OK) {
+        const std::string msg = db ? sqlite3_errmsg(db) : "out of memory";
+        sqlite3_close_v2(db);
+        throw Error(path, std::string(failure) + ": " + msg);
+    }
+    return db;
+}
+
 bool looksLikeSqlite(const std::string& path) {
     std::ifstream in(path, std::ios::binary);
     std::array<char, 16> head{};
@@ -290,13 +300,7 @@ Project::~Project() {
 
 std::unique_ptr<Project> Project::create(const std::string& path, const json& backbone) {
     if (std::filesystem::exists(path)) throw Error(path, "already exists (choose another name or open it)");
-    sqlite3* db = nullptr;
-    if (sqlite3_open_v2(path.c_str(), &db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, nullptr) !=
-        SQLITE_OK) {
-        const std::string msg = db ? sqlite3_errmsg(db) : "out of memory";
-        sqlite3_close_v2(db);
-        throw Error(path, "cannot create: " + msg);
-    }
+    sqlite3* db = openDatabase(path, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, "cannot create");
     std::unique_ptr<Project> p(new Project(path, db, false));
     exec(db, "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON;", path);
     {
@@ -329,13 +333,7 @@ std::unique_ptr<Project> Project::open(const std::string& path, Mode mode) {
         readOnly = true;  // WAL needs its -wal and -shm files beside the database
         messages.push_back("the folder is not writable: opened read-only");
     }
-    sqlite3* db = nullptr;
-    const int flags = readOnly ? SQLITE_OPEN_READONLY : SQLITE_OPEN_READWRITE;
-    if (sqlite3_open_v2(path.c_str(), &db, flags, nullptr) != SQLITE_OK) {
-        const std::string msg = db ? sqlite3_errmsg(db) : "out of memory";
-        sqlite3_close_v2(db);
-        throw Error(path, "cannot open: " + msg);
-    }
+    sqlite3* db = openDatabase(path, readOnly ? SQLITE_OPEN_READONLY : SQLITE_OPEN_READWRITE, "cannot open");
     std::unique_ptr<Project> p(new Project(path, db, readOnly));
     p->messages_ = messages;
     sqlite3_busy_timeout(db, 2000);
@@ -718,13 +716,7 @@ TrainCheckpoint resumeCheckpoint(const Project& project, int64_t run) {
 
 std::unique_ptr<Project> Project::saveAs(const std::string& path) const {
     if (std::filesystem::exists(path)) throw Error(path, "already exists (choose another name)");
-    sqlite3* dst = nullptr;
-    if (sqlite3_open_v2(path.c_str(), &dst, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, nullptr) !=
-        SQLITE_OK) {
-        const std::string msg = dst ? sqlite3_errmsg(dst) : "out of memory";
-        sqlite3_close_v2(dst);
-        throw Error(path, "cannot create: " + msg);
-    }
+    sqlite3* dst = openDatabase(path, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, "cannot create");
     sqlite3_backup* b = sqlite3_backup_init(dst, "main", db_, "main");
     int rc = b ? sqlite3_backup_step(b, -1) : SQLITE_ERROR;
     if (b) sqlite3_backup_finish(b);
