@@ -2,6 +2,8 @@
 // The main window under the offscreen platform: it opens the default project, shows the budget plot of every
 // preset, follows the selection, trains a queued run on the worker thread (progress, finish, stop), reopens
 // a project with its runs, curves and comparison, and renders every view to an image.
+#include <QComboBox>
+#include <QDoubleSpinBox>
 #include <QListWidget>
 #include <QSignalSpy>
 #include <QStandardPaths>
@@ -17,9 +19,11 @@
 #include "compare_view.h"
 #include "lambda_view.h"
 #include "main_window.h"
+#include "spec_editor.h"
 #include "training_view.h"
 
 #include "model/config.h"
+#include "peft/accounting.h"
 #include "peft/presets.h"
 #include "project/project.h"
 #include "util/system.h"
@@ -131,6 +135,49 @@ private Q_SLOTS:
         }
         v.setSmoothing(0.0);  // rebuilds from the raw points
         QCOMPARE((g->data()->constBegin() + 5)->value, 2.0);
+    }
+
+    void editorControlsBuildTheSpecAndPointAtErrors() {
+        const peft::ModelConfig cfg = peft::workbenchDefaultConfig(peft::resourcesDir());
+        peft::ui::SpecEditor e(cfg);
+        e.setSpec(peft::resolvePreset(peft::presetById("lora"), cfg), QStringLiteral("lora"));
+        QCOMPARE(e.presetId(), QStringLiteral("lora"));
+        QVERIFY(e.validationError().isEmpty());
+        QCOMPARE(e.spec().modifications.size(), size_t(2));
+
+        // LoRA at W_q → an adapter at W_q is invalid: the message names the site and the site box is marked.
+        e.formBox()->setCurrentIndex(e.formBox()->findData(int(peft::Form::Adapter)));
+        QVERIFY(e.presetId().isEmpty());  // changing a control makes the spec custom
+        QVERIFY(e.spec().modifications[0].form == peft::Form::Adapter);
+        QVERIFY(e.spec().modifications[0].r > 0);  // the size carried over
+        QVERIFY2(e.validationError().contains(QStringLiteral("sublayer")), qPrintable(e.validationError()));
+        QCOMPARE(e.errorControl(), static_cast<QWidget*>(e.siteBox()));
+        // … until the site is a sublayer output.
+        e.siteBox()->setCurrentIndex(e.siteBox()->findData(int(peft::Site::FFN)));
+        QVERIFY2(e.validationError().isEmpty(), qPrintable(e.validationError()));
+        QVERIFY(e.spec().modifications[0].site == peft::Site::FFN);
+        QCOMPARE(e.errorControl(), static_cast<QWidget*>(nullptr));
+        e.insertionBox()->setCurrentIndex(e.insertionBox()->findData(int(peft::Insertion::Sequential)));
+        QVERIFY(e.spec().modifications[0].insertion == peft::Insertion::Sequential);
+        QVERIFY(e.validationError().isEmpty());
+
+        // Gating needs a λ: not defined for an adapter.
+        e.compositionBox()->setCurrentIndex(e.compositionBox()->findData(int(peft::Composition::Gated)));
+        QVERIFY(e.validationError().contains(QStringLiteral("λ")));
+        QCOMPARE(e.errorControl(), static_cast<QWidget*>(e.compositionBox()));
+        e.compositionBox()->setCurrentIndex(e.compositionBox()->findData(int(peft::Composition::Scaled)));
+        e.scaleBox()->setValue(4.0);
+        QVERIFY(e.validationError().isEmpty());
+        QCOMPARE(e.spec().modifications[0].scale, 4.0);
+
+        // The budget slider sizes every part to a share of the backbone.
+        e.setSpec(peft::resolvePreset(peft::presetById("pa-ffn"), cfg), QStringLiteral("pa-ffn"));
+        const int64_t before = e.spec().modifications[0].r;
+        e.setBudgetPercent(2.0);
+        const peft::ParamReport rep = peft::countParams(e.spec(), cfg);
+        QVERIFY2(std::abs(rep.storedPct() - 2.0) < 0.2, QByteArray::number(rep.storedPct()));
+        QVERIFY(e.spec().modifications[0].r > before);
+        QCOMPARE(e.presetId(), QStringLiteral("pa-ffn"));  // the same preset at another budget
     }
 
     void heatmapShowsKnownLambda() {

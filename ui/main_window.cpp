@@ -31,6 +31,7 @@
 #include "compare_view.h"
 #include "lambda_view.h"
 #include "run_worker.h"
+#include "spec_editor.h"
 #include "training_view.h"
 
 #include "data/world.h"
@@ -38,6 +39,7 @@
 #include "peft/accounting.h"
 #include "peft/presets.h"
 #include "project/project.h"
+#include "util/error.h"
 #include "util/system.h"
 
 namespace peft::ui {
@@ -46,6 +48,18 @@ namespace {
 
 QString qs(const std::string& s) {
     return QString::fromStdString(s);
+}
+
+/// "adapter@ffn r=16 + lora@W_q r=8": a custom spec's short name.
+std::string formulaShort(const Spec& spec) {
+    std::string out;
+    if (spec.train_base != TrainBase::None) out = std::string("base:") + toString(spec.train_base);
+    for (const auto& m : spec.modifications) {
+        if (!out.empty()) out += " + ";
+        out += m.label();
+        if (m.size()) out += (m.usesL() ? " l=" : " r=") + std::to_string(m.size());
+    }
+    return out.empty() ? "nothing" : out;
 }
 
 QString formatCount(int64_t n) {
@@ -247,17 +261,21 @@ void MainWindow::refreshRuns() {
 qint64 MainWindow::queueSelectedPreset() {
     if (!project_ || project_->readOnly()) return 0;
     try {
-        const Preset& pr = presetById(selectedPresetId().toStdString());
-        const ModelConfig cfg = workbenchDefaultConfig(resourcesDir());
+        if (!editor_->validationError().isEmpty())
+            throw Error("spec", editor_->validationError().toStdString());
+        const Spec spec = editor_->spec();
+        const std::string presetId = editor_->presetId().toStdString();
+        const std::string name =
+            presetId.empty() ? "custom: " + formulaShort(spec) : presetById(presetId).name;
         TrainConfig tc;
         tc.steps = steps_->value();
         tc.eval_every = std::max(1, steps_->value() / 10);
-        tc.lr = pr.default_lr;
+        tc.lr = presetId.empty() ? 3e-3 : presetById(presetId).default_lr;
         const std::string task = task_->currentText().toStdString();
-        const qint64 id =
-            queueBuiltinRun(*project_, pr.name + " on " + task, pr.id, resolvePreset(pr, cfg), task, tc);
+        const qint64 id = queueBuiltinRun(*project_, name + " on " + task,
+                                          presetId.empty() ? "custom" : presetId, spec, task, tc);
         refreshRuns();
-        statusBar()->showMessage(tr("queued run %1: %2 on %3").arg(id).arg(qs(pr.name), task_->currentText()),
+        statusBar()->showMessage(tr("queued run %1: %2 on %3").arg(id).arg(qs(name), task_->currentText()),
                                  5000);
         return id;
     } catch (const std::exception& e) {
@@ -408,9 +426,11 @@ void MainWindow::buildActions() {
     quit->setShortcut(QKeySequence::Quit);
 
     QMenu* run = menuBar()->addMenu(tr("&Run"));
-    QAction* queueAct = run->addAction(tr("&Queue Selected Preset"), this, [this] { queueSelectedPreset(); });
+    QAction* queueAct = run->addAction(tr("&Queue This Spec"), this, [this] { queueSelectedPreset(); });
     queueAct->setShortcut(QKeySequence(tr("Ctrl+Shift+Q")));
-    queueAct->setToolTip(tr("Add the selected preset, on the chosen task and steps, to the project's queue"));
+    queueAct->setToolTip(
+        tr("Add the spec in the editor (a preset or your own), on the chosen task and steps, to the "
+           "project's queue"));
     runAct_ = run->addAction(tr("Run Queue"), this, &MainWindow::runQueue);
     runAct_->setShortcut(QKeySequence(tr("Ctrl+R")));
     runAct_->setToolTip(tr("Train the queued runs one after another (interrupted runs resume)"));
@@ -471,9 +491,20 @@ void MainWindow::buildPresetDock() {
         item->setData(Qt::UserRole, qs(p.id));
         item->setToolTip(qs(p.formula + "\n" + p.paper_row));
     }
-    connect(presets_, &QListWidget::currentRowChanged, this, &MainWindow::showSelection);
-    dock->setWidget(presets_);
-    dock->setMinimumWidth(250);
+    editor_ = new SpecEditor(workbenchDefaultConfig(resourcesDir()), dock);
+    connect(presets_, &QListWidget::currentRowChanged, this, [this](int row) {
+        if (row < 0) return;
+        const Preset& p = peft::presets()[size_t(row)];
+        editor_->setSpec(resolvePreset(p, workbenchDefaultConfig(resourcesDir())), qs(p.id));
+    });
+    connect(editor_, &SpecEditor::specChanged, this, &MainWindow::showSelection);
+    auto* split = new QSplitter(Qt::Vertical, dock);
+    split->addWidget(presets_);
+    split->addWidget(editor_);
+    split->setStretchFactor(0, 2);
+    split->setStretchFactor(1, 3);
+    dock->setWidget(split);
+    dock->setMinimumWidth(300);
     addDockWidget(Qt::LeftDockWidgetArea, dock);
 }
 
@@ -629,16 +660,24 @@ void MainWindow::selectPreset(const QString& id) {
 
 void MainWindow::showSelection() {
     const int row = presets_->currentRow();
-    if (row < 0) return;
-    const Preset& p = peft::presets()[static_cast<size_t>(row)];
+    const Spec& spec = editor_->spec();
     const ModelConfig cfg = workbenchDefaultConfig(resourcesDir());
-    const Spec spec = resolvePreset(p, cfg);
+    const bool preset = !editor_->presetId().isEmpty() && row >= 0;
+    const Preset* p = preset ? &peft::presets()[static_cast<size_t>(row)] : nullptr;
+    if (!editor_->validationError().isEmpty()) {
+        title_->setText(p ? qs(p->name) : tr("Custom spec"));
+        formula_->setText(QStringLiteral("<span style='color:#c0392b'>%1</span>")
+                              .arg(editor_->validationError().toHtmlEscaped()));
+        counts_->clear();
+        table_->setRowCount(0);
+        return;
+    }
     const ParamReport rep = countParams(spec, cfg);
-
-    title_->setText(qs(p.name));
+    title_->setText(p ? qs(p->name) : tr("Custom spec"));
     formula_->setText(
-        qs(formula(spec)).replace(QLatin1Char('\n'), QStringLiteral("<br>")) +
-        QStringLiteral("<br><span style='color:gray'>%1</span>").arg(qs(p.paper_row).toHtmlEscaped()));
+        qs(formula(spec)).toHtmlEscaped().replace(QLatin1Char('\n'), QStringLiteral("<br>")) +
+        (p ? QStringLiteral("<br><span style='color:gray'>%1</span>").arg(qs(p->paper_row).toHtmlEscaped())
+           : QString()));
     counts_->setText(
         tr("<b>trained</b> %1 (%2 %) &nbsp;·&nbsp; <b>stored</b> %3 (%4 %) &nbsp;·&nbsp; task head %5 "
            "(always trained, not counted) &nbsp;·&nbsp; full fine-tuning trains %6")
@@ -669,6 +708,7 @@ void MainWindow::showSelection() {
     table_->resizeColumnsToContents();
     table_->horizontalHeader()->setSectionResizeMode(0, QHeaderView::Stretch);
 
+    highlight_->setVisible(preset);
     const int n = presets_->count();
     const double key = n - row;
     highlight_->topLeft->setType(QCPItemPosition::ptPlotCoords);

@@ -30,6 +30,7 @@ class CompareView;
 class LambdaView;
 class LambdaWorker;
 class RunWorker;
+class SpecEditor;
 class TrainingView;
 
 class MainWindow : public QMainWindow {
@@ -50,6 +51,7 @@ public:
     TrainingView* trainingView() const { return training_; }
     CompareView* compareView() const { return compare_; }
     LambdaView* lambdaView() const { return lambda_; }
+    SpecEditor* specEditor() const { return editor_; }
     QTabWidget* tabs() const { return tabs_; }
     /// Queues the selected preset on the chosen task; returns the run id (0 when it failed).
     qint64 queueSelectedPreset();
@@ -96,6 +98,7 @@ private:
     QLabel* formula_ = nullptr;
     QLabel* counts_ = nullptr;
     QTableWidget* table_ = nullptr;
+    SpecEditor* editor_ = nullptr;
 
     QTabWidget* tabs_ = nullptr;
     TrainingView* training_ = nullptr;
