@@ -9,6 +9,7 @@
 #include <QDockWidget>
 #include <QFileDialog>
 #include <QFileInfo>
+#include <QHBoxLayout>
 #include <QHeaderView>
 #include <QKeySequence>
 #include <QLabel>
@@ -28,6 +29,7 @@
 
 #include "qcp.h"
 
+#include "block_diagram.h"
 #include "compare_view.h"
 #include "lambda_view.h"
 #include "run_worker.h"
@@ -520,7 +522,11 @@ void MainWindow::buildCentral() {
     splitter->addWidget(plot_);
 
     auto* details = new QWidget(splitter);
-    auto* layout = new QVBoxLayout(details);
+    auto* outer = new QHBoxLayout(details);
+    auto* layout = new QVBoxLayout;
+    outer->addLayout(layout, 1);
+    diagram_ = new BlockDiagram(details);
+    outer->addWidget(diagram_);
     title_ = new QLabel(details);
     QFont tf = title_->font();
     tf.setPointSizeF(tf.pointSizeF() * 1.4);
@@ -672,6 +678,7 @@ void MainWindow::showSelection() {
         table_->setRowCount(0);
         return;
     }
+    diagram_->setSpec(spec, cfg.pre_ln);
     const ParamReport rep = countParams(spec, cfg);
     title_->setText(p ? qs(p->name) : tr("Custom spec"));
     formula_->setText(

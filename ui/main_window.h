@@ -26,6 +26,7 @@ class QTabWidget;
 
 namespace peft::ui {
 
+class BlockDiagram;
 class CompareView;
 class LambdaView;
 class LambdaWorker;
@@ -99,6 +100,7 @@ private:
     QLabel* counts_ = nullptr;
     QTableWidget* table_ = nullptr;
     SpecEditor* editor_ = nullptr;
+    BlockDiagram* diagram_ = nullptr;
 
     QTabWidget* tabs_ = nullptr;
     TrainingView* training_ = nullptr;
