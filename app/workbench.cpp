@@ -55,6 +55,10 @@ int main(int argc, char** argv) {
         QStringLiteral("Benchmark: replot time of the training view holding N points (prints and quits)."),
         QStringLiteral("N"));
     parser.addOption(benchReplot);
+    QCommandLineOption present(
+        QStringLiteral("presentation"),
+        QStringLiteral("Start in presentation mode (larger type, advanced controls hidden)."));
+    parser.addOption(present);
     parser.addOption(screenshot);
     parser.addOption(view);
     parser.addOption(runQueue);
@@ -98,6 +102,7 @@ int main(int argc, char** argv) {
     const QStringList args = parser.positionalArguments();
     peft::ui::MainWindow window(args.isEmpty() ? QString() : args.first());
     window.show();
+    if (parser.isSet(present)) window.setPresentationMode(true);
     const QStringList views = {QStringLiteral("design"), QStringLiteral("training"),
                                QStringLiteral("compare"), QStringLiteral("lambda")};
     if (parser.isSet(view))

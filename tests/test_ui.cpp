@@ -180,6 +180,28 @@ private Q_SLOTS:
         QCOMPARE(e.presetId(), QStringLiteral("pa-ffn"));  // the same preset at another budget
     }
 
+    void presentationModeIsRememberedPerProject() {
+        const QString path = projectWithRun(dir_, QStringLiteral("present.peftproj"), "mam", 10);
+        {
+            peft::ui::MainWindow w(path);
+            w.show();
+            QVERIFY(!w.presentationMode());
+            const qreal normal = w.font().pointSizeF();
+            auto* spin = w.specEditor()->findChild<QDoubleSpinBox*>();
+            QVERIFY(spin && !spin->isHidden());
+            for (QAction* a : w.findChildren<QAction*>())
+                if (a->text() == QStringLiteral("&Presentation Mode")) a->trigger();
+            QVERIFY(w.presentationMode());
+            QVERIFY(w.font().pointSizeF() > normal * 1.2);
+            QVERIFY(w.budgetPlot()->isHidden());
+            QVERIFY(spin->isHidden());  // s and dropout are advanced controls
+        }
+        peft::ui::MainWindow again(path);
+        QVERIFY(again.presentationMode());  // stored in the project
+        again.setPresentationMode(false);
+        QVERIFY(!again.budgetPlot()->isHidden());
+    }
+
     void heatmapShowsKnownLambda() {
         peft::ui::LambdaView v;
         peft::ui::LambdaData d;

@@ -18,6 +18,7 @@
 #include <QMessageBox>
 #include <QProgressBar>
 #include <QSettings>
+#include <QSignalBlocker>
 #include <QSpinBox>
 #include <QSplitter>
 #include <QStandardPaths>
@@ -227,9 +228,38 @@ bool MainWindow::openProject(const QString& path) {
         training_->addSamples(r.id, samples);
     }
     addRecent(path);
+    {
+        const QSignalBlocker block(presentAct_);  // applying the project's mode is not a change to store
+        presentAct_->setChecked(project_->meta("presentation").value_or("0") == "1");
+        setPresentationMode(presentAct_->isChecked());
+    }
     setProjectTitle();
     refreshRuns();
     return true;
+}
+
+void MainWindow::setPresentationMode(bool on) {
+    if (presenting_ == on) return;
+    presenting_ = on;
+    if (on) normalFont_ = font();
+    QFont f = normalFont_;
+    if (on) f.setPointSizeF(normalFont_.pointSizeF() * 1.35);
+    setFont(f);
+    QFont tf = f, ff = f;  // the title and the formula keep their emphasis over the window's type
+    tf.setPointSizeF(f.pointSizeF() * 1.4);
+    tf.setBold(true);
+    ff.setPointSizeF(f.pointSizeF() * (on ? 1.3 : 1.15));
+    title_->setFont(tf);
+    formula_->setFont(ff);
+    const QStringList hidden =
+        QSettings()
+            .value(QStringLiteral("presentation/hidden"), SpecEditor::advancedControlNames())
+            .toStringList();
+    editor_->setAdvancedHidden(on, hidden);
+    plot_->setVisible(!on);  // the budget chart gives way to the formula and the block diagram
+    if (on) tabs_->setCurrentIndex(0);
+    if (presentAct_->isChecked() != on) presentAct_->setChecked(on);
+    showSelection();  // the table's columns fit the new type
 }
 
 void MainWindow::setProjectTitle() {
@@ -452,6 +482,17 @@ void MainWindow::buildActions() {
     stopAct_->setToolTip(tr("Cancel the run in progress (it keeps its curve and checkpoint) and the queue"));
 
     QMenu* view = menuBar()->addMenu(tr("&View"));
+    presentAct_ = view->addAction(tr("&Presentation Mode"));
+    presentAct_->setCheckable(true);
+    presentAct_->setShortcut(QKeySequence(Qt::Key_F5));
+    presentAct_->setToolTip(
+        tr("Larger type, advanced controls hidden, formula and block diagram in front; "
+           "remembered per project"));
+    connect(presentAct_, &QAction::toggled, this, [this](bool on) {
+        setPresentationMode(on);
+        if (project_ && !project_->readOnly()) project_->setMeta("presentation", on ? "1" : "0");
+    });
+    view->addSeparator();
     for (QDockWidget* dock : findChildren<QDockWidget*>())
         view->addAction(dock->toggleViewAction());
 

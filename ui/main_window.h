@@ -3,6 +3,7 @@
 // The workbench's main window. Qt only: it talks to core through torch-free headers (spec, presets,
 // accounting, project), so no torch op ever runs on the GUI thread; training runs on a worker thread
 // (RunWorker) that reports through queued signals.
+#include <QFont>
 #include <QMainWindow>
 #include <QString>
 #include <QThread>
@@ -60,6 +61,10 @@ public:
     void runQueue();
     void stopTraining();
     bool isTraining() const { return currentRun_ != 0; }
+    /// Presentation mode for classrooms: larger type, the advanced controls hidden (QSettings
+    /// "presentation/hidden"), formula and block diagram in front. Remembered per project.
+    void setPresentationMode(bool on);
+    bool presentationMode() const { return presenting_; }
 
     QCustomPlot* budgetPlot() const { return plot_; }
     QTableWidget* moduleTable() const { return table_; }
@@ -125,6 +130,9 @@ private:
     qint64 currentRun_ = 0;
     bool queueActive_ = false;
     bool paused_ = false;
+    bool presenting_ = false;
+    QAction* presentAct_ = nullptr;
+    QFont normalFont_;
 };
 
 }  // namespace peft::ui

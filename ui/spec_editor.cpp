@@ -190,7 +190,7 @@ void SpecEditor::buildUi() {
     message_->setWordWrap(true);
     message_->setStyleSheet(QStringLiteral("color: #c0392b;"));
 
-    auto* form = new QFormLayout;
+    auto* form = formLayout_ = new QFormLayout;
     form->setFieldGrowthPolicy(QFormLayout::AllNonFixedFieldsGrow);
     form->addRow(tr("Functional form"), form_);
     form->addRow(tr("Modified repr."), site_);
@@ -212,7 +212,7 @@ void SpecEditor::buildUi() {
     budgetRow->addWidget(new QLabel(tr("Budget"), this));
     budgetRow->addWidget(budget_, 1);
     budgetRow->addWidget(budgetLabel_);
-    auto* base = new QFormLayout;
+    auto* base = baseLayout_ = new QFormLayout;
     base->addRow(tr("Backbone trains"), trainBase_);
 
     auto* layout = new QVBoxLayout(this);
@@ -262,6 +262,23 @@ void SpecEditor::buildUi() {
         mods_->setCurrentRow(std::min(current_, int(spec_.modifications.size()) - 1));
         revalidate();
     });
+}
+
+QStringList SpecEditor::advancedControlNames() {
+    return {QStringLiteral("train_base"), QStringLiteral("scale"),     QStringLiteral("activation"),
+            QStringLiteral("layers"),     QStringLiteral("layernorm"), QStringLiteral("init"),
+            QStringLiteral("dropout"),    QStringLiteral("prefix_mlp")};
+}
+
+void SpecEditor::setAdvancedHidden(bool hidden, const QStringList& names) {
+    const std::map<QString, QWidget*> controls = {
+        {QStringLiteral("scale"), scale_},         {QStringLiteral("activation"), activation_},
+        {QStringLiteral("layers"), layers_},       {QStringLiteral("layernorm"), norm_},
+        {QStringLiteral("init"), init_},           {QStringLiteral("dropout"), dropout_},
+        {QStringLiteral("prefix_mlp"), prefixMlp_}};
+    for (const auto& [name, w] : controls)
+        formLayout_->setRowVisible(w, !(hidden && names.contains(name)));
+    baseLayout_->setRowVisible(trainBase_, !(hidden && names.contains(QStringLiteral("train_base"))));
 }
 
 void SpecEditor::setSpec(const Spec& spec, const QString& presetId) {

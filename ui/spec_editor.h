@@ -12,6 +12,7 @@
 #include "peft/spec.h"
 
 class QCheckBox;
+class QFormLayout;
 class QComboBox;
 class QDoubleSpinBox;
 class QLabel;
@@ -49,6 +50,10 @@ public:
     QWidget* errorControl() const { return errorControl_; }
     /// Sets the budget (stored % of the backbone) as the slider does.
     void setBudgetPercent(double pct);
+    /// Hides (or shows again) the advanced controls named in `names` (activation, layers, layernorm, init,
+    /// dropout, prefix_mlp, scale, train_base), as presentation mode does.
+    void setAdvancedHidden(bool hidden, const QStringList& names);
+    static QStringList advancedControlNames();
 
 Q_SIGNALS:
     /// Every change of the spec (valid or not: see validationError()).
@@ -69,6 +74,8 @@ private:
     int current_ = -1;
     bool filling_ = false;
 
+    QFormLayout* formLayout_ = nullptr;
+    QFormLayout* baseLayout_ = nullptr;
     QLabel* name_ = nullptr;
     QComboBox* trainBase_ = nullptr;
     QListWidget* mods_ = nullptr;
