@@ -20,6 +20,7 @@
 #include "lambda_view.h"
 #include "main_window.h"
 #include "spec_editor.h"
+#include "sweep_dialog.h"
 #include "training_view.h"
 
 #include "model/config.h"
@@ -200,6 +201,44 @@ private Q_SLOTS:
         QVERIFY(again.presentationMode());  // stored in the project
         again.setPresentationMode(false);
         QVERIFY(!again.budgetPlot()->isHidden());
+    }
+
+    void sweepExpandsTheGridAndQueuesIt() {
+        bool ok = false;
+        QString error;
+        QCOMPARE(peft::ui::parseBudgets(QStringLiteral("0.5, 2 8%"), &ok, &error),
+                 (QVector<double>{0.5, 2, 8}));
+        QVERIFY(ok);
+        peft::ui::parseBudgets(QStringLiteral("1, x"), &ok, &error);
+        QVERIFY(!ok && error.contains(QStringLiteral("'x'")));
+        // 2 tasks × (full once + lora × 3 budgets) × 2 seeds = 2 × 4 × 2.
+        const auto pts =
+            peft::ui::expandSweep({QStringLiteral("full"), QStringLiteral("lora")}, {0.5, 2, 8},
+                                  {QStringLiteral("sentiment"), QStringLiteral("entailment")}, 2);
+        QCOMPARE(pts.size(), 16);
+        QCOMPARE(pts[0].preset, QStringLiteral("full"));
+        QCOMPARE(pts[0].budget, 0.0);
+        QCOMPARE(pts[2].preset, QStringLiteral("lora"));
+        QCOMPARE(pts[2].budget, 0.5);
+        QCOMPARE(pts[3].seed, 1);
+        QCOMPARE(pts.back().task, QStringLiteral("entailment"));
+
+        QTemporaryDir dir;
+        const QString path = dir.filePath(QStringLiteral("sweep.peftproj"));
+        peft::Project::create(path.toStdString(), {{"id", "default"}});
+        peft::ui::MainWindow w(path);
+        const auto ids = w.queueSweep(
+            peft::ui::expandSweep({QStringLiteral("lora")}, {0.5, 2}, {QStringLiteral("sentiment")}, 1), 50);
+        QCOMPARE(ids.size(), 2);
+        auto p = peft::Project::open(path.toStdString(), peft::Project::Mode::ReadOnly);
+        const auto runs = p->runs();
+        QCOMPARE(runs.size(), size_t(2));
+        const peft::ModelConfig cfg = peft::workbenchDefaultConfig(peft::resourcesDir());
+        const double small = peft::countParams(peft::specFromJson(runs[0].spec), cfg).storedPct();
+        const double large = peft::countParams(peft::specFromJson(runs[1].spec), cfg).storedPct();
+        QVERIFY2(std::abs(small - 0.5) < 0.1 && std::abs(large - 2.0) < 0.3,
+                 qPrintable(QStringLiteral("%1 %2").arg(small).arg(large)));
+        QCOMPARE(runs[0].steps_total, int64_t(50));
     }
 
     void heatmapShowsKnownLambda() {

@@ -35,6 +35,7 @@
 #include "lambda_view.h"
 #include "run_worker.h"
 #include "spec_editor.h"
+#include "sweep_dialog.h"
 #include "training_view.h"
 
 #include "data/world.h"
@@ -106,10 +107,8 @@ MainWindow::MainWindow(const QString& project, QWidget* parent) : QMainWindow(pa
     worker_ = new RunWorker;
     worker_->moveToThread(&workerThread_);
     connect(&workerThread_, &QThread::finished, worker_, &QObject::deleteLater);
-    connect(worker_, &RunWorker::started, this, [this](qint64 run) {
-        currentRun_ = run;
+    connect(worker_, &RunWorker::started, this, [this](qint64) {
         paused_ = false;
-        runLabel_->setText(tr("training run %1 …").arg(run));
         refreshRuns();
     });
     connect(worker_, &RunWorker::progress, this,
@@ -317,9 +316,40 @@ qint64 MainWindow::queueSelectedPreset() {
 }
 
 void MainWindow::runQueue() {
-    if (isTraining()) return;
+    if (isTraining() || !project_) return;
     queueActive_ = true;
+    queueIndex_ = 0;
+    queueTotal_ = 0;
+    for (const auto& r : project_->runs())
+        queueTotal_ += r.state == RunState::Queued || r.state == RunState::Interrupted;
     startNextQueued();
+}
+
+QList<qint64> MainWindow::queueSweep(const QVector<SweepPoint>& points, int steps) {
+    QList<qint64> ids;
+    if (!project_ || project_->readOnly()) return ids;
+    const ModelConfig cfg = workbenchDefaultConfig(resourcesDir());
+    try {
+        for (const SweepPoint& pt : points) {
+            const Preset& pr = presetById(pt.preset.toStdString());
+            Spec spec = resolvePreset(pr, cfg);
+            if (pt.budget > 0) spec = solveBudget(spec, cfg, pt.budget).spec;
+            TrainConfig tc;
+            tc.steps = steps;
+            tc.eval_every = std::max(1, steps / 10);
+            tc.lr = pr.default_lr;
+            tc.seed = uint64_t(pt.seed);
+            const QString name =
+                QStringLiteral("%1%2 on %3%4")
+                    .arg(qs(pr.name), pt.budget > 0 ? QStringLiteral(" @ %1 %").arg(pt.budget) : QString(),
+                         pt.task, pt.seed ? QStringLiteral(" (seed %1)").arg(pt.seed) : QString());
+            ids << queueBuiltinRun(*project_, name.toStdString(), pr.id, spec, pt.task.toStdString(), tc);
+        }
+    } catch (const std::exception& e) {
+        QMessageBox::warning(this, tr("Cannot queue the sweep"), QString::fromUtf8(e.what()));
+    }
+    refreshRuns();
+    return ids;
 }
 
 void MainWindow::startNextQueued() {
@@ -339,6 +369,11 @@ void MainWindow::startNextQueued() {
         return;
     }
     const RunRecord r = project_->run(next);
+    ++queueIndex_;
+    runLabel_->setText(tr("run %1 of %2 in the queue: %3")
+                           .arg(queueIndex_)
+                           .arg(std::max(queueTotal_, queueIndex_))
+                           .arg(qs(r.name)));
     training_->addRun(next, qs(r.name));
     if (resume)
         for (const auto& m : project_->metrics(next))
@@ -477,6 +512,14 @@ void MainWindow::buildActions() {
             worker_->resume();
         runLabel_->setText(on ? tr("paused") : tr("training run %1 …").arg(currentRun_));
     });
+    QAction* sweepAct = run->addAction(tr("S&weep…"), this, [this] {
+        SweepDialog d(this);
+        if (d.exec() != QDialog::Accepted) return;
+        if (!queueSweep(d.points(), d.steps()).isEmpty()) runQueue();
+    });
+    sweepAct->setShortcut(QKeySequence(tr("Ctrl+Shift+G")));
+    sweepAct->setToolTip(
+        tr("A grid over methods, budgets, tasks and seeds, queued and trained one after another"));
     stopAct_ = run->addAction(tr("&Stop"), this, &MainWindow::stopTraining);
     stopAct_->setShortcut(QKeySequence(tr("Ctrl+.")));
     stopAct_->setToolTip(tr("Cancel the run in progress (it keeps its curve and checkpoint) and the queue"));

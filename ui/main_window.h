@@ -59,6 +59,8 @@ public:
     qint64 queueSelectedPreset();
     /// Runs the queued runs one after another.
     void runQueue();
+    /// Queues a sweep's points (each preset sized to its budget) with `steps` each; returns the run ids.
+    QList<qint64> queueSweep(const QVector<struct SweepPoint>& points, int steps);
     void stopTraining();
     bool isTraining() const { return currentRun_ != 0; }
     /// Presentation mode for classrooms: larger type, the advanced controls hidden (QSettings
@@ -131,6 +133,7 @@ private:
     bool queueActive_ = false;
     bool paused_ = false;
     bool presenting_ = false;
+    int queueTotal_ = 0, queueIndex_ = 0;
     QAction* presentAct_ = nullptr;
     QFont normalFont_;
 };
