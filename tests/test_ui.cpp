@@ -14,6 +14,8 @@
 
 #include <cmath>
 
+#include <nlohmann/json.hpp>
+
 #include "qcp.h"
 
 #include "compare_view.h"
@@ -136,6 +138,30 @@ private Q_SLOTS:
         }
         v.setSmoothing(0.0);  // rebuilds from the raw points
         QCOMPARE((g->data()->constBegin() + 5)->value, 2.0);
+    }
+
+    void editorShowsEveryPresetValid_data() {
+        QTest::addColumn<QString>("preset");
+        for (const auto& p : peft::presets())
+            QTest::newRow(p.id.c_str()) << QString::fromStdString(p.id);
+    }
+    void editorShowsEveryPresetValid() {
+        QFETCH(QString, preset);
+        const peft::ModelConfig cfg = peft::workbenchDefaultConfig(peft::resourcesDir());
+        const peft::Spec spec = peft::resolvePreset(peft::presetById(preset.toStdString()), cfg);
+        peft::ui::SpecEditor e(cfg);
+        e.setSpec(spec, preset);
+        QVERIFY2(e.validationError().isEmpty(), qPrintable(e.validationError()));
+        QCOMPARE(nlohmann::json(e.spec()).dump(),
+                 nlohmann::json(spec).dump());  // the controls change nothing
+        QCOMPARE(e.modificationList()->count(), int(spec.modifications.size()));
+        if (!spec.modifications.empty()) {
+            const peft::Modification& m = spec.modifications[0];
+            QCOMPARE(e.formBox()->currentData().toInt(), int(m.form));
+            QCOMPARE(e.siteBox()->currentData().toInt(), int(m.site));
+            QCOMPARE(e.compositionBox()->currentData().toInt(), int(m.composition));
+            QCOMPARE(int64_t(e.sizeBox()->value()), m.size());
+        }
     }
 
     void editorControlsBuildTheSpecAndPointAtErrors() {
