@@ -138,6 +138,20 @@ private Q_SLOTS:
         }
         v.setSmoothing(0.0);  // rebuilds from the raw points
         QCOMPARE((g->data()->constBegin() + 5)->value, 2.0);
+
+        // Export: SVG and CSV carry the curves.
+        const QString svg = dir_.filePath(QStringLiteral("curves.svg")),
+                      csv = dir_.filePath(QStringLiteral("curves.csv"));
+        QVERIFY(v.exportImage(svg));
+        QFile f(svg);
+        QVERIFY(f.open(QIODevice::ReadOnly));
+        QVERIFY(f.readAll().contains("<svg"));
+        QVERIFY(v.exportCsv(csv));
+        QFile c(csv);
+        QVERIFY(c.open(QIODevice::ReadOnly | QIODevice::Text));
+        const QStringList lines = QString::fromUtf8(c.readAll()).split(QLatin1Char('\n'), Qt::SkipEmptyParts);
+        QCOMPARE(lines.size(), 7);  // header + 6 points, the NaN one included
+        QVERIFY(lines[4].endsWith(QStringLiteral("nan"), Qt::CaseInsensitive));
     }
 
     void editorShowsEveryPresetValid_data() {

@@ -33,6 +33,7 @@
 #include "block_diagram.h"
 #include "compare_view.h"
 #include "lambda_view.h"
+#include "plot_export.h"
 #include "run_worker.h"
 #include "spec_editor.h"
 #include "sweep_dialog.h"
@@ -498,6 +499,12 @@ void MainWindow::buildActions() {
     queueAct->setToolTip(
         tr("Add the spec in the editor (a preset or your own), on the chosen task and steps, to the "
            "project's queue"));
+    QAction* startAct = run->addAction(tr("S&tart"), this, [this] {
+        if (!isTraining() && queueSelectedPreset()) runQueue();
+    });
+    startAct->setShortcut(QKeySequence(tr("Ctrl+Return")));
+    startAct->setToolTip(
+        tr("Queue the spec in the editor and start training (after any runs already queued)"));
     runAct_ = run->addAction(tr("Run Queue"), this, &MainWindow::runQueue);
     runAct_->setShortcut(QKeySequence(tr("Ctrl+R")));
     runAct_->setToolTip(tr("Train the queued runs one after another (interrupted runs resume)"));
@@ -811,19 +818,20 @@ void MainWindow::showSelection() {
 
 void MainWindow::exportPlot() {
     const bool curves = tabs_->currentWidget() == training_;
-    QCustomPlot* plot = tabs_->currentWidget() == compare_ ? compare_->scatter() : plot_;
+    QCustomPlot* plot = tabs_->currentWidget() == compare_  ? compare_->scatter()
+                        : tabs_->currentWidget() == lambda_ ? lambda_->heatmap()
+                                                            : plot_;
     const QString path = QFileDialog::getSaveFileName(
         this, tr("Export plot"), curves ? QStringLiteral("curves.png") : QStringLiteral("plot.png"),
-        curves ? tr("PNG image (*.png);;PDF document (*.pdf);;CSV data (*.csv)")
-               : tr("PNG image (*.png);;PDF document (*.pdf)"));
+        plotFileFilter() + (curves ? tr(";;CSV data (*.csv)") : QString()));
     if (path.isEmpty()) return;
     bool ok = false;
-    if (curves)
-        ok = path.endsWith(QLatin1String(".csv"), Qt::CaseInsensitive) ? training_->exportCsv(path)
-                                                                       : training_->exportImage(path);
+    if (curves && path.endsWith(QLatin1String(".csv"), Qt::CaseInsensitive))
+        ok = training_->exportCsv(path);
+    else if (curves)
+        ok = training_->exportImage(path);
     else
-        ok = path.endsWith(QLatin1String(".pdf"), Qt::CaseInsensitive) ? plot->savePdf(path)
-                                                                       : plot->savePng(path, 0, 0, 2.0);
+        ok = savePlot(plot, path);
     if (!ok) QMessageBox::warning(this, tr("Export failed"), tr("Could not write %1.").arg(path));
 }
 

@@ -15,6 +15,7 @@
 #include <algorithm>
 #include <cmath>
 
+#include "plot_export.h"
 #include "qcp.h"
 
 namespace peft::ui {
@@ -307,9 +308,7 @@ double TrainingView::replotNow() {
 
 bool TrainingView::exportImage(const QString& path) {
     replotNow();
-    if (path.endsWith(QLatin1String(".pdf"), Qt::CaseInsensitive)) return plot_->savePdf(path);
-    if (path.endsWith(QLatin1String(".jpg"), Qt::CaseInsensitive)) return plot_->saveJpg(path);
-    return plot_->savePng(path, 0, 0, 2.0);
+    return savePlot(plot_, path);
 }
 
 bool TrainingView::exportCsv(const QString& path) const {
