@@ -37,7 +37,7 @@ int main(int argc, char** argv) {
                        "once the queue is done)."),
         QStringLiteral("FILE"));
     QCommandLineOption view(QStringLiteral("view"),
-                            QStringLiteral("Open on a view: design, training, compare, lambda."),
+                            QStringLiteral("Open on a view: design, training, compare, parameters, lambda."),
                             QStringLiteral("NAME"));
     QCommandLineOption runQueue(QStringLiteral("run-queue"),
                                 QStringLiteral("Start the project's queue on open."));
@@ -104,7 +104,8 @@ int main(int argc, char** argv) {
     window.show();
     if (parser.isSet(present)) window.setPresentationMode(true);
     const QStringList views = {QStringLiteral("design"), QStringLiteral("training"),
-                               QStringLiteral("compare"), QStringLiteral("lambda")};
+                               QStringLiteral("compare"), QStringLiteral("parameters"),
+                               QStringLiteral("lambda")};
     if (parser.isSet(view))
         window.tabs()->setCurrentIndex(std::max(0, int(views.indexOf(parser.value(view)))));
 

@@ -21,6 +21,7 @@
 #include "compare_view.h"
 #include "lambda_view.h"
 #include "main_window.h"
+#include "param_view.h"
 #include "spec_editor.h"
 #include "sweep_dialog.h"
 #include "training_view.h"
@@ -279,6 +280,35 @@ private Q_SLOTS:
         QVERIFY2(std::abs(small - 0.5) < 0.1 && std::abs(large - 2.0) < 0.3,
                  qPrintable(QStringLiteral("%1 %2").arg(small).arg(large)));
         QCOMPARE(runs[0].steps_total, int64_t(50));
+    }
+
+    void parameterViewSplitsCountsByLayer() {
+        const peft::ModelConfig cfg = peft::workbenchDefaultConfig(peft::resourcesDir());
+        peft::ui::ParamView v(cfg);
+        for (const char* id : {"lora", "prompt", "mam", "full"}) {
+            const peft::Spec spec = peft::resolvePreset(peft::presetById(id), cfg);
+            const peft::ParamReport rep = peft::countParams(spec, cfg);
+            v.setSpec(spec);
+            QCOMPARE(v.trainedPerLayer().size(), int(cfg.n_layers) + 1);
+            double trained = 0, stored = 0;
+            for (int i = 0; i <= int(cfg.n_layers); ++i)
+                trained += v.trainedPerLayer()[i], stored += v.storedPerLayer()[i];
+            QCOMPARE(trained, double(rep.trained));
+            QCOMPARE(stored, double(rep.stored));
+        }
+        // LoRA: the same in every layer, nothing outside; prompt tuning: everything outside the layers.
+        v.setSpec(peft::resolvePreset(peft::presetById("lora"), cfg));
+        QVERIFY(v.trainedPerLayer()[0] > 0);
+        QCOMPARE(v.trainedPerLayer()[1], v.trainedPerLayer()[0]);
+        QCOMPARE(v.trainedPerLayer().back(), 0.0);
+        v.setSpec(peft::resolvePreset(peft::presetById("prompt"), cfg));
+        QCOMPARE(v.trainedPerLayer()[0], 0.0);
+        QVERIFY(v.trainedPerLayer().back() > 0);
+        // One backbone layer, from its shapes: the layers and embeddings make up the whole backbone.
+        const int64_t embeddings =
+            cfg.vocab_size * cfg.d_model + cfg.max_positions * cfg.d_model + 2 * cfg.d_model;
+        QCOMPARE(cfg.n_layers * peft::ui::ParamView::layerParamCount(cfg) + embeddings,
+                 peft::backboneParamCount(cfg));
     }
 
     void heatmapShowsKnownLambda() {

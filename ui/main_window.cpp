@@ -33,6 +33,7 @@
 #include "block_diagram.h"
 #include "compare_view.h"
 #include "lambda_view.h"
+#include "param_view.h"
 #include "plot_export.h"
 #include "run_worker.h"
 #include "spec_editor.h"
@@ -258,7 +259,10 @@ void MainWindow::setPresentationMode(bool on) {
     editor_->setAdvancedHidden(on, hidden);
     plot_->setVisible(!on);  // the budget chart gives way to the formula and the block diagram
     if (on) tabs_->setCurrentIndex(0);
-    if (presentAct_->isChecked() != on) presentAct_->setChecked(on);
+    if (presentAct_->isChecked() != on) {
+        const QSignalBlocker block(presentAct_);  // only the user's toggle is stored in the project
+        presentAct_->setChecked(on);
+    }
     showSelection();  // the table's columns fit the new type
 }
 
@@ -658,8 +662,13 @@ void MainWindow::buildCentral() {
     compare_ = new CompareView(tabs_);
     tabs_->addTab(compare_, tr("Compare"));
     tabs_->setTabToolTip(0, tr("Where each preset sits in the design space and what it trains"));
-    tabs_->setTabToolTip(1, tr("Live loss and metric curves of the project's runs"));
-    tabs_->setTabToolTip(2, tr("Every run against full fine-tuning: table and Figure 1"));
+    tabs_->setTabToolTip(tabs_->indexOf(training_), tr("Live loss and metric curves of the project's runs"));
+    tabs_->setTabToolTip(tabs_->indexOf(compare_),
+                         tr("Every run against full fine-tuning: table and Figure 1"));
+    params_ = new ParamView(workbenchDefaultConfig(resourcesDir()), tabs_);
+    tabs_->addTab(params_, tr("Parameters"));
+    tabs_->setTabToolTip(tabs_->indexOf(params_),
+                         tr("What the spec trains and stores in each layer, next to a backbone layer"));
     lambda_ = new LambdaView(tabs_);
     tabs_->addTab(lambda_, tr("λ(x)"));
     tabs_->setTabToolTip(
@@ -770,6 +779,7 @@ void MainWindow::showSelection() {
         return;
     }
     diagram_->setSpec(spec, cfg.pre_ln);
+    params_->setSpec(spec);
     const ParamReport rep = countParams(spec, cfg);
     title_->setText(p ? qs(p->name) : tr("Custom spec"));
     formula_->setText(
@@ -820,6 +830,7 @@ void MainWindow::exportPlot() {
     const bool curves = tabs_->currentWidget() == training_;
     QCustomPlot* plot = tabs_->currentWidget() == compare_  ? compare_->scatter()
                         : tabs_->currentWidget() == lambda_ ? lambda_->heatmap()
+                        : tabs_->currentWidget() == params_ ? params_->plot()
                                                             : plot_;
     const QString path = QFileDialog::getSaveFileName(
         this, tr("Export plot"), curves ? QStringLiteral("curves.png") : QStringLiteral("plot.png"),

@@ -30,6 +30,7 @@ namespace peft::ui {
 class BlockDiagram;
 class CompareView;
 class LambdaView;
+class ParamView;
 class LambdaWorker;
 class RunWorker;
 class SpecEditor;
@@ -54,6 +55,7 @@ public:
     CompareView* compareView() const { return compare_; }
     LambdaView* lambdaView() const { return lambda_; }
     SpecEditor* specEditor() const { return editor_; }
+    ParamView* paramView() const { return params_; }
     QTabWidget* tabs() const { return tabs_; }
     /// Queues the selected preset on the chosen task; returns the run id (0 when it failed).
     qint64 queueSelectedPreset();
@@ -108,6 +110,7 @@ private:
     QTableWidget* table_ = nullptr;
     SpecEditor* editor_ = nullptr;
     BlockDiagram* diagram_ = nullptr;
+    ParamView* params_ = nullptr;
 
     QTabWidget* tabs_ = nullptr;
     TrainingView* training_ = nullptr;

@@ -1,0 +1,36 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
+#pragma once
+// The parameter view: what a spec trains and stores in each layer of the backbone (and outside the layers:
+// a prompt, a prefix MLP, the backbone's own biases or weights), next to the parameters of one layer of the
+// backbone itself, which full fine-tuning trains.
+#include <QWidget>
+
+#include "model/config.h"
+#include "peft/spec.h"
+
+class QCustomPlot;
+class QLabel;
+
+namespace peft::ui {
+
+class ParamView : public QWidget {
+    Q_OBJECT
+
+public:
+    explicit ParamView(const ModelConfig& cfg, QWidget* parent = nullptr);
+    void setSpec(const Spec& spec);
+    QCustomPlot* plot() const { return plot_; }
+    /// Trained and stored counts per layer as shown (the last entry: outside the layers).
+    const QVector<double>& trainedPerLayer() const { return trained_; }
+    const QVector<double>& storedPerLayer() const { return stored_; }
+    /// Parameters of one backbone layer (attention, FFN, LayerNorms).
+    static int64_t layerParamCount(const ModelConfig& cfg);
+
+private:
+    ModelConfig cfg_;
+    QCustomPlot* plot_ = nullptr;
+    QLabel* caption_ = nullptr;
+    QVector<double> trained_, stored_;
+};
+
+}  // namespace peft::ui
