@@ -3,8 +3,11 @@
 
 #include <QAction>
 #include <QApplication>
+#include <QCheckBox>
 #include <QCloseEvent>
 #include <QComboBox>
+#include <QDialog>
+#include <QDialogButtonBox>
 #include <QDir>
 #include <QDockWidget>
 #include <QFileDialog>
@@ -545,6 +548,35 @@ void MainWindow::buildActions() {
     connect(presentAct_, &QAction::toggled, this, [this](bool on) {
         setPresentationMode(on);
         if (project_ && !project_->readOnly()) project_->setMeta("presentation", on ? "1" : "0");
+    });
+    view->addAction(tr("Presentation &Settings…"), this, [this] {
+        // Which advanced controls presentation mode hides.
+        QDialog d(this);
+        d.setWindowTitle(tr("Presentation Settings"));
+        auto* layout = new QVBoxLayout(&d);
+        layout->addWidget(
+            new QLabel(tr("Presentation mode hides these controls of the design-space editor:"), &d));
+        QSettings settings;
+        const QStringList hidden =
+            settings.value(QStringLiteral("presentation/hidden"), SpecEditor::advancedControlNames())
+                .toStringList();
+        QList<QCheckBox*> boxes;
+        for (const QString& name : SpecEditor::advancedControlNames()) {
+            auto* box = new QCheckBox(name, &d);
+            box->setChecked(hidden.contains(name));
+            layout->addWidget(box);
+            boxes << box;
+        }
+        auto* buttons = new QDialogButtonBox(QDialogButtonBox::Ok | QDialogButtonBox::Cancel, &d);
+        connect(buttons, &QDialogButtonBox::accepted, &d, &QDialog::accept);
+        connect(buttons, &QDialogButtonBox::rejected, &d, &QDialog::reject);
+        layout->addWidget(buttons);
+        if (d.exec() != QDialog::Accepted) return;
+        QStringList chosen;
+        for (QCheckBox* box : boxes)
+            if (box->isChecked()) chosen << box->text();
+        settings.setValue(QStringLiteral("presentation/hidden"), chosen);
+        if (presenting_) editor_->setAdvancedHidden(true, chosen);
     });
     view->addSeparator();
     for (QDockWidget* dock : findChildren<QDockWidget*>())
