@@ -107,6 +107,18 @@ private Q_SLOTS:
         QSignalSpy ended(&w, &peft::ui::MainWindow::runEnded);
         w.runQueue();
         QTRY_VERIFY_WITH_TIMEOUT(w.trainingView()->pointCount(1, QStringLiteral("train/loss")) > 2, 120000);
+        // Pause holds the curve still; resume continues it.
+        QAction* pause = nullptr;
+        for (QAction* a : w.findChildren<QAction*>())
+            if (a->text() == QStringLiteral("&Pause")) pause = a;
+        QVERIFY(pause && pause->isEnabled());
+        pause->trigger();
+        QTest::qWait(500);  // the step in flight and its metrics arrive
+        const int held = w.trainingView()->pointCount(1, QStringLiteral("train/loss"));
+        QTest::qWait(1000);
+        QCOMPARE(w.trainingView()->pointCount(1, QStringLiteral("train/loss")), held);
+        pause->trigger();
+        QTRY_VERIFY_WITH_TIMEOUT(w.trainingView()->pointCount(1, QStringLiteral("train/loss")) > held, 60000);
         w.stopTraining();
         QVERIFY(ended.wait(60000));
         QVERIFY(!w.isTraining());
