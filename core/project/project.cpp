@@ -230,6 +230,8 @@ sqlite3* openDatabase(const std::string& path, int flags, const char* failure) {
         sqlite3_close_v2(db);
         throw Error(path, std::string(failure) + ": " + msg);
     }
+    // Another connection (the GUI beside its training thread, a CLI run) may hold the write lock briefly.
+    sqlite3_busy_timeout(db, 2000);
     return db;
 }
 
@@ -336,7 +338,6 @@ std::unique_ptr<Project> Project::open(const std::string& path, Mode mode) {
     sqlite3* db = openDatabase(path, readOnly ? SQLITE_OPEN_READONLY : SQLITE_OPEN_READWRITE, "cannot open");
     std::unique_ptr<Project> p(new Project(path, db, readOnly));
     p->messages_ = messages;
-    sqlite3_busy_timeout(db, 2000);
     p->validateSchema();
     if (!readOnly) {
         exec(db, "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON;", path);
