@@ -33,6 +33,15 @@ for task in ("sentiment", "entailment"):
         print(f"- full fine-tuning on {task}: dev accuracy {a['best_dev_metric']:.4f} (pretrained) vs "
               f"{b['best_dev_metric']:.4f} (random init), {a['steps']} steps each")
 
+print("\n## Pretrained vs randomly initialised backbone, same steps (dev accuracy at each evaluation)\n")
+print("| run | " + " | ".join(f"step {s}" for s in (50, 100, 150, 200, 300, 600)) + " |")
+print("|---|" + "---|" * 6)
+for name in ("full-sentiment", "full-sentiment-random", "lora-sentiment", "lora-sentiment-random",
+             "full-entailment", "full-entailment-random"):
+    pts = {s: v for _, s, v in curve(name, "accuracy")}
+    if pts:
+        print(f"| {name} | " + " | ".join(f"{pts[s]:.3f}" if s in pts else "–" for s in (50, 100, 150, 200, 300, 600)) + " |")
+
 presets = json.loads(os.popen("build/release/bin/peftwb presets --json").read())
 print("\n## Time to within 2 points of the best dev accuracy (sentiment)\n")
 print("| preset | best dev acc. | first within 2 points at | wall time then |")
