@@ -39,7 +39,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
                     for (const char* kind : {"eval", "best"})
                         if (auto c = p->checkpoint(r.id, kind)) {
                             peft::parseSafetensors(c->tensors, "fuzz checkpoint");
-                            if (!c->resume.empty()) peft::TrainCheckpoint::parseState(c->resume, "fuzz resume");
+                            if (!c->resume.empty())
+                                peft::TrainCheckpoint::parseState(c->resume, "fuzz resume");
                         }
                 }
                 break;
