@@ -19,9 +19,12 @@
 
 #include <sqlite3.h>
 
+#include "io/backbone.h"
 #include "io/safetensors.h"
+#include "model/config.h"
 #include "model/transformer.h"
 #include "peft/presets.h"
+#include "project/executor.h"
 #include "project/project.h"
 #include "train/trainer.h"
 #include "util/error.h"
@@ -238,6 +241,32 @@ private Q_SLOTS:
         Capture naiveRest;
         naive.run(&naiveRest);
         QVERIFY(std::abs(naiveRest.losses.at(21) - full.losses.at(21)) > 1e-6);
+    }
+
+    // A queued run executes from its own record; running it again once finished is refused and it stays
+    // finished (not "failed").
+    void queuedRunExecutesFromItsRecord() {
+        const std::string path = dir_ + "/queued.peftproj";
+        fs::remove(path);
+        int64_t id = 0;
+        {
+            auto p = Project::create(path, {{"id", "default"}});
+            const ModelConfig cfg = readModelConfig(defaultBackboneDir() + "/config.json");
+            TrainConfig tc;
+            tc.steps = 12;
+            tc.eval_every = 6;
+            tc.threads = 1;
+            id = queueBuiltinRun(*p, "lora", "lora", resolvePreset(presetById("lora"), cfg), "sentiment", tc);
+        }
+        const TrainResult r = executeRun(path, id);
+        QVERIFY(r.status == RunStatus::Finished);
+        auto p = Project::open(path, Project::Mode::ReadOnly);
+        const RunRecord run = p->run(id);
+        QVERIFY(run.state == RunState::Finished && run.steps_done == 12 && run.summary);
+        QVERIFY(p->checkpoint(id, "best").has_value());
+        p.reset();
+        QVERIFY_THROWS_EXCEPTION(Error, executeRun(path, id));
+        QVERIFY(Project::open(path, Project::Mode::ReadOnly)->run(id).state == RunState::Finished);
     }
 
     void badResumeStateIsRefused() {

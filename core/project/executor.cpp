@@ -130,8 +130,8 @@ TrainResult executeRun(const std::string& projectPath, int64_t runId, const Exec
     Detokenizer detok;
     TrainCheckpoint resumeState;
     Spec spec;
+    if (run.state == RunState::Finished) throw Error(where, "already finished");  // and stays so
     try {
-        if (run.state == RunState::Finished) throw Error(where, "already finished");
         tc = trainConfigFromJson(run.train_config, where + " train_config");
         tc.seed = run.seed;
         tc.device = run.device;
