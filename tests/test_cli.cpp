@@ -55,6 +55,24 @@ private Q_SLOTS:
         QVERIFY(sub.out.contains("--budget"));
     }
 
+    // The shipped backbone's language model continues reviews with the right verdict (what the frozen
+    // backbone offers the sentiment task); the lookup probe reports its chance levels.
+    void lmProbeOfTheShippedBackbone() {
+        const Result r = peftwb({QStringLiteral("lm-probe"), QStringLiteral("--n"), QStringLiteral("200"),
+                                 QStringLiteral("--json")});
+        QCOMPARE(r.code, 0);
+        const QJsonObject o = json(r.out).object();
+        QVERIFY2(o.value(QStringLiteral("verdict_accuracy")).toDouble() >= 0.95, r.out.constData());
+        QCOMPARE(o.value(QStringLiteral("lookup_chance")).toDouble(), 0.05);  // 20 places
+        const double copied = o.value(QStringLiteral("lookup_copied")).toDouble();
+        QVERIFY(copied >= o.value(QStringLiteral("lookup_accuracy")).toDouble() && copied <= 1.0);
+        const Result random =
+            peftwb({QStringLiteral("lm-probe"), QStringLiteral("--n"), QStringLiteral("200"),
+                    QStringLiteral("--json"), QStringLiteral("--model"), QStringLiteral("tiny-random")});
+        QCOMPARE(random.code, 1);  // the byte-level backbone does not speak the world's words
+        QVERIFY(random.err.contains("built-in world"));
+    }
+
     void presetsJson() {
         const Result r = peftwb({QStringLiteral("presets"), QStringLiteral("--json")});
         QCOMPARE(r.code, 0);

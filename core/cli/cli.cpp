@@ -319,6 +319,15 @@ const std::vector<Command>& commands() {
           {"steps"},
           {"seed"}},
          cmdProject},
+        {"lm-probe",
+         "what a built-in-world backbone's language model knows: review verdicts, looking facts up",
+         "usage: peftwb lm-probe [--model DIR] [--n N] [--json]\n\n"
+         "On N fresh examples (default 500): how often the LM continues a sentiment review with the right\n"
+         "verdict (\"… . i\" → liked / did), and after \"<premise> so NAME is in the\" whether its top place "
+         "is\n"
+         "NAME's (lookup) or any place of the premise (copying). What a frozen backbone offers the tasks.\n",
+         {{"model"}, {"n"}, {"json", false}},
+         cmdLmProbe},
         {"demo",
          "headless demo: presets with counts, then λ(x) of MAM",
          "usage: peftwb demo [--model DIR]\n",

@@ -11,6 +11,7 @@
 #include <memory>
 #include <optional>
 #include <random>
+#include <set>
 #include <sstream>
 
 #include <torch/torch.h>
@@ -426,6 +427,99 @@ double verdictAccuracy(Transformer& model, const World& world, const WordTokeniz
     return double(right) / double(n);
 }
 
+/// Whether the language model looks facts up in its context, on fresh premises of the entailment world:
+/// after "<premise> so NAME is in the" (how the corpus continues facts), the place it ranks first among all
+/// places. `bound`: the place the premise gives NAME; `copied`: any place the premise mentions (copying
+/// without binding). Chance is 1 / places for both.
+struct LookupScore {
+    double bound = 0, copied = 0;
+    double copiedChance = 0;  // a uniform guess's chance of naming some place of the premise
+    int n = 0;
+};
+LookupScore lookupAccuracy(Transformer& model, const World& world, const WordTokenizer& tok, int n,
+                           uint64_t seed) {
+    torch::NoGradGuard ng;
+    const bool wasTraining = model->is_training();
+    model->eval();
+    std::mt19937_64 rng(seed * 15485863 + 11);
+    std::vector<int64_t> placeIds;
+    for (const auto& p : world.places())
+        placeIds.push_back(tok.id(p));
+    const torch::Tensor index = torch::tensor(placeIds, torch::kLong);
+    LookupScore score;
+    int bound = 0, copied = 0;
+    double copyChance = 0;
+    while (score.n < n) {
+        const Sentence s = world.entailment(rng);
+        // The premise's "NAME is in the PLACE" clauses.
+        std::vector<std::pair<std::string, std::string>> facts;
+        const std::string marker = " is in the ";
+        for (size_t at = s.text.find(marker); at != std::string::npos; at = s.text.find(marker, at + 1)) {
+            const size_t nameStart = s.text.rfind(' ', at - 1);
+            const std::string name = s.text.substr(nameStart == std::string::npos ? 0 : nameStart + 1,
+                                                   at - (nameStart == std::string::npos ? 0 : nameStart + 1));
+            const size_t placeStart = at + marker.size();
+            facts.emplace_back(name, s.text.substr(placeStart, s.text.find(' ', placeStart) - placeStart));
+        }
+        if (facts.empty()) continue;
+        const auto& [name, place] = facts[rng() % facts.size()];
+        std::vector<int64_t> ids = {WordTokenizer::kBos};
+        const auto body = tok.encode(s.text + " so " + name + " is in the");
+        ids.insert(ids.end(), body.begin(), body.end());
+        ForwardOptions fo;
+        fo.lm = true;
+        const torch::Tensor logits =
+            model
+                ->forward(torch::tensor(ids, torch::kLong).unsqueeze(0), torch::Tensor(), torch::Tensor(), fo)
+                .lm_logits[0][-1];
+        const std::string& best =
+            world.places()[size_t(logits.index_select(0, index).argmax().item<int64_t>())];
+        bound += best == place;
+        std::set<std::string> distinct;
+        for (const auto& f : facts)
+            distinct.insert(f.second);
+        copyChance += double(distinct.size()) / double(world.places().size());
+        for (const auto& f : facts)
+            if (f.second == best) {
+                ++copied;
+                break;
+            }
+        ++score.n;
+    }
+    model->train(wasTraining);
+    score.bound = double(bound) / double(score.n);
+    score.copied = double(copied) / double(score.n);
+    score.copiedChance = copyChance / double(score.n);
+    return score;
+}
+
+int cmdLmProbe(const Args& a, std::ostream& out, std::ostream&) {
+    const LoadedBackbone lb = chosenBackbone(a, 0, 0);
+    if (!lb.world) throw Error("--model", "the probes are written in the built-in world's words");
+    const World world(lb.info.value("world_seed", uint64_t{1}));
+    const WordTokenizer tok(std::vector<std::string>(lb.vocab.begin() + 5, lb.vocab.end()));
+    Transformer model = lb.model;
+    model->applySpec(resolvePreset(presetById("full"), lb.config));
+    const int n = int(a.getInt("n").value_or(500));
+    const double verdict = verdictAccuracy(model, world, tok, n, 1);
+    const LookupScore lookup = lookupAccuracy(model, world, tok, n, 1);
+    const json j = {{"backbone", lb.name},
+                    {"examples", n},
+                    {"verdict_accuracy", verdict},
+                    {"lookup_accuracy", lookup.bound},
+                    {"lookup_copied", lookup.copied},
+                    {"lookup_chance", 1.0 / double(world.places().size())},
+                    {"lookup_copied_chance", lookup.copiedChance}};
+    if (a.flag("json")) {
+        out << j.dump() << "\n";
+    } else {
+        out << "verdict accuracy " << verdict << " (chance 0.5); lookup: the right place " << lookup.bound
+            << " (chance " << j["lookup_chance"].get<double>() << "), a place of the premise "
+            << lookup.copied << " (chance " << lookup.copiedChance << "), over " << n << " fresh examples\n";
+    }
+    return 0;
+}
+
 int cmdPretrain(const Args& a, std::ostream& out, std::ostream& err) {
     const auto dir = a.get("out");
     if (!dir) throw Error("--out", "missing: the backbone folder to write");
@@ -490,6 +584,7 @@ int cmdPretrain(const Args& a, std::ostream& out, std::ostream& err) {
         throw Error("pretrain", std::string(toString(r.status)) + ": " + r.message);
     loadTrainableInto(model, r.best_state, "the best evaluation's state");
     const double verdict = verdictAccuracy(model, world, tok, 1000, seed);
+    const LookupScore lookup = lookupAccuracy(model, world, tok, 1000, seed);
 
     std::string command = "peftwb pretrain --out " + *dir + " --seed " + std::to_string(seed) + " --steps " +
                           std::to_string(tc.steps) + " --lines " + std::to_string(lines) + " --threads " +
@@ -497,19 +592,22 @@ int cmdPretrain(const Args& a, std::ostream& out, std::ostream& err) {
     const json info = {{"tokenizer", "world-words"},  {"world_seed", seed},
                        {"command", command},          {"dev_perplexity", r.best_dev_metric},
                        {"steps", tc.steps},           {"seconds", r.seconds},
-                       {"verdict_accuracy", verdict}, {"torch", torchVersion()}};
+                       {"verdict_accuracy", verdict}, {"lookup_accuracy", lookup.bound},
+                       {"torch", torchVersion()}};
     saveBackbone(*dir, model, tok.tokens(), info);
     json j = {{"out", *dir},
               {"parameters", backboneParamCount(cfg)},
               {"dev_perplexity", r.best_dev_metric},
               {"best_step", r.best_step},
               {"verdict_accuracy", verdict},
+              {"lookup_accuracy", lookup.bound},
               {"seconds", r.seconds}};
     if (a.flag("json"))
         out << j.dump() << "\n";
     else
         out << "wrote " << *dir << ": held-out perplexity " << r.best_dev_metric << " after " << r.best_step
-            << " steps (" << r.seconds << " s); verdict accuracy " << verdict << "\n";
+            << " steps (" << r.seconds << " s); verdict accuracy " << verdict << ", lookup accuracy "
+            << lookup.bound << "\n";
     return 0;
 }
 

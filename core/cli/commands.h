@@ -46,5 +46,6 @@ int cmdBench(const Args& a, std::ostream& out, std::ostream& err);
 int cmdPretrain(const Args& a, std::ostream& out, std::ostream& err);
 int cmdEval(const Args& a, std::ostream& out, std::ostream& err);
 int cmdProject(const Args& a, std::ostream& out, std::ostream& err);
+int cmdLmProbe(const Args& a, std::ostream& out, std::ostream& err);
 
 }  // namespace peft

@@ -58,6 +58,7 @@ public:
     /// A longer review for the corpus: 2–4 clauses whose opinion holds across "and" and turns at "but" /
     /// "although …,", then the verdict on the final opinion ("i liked it ." / "i did not like it .").
     std::string reviewWithVerdict(std::mt19937_64& rng) const;
+    const std::vector<std::string>& places() const { return places_; }
     /// The foreign rendering of an English sentence of the translation grammar.
     const std::map<std::string, std::string>& lexicon() const { return lexicon_; }
 
