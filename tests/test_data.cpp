@@ -195,6 +195,16 @@ private Q_SLOTS:
             QCOMPARE(tok.decode(ids), line);
         }
         QCOMPARE(tok.encode("zzzz the"), (std::vector<int64_t>{WordTokenizer::kUnk, tok.id("the")}));
+
+        // A backbone's vocab.txt: the specials first, then unique words; anything else is refused.
+        QVERIFY(WordTokenizer::fromVocabulary(tok.tokens(), "vocab.txt").tokens() == tok.tokens());
+        std::vector<std::string> swapped = tok.tokens();
+        std::swap(swapped[1], swapped[2]);
+        QVERIFY_THROWS_EXCEPTION(Error, WordTokenizer::fromVocabulary(swapped, "vocab.txt"));
+        QVERIFY_THROWS_EXCEPTION(Error, WordTokenizer::fromVocabulary({"<pad>", "<bos>"}, "vocab.txt"));
+        std::vector<std::string> twice = tok.tokens();
+        twice.push_back("the");
+        QVERIFY_THROWS_EXCEPTION(Error, WordTokenizer::fromVocabulary(twice, "vocab.txt"));
     }
 
     void builtinTasksHaveStableSplits() {

@@ -463,11 +463,7 @@ LoadedBackbone chosenBackbone(const Args& a, int64_t num_labels, uint64_t seed) 
     lb.vocab = b.vocab;
     lb.world = b.info.is_object() && b.info.value("tokenizer", "") == "world-words";
     if (!lb.world) throw Error(dir, "only backbones of the built-in world (word tokenizer) load for now");
-    std::vector<std::string> words(b.vocab.begin() + 5, b.vocab.end());
-    auto tok = std::make_shared<WordTokenizer>(words);
-    if (tok->tokens() != b.vocab)
-        throw Error(dir + "/vocab.txt",
-                    "the first five tokens must be <pad> <bos> <eos> <unk> <sep>, then unique words");
+    auto tok = std::make_shared<WordTokenizer>(WordTokenizer::fromVocabulary(b.vocab, dir + "/vocab.txt"));
     lb.encode = [tok](const std::string& t) { return tok->encode(t); };
     lb.tokenText = [tok](int64_t id) { return tok->token(id); };
     lb.decode = [tok](const std::vector<int64_t>& ids) { return tok->decode(ids); };

@@ -153,7 +153,7 @@ struct TaskSource {
                             "backbone (or one from 'peftwb pretrain'), not '" +
                                 lb.name + "'");
             const World world(lb.info.value("world_seed", uint64_t{1}));
-            const WordTokenizer tok(std::vector<std::string>(lb.vocab.begin() + 5, lb.vocab.end()));
+            const WordTokenizer tok = WordTokenizer::fromVocabulary(lb.vocab, "vocab.txt of " + lb.name);
             Dataset d = builtinTask(task, world, tok, sizes, seed);
             for (auto* split : {&d.train, &d.dev, &d.test})
                 for (auto& e : *split)
@@ -401,6 +401,17 @@ int cmdEval(const Args& a, std::ostream& out, std::ostream&) {
     return 0;
 }
 
+/// The LM head's logits at the last position of <bos> + `text` (eval mode, no gradients).
+torch::Tensor nextTokenLogits(Transformer& model, const WordTokenizer& tok, const std::string& text) {
+    std::vector<int64_t> ids = {WordTokenizer::kBos};
+    const auto body = tok.encode(text);
+    ids.insert(ids.end(), body.begin(), body.end());
+    ForwardOptions fo;
+    fo.lm = true;
+    return model->forward(torch::tensor(ids, torch::kLong).unsqueeze(0), torch::Tensor(), torch::Tensor(), fo)
+        .lm_logits[0][-1];
+}
+
 /// How often the language model continues a fresh review with the right verdict: after "<review> i" it
 /// must rank "liked" (positive) above "did" (… not like it). This is what a frozen backbone offers PEFT.
 double verdictAccuracy(Transformer& model, const World& world, const WordTokenizer& tok, int n,
@@ -413,13 +424,7 @@ double verdictAccuracy(Transformer& model, const World& world, const WordTokeniz
     int right = 0;
     for (int i = 0; i < n; ++i) {
         const Sentence s = world.sentiment(rng);
-        std::vector<int64_t> ids = {WordTokenizer::kBos};
-        const auto body = tok.encode(s.text + " i");
-        ids.insert(ids.end(), body.begin(), body.end());
-        const torch::Tensor x = torch::tensor(ids, torch::kLong).unsqueeze(0);
-        ForwardOptions fo;
-        fo.lm = true;
-        const torch::Tensor logits = model->forward(x, torch::Tensor(), torch::Tensor(), fo).lm_logits[0][-1];
+        const torch::Tensor logits = nextTokenLogits(model, tok, s.text + " i");
         const bool saysLiked = logits[liked].item<float>() > logits[did].item<float>();
         right += saysLiked == (s.label == 1);
     }
@@ -463,15 +468,7 @@ LookupScore lookupAccuracy(Transformer& model, const World& world, const WordTok
         }
         if (facts.empty()) continue;
         const auto& [name, place] = facts[rng() % facts.size()];
-        std::vector<int64_t> ids = {WordTokenizer::kBos};
-        const auto body = tok.encode(s.text + " so " + name + " is in the");
-        ids.insert(ids.end(), body.begin(), body.end());
-        ForwardOptions fo;
-        fo.lm = true;
-        const torch::Tensor logits =
-            model
-                ->forward(torch::tensor(ids, torch::kLong).unsqueeze(0), torch::Tensor(), torch::Tensor(), fo)
-                .lm_logits[0][-1];
+        const torch::Tensor logits = nextTokenLogits(model, tok, s.text + " so " + name + " is in the");
         const std::string& best =
             world.places()[size_t(logits.index_select(0, index).argmax().item<int64_t>())];
         bound += best == place;
@@ -497,7 +494,7 @@ int cmdLmProbe(const Args& a, std::ostream& out, std::ostream&) {
     const LoadedBackbone lb = chosenBackbone(a, 0, 0);
     if (!lb.world) throw Error("--model", "the probes are written in the built-in world's words");
     const World world(lb.info.value("world_seed", uint64_t{1}));
-    const WordTokenizer tok(std::vector<std::string>(lb.vocab.begin() + 5, lb.vocab.end()));
+    const WordTokenizer tok = WordTokenizer::fromVocabulary(lb.vocab, "vocab.txt of " + lb.name);
     Transformer model = lb.model;
     model->applySpec(resolvePreset(presetById("full"), lb.config));
     const int n = int(a.getInt("n").value_or(500));

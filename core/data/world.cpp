@@ -19,6 +19,17 @@ WordTokenizer::WordTokenizer(std::vector<std::string> words) {
         index_[tokens_[i]] = static_cast<int64_t>(i);
 }
 
+WordTokenizer WordTokenizer::fromVocabulary(const std::vector<std::string>& tokens,
+                                            const std::string& source) {
+    const size_t specials = static_cast<size_t>(kSep) + 1;
+    WordTokenizer tok(tokens.size() > specials
+                          ? std::vector<std::string>(tokens.begin() + specials, tokens.end())
+                          : std::vector<std::string>{});
+    if (tok.tokens() != tokens)
+        throw Error(source, "the first five tokens must be <pad> <bos> <eos> <unk> <sep>, then unique words");
+    return tok;
+}
+
 int64_t WordTokenizer::id(const std::string& word) const {
     auto it = index_.find(word);
     return it == index_.end() ? kUnk : it->second;

@@ -23,6 +23,9 @@ public:
     static constexpr int64_t kPad = 0, kBos = 1, kEos = 2, kUnk = 3, kSep = 4;
 
     explicit WordTokenizer(std::vector<std::string> words);  // words without the specials
+    /// From a backbone's full vocabulary (vocab.txt: the five specials, then unique words); anything else is
+    /// refused with a message naming `source`.
+    static WordTokenizer fromVocabulary(const std::vector<std::string>& tokens, const std::string& source);
     int64_t vocabSize() const { return static_cast<int64_t>(tokens_.size()); }
     int64_t id(const std::string& word) const;
     const std::string& token(int64_t id) const;

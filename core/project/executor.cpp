@@ -153,7 +153,7 @@ TrainResult executeRun(const std::string& projectPath, int64_t runId, const Exec
         Backbone b =
             loadBackbone(projectBackboneDir(project->backbone(), where), int64_t(labels.size()), run.seed);
         const World world(b.info.value("world_seed", uint64_t{1}));
-        const WordTokenizer tok(std::vector<std::string>(b.vocab.begin() + 5, b.vocab.end()));
+        const WordTokenizer tok = WordTokenizer::fromVocabulary(b.vocab, where + " vocabulary");
         TaskSizes sizes;
         sizes.train = trainSize;
         data = builtinTask(task, world, tok, sizes, 7);
@@ -231,7 +231,7 @@ LambdaMap lambdaOfRun(const std::string& projectPath, int64_t runId, const std::
             break;
         }
     model->eval();
-    const WordTokenizer tok(std::vector<std::string>(b.vocab.begin() + 5, b.vocab.end()));
+    const WordTokenizer tok = WordTokenizer::fromVocabulary(b.vocab, where + " vocabulary");
     std::vector<int64_t> ids = tok.encode(text);
     if (ids.empty()) throw Error("text", "empty input");
     if (task == "entailment" || task == "summarization" || task == "translation")
