@@ -63,7 +63,7 @@ CompareView::CompareView(QWidget* parent) : QWidget(parent) {
     table_->setColumnCount(int(headers.size()));
     table_->setHorizontalHeaderLabels(headers);
     table_->horizontalHeader()->setSectionResizeMode(QHeaderView::ResizeToContents);
-    table_->horizontalHeader()->setSectionResizeMode(0, QHeaderView::Stretch);
+    table_->horizontalHeader()->setStretchLastSection(true);  // names and dimensions keep their full width
     table_->setWordWrap(false);
     table_->horizontalHeaderItem(9)->setToolTip(
         tr("Peak resident memory of the process that trained the run (the whole workbench when trained from "
@@ -201,6 +201,16 @@ void CompareView::setRuns(const std::vector<RunRecord>& runs) {
         }
         const double pad = std::max(0.02, (yhi - ylo) * 0.1);
         plot_->yAxis->setRange(ylo - pad, yhi + pad);
+    }
+    if (xs.isEmpty()) {
+        // Nothing finished yet: a hint instead of empty axes.
+        plot_->xAxis->setRange(0.05, 200);
+        plot_->yAxis->setRange(0, 1);
+        auto* hint = new QCPItemText(plot_);
+        hint->position->setType(QCPItemPosition::ptAxisRectRatio);
+        hint->position->setCoords(0.5, 0.5);
+        hint->setText(tr("No finished runs yet: Run ▸ Run Queue trains the queued ones"));
+        hint->setColor(Qt::gray);
     }
     plot_->replot();
     int finished = 0;
