@@ -1,0 +1,615 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
+#include "data/hf_tokenizer.h"
+
+#include <algorithm>
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+
+#include <utf8proc.h>
+#include <nlohmann/json.hpp>
+
+#include "util/error.h"
+
+namespace peft {
+
+namespace fs = std::filesystem;
+
+namespace {
+
+// ----- Unicode helpers (utf8proc) -------------------------------------------------------------------
+
+/// The code points of UTF-8 `text`; invalid UTF-8 is an error naming the byte offset.
+std::vector<int32_t> codepoints(const std::string& text) {
+    std::vector<int32_t> out;
+    out.reserve(text.size());
+    const auto* p = reinterpret_cast<const utf8proc_uint8_t*>(text.data());
+    utf8proc_ssize_t i = 0;
+    const auto n = static_cast<utf8proc_ssize_t>(text.size());
+    while (i < n) {
+        utf8proc_int32_t cp = 0;
+        const utf8proc_ssize_t len = utf8proc_iterate(p + i, n - i, &cp);
+        if (len <= 0 || cp < 0)
+            throw Error("text",
+                        "invalid UTF-8 at byte " + std::to_string(i) + " of " + std::to_string(text.size()));
+        out.push_back(cp);
+        i += len;
+    }
+    return out;
+}
+
+void appendUtf8(std::string& s, int32_t cp) {
+    utf8proc_uint8_t buf[4];
+    const utf8proc_ssize_t n = utf8proc_encode_char(cp, buf);
+    s.append(reinterpret_cast<const char*>(buf), static_cast<size_t>(n));
+}
+
+std::string utf8(const std::vector<int32_t>& cps, size_t begin, size_t end) {
+    std::string s;
+    for (size_t i = begin; i < end; ++i)
+        appendUtf8(s, cps[i]);
+    return s;
+}
+
+utf8proc_category_t category(int32_t cp) {
+    return utf8proc_category(cp);
+}
+
+/// White space as Rust's char::is_whitespace and Oniguruma's Unicode \s define it: U+0009–U+000D, U+0085
+/// and the separators Zs, Zl, Zp.
+bool isSpace(int32_t cp) {
+    if ((cp >= 0x09 && cp <= 0x0d) || cp == 0x85) return true;
+    const auto c = category(cp);
+    return c == UTF8PROC_CATEGORY_ZS || c == UTF8PROC_CATEGORY_ZL || c == UTF8PROC_CATEGORY_ZP;
+}
+
+bool isLetter(int32_t cp) {
+    switch (category(cp)) {
+        case UTF8PROC_CATEGORY_LU:
+        case UTF8PROC_CATEGORY_LL:
+        case UTF8PROC_CATEGORY_LT:
+        case UTF8PROC_CATEGORY_LM:
+        case UTF8PROC_CATEGORY_LO:
+            return true;
+        default:
+            return false;
+    }
+}
+
+bool isNumber(int32_t cp) {
+    const auto c = category(cp);
+    return c == UTF8PROC_CATEGORY_ND || c == UTF8PROC_CATEGORY_NL || c == UTF8PROC_CATEGORY_NO;
+}
+
+/// BertNormalizer's controls: the "other" categories, except tab, newline and carriage return.
+bool isBertControl(int32_t cp) {
+    if (cp == '\t' || cp == '\n' || cp == '\r') return false;
+    const auto c = category(cp);
+    return c == UTF8PROC_CATEGORY_CC || c == UTF8PROC_CATEGORY_CF || c == UTF8PROC_CATEGORY_CO ||
+           c == UTF8PROC_CATEGORY_CS || c == UTF8PROC_CATEGORY_CN;
+}
+
+/// BERT's punctuation: any ASCII punctuation (so "$", "+", "^" count) or a Unicode P* category.
+bool isBertPunctuation(int32_t cp) {
+    if ((cp >= 33 && cp <= 47) || (cp >= 58 && cp <= 64) || (cp >= 91 && cp <= 96) ||
+        (cp >= 123 && cp <= 126))
+        return true;
+    switch (category(cp)) {
+        case UTF8PROC_CATEGORY_PC:
+        case UTF8PROC_CATEGORY_PD:
+        case UTF8PROC_CATEGORY_PS:
+        case UTF8PROC_CATEGORY_PE:
+        case UTF8PROC_CATEGORY_PI:
+        case UTF8PROC_CATEGORY_PF:
+        case UTF8PROC_CATEGORY_PO:
+            return true;
+        default:
+            return false;
+    }
+}
+
+/// The CJK ideograph blocks BERT splits into single characters.
+bool isChineseChar(int32_t cp) {
+    return (cp >= 0x4E00 && cp <= 0x9FFF) || (cp >= 0x3400 && cp <= 0x4DBF) ||
+           (cp >= 0x20000 && cp <= 0x2A6DF) || (cp >= 0x2A700 && cp <= 0x2B73F) ||
+           (cp >= 0x2B740 && cp <= 0x2B81F) || (cp >= 0x2B920 && cp <= 0x2CEAF) ||
+           (cp >= 0xF900 && cp <= 0xFAFF) || (cp >= 0x2F800 && cp <= 0x2FA1F);
+}
+
+/// Canonical decomposition (NFD) of valid UTF-8.
+std::string nfd(const std::string& s) {
+    utf8proc_uint8_t* out = nullptr;
+    const utf8proc_ssize_t n = utf8proc_map(
+        reinterpret_cast<const utf8proc_uint8_t*>(s.data()), static_cast<utf8proc_ssize_t>(s.size()), &out,
+        static_cast<utf8proc_option_t>(UTF8PROC_STABLE | UTF8PROC_DECOMPOSE));
+    if (n < 0) throw Error("text", std::string("Unicode normalisation failed: ") + utf8proc_errmsg(n));
+    std::string r(reinterpret_cast<const char*>(out), static_cast<size_t>(n));
+    std::free(out);
+    return r;
+}
+
+std::string readText(const std::string& path) {
+    std::ifstream in(path, std::ios::binary);
+    if (!in) throw Error(path, "cannot open");
+    std::ostringstream ss;
+    ss << in.rdbuf();
+    return ss.str();
+}
+
+nlohmann::json readJson(const std::string& path) {
+    try {
+        return nlohmann::json::parse(readText(path));
+    } catch (const nlohmann::json::exception& e) {
+        throw Error(path, std::string("invalid JSON: ") + e.what());
+    }
+}
+
+/// id → token of a {token: id} object; ids must be distinct non-negative integers.
+std::vector<std::string> vocabFromJson(const nlohmann::json& j, const std::string& source) {
+    if (!j.is_object()) throw Error(source, "the vocabulary must be a JSON object {token: id}");
+    std::vector<std::string> out;
+    for (auto it = j.begin(); it != j.end(); ++it) {
+        if (!it->is_number_unsigned() || it->get<uint64_t>() > (1u << 24))
+            throw Error(source, "token '" + it.key() + "': the id must be a non-negative integer below 2^24");
+        const auto id = it->get<size_t>();
+        if (id >= out.size()) out.resize(id + 1);
+        if (!out[id].empty())
+            throw Error(source, "id " + std::to_string(id) + " is given to '" + out[id] + "' and to '" +
+                                    it.key() + "'");
+        out[id] = it.key();
+    }
+    return out;
+}
+
+}  // namespace
+
+// ----- TextTokenizer ----------------------------------------------------------------------------------
+
+void TextTokenizer::setVocabulary(std::vector<std::string> idToToken, const std::string& source) {
+    if (idToToken.empty()) throw Error(source, "the vocabulary is empty");
+    idToToken_ = std::move(idToToken);
+    tokenToId_.clear();
+    tokenToId_.reserve(idToToken_.size());
+    for (size_t i = 0; i < idToToken_.size(); ++i)
+        if (!idToToken_[i].empty()) tokenToId_[idToToken_[i]] = static_cast<int64_t>(i);
+}
+
+void TextTokenizer::setSpecials(SpecialTemplate t, const std::vector<std::string>& recognised,
+                                const std::string& cls, const std::string& sep, const std::string& pad,
+                                const std::string& unk) {
+    template_ = t;
+    specials_.clear();
+    for (const auto& s : recognised)
+        if (tokenId(s) >= 0) specials_.push_back(s);
+    std::sort(specials_.begin(), specials_.end(),
+              [](const std::string& a, const std::string& b) { return a.size() > b.size(); });
+    cls_ = tokenId(cls);
+    sep_ = tokenId(sep);
+    pad_ = tokenId(pad);
+    unk_ = tokenId(unk);
+}
+
+int64_t TextTokenizer::tokenId(const std::string& token) const {
+    auto it = tokenToId_.find(token);
+    return it == tokenToId_.end() ? -1 : it->second;
+}
+
+const std::string& TextTokenizer::idToken(int64_t id) const {
+    static const std::string none;
+    return id >= 0 && id < vocabSize() ? idToToken_[static_cast<size_t>(id)] : none;
+}
+
+std::vector<std::string> TextTokenizer::tokenize(const std::string& text) const {
+    codepoints(text);  // validates the UTF-8 once, before any splitting
+    std::vector<std::string> out;
+    size_t pos = 0;
+    while (pos <= text.size()) {
+        // The earliest special token from `pos` (the longest one where two start at the same place).
+        size_t best = std::string::npos;
+        const std::string* which = nullptr;
+        for (const auto& s : specials_) {
+            const size_t at = text.find(s, pos);
+            if (at != std::string::npos && (at < best)) {
+                best = at;
+                which = &s;
+            }
+        }
+        const size_t end = which ? best : text.size();
+        if (end > pos) tokenizePlain(text.substr(pos, end - pos), out);
+        if (!which) break;
+        out.push_back(*which);
+        pos = best + which->size();
+    }
+    return out;
+}
+
+std::vector<int64_t> TextTokenizer::encodeIds(const std::string& text) const {
+    std::vector<int64_t> ids;
+    for (const auto& t : tokenize(text)) {
+        const int64_t id = tokenId(t);
+        if (id < 0 && unk_ < 0)
+            throw Error("text", "token '" + t + "' is not in the vocabulary and there is no unknown token");
+        ids.push_back(id < 0 ? unk_ : id);
+    }
+    return ids;
+}
+
+Encoding TextTokenizer::encode(const std::string& text, const std::optional<std::string>& pair) const {
+    Encoding e;
+    auto push = [&](int64_t id, int64_t type) {
+        e.ids.push_back(id);
+        e.tokens.push_back(idToken(id));
+        e.type_ids.push_back(type);
+    };
+    auto pushText = [&](const std::string& t, int64_t type) {
+        for (int64_t id : encodeIds(t))
+            push(id, type);
+    };
+    auto need = [&](int64_t id, const char* what) {
+        if (id < 0) throw Error("tokenizer", std::string("the vocabulary has no ") + what + " token");
+        return id;
+    };
+    switch (template_) {
+        case SpecialTemplate::None:
+            pushText(text, 0);
+            if (pair) pushText(*pair, 0);
+            break;
+        case SpecialTemplate::Bert:
+            push(need(cls_, "[CLS]"), 0);
+            pushText(text, 0);
+            push(need(sep_, "[SEP]"), 0);
+            if (pair) {
+                pushText(*pair, 1);
+                push(sep_, 1);
+            }
+            break;
+        case SpecialTemplate::Roberta:
+            push(need(cls_, "<s>"), 0);
+            pushText(text, 0);
+            push(need(sep_, "</s>"), 0);
+            if (pair) {
+                push(sep_, 0);
+                pushText(*pair, 0);
+                push(sep_, 0);
+            }
+            break;
+    }
+    return e;
+}
+
+// ----- WordPiece ---------------------------------------------------------------------------------------
+
+std::unique_ptr<WordPieceTokenizer> WordPieceTokenizer::fromVocabFile(const std::string& path,
+                                                                      const WordPieceOptions& opts) {
+    std::istringstream in(readText(path));
+    std::vector<std::string> vocab;
+    for (std::string line; std::getline(in, line);) {
+        if (!line.empty() && line.back() == '\r') line.pop_back();
+        vocab.push_back(line);
+    }
+    return std::make_unique<WordPieceTokenizer>(std::move(vocab), opts, path);
+}
+
+WordPieceTokenizer::WordPieceTokenizer(std::vector<std::string> vocab, const WordPieceOptions& opts,
+                                       const std::string& source)
+    : opts_(opts) {
+    kind_ = "wordpiece";
+    setVocabulary(std::move(vocab), source);
+    setSpecials(SpecialTemplate::Bert, {"[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"}, "[CLS]", "[SEP]",
+                "[PAD]", "[UNK]");
+    if (unk_ < 0) throw Error(source, "a WordPiece vocabulary needs an [UNK] token");
+}
+
+std::string WordPieceTokenizer::normalize(const std::string& text) const {
+    std::string s;
+    s.reserve(text.size());
+    for (int32_t cp : codepoints(text)) {
+        if (opts_.clean_text) {
+            if (cp == 0 || cp == 0xFFFD || isBertControl(cp)) continue;
+            if (isSpace(cp)) cp = ' ';
+        }
+        if (opts_.tokenize_chinese_chars && isChineseChar(cp)) {
+            s += ' ';
+            appendUtf8(s, cp);
+            s += ' ';
+        } else {
+            appendUtf8(s, cp);
+        }
+    }
+    if (opts_.strip_accents.value_or(opts_.lowercase)) {
+        std::string stripped;
+        for (int32_t cp : codepoints(nfd(s)))
+            if (category(cp) != UTF8PROC_CATEGORY_MN) appendUtf8(stripped, cp);
+        s = std::move(stripped);
+    }
+    if (opts_.lowercase) {
+        std::string lower;
+        for (int32_t cp : codepoints(s)) {
+            if (cp == 0x130) {  // İ: the one full lower-case mapping longer than one character
+                lower += "i\xCC\x87";
+                continue;
+            }
+            appendUtf8(lower, utf8proc_tolower(cp));
+        }
+        s = std::move(lower);
+    }
+    return s;
+}
+
+void WordPieceTokenizer::tokenizePlain(const std::string& text, std::vector<std::string>& out) const {
+    const std::vector<int32_t> cps = codepoints(normalize(text));
+    auto wordPieces = [&](size_t begin, size_t end) {
+        if (end == begin) return;
+        if (static_cast<int64_t>(end - begin) > opts_.max_input_chars_per_word) {
+            out.push_back(idToken(unk_));
+            return;
+        }
+        std::vector<std::string> pieces;
+        for (size_t start = begin; start < end;) {
+            size_t stop = end;
+            std::string found;
+            for (; stop > start; --stop) {
+                std::string piece =
+                    (start > begin ? opts_.continuing_prefix : std::string()) + utf8(cps, start, stop);
+                if (tokenToId_.count(piece)) {
+                    found = std::move(piece);
+                    break;
+                }
+            }
+            if (found.empty()) {  // one unknown piece makes the whole word unknown
+                out.push_back(idToken(unk_));
+                return;
+            }
+            pieces.push_back(std::move(found));
+            start = stop;
+        }
+        out.insert(out.end(), pieces.begin(), pieces.end());
+    };
+    size_t word = 0;
+    for (size_t i = 0; i < cps.size(); ++i) {
+        if (isSpace(cps[i])) {
+            wordPieces(word, i);
+            word = i + 1;
+        } else if (isBertPunctuation(cps[i])) {
+            wordPieces(word, i);
+            wordPieces(i, i + 1);
+            word = i + 1;
+        }
+    }
+    wordPieces(word, cps.size());
+}
+
+std::string WordPieceTokenizer::decode(const std::vector<int64_t>& ids) const {
+    std::string s;
+    for (int64_t id : ids) {
+        if (id == cls_ || id == sep_ || id == pad_) continue;
+        const std::string& t = idToken(id);
+        if (t.rfind(opts_.continuing_prefix, 0) == 0)
+            s += t.substr(opts_.continuing_prefix.size());
+        else
+            s += (s.empty() ? "" : " ") + t;
+    }
+    return s;
+}
+
+// ----- Byte-level BPE ----------------------------------------------------------------------------------
+
+std::unique_ptr<ByteLevelBpeTokenizer> ByteLevelBpeTokenizer::fromFiles(const std::string& vocabJson,
+                                                                        const std::string& mergesTxt,
+                                                                        const BpeOptions& opts) {
+    std::vector<std::string> vocab = vocabFromJson(readJson(vocabJson), vocabJson);
+    std::vector<std::pair<std::string, std::string>> merges;
+    std::istringstream in(readText(mergesTxt));
+    int64_t lineNo = 0;
+    for (std::string line; std::getline(in, line);) {
+        ++lineNo;
+        if (!line.empty() && line.back() == '\r') line.pop_back();
+        if (line.empty() || (lineNo == 1 && line.rfind("#version", 0) == 0)) continue;
+        const size_t sp = line.find(' ');
+        if (sp == std::string::npos || sp == 0 || sp + 1 >= line.size() ||
+            line.find(' ', sp + 1) != std::string::npos)
+            throw Error(mergesTxt + ":" + std::to_string(lineNo),
+                        "expected two symbols separated by one space");
+        merges.emplace_back(line.substr(0, sp), line.substr(sp + 1));
+    }
+    return std::make_unique<ByteLevelBpeTokenizer>(std::move(vocab), merges, opts, vocabJson);
+}
+
+ByteLevelBpeTokenizer::ByteLevelBpeTokenizer(std::vector<std::string> vocab,
+                                             const std::vector<std::pair<std::string, std::string>>& merges,
+                                             const BpeOptions& opts, const std::string& source)
+    : opts_(opts) {
+    kind_ = "byte-level-bpe";
+    setVocabulary(std::move(vocab), source);
+    // GPT-2's bytes_to_unicode: printable bytes stand for themselves, the others for U+0100 onwards.
+    int32_t next = 256;
+    for (int b = 0; b < 256; ++b) {
+        const bool printable = (b >= 33 && b <= 126) || (b >= 161 && b <= 172) || (b >= 174 && b <= 255);
+        std::string s;
+        appendUtf8(s, printable ? b : next++);
+        byteToChar_[b] = s;
+        charToByte_[s] = static_cast<unsigned char>(b);
+    }
+    for (size_t i = 0; i < merges.size(); ++i)
+        ranks_.emplace(merges[i], static_cast<int64_t>(i));  // the first occurrence sets the rank
+    if (opts_.special_template == SpecialTemplate::Roberta)
+        setSpecials(SpecialTemplate::Roberta, {"<s>", "</s>", "<pad>", "<unk>", "<mask>"}, "<s>", "</s>",
+                    "<pad>", "<unk>");
+    else
+        setSpecials(SpecialTemplate::None, {"<|endoftext|>"}, "", "<|endoftext|>", "<|endoftext|>",
+                    "<|endoftext|>");
+}
+
+std::vector<std::string> ByteLevelBpeTokenizer::preTokenize(const std::string& text) {
+    // 's|'t|'re|'ve|'m|'ll|'d| ?\p{L}+| ?\p{N}+| ?[^\s\p{L}\p{N}]+|\s+(?!\S)|\s+ — the alternatives tried in
+    // order at each position, as the regex engine does.
+    const std::vector<int32_t> cps = codepoints(text);
+    const size_t n = cps.size();
+    std::vector<std::string> out;
+    auto other = [&](int32_t c) { return !isSpace(c) && !isLetter(c) && !isNumber(c); };
+    auto run = [&](size_t from, auto pred) {
+        while (from < n && pred(cps[from]))
+            ++from;
+        return from;
+    };
+    size_t i = 0;
+    while (i < n) {
+        size_t end = i;
+        if (cps[i] == '\'' && i + 1 < n) {
+            const int32_t a = cps[i + 1], b = i + 2 < n ? cps[i + 2] : 0;
+            if (a == 's' || a == 't' || a == 'm' || a == 'd')
+                end = i + 2;
+            else if ((a == 'r' && b == 'e') || (a == 'v' && b == 'e') || (a == 'l' && b == 'l'))
+                end = i + 3;
+        }
+        if (end == i) {
+            const size_t s = cps[i] == ' ' && i + 1 < n ? i + 1 : i;  // the optional leading space
+            for (auto pred :
+                 {+[](int32_t c) { return isLetter(c); }, +[](int32_t c) { return isNumber(c); }}) {
+                if (end == i && pred(cps[s])) end = run(s, pred);
+                if (end == i && s != i && pred(cps[i])) end = run(i, pred);
+            }
+            if (end == i && other(cps[s])) end = run(s, other);
+            if (end == i && other(cps[i])) end = run(i, other);
+        }
+        if (end == i) {  // white space: \s+(?!\S), else \s+
+            const size_t stop = run(i, [](int32_t c) { return isSpace(c); });
+            end = stop == n || stop - i == 1 ? stop : stop - 1;
+        }
+        out.push_back(utf8(cps, i, end));
+        i = end;
+    }
+    return out;
+}
+
+void ByteLevelBpeTokenizer::bpe(const std::string& word, std::vector<std::string>& out) const {
+    std::vector<std::string> symbols;
+    for (unsigned char c : word)
+        symbols.push_back(byteToChar_[c]);
+    while (symbols.size() > 1) {
+        int64_t bestRank = -1;
+        size_t bestAt = 0;
+        for (size_t i = 0; i + 1 < symbols.size(); ++i) {
+            auto it = ranks_.find({symbols[i], symbols[i + 1]});
+            if (it != ranks_.end() && (bestRank < 0 || it->second < bestRank)) {
+                bestRank = it->second;
+                bestAt = i;
+            }
+        }
+        if (bestRank < 0) break;
+        const std::string first = symbols[bestAt], second = symbols[bestAt + 1];
+        std::vector<std::string> merged;
+        merged.reserve(symbols.size());
+        for (size_t i = 0; i < symbols.size();) {
+            if (i + 1 < symbols.size() && symbols[i] == first && symbols[i + 1] == second) {
+                merged.push_back(first + second);
+                i += 2;
+            } else {
+                merged.push_back(symbols[i++]);
+            }
+        }
+        symbols = std::move(merged);
+    }
+    out.insert(out.end(), symbols.begin(), symbols.end());
+}
+
+void ByteLevelBpeTokenizer::tokenizePlain(const std::string& text, std::vector<std::string>& out) const {
+    std::string t = text;
+    if (opts_.add_prefix_space && !t.empty() && t[0] != ' ') t = " " + t;
+    for (const auto& word : preTokenize(t))
+        bpe(word, out);
+}
+
+std::string ByteLevelBpeTokenizer::decode(const std::vector<int64_t>& ids) const {
+    std::string bytes;
+    for (int64_t id : ids) {
+        if (id == cls_ || id == pad_) continue;
+        const std::string& t = idToken(id);
+        const std::vector<int32_t> cps = codepoints(t);
+        for (int32_t cp : cps) {
+            std::string c;
+            appendUtf8(c, cp);
+            auto it = charToByte_.find(c);
+            if (it != charToByte_.end())
+                bytes += static_cast<char>(it->second);
+            else
+                bytes += c;
+        }
+    }
+    return bytes;
+}
+
+// ----- loading a model folder's tokenizer ---------------------------------------------------------------
+
+std::unique_ptr<TextTokenizer> loadHfTokenizer(const std::string& dir, const std::string& modelType) {
+    const std::string tokJsonPath = dir + "/tokenizer.json", cfgPath = dir + "/tokenizer_config.json";
+    nlohmann::json tokJson, cfg = nlohmann::json::object();
+    if (fs::exists(tokJsonPath)) tokJson = readJson(tokJsonPath);
+    if (fs::exists(cfgPath)) cfg = readJson(cfgPath);
+    if (!cfg.is_object()) throw Error(cfgPath, "must be a JSON object");
+    const nlohmann::json model =
+        tokJson.is_object() ? tokJson.value("model", nlohmann::json()) : nlohmann::json();
+    auto cfgBool = [&](const char* key, bool fallback) {
+        if (!cfg.contains(key) || cfg[key].is_null()) return fallback;
+        if (!cfg[key].is_boolean()) throw Error(cfgPath + ": " + key, "must be true or false");
+        return cfg[key].get<bool>();
+    };
+
+    if (modelType == "bert") {
+        WordPieceOptions o;
+        const nlohmann::json norm =
+            tokJson.is_object() ? tokJson.value("normalizer", nlohmann::json()) : nlohmann::json();
+        if (norm.is_object() && norm.value("type", "") == "BertNormalizer") {
+            o.lowercase = norm.value("lowercase", o.lowercase);
+            o.clean_text = norm.value("clean_text", o.clean_text);
+            o.tokenize_chinese_chars = norm.value("handle_chinese_chars", o.tokenize_chinese_chars);
+            if (norm.contains("strip_accents") && norm["strip_accents"].is_boolean())
+                o.strip_accents = norm["strip_accents"].get<bool>();
+        }
+        o.lowercase = cfgBool("do_lower_case", o.lowercase);
+        o.tokenize_chinese_chars = cfgBool("tokenize_chinese_chars", o.tokenize_chinese_chars);
+        if (cfg.contains("strip_accents") && !cfg["strip_accents"].is_null())
+            o.strip_accents = cfgBool("strip_accents", true);
+        if (fs::exists(dir + "/vocab.txt")) return WordPieceTokenizer::fromVocabFile(dir + "/vocab.txt", o);
+        if (model.is_object() && model.contains("vocab")) {
+            if (model.contains("max_input_chars_per_word"))
+                o.max_input_chars_per_word = model["max_input_chars_per_word"].get<int64_t>();
+            return std::make_unique<WordPieceTokenizer>(
+                vocabFromJson(model["vocab"], tokJsonPath + ": model.vocab"), o, tokJsonPath);
+        }
+        throw Error(dir, "no tokenizer: a BERT folder needs vocab.txt (or tokenizer.json)");
+    }
+    if (modelType == "gpt2" || modelType == "roberta") {
+        BpeOptions o;
+        o.add_prefix_space = cfgBool("add_prefix_space", false);
+        o.special_template = modelType == "roberta" ? SpecialTemplate::Roberta : SpecialTemplate::None;
+        if (fs::exists(dir + "/vocab.json") && fs::exists(dir + "/merges.txt"))
+            return ByteLevelBpeTokenizer::fromFiles(dir + "/vocab.json", dir + "/merges.txt", o);
+        if (model.is_object() && model.contains("vocab") && model.contains("merges") &&
+            model["merges"].is_array()) {
+            std::vector<std::pair<std::string, std::string>> merges;
+            for (const auto& m : model["merges"]) {
+                if (m.is_string()) {  // "a b" (tokenizers < 0.20)
+                    const std::string s = m.get<std::string>();
+                    const size_t sp = s.find(' ');
+                    if (sp == std::string::npos)
+                        throw Error(tokJsonPath + ": model.merges", "bad merge '" + s + "'");
+                    merges.emplace_back(s.substr(0, sp), s.substr(sp + 1));
+                } else if (m.is_array() && m.size() == 2 && m[0].is_string() && m[1].is_string()) {
+                    merges.emplace_back(m[0].get<std::string>(), m[1].get<std::string>());
+                } else {
+                    throw Error(tokJsonPath + ": model.merges",
+                                "each merge must be \"a b\" or [\"a\", \"b\"]");
+                }
+            }
+            return std::make_unique<ByteLevelBpeTokenizer>(
+                vocabFromJson(model["vocab"], tokJsonPath + ": model.vocab"), merges, o, tokJsonPath);
+        }
+        throw Error(dir, "no tokenizer: a " + modelType +
+                             " folder needs vocab.json and merges.txt (or tokenizer.json)");
+    }
+    throw Error(dir, "no tokenizer for model_type '" + modelType + "' (supported: bert, roberta, gpt2)");
+}
+
+}  // namespace peft
