@@ -15,6 +15,7 @@
 #include "data/byte_tokenizer.h"
 #include "data/world.h"
 #include "io/backbone.h"
+#include "io/hf_model.h"
 #include "model/transformer.h"
 #include "peft/accounting.h"
 #include "peft/presets.h"
@@ -87,7 +88,7 @@ int cmdForward(const Args& a, std::ostream& out, std::ostream&) {
     LoadedBackbone lb = chosenBackbone(a, 0, seed);
     const ModelConfig& cfg = lb.config;
     const Spec spec = chosenSpec(a, cfg);
-    const std::string head = a.get("head").value_or(cfg.causal ? "lm" : "cls");
+    const std::string head = a.get("head").value_or(lb.causalLm ? "lm" : "cls");
     if (head != "lm" && head != "cls") throw Error("--head", "expected 'lm' or 'cls', got '" + head + "'");
     const std::string text =
         a.get("text").value_or(lb.world ? "the plot was not bad ." : "the movie was not bad at all");
@@ -95,12 +96,8 @@ int cmdForward(const Args& a, std::ostream& out, std::ostream&) {
     model->applySpec(spec);
     model->eval();
 
-    // A language model reads <bos> text; a classifier reads text <eos> (as the built-in tasks are laid out).
-    std::vector<int64_t> ids = lb.encode(text);
-    if (head == "lm")
-        ids.insert(ids.begin(), lb.bos);
-    else
-        ids.push_back(lb.eos);
+    const FramedInput in = frameInput(lb, text, a.get("pair"), head == "lm");
+    const std::vector<int64_t>& ids = in.ids;
     if (static_cast<int64_t>(ids.size()) > cfg.max_positions)
         throw Error("--text", std::to_string(ids.size()) + " tokens exceed max_positions " +
                                   std::to_string(cfg.max_positions));
@@ -110,7 +107,9 @@ int cmdForward(const Args& a, std::ostream& out, std::ostream&) {
     fo.lm = head == "lm";
     fo.cls = head == "cls";
     fo.capture_lambda = spec.hasGating();
-    const ForwardResult r = model->forward(input, {}, {}, fo);
+    const torch::Tensor types =
+        in.types.empty() ? torch::Tensor() : torch::tensor(in.types, torch::kLong).unsqueeze(0);
+    const ForwardResult r = model->forward(input, {}, types, fo);
     const torch::Tensor logits = head == "lm" ? r.lm_logits[0][-1] : r.cls_logits[0];  // [V] or [C]
 
     json j;
@@ -121,7 +120,9 @@ int cmdForward(const Args& a, std::ostream& out, std::ostream&) {
     for (int64_t id : ids)
         j["tokens"].push_back(lb.tokenText(id));
     j["ids"] = ids;
+    if (!in.types.empty()) j["type_ids"] = in.types;
     j["logits"] = tensorToJson(logits);
+    if (!lb.notes.empty()) j["notes"] = lb.notes;
     if (fo.capture_lambda) {
         j["lambda"] = tensorToJson(r.lambda.select(1, 0));  // [L, H, T]
     } else {
@@ -133,6 +134,8 @@ int cmdForward(const Args& a, std::ostream& out, std::ostream&) {
         out << j.dump() << "\n";
         return 0;
     }
+    for (const auto& n : lb.notes)
+        out << "note: " << n << "\n";
     out << "tokens: ";
     for (const auto& t : j["tokens"])
         out << "[" << t.get<std::string>() << "] ";
@@ -153,6 +156,29 @@ int cmdForward(const Args& a, std::ostream& out, std::ostream&) {
     } else {
         out << j["lambda_reason"].get<std::string>() << "\n";
     }
+    return 0;
+}
+
+// ----- tokenize -----------------------------------------------------------------------------------
+
+int cmdTokenize(const Args& a, std::ostream& out, std::ostream&) {
+    const auto text = a.get("text");
+    if (!text) throw Error("--text", "missing: give the text to tokenize");
+    const LoadedBackbone lb = chosenBackbone(a, 0, 0);
+    const FramedInput in = frameInput(lb, *text, a.get("pair"), lb.causalLm);
+    json j;
+    j["tokens"] = json::array();
+    for (int64_t id : in.ids)
+        j["tokens"].push_back(lb.tokenText(id));
+    j["ids"] = in.ids;
+    if (!in.types.empty()) j["type_ids"] = in.types;
+    if (a.flag("json")) {
+        out << j.dump() << "\n";
+        return 0;
+    }
+    for (size_t i = 0; i < in.ids.size(); ++i)
+        out << in.ids[i] << "\t" << lb.tokenText(in.ids[i])
+            << (in.types.empty() ? "" : "\t" + std::to_string(in.types[i])) << "\n";
     return 0;
 }
 
@@ -214,7 +240,12 @@ const std::vector<Command>& commands() {
         {"params", "parameter counts of a preset or spec (trained / stored, per module)", nullptr,
          withSpecOptions({}), cmdParams},
         {"forward", "run one forward pass; print tokens, logits and λ(x)", nullptr,
-         withSpecOptions({{"text"}, {"head"}, {"seed"}}), cmdForward},
+         withSpecOptions({{"text"}, {"pair"}, {"head"}, {"seed"}}), cmdForward},
+        {"tokenize",
+         "print a backbone's tokens and ids of a text (Hugging Face folders: exactly its tokenizer's)",
+         nullptr,
+         {{"model"}, {"text"}, {"pair"}, {"json", false}},
+         cmdTokenize},
         {"train", "train a preset or spec on a dataset; progress on stderr, summary on stdout", nullptr,
          withSpecOptions({{"data"},         {"dev"},          {"text-column"},    {"label-column"},
                           {"limit"},        {"steps"},        {"batch-size"},     {"lr"},
@@ -343,6 +374,10 @@ std::string commandHelp(const Command& c) {
                     c.summary + "\n\n" + kSpecHelp;
     if (std::string(c.name) == "forward")
         s += "  --text \"…\"         input text (words of the built-in world, or bytes for tiny-random)\n"
+             "  --pair \"…\"         a second segment (BERT: [CLS] text [SEP] pair [SEP], token types 0/1)\n"
+             "  --model DIR        a backbone folder: the built-in world's, or a Hugging Face bert / roberta "
+             "/ "
+             "gpt2 folder\n"
              "  --head lm|cls      LM head (last position's logits) or classification head\n"
              "  --seed N           seed of the random backbone and delta initialisation (default 0)\n"
              "\nJSON: {\"tokens\", \"ids\", \"logits\", \"lambda\": [layers][heads][tokens]} or "
@@ -423,7 +458,11 @@ std::string chosenModelDir(const Args& a) {
 ModelConfig backboneConfig(const Args& a) {
     if (auto path = a.get("config")) return readModelConfig(*path);
     const std::string dir = chosenModelDir(a);
-    if (!dir.empty()) return readModelConfig(dir + "/config.json");
+    if (!dir.empty()) {
+        if (!isHfModelDir(dir)) return readModelConfig(dir + "/config.json");
+        std::ifstream in(dir + "/config.json");
+        return hfModelConfig(json::parse(in), dir + "/config.json");
+    }
     return defaultModelConfig();
 }
 
@@ -455,6 +494,26 @@ LoadedBackbone chosenBackbone(const Args& a, int64_t num_labels, uint64_t seed) 
         lb.pad = ByteTokenizer::kPad;
         return lb;
     }
+    if (isHfModelDir(dir)) {
+        if (a.flag("random-init"))
+            throw Error("--random-init", "applies to the built-in world's backbones only");
+        HfModel h = loadHfModel(dir, num_labels, seed);
+        lb.config = h.config;
+        lb.model = h.model;
+        lb.name = h.config.name;
+        lb.causalLm = h.causal_lm;
+        lb.notes = h.notes;
+        lb.info = {{"model_type", h.model_type}, {"tokenizer", h.tokenizer->kind()}};
+        std::shared_ptr<const TextTokenizer> tok = std::move(h.tokenizer);
+        lb.hf = tok;
+        lb.encode = [tok](const std::string& t) { return tok->encodeIds(t); };
+        lb.tokenText = [tok](int64_t id) { return tok->idToken(id); };
+        lb.decode = [tok](const std::vector<int64_t>& ids) { return tok->decode(ids); };
+        lb.eos = lb.sep = tok->sepId();
+        lb.bos = tok->clsId() >= 0 ? tok->clsId() : tok->sepId();
+        lb.pad = tok->padId() >= 0 ? tok->padId() : tok->sepId();
+        return lb;
+    }
     Backbone b = loadBackbone(dir, num_labels, seed, a.flag("random-init"));
     lb.config = b.config;
     lb.model = b.model;
@@ -471,7 +530,35 @@ LoadedBackbone chosenBackbone(const Args& a, int64_t num_labels, uint64_t seed) 
     lb.eos = WordTokenizer::kEos;
     lb.sep = WordTokenizer::kSep;
     lb.pad = WordTokenizer::kPad;
+    lb.causalLm = lb.config.causal;
     return lb;
+}
+
+FramedInput frameInput(const LoadedBackbone& lb, const std::string& text,
+                       const std::optional<std::string>& pair, bool lm) {
+    FramedInput f;
+    if (lb.hf) {
+        Encoding e = lb.hf->encode(text, pair);
+        f.ids = std::move(e.ids);
+        if (lb.config.type_vocab_size > 0) f.types = std::move(e.type_ids);
+        return f;
+    }
+    f.ids = lb.encode(text);
+    if (lm) {
+        f.ids.insert(f.ids.begin(), lb.bos);
+        if (pair) {
+            const auto more = lb.encode(*pair);
+            f.ids.insert(f.ids.end(), more.begin(), more.end());
+        }
+        return f;
+    }
+    if (pair) {
+        f.ids.push_back(lb.sep);
+        const auto more = lb.encode(*pair);
+        f.ids.insert(f.ids.end(), more.begin(), more.end());
+    }
+    f.ids.push_back(lb.eos);
+    return f;
 }
 
 /// The spec from --spec FILE or --preset ID (with --r / --l / --budget).

@@ -176,10 +176,15 @@ struct TaskSource {
                     throw Error(file, "label '" + rows[i].label + "' of data row " + std::to_string(i + 1) +
                                           " does not occur in the training data");
                 Example e;
-                e.ids = lb.encode(rows[i].text);
-                if (static_cast<int64_t>(e.ids.size()) >= maxLength)
-                    e.ids.resize(static_cast<size_t>(maxLength - 1));
-                e.ids.push_back(lb.eos);
+                FramedInput in = frameInput(lb, rows[i].text, std::nullopt, false);
+                if (static_cast<int64_t>(in.ids.size()) > maxLength) {  // keep the closing token
+                    const int64_t last = in.ids.back();
+                    in.ids.resize(static_cast<size_t>(maxLength - 1));
+                    in.ids.push_back(last);
+                    if (!in.types.empty()) in.types.resize(static_cast<size_t>(maxLength));
+                }
+                e.ids = std::move(in.ids);
+                e.types = std::move(in.types);
                 e.label = it - labels.begin();
                 out.push_back(std::move(e));
             }
@@ -234,6 +239,8 @@ int cmdTrain(const Args& a, std::ostream& out, std::ostream& err) {
     const TaskSource source = TaskSource::fromArgs(a);
     const uint64_t seed = static_cast<uint64_t>(a.getInt("seed").value_or(0));
     LoadedBackbone lb = chosenBackbone(a, source.numLabels(), seed);
+    for (const auto& n : lb.notes)
+        err << "note: " << n << "\n";
     TaskSizes sizes;
     sizes.train = a.getInt("train-size").value_or(sizes.train);
     const int64_t maxLength =

@@ -5,10 +5,13 @@
 #include <string>
 
 #include <functional>
+#include <memory>
+#include <optional>
 #include <vector>
 
 #include <nlohmann/json.hpp>
 
+#include "data/hf_tokenizer.h"
 #include "model/config.h"
 #include "model/transformer.h"
 #include "peft/spec.h"
@@ -32,7 +35,19 @@ struct LoadedBackbone {
     std::function<std::string(const std::vector<int64_t>&)> decode;
     int64_t bos = 0, eos = 0, sep = 0, pad = 0;
     nlohmann::json info;
+    bool causalLm = true;                     // forward's default head: next-token logits, else classes
+    std::shared_ptr<const TextTokenizer> hf;  // a Hugging Face backbone's tokenizer
+    std::vector<std::string> notes;           // what loading decided for the user (head initialised, …)
 };
+
+/// One input as the backbone reads it.
+struct FramedInput {
+    std::vector<int64_t> ids, types;  // types empty unless the backbone has token types
+};
+/// A Hugging Face backbone: exactly its tokenizer's template ([CLS] a [SEP] b [SEP], <s> a </s></s> b </s>,
+/// GPT-2's tokens alone). Others: <bos> text for a language model, text [<sep> pair] <eos> for a classifier.
+FramedInput frameInput(const LoadedBackbone& lb, const std::string& text,
+                       const std::optional<std::string>& pair, bool lm);
 /// --model DIR, else the shipped default backbone, else the built-in random byte-level one.
 /// `num_labels` > 0 resizes the classification head (re-initialised, seeded).
 LoadedBackbone chosenBackbone(const Args& a, int64_t num_labels, uint64_t seed);

@@ -24,7 +24,8 @@ std::string sizesText(const torch::Tensor& t) {
     return s + "]";
 }
 
-/// Copies `tensors` into the named parameters of `model`; `optional` names may be absent.
+}  // namespace
+
 void copyInto(Transformer& model, const std::map<std::string, torch::Tensor>& tensors,
               const std::string& source, const std::function<bool(const std::string&)>& optional,
               std::vector<std::string>* absent) {
@@ -66,6 +67,8 @@ void copyInto(Transformer& model, const std::map<std::string, torch::Tensor>& te
     list("shape mismatch", mismatched);
     throw Error(source, msg);
 }
+
+namespace {
 
 bool isHead(const std::string& name) {
     return name.rfind("classifier.", 0) == 0 || name.rfind("cls_dense.", 0) == 0;

@@ -3,6 +3,7 @@
 // A backbone folder: config.json (the ModelConfig plus provenance), model.safetensors (every backbone
 // parameter), vocab.txt (one token per line, the id is the line number). And checkpoints of the trainable
 // parameters of a run, with the spec in the safetensors metadata.
+#include <functional>
 #include <map>
 #include <string>
 #include <vector>
@@ -20,6 +21,13 @@ struct Backbone {
     nlohmann::json info;             // provenance: the command that built it, seed, perplexity, …
     Transformer model{nullptr};
 };
+
+/// Copies `tensors` into the parameters of `model` of the same names. Names for which `optional` is true
+/// may be absent (then listed in `absent` when given); otherwise missing, unexpected and mis-shaped tensors
+/// are all listed by name in one peft::Error.
+void copyInto(Transformer& model, const std::map<std::string, torch::Tensor>& tensors,
+              const std::string& source, const std::function<bool(const std::string&)>& optional,
+              std::vector<std::string>* absent);
 
 /// Writes a model without delta modules (call before applySpec) into `dir` (created if needed).
 void saveBackbone(const std::string& dir, Transformer& model, const std::vector<std::string>& vocab,

@@ -2,13 +2,17 @@
 #include "io/safetensors.h"
 
 #include <algorithm>
+#include <cerrno>
 #include <cstdio>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
-#include <sstream>
 #include <vector>
 
+#include <fcntl.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
 #include <nlohmann/json.hpp>
 
 #include "util/error.h"
@@ -30,25 +34,29 @@ struct Entry {
 }  // namespace
 
 SafetensorsFile parseSafetensors(const std::string& bytes, const std::string& source) {
-    if (bytes.size() < 8)
-        throw Error(source, "not a safetensors file: " + std::to_string(bytes.size()) +
+    return parseSafetensors(bytes.data(), bytes.size(), source);
+}
+
+SafetensorsFile parseSafetensors(const char* bytes, size_t size, const std::string& source) {
+    if (size < 8)
+        throw Error(source, "not a safetensors file: " + std::to_string(size) +
                                 " bytes, less than the 8-byte header length");
     uint64_t n = 0;
     for (int i = 7; i >= 0; --i)
-        n = (n << 8) | static_cast<unsigned char>(bytes[static_cast<size_t>(i)]);
+        n = (n << 8) | static_cast<unsigned char>(bytes[i]);
     if (n > kMaxHeader)
         throw Error(source, "header length " + std::to_string(n) + " exceeds the 100 MiB limit");
-    if (n > bytes.size() - 8)
+    if (n > size - 8)
         throw Error(source, "header length " + std::to_string(n) + " runs past the end of the file (" +
-                                std::to_string(bytes.size()) + " bytes)");
+                                std::to_string(size) + " bytes)");
     nlohmann::json header;
     try {
-        header = nlohmann::json::parse(bytes.begin() + 8, bytes.begin() + 8 + static_cast<std::ptrdiff_t>(n));
+        header = nlohmann::json::parse(bytes + 8, bytes + 8 + n);
     } catch (const nlohmann::json::exception& e) {
         throw Error(source, std::string("the header is not valid JSON (") + e.what() + ")");
     }
     if (!header.is_object()) throw Error(source, "the header is not a JSON object");
-    const uint64_t dataSize = bytes.size() - 8 - n;
+    const uint64_t dataSize = size - 8 - n;
     SafetensorsFile out;
     std::vector<Entry> entries;
     for (auto it = header.begin(); it != header.end(); ++it) {
@@ -109,7 +117,7 @@ SafetensorsFile parseSafetensors(const std::string& bytes, const std::string& so
         if (entries[i].begin < entries[i - 1].end && entries[i].end > entries[i].begin)
             throw Error(source,
                         "tensors '" + entries[i - 1].name + "' and '" + entries[i].name + "' overlap");
-    const char* data = bytes.data() + 8 + n;
+    const char* data = bytes + 8 + n;
     for (const Entry& e : entries) {
         torch::Tensor t = torch::empty(e.shape, torch::TensorOptions().dtype(e.dtype));
         if (e.end > e.begin) std::memcpy(t.data_ptr(), data + e.begin, e.end - e.begin);
@@ -120,11 +128,29 @@ SafetensorsFile parseSafetensors(const std::string& bytes, const std::string& so
 }
 
 SafetensorsFile readSafetensors(const std::string& path) {
-    std::ifstream in(path, std::ios::binary);
-    if (!in) throw Error(path, "cannot open");
-    std::ostringstream ss;
-    ss << in.rdbuf();
-    return parseSafetensors(ss.str(), path);
+    // Memory-mapped: the header and every offset are validated against the mapping's size before any
+    // tensor is copied out of it, so a large checkpoint is read once, straight from the page cache.
+    const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+    if (fd < 0) throw Error(path, std::string("cannot open: ") + std::strerror(errno));
+    struct stat st {};
+    if (::fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+        ::close(fd);
+        throw Error(path, "not a regular file");
+    }
+    const auto size = static_cast<size_t>(st.st_size);
+    if (size == 0) {
+        ::close(fd);
+        return parseSafetensors("", 0, path);
+    }
+    void* map = ::mmap(nullptr, size, PROT_READ, MAP_PRIVATE, fd, 0);
+    ::close(fd);
+    if (map == MAP_FAILED) throw Error(path, std::string("cannot map the file: ") + std::strerror(errno));
+    struct Unmap {
+        void* p;
+        size_t n;
+        ~Unmap() { ::munmap(p, n); }
+    } unmap{map, size};
+    return parseSafetensors(static_cast<const char*>(map), size, path);
 }
 
 std::string serializeSafetensors(const std::map<std::string, torch::Tensor>& tensors,

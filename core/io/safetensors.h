@@ -16,9 +16,11 @@ struct SafetensorsFile {
     std::map<std::string, std::string> metadata;
 };
 
+/// Reads a file through a read-only memory mapping.
 SafetensorsFile readSafetensors(const std::string& path);
 /// Parses bytes already in memory; `source` names them in messages.
 SafetensorsFile parseSafetensors(const std::string& bytes, const std::string& source);
+SafetensorsFile parseSafetensors(const char* bytes, size_t size, const std::string& source);
 /// The bytes of a safetensors file holding `tensors` (float32 / int64; others are converted to float32).
 std::string serializeSafetensors(const std::map<std::string, torch::Tensor>& tensors,
                                  const std::map<std::string, std::string>& metadata = {});

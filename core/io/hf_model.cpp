@@ -1,0 +1,435 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
+#include "io/hf_model.h"
+
+#include <algorithm>
+#include <cctype>
+#include <filesystem>
+#include <fstream>
+#include <map>
+#include <optional>
+
+#include <nlohmann/json.hpp>
+
+#include "io/backbone.h"
+#include "io/safetensors.h"
+#include "util/error.h"
+
+namespace peft {
+
+namespace fs = std::filesystem;
+
+namespace {
+
+nlohmann::json readJsonFile(const std::string& path) {
+    std::ifstream in(path);
+    if (!in) throw Error(path, "cannot open");
+    try {
+        return nlohmann::json::parse(in);
+    } catch (const nlohmann::json::exception& e) {
+        throw Error(path, std::string("invalid JSON: ") + e.what());
+    }
+}
+
+/// Typed reads of a config.json with the key in every message.
+struct ConfigReader {
+    const nlohmann::json& j;
+    const std::string& source;
+
+    bool has(const char* key) const { return j.contains(key) && !j[key].is_null(); }
+    int64_t integer(const char* key, std::optional<int64_t> fallback = std::nullopt) const {
+        if (!has(key)) {
+            if (fallback) return *fallback;
+            throw Error(source + ": " + key, "missing");
+        }
+        if (!j[key].is_number_integer()) throw Error(source + ": " + key, "must be an integer");
+        return j[key].get<int64_t>();
+    }
+    double number(const char* key, double fallback) const {
+        if (!has(key)) return fallback;
+        if (!j[key].is_number()) throw Error(source + ": " + key, "must be a number");
+        return j[key].get<double>();
+    }
+    std::string text(const char* key, const std::string& fallback) const {
+        if (!has(key)) return fallback;
+        if (!j[key].is_string()) throw Error(source + ": " + key, "must be a string");
+        return j[key].get<std::string>();
+    }
+    bool flag(const char* key, bool fallback) const {
+        if (!has(key)) return fallback;
+        if (!j[key].is_boolean()) throw Error(source + ": " + key, "must be true or false");
+        return j[key].get<bool>();
+    }
+    Activation activation(const char* key, const std::string& fallback) const {
+        return activationFromString(text(key, fallback), source + ": " + key);
+    }
+};
+
+std::string listNames(const std::vector<std::string>& names) {
+    std::string s;
+    for (size_t i = 0; i < names.size() && i < 12; ++i)
+        s += (i ? ", " : "") + names[i];
+    if (names.size() > 12) s += ", … (" + std::to_string(names.size()) + " in all)";
+    return s;
+}
+
+/// Every tensor of the folder's weights: one model.safetensors or the shards its index names.
+std::map<std::string, torch::Tensor> readWeights(const std::string& dir) {
+    const std::string single = dir + "/model.safetensors", index = dir + "/model.safetensors.index.json";
+    if (fs::exists(single)) return readSafetensors(single).tensors;
+    if (fs::exists(index)) {
+        const nlohmann::json j = readJsonFile(index);
+        if (!j.is_object() || !j.contains("weight_map") || !j["weight_map"].is_object())
+            throw Error(index, "needs a \"weight_map\" object {tensor: shard file}");
+        std::map<std::string, std::vector<std::string>> byShard;
+        for (auto it = j["weight_map"].begin(); it != j["weight_map"].end(); ++it) {
+            if (!it->is_string()) throw Error(index + ": weight_map." + it.key(), "must be a file name");
+            const std::string shard = it->get<std::string>();
+            if (shard.find('/') != std::string::npos || shard.find("..") != std::string::npos)
+                throw Error(index + ": weight_map." + it.key(),
+                            "'" + shard + "' must be a file in the folder");
+            byShard[shard].push_back(it.key());
+        }
+        std::map<std::string, torch::Tensor> all;
+        for (const auto& [shard, names] : byShard) {
+            SafetensorsFile f = readSafetensors(dir + "/" + shard);
+            std::vector<std::string> absent;
+            for (const auto& n : names)
+                if (!f.tensors.count(n)) absent.push_back(n);
+            if (!absent.empty())
+                throw Error(
+                    dir + "/" + shard,
+                    "the index places these tensors here but the shard lacks them: " + listNames(absent));
+            for (auto& kv : f.tensors)
+                all[kv.first] = std::move(kv.second);
+        }
+        return all;
+    }
+    if (fs::exists(dir + "/pytorch_model.bin"))
+        throw Error(dir,
+                    "only safetensors weights load (found pytorch_model.bin): save the model with "
+                    "save_pretrained(..., safe_serialization=True)");
+    throw Error(dir, "no weights: expected model.safetensors or model.safetensors.index.json");
+}
+
+/// "encoder.layer.7.attention.self.query.weight" with prefix "encoder.layer." → {7,
+/// "attention.self.query.weight"}.
+bool splitLayer(const std::string& name, const std::string& prefix, int64_t& layer, std::string& rest) {
+    if (name.rfind(prefix, 0) != 0) return false;
+    size_t i = prefix.size(), j = i;
+    while (j < name.size() && std::isdigit(static_cast<unsigned char>(name[j])))
+        ++j;
+    if (j == i || j >= name.size() || name[j] != '.') return false;
+    layer = std::stoll(name.substr(i, j - i));
+    rest = name.substr(j + 1);
+    return true;
+}
+
+bool startsWith(const std::string& s, const std::string& p) {
+    return s.rfind(p, 0) == 0;
+}
+
+/// "LayerNorm.gamma" / "LayerNorm.beta" (old BERT checkpoints) → ".weight" / ".bias".
+std::string modernLayerNorm(std::string name) {
+    auto swap = [&](const std::string& from, const std::string& to) {
+        if (name.size() >= from.size() && name.compare(name.size() - from.size(), from.size(), from) == 0)
+            name = name.substr(0, name.size() - from.size()) + to;
+    };
+    swap("LayerNorm.gamma", "LayerNorm.weight");
+    swap("LayerNorm.beta", "LayerNorm.bias");
+    return name;
+}
+
+struct Mapped {
+    std::map<std::string, torch::Tensor> tensors;  // core names
+    std::vector<std::string> ignored, unexpected;
+    bool scoreHead = false;  // GPT-2's bias-free `score`
+};
+
+void mapBertLike(const std::string& type, const std::map<std::string, torch::Tensor>& in, Mapped& m) {
+    const std::string prefix = type + ".";
+    static const std::vector<std::pair<std::string, std::string>> layerParts = {
+        {"attention.self.query.", "attn.q.base."},
+        {"attention.self.key.", "attn.k.base."},
+        {"attention.self.value.", "attn.v.base."},
+        {"attention.output.dense.", "attn.o.base."},
+        {"attention.output.LayerNorm.", "ln1."},
+        {"intermediate.dense.", "w1.base."},
+        {"output.dense.", "w2.base."},
+        {"output.LayerNorm.", "ln2."},
+    };
+    for (const auto& [key, t] : in) {
+        const std::string name = modernLayerNorm(startsWith(key, prefix) ? key.substr(prefix.size()) : key);
+        int64_t layer = 0;
+        std::string rest;
+        std::string ours;
+        if (splitLayer(name, "encoder.layer.", layer, rest)) {
+            for (const auto& [from, to] : layerParts)
+                if (startsWith(rest, from)) {
+                    ours = "blocks." + std::to_string(layer) + "." + to + rest.substr(from.size());
+                    break;
+                }
+        } else if (name == "embeddings.word_embeddings.weight") {
+            ours = "tok.weight";
+        } else if (name == "embeddings.position_embeddings.weight") {
+            ours = "pos.weight";
+        } else if (name == "embeddings.token_type_embeddings.weight") {
+            ours = "type.weight";
+        } else if (startsWith(name, "embeddings.LayerNorm.")) {
+            ours = "emb_ln." + name.substr(21);
+        } else if (name == "embeddings.position_ids") {
+            continue;  // a buffer, 0 … max_positions−1
+        } else if (type == "bert" && startsWith(name, "pooler.dense.")) {
+            ours = "cls_dense." + name.substr(13);
+        } else if (type == "bert" && startsWith(name, "classifier.")) {
+            ours = name;
+        } else if (type == "roberta" && startsWith(name, "classifier.dense.")) {
+            ours = "cls_dense." + name.substr(17);
+        } else if (type == "roberta" && startsWith(name, "classifier.out_proj.")) {
+            ours = "classifier." + name.substr(20);
+        } else if (startsWith(name, "pooler.") || startsWith(name, "cls.") || startsWith(name, "lm_head.")) {
+            m.ignored.push_back(key);  // RoBERTa's unused pooler, masked-LM and next-sentence heads
+            continue;
+        }
+        if (ours.empty())
+            m.unexpected.push_back(key);
+        else
+            m.tensors[ours] = t;
+    }
+}
+
+void mapGpt2(const std::map<std::string, torch::Tensor>& in, bool tied, Mapped& m,
+             std::vector<std::string>& notes) {
+    const std::string prefix = "transformer.";
+    for (const auto& [key, t] : in) {
+        const std::string name = startsWith(key, prefix) ? key.substr(prefix.size()) : key;
+        int64_t layer = 0;
+        std::string rest;
+        if (splitLayer(name, "h.", layer, rest)) {
+            const std::string blk = "blocks." + std::to_string(layer) + ".";
+            if (rest == "attn.bias" || rest == "attn.masked_bias") continue;  // causal-mask buffers
+            if (startsWith(rest, "ln_1.")) {
+                m.tensors[blk + "ln1." + rest.substr(5)] = t;
+            } else if (startsWith(rest, "ln_2.")) {
+                m.tensors[blk + "ln2." + rest.substr(5)] = t;
+            } else if (rest == "attn.c_attn.weight" || rest == "attn.c_attn.bias") {
+                // Conv1D: weight [d, 3d] = [W_q | W_k | W_v] laid out [in, out]; bias [3d].
+                const bool weight = rest == "attn.c_attn.weight";
+                const int64_t dim = weight ? 1 : 0;
+                if (t.dim() != (weight ? 2 : 1) || t.size(dim) % 3 != 0) {
+                    m.unexpected.push_back(key + " (shape not [d, 3d] / [3d])");
+                    continue;
+                }
+                const int64_t d = t.size(dim) / 3;
+                const char* parts[] = {"q", "k", "v"};
+                for (int i = 0; i < 3; ++i) {
+                    torch::Tensor p = t.narrow(dim, i * d, d);
+                    m.tensors[blk + "attn." + parts[i] + ".base." + (weight ? "weight" : "bias")] =
+                        weight ? p.t().contiguous() : p.contiguous();
+                }
+            } else if (startsWith(rest, "attn.c_proj.") || startsWith(rest, "mlp.c_fc.") ||
+                       startsWith(rest, "mlp.c_proj.")) {
+                const std::string target = startsWith(rest, "attn.c_proj.") ? "attn.o.base."
+                                           : startsWith(rest, "mlp.c_fc.")  ? "w1.base."
+                                                                            : "w2.base.";
+                const bool weight = rest.size() > 7 && rest.compare(rest.size() - 7, 7, ".weight") == 0;
+                m.tensors[blk + target + (weight ? "weight" : "bias")] =
+                    weight && t.dim() == 2 ? t.t().contiguous() : t;  // Conv1D stores [in, out]
+            } else {
+                m.unexpected.push_back(key);
+            }
+        } else if (name == "wte.weight") {
+            m.tensors["tok.weight"] = t;
+        } else if (name == "wpe.weight") {
+            m.tensors["pos.weight"] = t;
+        } else if (startsWith(name, "ln_f.")) {
+            m.tensors[name] = t;
+        } else if (key == "lm_head.weight") {
+            if (!tied) {
+                m.tensors["lm_head.weight"] = t;
+            } else {
+                const auto wte =
+                    in.find(in.count("transformer.wte.weight") ? "transformer.wte.weight" : "wte.weight");
+                if (wte != in.end() && !torch::equal(wte->second, t))
+                    notes.push_back(
+                        "lm_head.weight differs from wte.weight but tie_word_embeddings is true: the "
+                        "LM head uses wte.weight, as Hugging Face does");
+            }
+        } else if (key == "score.weight") {
+            m.tensors["classifier.weight"] = t;
+            m.scoreHead = true;
+        } else {
+            m.unexpected.push_back(key);
+        }
+    }
+}
+
+bool isHeadName(const std::string& n) {
+    return startsWith(n, "classifier.") || startsWith(n, "cls_dense.");
+}
+
+}  // namespace
+
+const std::vector<std::string>& supportedHfModelTypes() {
+    static const std::vector<std::string> types = {"bert", "roberta", "gpt2"};
+    return types;
+}
+
+bool isHfModelDir(const std::string& dir) {
+    std::ifstream in(dir + "/config.json");
+    if (!in) return false;
+    try {
+        const nlohmann::json j = nlohmann::json::parse(in);
+        return j.is_object() && j.contains("model_type") && !j.contains("peft_workbench");
+    } catch (const nlohmann::json::exception&) {
+        return false;
+    }
+}
+
+ModelConfig hfModelConfig(const nlohmann::json& j, const std::string& source) {
+    if (!j.is_object()) throw Error(source, "must be a JSON object");
+    const ConfigReader r{j, source};
+    const std::string type = r.text("model_type", "");
+    std::string supported;
+    for (const auto& t : supportedHfModelTypes())
+        supported += (supported.empty() ? "" : ", ") + t;
+    if (type.empty()) throw Error(source + ": model_type", "missing (supported: " + supported + ")");
+    if (std::find(supportedHfModelTypes().begin(), supportedHfModelTypes().end(), type) ==
+        supportedHfModelTypes().end())
+        throw Error(source + ": model_type",
+                    "'" + type + "' is not supported (supported: " + supported + ")");
+
+    ModelConfig c;
+    c.name = r.text("_name_or_path", type);
+    if (r.has("num_labels"))
+        c.num_labels = r.integer("num_labels");
+    else if (j.contains("id2label") && j["id2label"].is_object() && !j["id2label"].empty())
+        c.num_labels = static_cast<int64_t>(j["id2label"].size());
+    else
+        c.num_labels = 2;
+    if (type == "gpt2") {
+        c.vocab_size = r.integer("vocab_size");
+        c.d_model = r.integer("n_embd");
+        c.n_heads = r.integer("n_head");
+        c.n_layers = r.integer("n_layer");
+        c.d_ff = r.integer("n_inner", 4 * c.d_model);
+        c.max_positions = r.integer("n_positions", r.integer("n_ctx", 1024));
+        c.activation = r.activation("activation_function", "gelu_new");
+        c.ln_eps = r.number("layer_norm_epsilon", 1e-5);
+        c.dropout = r.number("resid_pdrop", 0.1);
+        c.attn_dropout = r.number("attn_pdrop", 0.1);
+        c.causal = true;
+        c.pre_ln = true;
+        c.tie_embeddings = r.flag("tie_word_embeddings", true);
+        c.cls_dense = false;
+        c.pooling = Pooling::Last;
+        c.type_vocab_size = 0;
+        c.pad_id = r.integer("pad_token_id", r.integer("eos_token_id", c.vocab_size - 1));
+        if (!r.flag("scale_attn_weights", true) || r.flag("scale_attn_by_inverse_layer_idx", false))
+            throw Error(source, "GPT-2 variants with unscaled or layer-scaled attention are not supported");
+    } else {
+        c.vocab_size = r.integer("vocab_size");
+        c.d_model = r.integer("hidden_size");
+        c.n_heads = r.integer("num_attention_heads");
+        c.n_layers = r.integer("num_hidden_layers");
+        c.d_ff = r.integer("intermediate_size");
+        const int64_t positions = r.integer("max_position_embeddings", 512);
+        c.type_vocab_size = r.integer("type_vocab_size", 2);
+        c.activation = r.activation("hidden_act", "gelu");
+        c.ln_eps = r.number("layer_norm_eps", 1e-12);
+        c.dropout = r.number("hidden_dropout_prob", 0.1);
+        c.attn_dropout = r.number("attention_probs_dropout_prob", 0.1);
+        c.causal = false;
+        c.pre_ln = false;
+        c.tie_embeddings = true;
+        c.cls_dense = true;
+        c.pooling = Pooling::First;
+        c.pad_id = r.integer("pad_token_id", type == "roberta" ? 1 : 0);
+        const std::string posType = r.text("position_embedding_type", "absolute");
+        if (posType != "absolute")
+            throw Error(source + ": position_embedding_type",
+                        "'" + posType + "' is not supported (absolute only)");
+        // RoBERTa numbers positions from padding_idx + 1; its table holds those first rows too.
+        c.position_offset = type == "roberta" ? c.pad_id + 1 : 0;
+        c.max_positions = positions - c.position_offset;
+        if (c.max_positions <= 0)
+            throw Error(source + ": max_position_embeddings",
+                        std::to_string(positions) + " leaves no positions after RoBERTa's offset " +
+                            std::to_string(c.position_offset));
+    }
+    try {
+        c.validate();
+    } catch (const Error& e) {
+        throw Error(source + ": " + e.where(), e.reason());
+    }
+    return c;
+}
+
+HfModel loadHfModel(const std::string& dir, int64_t num_labels, uint64_t seed) {
+    HfModel h;
+    h.dir = dir;
+    const std::string cfgPath = dir + "/config.json";
+    if (!fs::is_directory(dir)) throw Error(dir, "not a folder");
+    const nlohmann::json j = readJsonFile(cfgPath);
+    h.config = hfModelConfig(j, cfgPath);
+    h.model_type = j["model_type"].get<std::string>();
+    if (h.config.name == h.model_type) h.config.name = fs::path(dir).filename().string();
+
+    const std::map<std::string, torch::Tensor> raw = readWeights(dir);
+    Mapped m;
+    if (h.model_type == "gpt2")
+        mapGpt2(raw, h.config.tie_embeddings, m, h.notes);
+    else
+        mapBertLike(h.model_type, raw, m);
+    if (!m.unexpected.empty())
+        throw Error(dir, "unexpected tensors for a " + h.model_type + " model: " + listNames(m.unexpected));
+    h.ignored = m.ignored;
+    if (!m.ignored.empty())
+        h.notes.push_back(std::to_string(m.ignored.size()) +
+                          " tensors of heads the workbench does not use were "
+                          "skipped (" +
+                          listNames(m.ignored) + ")");
+
+    bool architecturesSayClassifier = false;
+    if (j.contains("architectures") && j["architectures"].is_array())
+        for (const auto& a : j["architectures"])
+            if (a.is_string() && a.get<std::string>().find("ForSequenceClassification") != std::string::npos)
+                architecturesSayClassifier = true;
+    h.causal_lm = h.model_type == "gpt2" && !m.scoreHead && !architecturesSayClassifier;
+
+    // The classification head: the stored one when its size fits, else a fresh one (said so).
+    const auto storedHead = m.tensors.find("classifier.weight");
+    if (storedHead != m.tensors.end() && storedHead->second.dim() == 2) {
+        const int64_t stored = storedHead->second.size(0);
+        if (num_labels > 0 && num_labels != stored) {
+            for (auto it = m.tensors.begin(); it != m.tensors.end();)
+                it = startsWith(it->first, "classifier.") ? m.tensors.erase(it) : std::next(it);
+            h.notes.push_back("the stored classification head has " + std::to_string(stored) +
+                              " labels; it was re-initialised for " + std::to_string(num_labels));
+            h.config.num_labels = num_labels;
+        } else {
+            h.config.num_labels = stored;
+        }
+    } else if (num_labels > 0) {
+        h.config.num_labels = num_labels;
+    }
+    h.model = makeRandomBackbone(h.config, seed);
+    std::vector<std::string> absent;
+    copyInto(h.model, m.tensors, dir + "/model.safetensors", isHeadName, &absent);
+    if (m.scoreHead) {
+        torch::NoGradGuard ng;
+        h.model->classifier->bias.zero_();  // GPT-2's score layer has no bias
+    }
+    if (!absent.empty() && !h.causal_lm)
+        h.notes.push_back("no trained classification head in the file (" + listNames(absent) +
+                          "): initialised with seed " + std::to_string(seed) + " for " +
+                          std::to_string(h.config.num_labels) + " labels");
+
+    h.tokenizer = loadHfTokenizer(dir, h.model_type);
+    if (h.tokenizer->vocabSize() > h.config.vocab_size)
+        throw Error(dir, "the tokenizer has " + std::to_string(h.tokenizer->vocabSize()) +
+                             " tokens but config.json's vocab_size is " +
+                             std::to_string(h.config.vocab_size));
+    return h;
+}
+
+}  // namespace peft
