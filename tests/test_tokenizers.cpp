@@ -139,8 +139,11 @@ private Q_SLOTS:
                     nlohmann::json::array({line.substr(0, line.find(' ')), line.substr(line.find(' ') + 1)}));
         const fs::path dir = fs::temp_directory_path() / "peft-test-roberta-tok";
         fs::create_directories(dir);
-        std::ofstream(dir / "tokenizer.json")
-            << nlohmann::json{{"model", {{"type", "BPE"}, {"vocab", vocab}, {"merges", merges}}}}.dump();
+        const nlohmann::json added =
+            nlohmann::json::array({{{"id", 50261}, {"content", "<mask>"}, {"special", true}}});
+        std::ofstream(dir / "tokenizer.json") << nlohmann::json{
+            {"model", {{"type", "BPE"}, {"vocab", vocab}, {"merges", merges}}},
+            {"added_tokens", added}}.dump();
         auto tok = loadHfTokenizer(dir.string(), "roberta");
         const Encoding e = tok->encode("Hello world", std::string("Bye"));
         std::vector<int64_t> expected = {50257};
@@ -153,6 +156,9 @@ private Q_SLOTS:
         QCOMPARE(e.ids, expected);
         QCOMPARE(e.type_ids, std::vector<int64_t>(expected.size(), 0));
         QCOMPARE(tok->padId(), int64_t(50259));
+        // An added token sits at its id and is matched whole in text.
+        QCOMPARE(tok->vocabSize(), int64_t(50262));
+        QCOMPARE(tok->encodeIds("Hello<mask>").back(), int64_t(50261));
         fs::remove_all(dir);
     }
 

@@ -706,18 +706,23 @@ std::vector<BenchBackbone> benchBackbones(int64_t batchOverride) {
     return {{"small", small, 128, b}, {"d512", big, 128, b}};
 }
 
-double matmulPeakGflops() {
+/// The fp32 matrix-product peak of `device`: n = 1024 on CPU, 8192 on a GPU (where a smaller product cannot
+/// fill the chip). Reading one element of the result waits for the GPU to finish.
+double matmulPeakGflops(const torch::Device& device) {
     torch::NoGradGuard ng;
-    const int64_t n = 1024;
-    const torch::Tensor a = torch::randn({n, n}), b = torch::randn({n, n});
+    const int64_t n = device.is_cpu() ? 1024 : 8192;
+    const auto opts = torch::TensorOptions().device(device);
+    const torch::Tensor a = torch::randn({n, n}, opts), b = torch::randn({n, n}, opts);
     torch::Tensor c;
     for (int i = 0; i < 3; ++i)
         c = torch::mm(a, b);
+    c[0][0].item<float>();
     double best = 0;
     for (int rep = 0; rep < 5; ++rep) {
         const auto t0 = std::chrono::steady_clock::now();
         for (int i = 0; i < 4; ++i)
             c = torch::mm(a, b);
+        c[0][0].item<float>();
         const double s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
         best = std::max(best, 4 * 2.0 * double(n) * double(n) * double(n) / s / 1e9);
     }
@@ -725,11 +730,13 @@ double matmulPeakGflops() {
 }
 
 /// One row, run in its own process so peak memory is that row's alone.
-json benchRow(const BenchBackbone& bb, const std::string& presetId, int64_t steps) {
+json benchRow(const BenchBackbone& bb, const std::string& presetId, int64_t steps,
+              const torch::Device& device) {
     const Preset& preset = presetById(presetId);
     const Spec spec = resolvePreset(preset, bb.cfg);
     Transformer model = makeRandomBackbone(bb.cfg, 0);
     model->applySpec(spec);
+    model->to(device);
     model->train();
     // The step is a language-modelling step: the classification head takes no part, so it is not trained
     // here.
@@ -741,14 +748,16 @@ json benchRow(const BenchBackbone& bb, const std::string& presetId, int64_t step
     std::vector<torch::Tensor> trainable = model->trainableParameters();
     torch::optim::AdamW opt(trainable, torch::optim::AdamWOptions(1e-4).weight_decay(0.01));
     torch::manual_seed(0);
-    const torch::Tensor ids = torch::randint(0, bb.cfg.vocab_size, {bb.batch, bb.seq}, torch::kLong);
-    const torch::Tensor targets = torch::randint(0, bb.cfg.vocab_size, {bb.batch * bb.seq}, torch::kLong);
+    const auto longs = torch::TensorOptions().dtype(torch::kLong);
+    const torch::Tensor ids = torch::randint(0, bb.cfg.vocab_size, {bb.batch, bb.seq}, longs).to(device);
+    const torch::Tensor targets = torch::randint(0, bb.cfg.vocab_size, {bb.batch * bb.seq}, longs).to(device);
     auto step = [&] {
         const torch::Tensor logits = model->forward(ids).lm_logits;
         torch::nn::functional::cross_entropy(logits.reshape({-1, bb.cfg.vocab_size}), targets).backward();
         opt.step();
         for (auto& p : trainable)
-            p.mutable_grad() = torch::Tensor();  // set_to_none on LibTorch 1.13 and 2.x
+            p.mutable_grad() = torch::Tensor();    // set_to_none on LibTorch 1.13 and 2.x
+        trainable.front()[0].sum().item<float>();  // waits for a GPU's queued work
     };
     for (int i = 0; i < 2; ++i)
         step();  // warm-up: allocations, optimizer state
@@ -796,12 +805,14 @@ int cmdBench(const Args& a, std::ostream& out, std::ostream& err) {
     applyThreadCount(threads);
     const int64_t steps = std::max<int64_t>(1, a.getInt("steps").value_or(6));
     const auto backbones = benchBackbones(a.getInt("batch").value_or(0));
+    const std::string deviceName = a.get("device").value_or("cpu");
+    const torch::Device device = parseDevice(deviceName);
     if (auto row = a.get("row")) {  // child mode: one "backbone:preset" row as JSON
         const auto colon = row->find(':');
         if (colon == std::string::npos) throw Error("--row", "expected BACKBONE:PRESET");
         for (const auto& bb : backbones)
             if (bb.name == row->substr(0, colon)) {
-                out << benchRow(bb, row->substr(colon + 1), steps).dump() << "\n";
+                out << benchRow(bb, row->substr(colon + 1), steps, device).dump() << "\n";
                 return 0;
             }
         throw Error("--row", "unknown backbone '" + row->substr(0, colon) + "'");
@@ -825,7 +836,7 @@ int cmdBench(const Args& a, std::ostream& out, std::ostream& err) {
             names.push_back(bb.name);
     }
 
-    const double peak = matmulPeakGflops();
+    const double peak = matmulPeakGflops(device);
     json rows = json::array();
     const std::string exe = selfExe();
     for (const auto& name : names) {
@@ -836,6 +847,7 @@ int cmdBench(const Args& a, std::ostream& out, std::ostream& err) {
             std::string cmd = "'" + exe + "' bench --row " + name + ":" + id + " --steps " +
                               std::to_string(steps) + " --threads " + std::to_string(threads);
             if (auto b = a.getInt("batch")) cmd += " --batch " + std::to_string(*b);
+            cmd += " --device " + deviceName;
             err << "bench: " << name << " " << id << "…" << std::flush;
             FILE* pipe = popen(cmd.c_str(), "r");
             if (!pipe) throw Error("bench", "cannot start " + exe);
@@ -858,12 +870,17 @@ int cmdBench(const Args& a, std::ostream& out, std::ostream& err) {
                 row["step_ratio_vs_full"] = row["step_ms"].get<double>() / ref["step_ms"].get<double>();
 
     if (a.flag("json")) {
-        out << json{{"matmul_peak_gflops", peak}, {"threads", threads}, {"rows", rows}}.dump(2) << "\n";
+        out << json{{"matmul_peak_gflops", peak},
+                    {"device", deviceName},
+                    {"threads", threads},
+                    {"rows", rows}}
+                   .dump(2)
+            << "\n";
         return 0;
     }
     char line[400];
-    std::snprintf(line, sizeof line, "fp32 matmul peak (n = 1024, %d threads): %.1f GFLOP/s\n\n", threads,
-                  peak);
+    std::snprintf(line, sizeof line, "fp32 matmul peak on %s (n = %d, %d threads): %.1f GFLOP/s\n\n",
+                  deviceName.c_str(), device.is_cpu() ? 1024 : 8192, threads, peak);
     out << line;
     std::snprintf(line, sizeof line, "%-7s %-18s %9s %10s %8s %6s %8s %9s %12s %12s\n", "model", "preset",
                   "step ms", "tokens/s", "GFLOP/s", "peak", "vs full", "RSS MiB", "train bytes",

@@ -184,10 +184,37 @@ void TextTokenizer::setSpecials(SpecialTemplate t, const std::vector<std::string
         if (tokenId(s) >= 0) specials_.push_back(s);
     std::sort(specials_.begin(), specials_.end(),
               [](const std::string& a, const std::string& b) { return a.size() > b.size(); });
+    clsName_ = cls;
+    sepName_ = sep;
+    padName_ = pad;
+    unkName_ = unk;
     cls_ = tokenId(cls);
     sep_ = tokenId(sep);
     pad_ = tokenId(pad);
     unk_ = tokenId(unk);
+}
+
+void TextTokenizer::addTokens(const std::vector<std::pair<std::string, int64_t>>& tokens,
+                              const std::string& source) {
+    for (const auto& [content, id] : tokens) {
+        if (content.empty() || id < 0 || id > (int64_t(1) << 24))
+            throw Error(source, "added token '" + content + "' needs text and an id in [0, 2^24)");
+        const auto at = static_cast<size_t>(id);
+        if (at >= idToToken_.size()) idToToken_.resize(at + 1);
+        if (!idToToken_[at].empty() && idToToken_[at] != content)
+            throw Error(source, "added token '" + content + "' takes id " + std::to_string(id) + " of '" +
+                                    idToToken_[at] + "'");
+        idToToken_[at] = content;
+        tokenToId_[content] = id;
+        if (std::find(specials_.begin(), specials_.end(), content) == specials_.end())
+            specials_.push_back(content);
+    }
+    std::sort(specials_.begin(), specials_.end(),
+              [](const std::string& a, const std::string& b) { return a.size() > b.size(); });
+    cls_ = tokenId(clsName_);
+    sep_ = tokenId(sepName_);
+    pad_ = tokenId(padName_);
+    unk_ = tokenId(unkName_);
 }
 
 int64_t TextTokenizer::tokenId(const std::string& token) const {
@@ -542,10 +569,12 @@ std::string ByteLevelBpeTokenizer::decode(const std::vector<int64_t>& ids) const
 
 // ----- loading a model folder's tokenizer ---------------------------------------------------------------
 
-std::unique_ptr<TextTokenizer> loadHfTokenizer(const std::string& dir, const std::string& modelType) {
+namespace {
+
+std::unique_ptr<TextTokenizer> loadBaseTokenizer(const std::string& dir, const std::string& modelType,
+                                                 const nlohmann::json& tokJson) {
     const std::string tokJsonPath = dir + "/tokenizer.json", cfgPath = dir + "/tokenizer_config.json";
-    nlohmann::json tokJson, cfg = nlohmann::json::object();
-    if (fs::exists(tokJsonPath)) tokJson = readJson(tokJsonPath);
+    nlohmann::json cfg = nlohmann::json::object();
     if (fs::exists(cfgPath)) cfg = readJson(cfgPath);
     if (!cfg.is_object()) throw Error(cfgPath, "must be a JSON object");
     const nlohmann::json model =
@@ -610,6 +639,38 @@ std::unique_ptr<TextTokenizer> loadHfTokenizer(const std::string& dir, const std
                              " folder needs vocab.json and merges.txt (or tokenizer.json)");
     }
     throw Error(dir, "no tokenizer for model_type '" + modelType + "' (supported: bert, roberta, gpt2)");
+}
+
+}  // namespace
+
+std::unique_ptr<TextTokenizer> loadHfTokenizer(const std::string& dir, const std::string& modelType) {
+    const std::string tokJsonPath = dir + "/tokenizer.json", addedPath = dir + "/added_tokens.json";
+    nlohmann::json tokJson;
+    if (fs::exists(tokJsonPath)) tokJson = readJson(tokJsonPath);
+    std::unique_ptr<TextTokenizer> tok = loadBaseTokenizer(dir, modelType, tokJson);
+    if (tokJson.is_object() && tokJson.contains("added_tokens") && tokJson["added_tokens"].is_array()) {
+        std::vector<std::pair<std::string, int64_t>> added;
+        for (const auto& t : tokJson["added_tokens"]) {
+            if (!t.is_object() || !t.contains("id") || !t.contains("content") ||
+                !t["id"].is_number_integer() || !t["content"].is_string())
+                throw Error(tokJsonPath + ": added_tokens",
+                            "each entry needs an integer id and a content string");
+            added.emplace_back(t["content"].get<std::string>(), t["id"].get<int64_t>());
+        }
+        tok->addTokens(added, tokJsonPath);
+    }
+    if (fs::exists(addedPath)) {
+        const nlohmann::json j = readJson(addedPath);
+        if (!j.is_object()) throw Error(addedPath, "must be a JSON object {token: id}");
+        std::vector<std::pair<std::string, int64_t>> added;
+        for (auto it = j.begin(); it != j.end(); ++it) {
+            if (!it->is_number_integer())
+                throw Error(addedPath + ": " + it.key(), "the id must be an integer");
+            added.emplace_back(it.key(), it->get<int64_t>());
+        }
+        tok->addTokens(added, addedPath);
+    }
+    return tok;
 }
 
 }  // namespace peft

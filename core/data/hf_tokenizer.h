@@ -58,6 +58,10 @@ public:
     int64_t unkId() const { return unk_; }
     const std::string& kind() const { return kind_; }  // "wordpiece" | "byte-level-bpe"
 
+    /// Hugging Face's added tokens (tokenizer.json "added_tokens", added_tokens.json): placed at their ids
+    /// and matched whole in text before tokenisation. `source` names the file in errors.
+    void addTokens(const std::vector<std::pair<std::string, int64_t>>& tokens, const std::string& source);
+
 protected:
     /// Tokens of a stretch of text holding no special token.
     virtual void tokenizePlain(const std::string& text, std::vector<std::string>& out) const = 0;
@@ -72,6 +76,7 @@ protected:
     std::vector<std::string> specials_;  // recognised in text, longest first
     SpecialTemplate template_ = SpecialTemplate::None;
     int64_t cls_ = -1, sep_ = -1, pad_ = -1, unk_ = -1;
+    std::string clsName_, sepName_, padName_, unkName_;
 };
 
 struct WordPieceOptions {
