@@ -96,7 +96,7 @@ int cmdForward(const Args& a, std::ostream& out, std::ostream&) {
     model->applySpec(spec);
     model->eval();
 
-    const FramedInput in = frameInput(lb, text, a.get("pair"), head == "lm");
+    const Example in = frameInput(lb, text, a.get("pair"), head == "lm");
     const std::vector<int64_t>& ids = in.ids;
     if (static_cast<int64_t>(ids.size()) > cfg.max_positions)
         throw Error("--text", std::to_string(ids.size()) + " tokens exceed max_positions " +
@@ -165,7 +165,7 @@ int cmdTokenize(const Args& a, std::ostream& out, std::ostream&) {
     const auto text = a.get("text");
     if (!text) throw Error("--text", "missing: give the text to tokenize");
     const LoadedBackbone lb = chosenBackbone(a, 0, 0);
-    const FramedInput in = frameInput(lb, *text, a.get("pair"), lb.causalLm);
+    const Example in = frameInput(lb, *text, a.get("pair"), lb.causalLm);
     json j;
     j["tokens"] = json::array();
     for (int64_t id : in.ids)
@@ -543,15 +543,10 @@ LoadedBackbone chosenBackbone(const Args& a, int64_t num_labels, uint64_t seed) 
     return lb;
 }
 
-FramedInput frameInput(const LoadedBackbone& lb, const std::string& text,
-                       const std::optional<std::string>& pair, bool lm) {
-    FramedInput f;
-    if (lb.hf) {
-        Encoding e = lb.hf->encode(text, pair);
-        f.ids = std::move(e.ids);
-        if (lb.config.type_vocab_size > 0) f.types = std::move(e.type_ids);
-        return f;
-    }
+Example frameInput(const LoadedBackbone& lb, const std::string& text, const std::optional<std::string>& pair,
+                   bool lm) {
+    if (lb.hf) return hfEncoder(lb.hf, lb.config.type_vocab_size > 0).classify(text, pair);
+    Example f;
     f.ids = lb.encode(text);
     if (lm) {
         f.ids.insert(f.ids.begin(), lb.bos);
@@ -568,6 +563,16 @@ FramedInput frameInput(const LoadedBackbone& lb, const std::string& text,
     }
     f.ids.push_back(lb.eos);
     return f;
+}
+
+TaskEncoder taskEncoder(const LoadedBackbone& lb) {
+    if (lb.world) return worldEncoder(WordTokenizer::fromVocabulary(lb.vocab, "vocab.txt of " + lb.name));
+    if (lb.hf) return hfEncoder(lb.hf, lb.config.type_vocab_size > 0);
+    return textEncoder(
+        [lb](const std::string& text, const std::optional<std::string>& pair) {
+            return frameInput(lb, text, pair, false);
+        },
+        lb.encode, lb.sep);
 }
 
 /// The spec from --spec FILE or --preset ID (with --r / --l / --budget).

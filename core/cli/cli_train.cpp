@@ -147,14 +147,9 @@ struct TaskSource {
 
     Dataset build(const LoadedBackbone& lb, const TaskSizes& sizes, uint64_t seed, int64_t maxLength) const {
         if (!task.empty()) {
-            if (!lb.world)
-                throw Error("--task",
-                            "the built-in tasks are written in the built-in world's words: use the shipped "
-                            "backbone (or one from 'peftwb pretrain'), not '" +
-                                lb.name + "'");
-            const World world(lb.info.value("world_seed", uint64_t{1}));
-            const WordTokenizer tok = WordTokenizer::fromVocabulary(lb.vocab, "vocab.txt of " + lb.name);
-            Dataset d = builtinTask(task, world, tok, sizes, seed);
+            // A world backbone reads them in its own words; any other through its tokenizer.
+            const World world(lb.world ? lb.info.value("world_seed", uint64_t{1}) : uint64_t{1});
+            Dataset d = builtinTask(task, world, taskEncoder(lb), sizes, seed);
             for (auto* split : {&d.train, &d.dev, &d.test})
                 for (auto& e : *split)
                     if (static_cast<int64_t>(e.ids.size() + e.target.size()) + 1 > maxLength)
@@ -176,7 +171,7 @@ struct TaskSource {
                     throw Error(file, "label '" + rows[i].label + "' of data row " + std::to_string(i + 1) +
                                           " does not occur in the training data");
                 Example e;
-                FramedInput in = frameInput(lb, rows[i].text, std::nullopt, false);
+                Example in = frameInput(lb, rows[i].text, std::nullopt, false);
                 if (static_cast<int64_t>(in.ids.size()) > maxLength) {  // keep the closing token
                     const int64_t last = in.ids.back();
                     in.ids.resize(static_cast<size_t>(maxLength - 1));

@@ -12,6 +12,7 @@
 #include <nlohmann/json.hpp>
 
 #include "data/hf_tokenizer.h"
+#include "data/world.h"
 #include "model/config.h"
 #include "model/transformer.h"
 #include "peft/spec.h"
@@ -40,14 +41,13 @@ struct LoadedBackbone {
     std::vector<std::string> notes;           // what loading decided for the user (head initialised, …)
 };
 
-/// One input as the backbone reads it.
-struct FramedInput {
-    std::vector<int64_t> ids, types;  // types empty unless the backbone has token types
-};
-/// A Hugging Face backbone: exactly its tokenizer's template ([CLS] a [SEP] b [SEP], <s> a </s></s> b </s>,
-/// GPT-2's tokens alone). Others: <bos> text for a language model, text [<sep> pair] <eos> for a classifier.
-FramedInput frameInput(const LoadedBackbone& lb, const std::string& text,
-                       const std::optional<std::string>& pair, bool lm);
+/// One input as the backbone reads it (ids, and token types when the backbone has them). A Hugging Face
+/// backbone: exactly its tokenizer's template ([CLS] a [SEP] b [SEP], <s> a </s></s> b </s>, GPT-2's tokens
+/// alone). Others: <bos> text for a language model, text [<sep> pair] <eos> for a classifier.
+Example frameInput(const LoadedBackbone& lb, const std::string& text, const std::optional<std::string>& pair,
+                   bool lm);
+/// How `lb` reads the built-in tasks (the world's own layout for a world backbone).
+TaskEncoder taskEncoder(const LoadedBackbone& lb);
 /// --model DIR, else the shipped default backbone, else the built-in random byte-level one.
 /// `num_labels` > 0 resizes the classification head (re-initialised, seeded).
 LoadedBackbone chosenBackbone(const Args& a, int64_t num_labels, uint64_t seed);

@@ -346,7 +346,63 @@ std::vector<std::string> builtinTaskLabels(const std::string& name) {
     return {};
 }
 
+TaskEncoder worldEncoder(const WordTokenizer& tok) {
+    TaskEncoder e;
+    e.classify = [tok](const std::string& text, const std::optional<std::string>& pair) {
+        Example x;
+        if (!pair) {
+            // The review, then the first word of a verdict ("i liked it" / "i did not like it", as the
+            // pretraining corpus continues reviews): the head reads the state that predicts the verdict.
+            x.ids = tok.encode(text + " i");
+            return x;
+        }
+        x.ids = tok.encode(text);
+        x.ids.push_back(WordTokenizer::kSep);
+        const auto h = tok.encode(*pair);
+        x.ids.insert(x.ids.end(), h.begin(), h.end());
+        x.ids.push_back(WordTokenizer::kEos);
+        return x;
+    };
+    e.prompt = [tok](const std::string& source) {
+        auto ids = tok.encode(source);
+        ids.push_back(WordTokenizer::kSep);
+        return ids;
+    };
+    e.target = [tok](const std::string& t) { return tok.encode(t); };
+    return e;
+}
+
+TaskEncoder textEncoder(std::function<Example(const std::string&, const std::optional<std::string>&)> frame,
+                        std::function<std::vector<int64_t>(const std::string&)> encode, int64_t sep) {
+    TaskEncoder e;
+    e.classify = std::move(frame);
+    e.prompt = [encode, sep](const std::string& source) {
+        auto ids = encode(source);
+        ids.push_back(sep);
+        return ids;
+    };
+    e.target = encode;
+    return e;
+}
+
+TaskEncoder hfEncoder(std::shared_ptr<const TextTokenizer> tok, bool types) {
+    auto frame = [tok, types](const std::string& text, const std::optional<std::string>& pair) {
+        Encoding enc = tok->encode(text, pair);
+        Example e;
+        e.ids = std::move(enc.ids);
+        if (types) e.types = std::move(enc.type_ids);
+        return e;
+    };
+    return textEncoder(
+        frame, [tok](const std::string& t) { return tok->encodeIds(t); }, tok->sepId());
+}
+
 Dataset builtinTask(const std::string& name, const World& world, const WordTokenizer& tok,
+                    const TaskSizes& sizes, uint64_t seed) {
+    return builtinTask(name, world, worldEncoder(tok), sizes, seed);
+}
+
+Dataset builtinTask(const std::string& name, const World& world, const TaskEncoder& enc,
                     const TaskSizes& sizes, uint64_t seed) {
     Dataset d;
     d.label_names = builtinTaskLabels(name);
@@ -357,24 +413,17 @@ Dataset builtinTask(const std::string& name, const World& world, const WordToken
         while (static_cast<int64_t>(out.size()) < n) {
             Example e;
             if (name == "sentiment") {
-                // The review, then the first word of a verdict ("i liked it" / "i did not like it", as the
-                // pretraining corpus continues reviews): the head reads the state that predicts the verdict.
                 const Sentence s = world.sentiment(rng);
-                e.ids = tok.encode(s.text + " i");
+                e = enc.classify(s.text, std::nullopt);
                 e.label = s.label;
             } else if (name == "entailment") {
                 const Sentence s = world.entailment(rng);
-                e.ids = tok.encode(s.text);
-                e.ids.push_back(WordTokenizer::kSep);
-                const auto h = tok.encode(s.target);
-                e.ids.insert(e.ids.end(), h.begin(), h.end());
-                e.ids.push_back(WordTokenizer::kEos);
+                e = enc.classify(s.text, s.target);
                 e.label = s.label;
             } else {
                 const Sentence s = name == "summarization" ? world.story(rng) : world.translationPair(rng);
-                e.ids = tok.encode((name == "summarization" ? "summarize: " : "translate: ") + s.text);
-                e.ids.push_back(WordTokenizer::kSep);
-                e.target = tok.encode(s.target);
+                e.ids = enc.prompt((name == "summarization" ? "summarize: " : "translate: ") + s.text);
+                e.target = enc.target(s.target);
                 e.reference = s.target;
             }
             out.push_back(std::move(e));

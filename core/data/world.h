@@ -8,11 +8,15 @@
 //   translation    (like en-ro)  into a language with its own words, suffixes and SOV order (BLEU)
 // No torch here.
 #include <cstdint>
+#include <functional>
 #include <map>
+#include <memory>
+#include <optional>
 #include <random>
 #include <string>
 #include <vector>
 
+#include "data/hf_tokenizer.h"
 #include "train/dataset.h"
 
 namespace peft {
@@ -83,7 +87,29 @@ const std::vector<std::string>& builtinTaskNames();
 /// The label names of a built-in classification task, empty for a generation task; throws peft::Error listing
 /// the tasks for an unknown name.
 std::vector<std::string> builtinTaskLabels(const std::string& name);
-/// Tokenised splits of a built-in task (throws peft::Error listing the tasks for an unknown name).
+/// How a backbone reads the built-in tasks' text: one classification input (text, optional second segment)
+/// with its special tokens; a generation source as a prompt ending where the target begins; a target.
+struct TaskEncoder {
+    std::function<Example(const std::string& text, const std::optional<std::string>& pair)> classify;
+    std::function<std::vector<int64_t>(const std::string& source)> prompt;
+    std::function<std::vector<int64_t>(const std::string& target)> target;
+};
+/// The world's own layout: a review then the verdict cue "i"; premise <sep> hypothesis <eos>; source <sep>.
+TaskEncoder worldEncoder(const WordTokenizer& tok);
+/// Any other tokenizer's layout: its template ([CLS] a [SEP] b [SEP], …; token types when `types`), the
+/// source then `sep` as the prompt.
+TaskEncoder textEncoder(std::function<Example(const std::string&, const std::optional<std::string>&)> frame,
+                        std::function<std::vector<int64_t>(const std::string&)> encode, int64_t sep);
+
+/// A Hugging Face tokenizer's layout: textEncoder over its template and its separator ([SEP], </s>,
+/// <|endoftext|>).
+TaskEncoder hfEncoder(std::shared_ptr<const TextTokenizer> tok, bool types);
+
+/// Splits of a built-in task, read through `enc` (throws peft::Error listing the tasks for an unknown name).
+/// The same seed gives the same sentences whatever the encoder.
+Dataset builtinTask(const std::string& name, const World& world, const TaskEncoder& enc,
+                    const TaskSizes& sizes, uint64_t seed);
+/// builtinTask(name, world, worldEncoder(tok), sizes, seed).
 Dataset builtinTask(const std::string& name, const World& world, const WordTokenizer& tok,
                     const TaskSizes& sizes, uint64_t seed);
 

@@ -2,10 +2,13 @@
 #include "project/executor.h"
 
 #include <algorithm>
+#include <functional>
+#include <memory>
 #include <optional>
 
 #include "data/world.h"
 #include "io/backbone.h"
+#include "io/hf_model.h"
 #include "io/safetensors.h"
 #include "peft/accounting.h"
 #include "peft/spec.h"
@@ -150,19 +153,30 @@ TrainResult executeRun(const std::string& projectPath, int64_t runId, const Exec
                         "no built-in task recorded (runs on data files are started from 'peftwb train')");
         const auto labels = builtinTaskLabels(task);
 
-        Backbone b =
-            loadBackbone(projectBackboneDir(project->backbone(), where), int64_t(labels.size()), run.seed);
-        const World world(b.info.value("world_seed", uint64_t{1}));
-        const WordTokenizer tok = WordTokenizer::fromVocabulary(b.vocab, where + " vocabulary");
+        const std::string dir = projectBackboneDir(project->backbone(), where);
         TaskSizes sizes;
         sizes.train = trainSize;
-        data = builtinTask(task, world, tok, sizes, 7);
-        model = b.model;
+        if (isHfModelDir(dir)) {  // an imported Hugging Face backbone reads the tasks through its tokenizer
+            HfModel h = loadHfModel(dir, int64_t(labels.size()), run.seed);
+            std::shared_ptr<const TextTokenizer> tok = std::move(h.tokenizer);
+            data = builtinTask(task, World(1), hfEncoder(tok, h.config.type_vocab_size > 0), sizes, 7);
+            model = h.model;
+            tc.pad_id = tok->padId() >= 0 ? tok->padId() : tok->sepId();
+            tc.eos_id = tok->sepId();
+            tc.max_length = std::min(tc.max_length, h.config.max_positions);
+            detok = [tok](const std::vector<int64_t>& ids) { return tok->decode(ids); };
+        } else {
+            Backbone b = loadBackbone(dir, int64_t(labels.size()), run.seed);
+            const World world(b.info.value("world_seed", uint64_t{1}));
+            const WordTokenizer tok = WordTokenizer::fromVocabulary(b.vocab, where + " vocabulary");
+            data = builtinTask(task, world, tok, sizes, 7);
+            model = b.model;
+            tc.pad_id = WordTokenizer::kPad;
+            tc.eos_id = WordTokenizer::kEos;
+            tc.max_length = std::min(tc.max_length, b.config.max_positions);
+            detok = [tok](const std::vector<int64_t>& ids) { return tok.decode(ids); };
+        }
         model->applySpec(spec);
-        tc.pad_id = WordTokenizer::kPad;
-        tc.eos_id = WordTokenizer::kEos;
-        tc.max_length = std::min(tc.max_length, b.config.max_positions);
-        detok = [tok](const std::vector<int64_t>& ids) { return tok.decode(ids); };
         if (opts.resume) resumeState = resumeCheckpoint(*project, runId);
     } catch (const Error& e) {
         project->setRunState(runId, RunState::Failed, e.what());
@@ -217,9 +231,28 @@ LambdaMap lambdaOfRun(const std::string& projectPath, int64_t runId, const std::
     if (auto it = run.train_config.find("task"); it != run.train_config.end() && it->is_string())
         task = it->get<std::string>();
     const auto labels = builtinTaskLabels(task);
-    Backbone b =
-        loadBackbone(projectBackboneDir(project->backbone(), where), int64_t(labels.size()), run.seed);
-    Transformer model = b.model;
+    const std::string dir = projectBackboneDir(project->backbone(), where);
+    Transformer model{nullptr};
+    std::vector<int64_t> ids;
+    std::function<std::string(int64_t)> tokenText;
+    int64_t maxPositions = 0;
+    if (isHfModelDir(dir)) {
+        HfModel h = loadHfModel(dir, int64_t(labels.size()), run.seed);
+        std::shared_ptr<const TextTokenizer> tok = std::move(h.tokenizer);
+        ids = hfEncoder(tok, false).classify(text, std::nullopt).ids;
+        tokenText = [tok](int64_t id) { return tok->idToken(id); };
+        model = h.model;
+        maxPositions = h.config.max_positions;
+    } else {
+        Backbone b = loadBackbone(dir, int64_t(labels.size()), run.seed);
+        const WordTokenizer tok = WordTokenizer::fromVocabulary(b.vocab, where + " vocabulary");
+        ids = tok.encode(text);
+        if (!ids.empty() && (task == "entailment" || task == "summarization" || task == "translation"))
+            ids.push_back(WordTokenizer::kEos);
+        tokenText = [tok](int64_t id) { return tok.token(id); };
+        model = b.model;
+        maxPositions = b.config.max_positions;
+    }
     model->applySpec(spec);
     out.weights = "initial";
     for (const char* kind : {"best", "eval"})
@@ -231,14 +264,10 @@ LambdaMap lambdaOfRun(const std::string& projectPath, int64_t runId, const std::
             break;
         }
     model->eval();
-    const WordTokenizer tok = WordTokenizer::fromVocabulary(b.vocab, where + " vocabulary");
-    std::vector<int64_t> ids = tok.encode(text);
     if (ids.empty()) throw Error("text", "empty input");
-    if (task == "entailment" || task == "summarization" || task == "translation")
-        ids.push_back(WordTokenizer::kEos);
-    if (int64_t(ids.size()) > b.config.max_positions)
+    if (int64_t(ids.size()) > maxPositions)
         throw Error("text", std::to_string(ids.size()) + " tokens exceed the backbone's " +
-                                std::to_string(b.config.max_positions));
+                                std::to_string(maxPositions));
     torch::NoGradGuard ng;
     ForwardOptions fo;
     fo.capture_lambda = true;
@@ -248,7 +277,7 @@ LambdaMap lambdaOfRun(const std::string& projectPath, int64_t runId, const std::
     out.heads = lam.size(1);
     out.values.assign(lam.data_ptr<double>(), lam.data_ptr<double>() + lam.numel());
     for (int64_t id : ids)
-        out.tokens.push_back(tok.token(id));
+        out.tokens.push_back(tokenText(id));
     return out;
 }
 
