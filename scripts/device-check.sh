@@ -8,9 +8,10 @@
 #   3. runs the training-step benchmark on `cuda` (ratios against the GPU's own fp32 matmul peak and
 #      against full fine-tuning, measured in the same run);
 #   4. cross-checks tokenizer ids and logits against Hugging Face transformers (scripts/hf_crosscheck.py).
-# Usage: DEBS=.devdeps OUT=/tmp/out scripts/device-check.sh
+# Usage: DEBS=.devdeps OUT=/tmp/out scripts/device-check.sh [all|hf]   (hf: build, then step 4 only)
 set -uo pipefail
 OUT=${OUT:-/tmp/device-check}
+STAGES=${1:-all}
 DEBS=${DEBS:-.devdeps}
 mkdir -p "$OUT"
 exec > >(tee "$OUT/device-check.log") 2>&1
@@ -44,6 +45,7 @@ echo "built in ${SECONDS} s"
 B=/tmp/build/bin/peftwb
 $B --version
 
+if [ "$STAGES" = all ]; then
 step "train on cuda: sentiment, shipped backbone"
 for p in full lora prefix mam; do
     $B train --task sentiment --preset "$p" --device cuda --steps 300 --eval-every 100 --quiet \
@@ -56,6 +58,8 @@ $B train --task sentiment --preset lora --device cpu --steps 300 --eval-every 10
 step "benchmark on cuda"
 $B bench --device cuda --steps 20 --presets full,bitfit,lora,prefix,houlsby,pa-ffn,mam,ia3 --json >"$OUT/bench-cuda.json"
 $B bench --device cuda --steps 20 --presets full,bitfit,lora,prefix,houlsby,pa-ffn,mam,ia3 --backbones d512 --batch 64
+
+fi
 
 step "Hugging Face cross-check"
 python3 scripts/hf_crosscheck.py "$B" tests/data/tokenizers --out "$OUT/hf-crosscheck.json" --keep /tmp/hf

@@ -13,12 +13,14 @@ Exit status 1 when an id differs or a logit differs by more than 1e-4 relative t
 """
 import json
 import os
+import shutil
 import subprocess
 import sys
 import tempfile
 
 import torch
 import transformers
+from tokenizers import Tokenizer, decoders, models, pre_tokenizers, processors
 
 PEFTWB = sys.argv[1]
 DATA = sys.argv[2] if len(sys.argv) > 2 and not sys.argv[2].startswith("--") else "tests/data/tokenizers"
@@ -59,15 +61,15 @@ def peftwb(args):
     return json.loads(p.stdout)
 
 
-def check(name, folder, tok, model, head):
+def check(name, folder, encode, model, head):
+    """encode(text, pair) -> (ids, token type ids or None), as Hugging Face's tokenizer computes them."""
     model.eval()
     rows = []
     for text, pair in TEXTS:
-        enc = tok(text, pair) if pair is not None else tok(text)
-        ids = list(enc["input_ids"])
+        ids, types = encode(text, pair)
         kwargs = {"input_ids": torch.tensor([ids])}
-        if "token_type_ids" in enc:
-            kwargs["token_type_ids"] = torch.tensor([list(enc["token_type_ids"])])
+        if types is not None:
+            kwargs["token_type_ids"] = torch.tensor([types])
         with torch.no_grad():
             logits = model(**kwargs).logits[0]
         ref = (logits[-1] if head == "lm" else logits).double()
@@ -95,6 +97,8 @@ def check(name, folder, tok, model, head):
         rows.append(row)
         print("%-8s %-5s ids %-5s max|Δlogit| %.2e (max|logit| %.2f) %s" % (
             name, head, row["ids_equal"], diff, scale, "ok" if row["ok"] else "MISMATCH"), flush=True)
+        if not row["ids_equal"]:
+            print("   Hugging Face ids", ids, "\n   peftwb ids      ", j["ids"], flush=True)
     return rows
 
 
@@ -115,7 +119,11 @@ def main():
     d = os.path.join(root, "bert")
     m.save_pretrained(d)
     bert_tok.save_pretrained(d)
-    rows += check("bert", d, bert_tok, m, "cls")
+    def bert_encode(text, pair):
+        enc = bert_tok(text, pair) if pair is not None else bert_tok(text)
+        return list(enc["input_ids"]), list(enc["token_type_ids"])
+
+    rows += check("bert", d, bert_encode, m, "cls")
 
     # RoBERTa: RobertaForSequenceClassification saved in bfloat16; its vocabulary = GPT-2's with RoBERTa's
     # specials first (as roberta-base orders them).
@@ -128,8 +136,13 @@ def main():
     vdir = os.path.join(root, "roberta-vocab")
     os.makedirs(vdir)
     json.dump(rv, open(os.path.join(vdir, "vocab.json"), "w", encoding="utf-8"), ensure_ascii=False)
-    rob_tok = tokenizer_class("RobertaTokenizerFast", "RobertaTokenizer")(
-        vocab_file=os.path.join(vdir, "vocab.json"), merges_file=os.path.join(DATA, "gpt2", "merges.txt"))
+    # The tokenizers library itself (Hugging Face's Rust tokenizers), configured as roberta-base's
+    # tokenizer.json is: byte-level BPE, no prefix space, RobertaProcessing; saved as tokenizer.json alone.
+    rob_tok = Tokenizer(models.BPE.from_file(os.path.join(vdir, "vocab.json"), os.path.join(DATA, "gpt2", "merges.txt")))
+    rob_tok.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
+    rob_tok.decoder = decoders.ByteLevel()
+    rob_tok.post_processor = processors.RobertaProcessing(("</s>", 2), ("<s>", 0))
+    rob_tok.add_special_tokens(["<s>", "<pad>", "</s>", "<unk>", "<mask>"])
     cfg = transformers.RobertaConfig(vocab_size=len(rv), hidden_size=64, num_hidden_layers=2, num_attention_heads=4,
                                      intermediate_size=128, max_position_embeddings=130, type_vocab_size=1,
                                      pad_token_id=1, bos_token_id=0, eos_token_id=2, num_labels=2)
@@ -138,26 +151,41 @@ def main():
     m = m.to(torch.bfloat16)
     d = os.path.join(root, "roberta")
     m.save_pretrained(d)
-    rob_tok.save_pretrained(d)
-    rows += check("roberta", d, rob_tok, m.float(), "cls")
+    rob_tok.save(os.path.join(d, "tokenizer.json"))
+
+    def rob_encode(text, pair):
+        enc = rob_tok.encode(text, pair) if pair is not None else rob_tok.encode(text)
+        return enc.ids, None
+
+    rows += check("roberta", d, rob_encode, m.float(), "cls")
 
     # GPT-2: GPT2LMHeadModel, float32, tied embeddings, next-token logits over the whole vocabulary.
-    gpt_tok = tokenizer_class("GPT2TokenizerFast", "GPT2Tokenizer")(
-        vocab_file=os.path.join(DATA, "gpt2", "vocab.json"), merges_file=os.path.join(DATA, "gpt2", "merges.txt"))
+    gpt_tok = Tokenizer(models.BPE.from_file(os.path.join(DATA, "gpt2", "vocab.json"),
+                                             os.path.join(DATA, "gpt2", "merges.txt")))
+    gpt_tok.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
+    gpt_tok.decoder = decoders.ByteLevel()
+    gpt_tok.post_processor = processors.ByteLevel(trim_offsets=False)
+    gpt_tok.add_special_tokens(["<|endoftext|>"])
     cfg = transformers.GPT2Config(vocab_size=50257, n_embd=64, n_layer=2, n_head=4, n_positions=128)
     m = transformers.GPT2LMHeadModel(cfg)
     randomize(m)
     m.tie_weights()
     d = os.path.join(root, "gpt2")
     m.save_pretrained(d)
-    gpt_tok.save_pretrained(d)
-    rows += check("gpt2", d, gpt_tok, m, "lm")
+    for f in ("vocab.json", "merges.txt"):  # the vocabulary files, no tokenizer.json
+        shutil.copy(os.path.join(DATA, "gpt2", f), os.path.join(d, f))
+
+    def gpt_encode(text, pair):
+        enc = gpt_tok.encode(text, pair) if pair is not None else gpt_tok.encode(text)
+        return enc.ids, None
+
+    rows += check("gpt2", d, gpt_encode, m, "lm")
 
     bad = [r for r in rows if not r["ok"]]
     print("%d of %d inputs match Hugging Face (ids equal, logits within 1e-4 relative); worst |Δlogit| %.2e" % (
         len(rows) - len(bad), len(rows), max(r["max_abs_diff"] for r in rows)))
-    for f in sorted(os.listdir(os.path.join(root, "bert"))):
-        print("  saved bert/", f)
+    for name in ("bert", "roberta", "gpt2"):
+        print("  %s: %s" % (name, " ".join(sorted(os.listdir(os.path.join(root, name))))))
     if OUT:
         json.dump({"torch": torch.__version__, "transformers": transformers.__version__, "rows": rows},
                   open(OUT, "w"), indent=1, ensure_ascii=False)
