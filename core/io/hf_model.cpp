@@ -398,6 +398,7 @@ HfModel loadHfModel(const std::string& dir, int64_t num_labels, uint64_t seed) {
 
     // The classification head: the stored one when its size fits, else a fresh one (said so).
     const auto storedHead = m.tensors.find("classifier.weight");
+    const bool headInFile = storedHead != m.tensors.end();
     if (storedHead != m.tensors.end() && storedHead->second.dim() == 2) {
         const int64_t stored = storedHead->second.size(0);
         if (num_labels > 0 && num_labels != stored) {
@@ -419,7 +420,7 @@ HfModel loadHfModel(const std::string& dir, int64_t num_labels, uint64_t seed) {
         torch::NoGradGuard ng;
         h.model->classifier->bias.zero_();  // GPT-2's score layer has no bias
     }
-    if (!absent.empty() && !h.causal_lm)
+    if (!absent.empty() && !h.causal_lm && !headInFile)
         h.notes.push_back("no trained classification head in the file (" + listNames(absent) +
                           "): initialised with seed " + std::to_string(seed) + " for " +
                           std::to_string(h.config.num_labels) + " labels");
