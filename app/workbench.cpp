@@ -4,7 +4,9 @@
 #include <QCommandLineParser>
 #include <QDir>
 #include <QElapsedTimer>
+#include <QFileInfo>
 #include <QIcon>
+#include <QStandardPaths>
 #include <QTabWidget>
 #include <QTimer>
 
@@ -59,6 +61,14 @@ int main(int argc, char** argv) {
         QStringLiteral("presentation"),
         QStringLiteral("Start in presentation mode (larger type, advanced controls hidden)."));
     parser.addOption(present);
+    QCommandLineOption backbone(
+        QStringLiteral("backbone"),
+        QStringLiteral(
+            "Open a backbone folder (a Hugging Face bert / roberta / gpt2 folder): the project "
+            "argument, or <app data>/<folder name>.peftproj, is created with every preset queued on "
+            "it when it does not exist."),
+        QStringLiteral("DIR"));
+    parser.addOption(backbone);
     parser.addOption(screenshot);
     parser.addOption(view);
     parser.addOption(runQueue);
@@ -102,6 +112,15 @@ int main(int argc, char** argv) {
     const QStringList args = parser.positionalArguments();
     peft::ui::MainWindow window(args.isEmpty() ? QString() : args.first());
     window.show();
+    if (parser.isSet(backbone)) {
+        const QString dir = parser.value(backbone);
+        const QString file = !args.isEmpty()
+                                 ? args.first()
+                                 : QStandardPaths::writableLocation(QStandardPaths::AppDataLocation) +
+                                       QLatin1Char('/') + QFileInfo(QDir::cleanPath(dir)).fileName() +
+                                       QStringLiteral(".peftproj");
+        if (!window.openBackbone(dir, file)) return 1;
+    }
     if (parser.isSet(present)) window.setPresentationMode(true);
     const QStringList views = {QStringLiteral("design"), QStringLiteral("training"),
                                QStringLiteral("compare"), QStringLiteral("parameters"),

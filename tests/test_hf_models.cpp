@@ -15,6 +15,7 @@
 #include <torch/torch.h>
 
 #include "cli/cli.h"
+#include "hf_fixture.h"
 #include "io/hf_model.h"
 #include "peft/accounting.h"
 #include "peft/presets.h"
@@ -25,143 +26,9 @@ namespace fs = std::filesystem;
 using json = nlohmann::json;
 using T = torch::Tensor;
 using Weights = std::map<std::string, T>;
+using namespace hf_fixture;
 
 namespace {
-
-// ----- writing Hugging Face folders ------------------------------------------------------------------
-
-/// safetensors written independently of the core's writer: tensors in `dtype` ("F32", "F16", "BF16";
-/// int64 tensors as "I64").
-void writeSafetensors(const fs::path& path, const Weights& w, const std::string& dtype) {
-    json header = json::object();
-    std::string data;
-    for (const auto& [name, t0] : w) {
-        T t = t0.scalar_type() == torch::kLong ? t0.contiguous()
-              : dtype == "F16"                 ? t0.to(torch::kHalf).contiguous()
-              : dtype == "BF16"                ? t0.to(torch::kBFloat16).contiguous()
-                                               : t0.to(torch::kFloat).contiguous();
-        const std::string dt = t0.scalar_type() == torch::kLong ? "I64" : dtype;
-        const size_t n = size_t(t.numel() * t.element_size());
-        header[name] = {
-            {"dtype", dt}, {"shape", t.sizes().vec()}, {"data_offsets", {data.size(), data.size() + n}}};
-        data.append(static_cast<const char*>(t.data_ptr()), n);
-    }
-    const std::string h = header.dump();
-    std::string bytes(8, '\0');
-    for (int i = 0; i < 8; ++i)
-        bytes[size_t(i)] = char((uint64_t(h.size()) >> (8 * i)) & 0xff);
-    std::ofstream(path, std::ios::binary) << bytes << h << data;
-}
-
-/// Rounds weights as the stored dtype does, so the reference sees the values the file holds.
-Weights asStored(const Weights& w, const std::string& dtype) {
-    Weights out;
-    for (const auto& [k, t] : w)
-        out[k] = t.scalar_type() == torch::kLong ? t
-                 : dtype == "F16"                ? t.to(torch::kHalf).to(torch::kFloat)
-                 : dtype == "BF16"               ? t.to(torch::kBFloat16).to(torch::kFloat)
-                                                 : t;
-    return out;
-}
-
-T rnd(std::vector<int64_t> shape, double std = 0.2) {
-    return torch::randn(shape) * std;
-}
-T lnWeight(int64_t d) {
-    return 1.0 + rnd({d}, 0.1);
-}
-
-constexpr int64_t kD = 32, kH = 4, kL = 2, kFf = 64, kVocab = 40;
-
-/// BERT / RoBERTa encoder tensors under `prefix` ("bert.", "roberta." or ""), optionally with old
-/// LayerNorm.gamma / beta names in the embeddings.
-Weights bertLikeWeights(const std::string& prefix, int64_t positions, int64_t types, bool oldNames) {
-    Weights w;
-    const std::string e = prefix + "embeddings.";
-    w[e + "word_embeddings.weight"] = rnd({kVocab, kD}, 0.5);
-    w[e + "position_embeddings.weight"] = rnd({positions, kD}, 0.5);
-    w[e + "token_type_embeddings.weight"] = rnd({types, kD}, 0.5);
-    w[e + (oldNames ? "LayerNorm.gamma" : "LayerNorm.weight")] = lnWeight(kD);
-    w[e + (oldNames ? "LayerNorm.beta" : "LayerNorm.bias")] = rnd({kD}, 0.1);
-    w[e + "position_ids"] = torch::arange(positions, torch::kLong).unsqueeze(0);
-    for (int l = 0; l < kL; ++l) {
-        const std::string p = prefix + "encoder.layer." + std::to_string(l) + ".";
-        for (const char* m : {"attention.self.query", "attention.self.key", "attention.self.value",
-                              "attention.output.dense"}) {
-            w[p + m + ".weight"] = rnd({kD, kD});
-            w[p + m + ".bias"] = rnd({kD}, 0.1);
-        }
-        w[p + "intermediate.dense.weight"] = rnd({kFf, kD});
-        w[p + "intermediate.dense.bias"] = rnd({kFf}, 0.1);
-        w[p + "output.dense.weight"] = rnd({kD, kFf});
-        w[p + "output.dense.bias"] = rnd({kD}, 0.1);
-        for (const char* n : {"attention.output.LayerNorm", "output.LayerNorm"}) {
-            w[p + n + ".weight"] = lnWeight(kD);
-            w[p + n + ".bias"] = rnd({kD}, 0.1);
-        }
-    }
-    return w;
-}
-
-Weights gpt2Weights(const std::string& prefix, int64_t positions) {
-    Weights w;
-    w[prefix + "wte.weight"] = rnd({kVocab, kD}, 0.5);
-    w[prefix + "wpe.weight"] = rnd({positions, kD}, 0.5);
-    for (int l = 0; l < kL; ++l) {
-        const std::string p = prefix + "h." + std::to_string(l) + ".";
-        w[p + "ln_1.weight"] = lnWeight(kD);
-        w[p + "ln_1.bias"] = rnd({kD}, 0.1);
-        w[p + "attn.c_attn.weight"] = rnd({kD, 3 * kD});  // Conv1D: [in, out]
-        w[p + "attn.c_attn.bias"] = rnd({3 * kD}, 0.1);
-        w[p + "attn.c_proj.weight"] = rnd({kD, kD});
-        w[p + "attn.c_proj.bias"] = rnd({kD}, 0.1);
-        w[p + "attn.bias"] = torch::ones({1, 1, positions, positions}).tril();  // old checkpoints' buffers
-        w[p + "attn.masked_bias"] = torch::tensor(-1e4);
-        w[p + "ln_2.weight"] = lnWeight(kD);
-        w[p + "ln_2.bias"] = rnd({kD}, 0.1);
-        w[p + "mlp.c_fc.weight"] = rnd({kD, kFf});
-        w[p + "mlp.c_fc.bias"] = rnd({kFf}, 0.1);
-        w[p + "mlp.c_proj.weight"] = rnd({kFf, kD});
-        w[p + "mlp.c_proj.bias"] = rnd({kD}, 0.1);
-    }
-    w[prefix + "ln_f.weight"] = lnWeight(kD);
-    w[prefix + "ln_f.bias"] = rnd({kD}, 0.1);
-    return w;
-}
-
-void writeJson(const fs::path& path, const json& j) {
-    std::ofstream(path) << j.dump(2);
-}
-
-/// A WordPiece vocabulary of 40 tokens (ids = line numbers).
-const std::vector<std::string> kBertVocab = {
-    "[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]", "the",   "movie", "was",   "not",  "bad",
-    "at",    "all",   "great", ",",     "!",      "?",     "##s",   "good",  "plot", "it",
-    "is",    "a",     "film",  "and",   "but",    "fun",   "dull",  "story", "##ly", "very",
-    "quite", "so",    "too",   "long",  "short",  "actor", "##ing", "play",  "end",  "."};
-
-void writeBertTokenizer(const fs::path& dir) {
-    std::ofstream voc(dir / "vocab.txt");
-    for (const auto& t : kBertVocab)
-        voc << t << "\n";
-}
-
-/// A byte-level BPE vocabulary of letters, "Ġ" and a few merges, plus the family's specials.
-void writeBpeTokenizer(const fs::path& dir, bool roberta) {
-    json vocab = json::object();
-    int64_t id = 0;
-    if (roberta)
-        for (const char* s : {"<s>", "<pad>", "</s>", "<unk>"})
-            vocab[s] = id++;
-    for (char c = 'a'; c <= 'z'; ++c)
-        vocab[std::string(1, c)] = id++;
-    vocab["Ġ"] = id++;
-    for (const char* s : {"th", "he", "the", "Ġm", "Ġthe", "ov"})
-        vocab[s] = id++;
-    if (!roberta) vocab["<|endoftext|>"] = id++;
-    writeJson(dir / "vocab.json", vocab);
-    std::ofstream(dir / "merges.txt") << "#version: 0.2\nt h\nh e\nth e\nĠ m\nĠ the\no v\n";
-}
 
 // ----- the reference forward (Hugging Face's math over Hugging Face's names) ------------------------
 
@@ -259,40 +126,6 @@ void expectClose(const T& got, const T& want, const char* what) {
     qInfo("%s: max |ours − reference| = %.3g (largest |logit| %.3g)", what, err, scale);
     QVERIFY2(err <= 2e-5 * scale + 1e-7,  // float32 against float64: measured errors are ~1e-7 relative
              (std::string(what) + ": max |ours − reference| = " + std::to_string(err)).c_str());
-}
-
-json bertConfig(const std::string& type, const std::string& arch) {
-    const bool roberta = type == "roberta";
-    return {{"model_type", type},
-            {"architectures", {arch}},
-            {"vocab_size", kVocab},
-            {"hidden_size", kD},
-            {"num_attention_heads", kH},
-            {"num_hidden_layers", kL},
-            {"intermediate_size", kFf},
-            {"max_position_embeddings", roberta ? 26 : 24},
-            {"type_vocab_size", roberta ? 1 : 2},
-            {"hidden_act", "gelu"},
-            {"layer_norm_eps", roberta ? 1e-5 : 1e-12},
-            {"hidden_dropout_prob", 0.1},
-            {"attention_probs_dropout_prob", 0.1},
-            {"pad_token_id", roberta ? 1 : 0},
-            {"id2label", {{"0", "NEGATIVE"}, {"1", "NEUTRAL"}, {"2", "POSITIVE"}}}};
-}
-
-json gpt2Config(bool tied) {
-    return {{"model_type", "gpt2"},
-            {"architectures", {"GPT2LMHeadModel"}},
-            {"vocab_size", kVocab},
-            {"n_embd", kD},
-            {"n_head", kH},
-            {"n_layer", kL},
-            {"n_positions", 24},
-            {"n_inner", kFf},
-            {"activation_function", "gelu_new"},
-            {"layer_norm_epsilon", 1e-5},
-            {"tie_word_embeddings", tied},
-            {"eos_token_id", kVocab - 1}};
 }
 
 fs::path freshDir(const std::string& name) {

@@ -16,6 +16,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "hf_fixture.h"
 #include "qcp.h"
 
 #include "compare_view.h"
@@ -90,6 +91,41 @@ private Q_SLOTS:
         QCOMPARE(t->rowCount(), 1);
         QCOMPARE(t->item(0, 3)->text(), QStringLiteral("finished"));
         QVERIFY(t->item(0, 5)->text().startsWith(QStringLiteral("accuracy ")));
+    }
+
+    // File ▸ Open Backbone on a Hugging Face BERT folder (real bert-base-uncased vocabulary, random weights):
+    // the design space sizes presets for it, its runs train the built-in task through its tokenizer.
+    void huggingFaceBackboneOpensAndTrains() {
+        namespace hf = hf_fixture;
+        const std::filesystem::path bert = dir_.filePath(QStringLiteral("bert-small")).toStdString();
+        std::filesystem::create_directories(bert);
+        hf::writeSafetensors(bert / "model.safetensors", hf::bertLikeWeights("bert.", 128, 2, false, 30522),
+                             "F32");
+        hf::writeJson(bert / "config.json", hf::bertConfig("bert", "BertModel", 30522, 128));
+        std::filesystem::copy_file(std::string(PEFT_TEST_DATA) + "/tokenizers/bert-base-uncased/vocab.txt",
+                                   bert / "vocab.txt");
+        const QString file = dir_.filePath(QStringLiteral("bert.peftproj"));
+        peft::ui::MainWindow::createQueuedProject(file, QStringLiteral("sentiment"), 20,
+                                                  QString::fromStdString(bert.string()));
+        peft::ui::MainWindow w;
+        QVERIFY(w.openBackbone(QString::fromStdString(bert.string()), file));
+        QCOMPARE(w.projectPath(), file);
+        QCOMPARE(w.backboneConfig().d_model, int64_t(32));
+        QCOMPARE(w.backboneConfig().vocab_size, int64_t(30522));
+        QVERIFY(!w.backboneConfig().causal);
+        QVERIFY(w.specEditor()->validationError().isEmpty());
+        QCOMPARE(w.compareView()->table()->rowCount(), 16);
+
+        QSignalSpy ended(&w, &peft::ui::MainWindow::runEnded);
+        w.runQueue();
+        QVERIFY(ended.wait(180000));
+        w.stopTraining();
+        auto p = peft::Project::open(file.toStdString(), peft::Project::Mode::ReadOnly);
+        QCOMPARE(QString::fromStdString(p->backbone().value("model_type", "")), QStringLiteral("bert"));
+        const peft::RunRecord r = p->run(1);
+        QCOMPARE(QString::fromUtf8(peft::toString(r.state)), QStringLiteral("finished"));
+        QCOMPARE(r.steps_done, int64_t(20));
+        QVERIFY(w.trainingView()->pointCount(1, QStringLiteral("dev/accuracy")) > 0);
     }
 
     void reopenedProjectShowsRunsCurvesAndComparison() {

@@ -78,9 +78,12 @@ QString formatCount(int64_t n) {
 const QColor kTrained(0x4c, 0x78, 0xa8);
 const QColor kStored(0xf5, 0x85, 0x18);
 
+QString askNewProjectFile(QWidget* parent, const QString& title);  // below, with the other file dialogs
+
 }  // namespace
 
-MainWindow::MainWindow(const QString& project, QWidget* parent) : QMainWindow(parent) {
+MainWindow::MainWindow(const QString& project, QWidget* parent)
+    : QMainWindow(parent), cfg_(workbenchDefaultConfig(resourcesDir())) {
     setObjectName(QStringLiteral("MainWindow"));
     buildCentral();
     buildPresetDock();
@@ -88,7 +91,6 @@ MainWindow::MainWindow(const QString& project, QWidget* parent) : QMainWindow(pa
     buildActions();
     fillBudgetPlot();
 
-    const ModelConfig cfg = workbenchDefaultConfig(resourcesDir());
     runLabel_ = new QLabel(tr("idle"), this);
     progress_ = new QProgressBar(this);
     progress_->setMaximumWidth(220);
@@ -100,13 +102,8 @@ MainWindow::MainWindow(const QString& project, QWidget* parent) : QMainWindow(pa
     statusBar()->addWidget(runLabel_, 1);
     statusBar()->addPermanentWidget(progress_);
     statusBar()->addPermanentWidget(rateLabel_);
-    statusBar()->addPermanentWidget(
-        new QLabel(tr("backbone %1 (%2 parameters) · device cpu · %3 threads · LibTorch %4")
-                       .arg(qs(cfg.name))
-                       .arg(formatCount(backboneParamCount(cfg)))
-                       .arg(defaultThreadCount())
-                       .arg(qs(torchVersion())),
-                   this));
+    backboneLabel_ = new QLabel(this);
+    statusBar()->addPermanentWidget(backboneLabel_);
 
     // The worker lives on its own thread; every call into it is a queued invocation.
     worker_ = new RunWorker;
@@ -193,17 +190,75 @@ QString MainWindow::defaultProjectPath() {
            QStringLiteral("/default.peftproj");
 }
 
-void MainWindow::createQueuedProject(const QString& path, const QString& task, int steps) {
-    auto p = Project::create(path.toStdString(), {{"id", "default"}});
-    const ModelConfig cfg = workbenchDefaultConfig(resourcesDir());
+void MainWindow::createQueuedProject(const QString& path, const QString& task, int steps,
+                                     const QString& backboneDir) {
+    const nlohmann::json ref = backboneDir.isEmpty() ? nlohmann::json{{"id", "default"}}
+                                                     : backboneReference(backboneDir.toStdString());
+    const ModelConfig cfg = projectBackboneConfig(ref, backboneDir.toStdString());
+    auto p = Project::create(path.toStdString(), ref);
     for (const Preset& pr : peft::presets()) {
         TrainConfig tc;
         tc.steps = steps;
         tc.eval_every = std::max(1, steps / 10);
         tc.lr = pr.default_lr;
-        queueBuiltinRun(*p, pr.name + " on " + task.toStdString(), pr.id, resolvePreset(pr, cfg),
-                        task.toStdString(), tc);
+        Spec spec;
+        try {
+            spec = resolvePreset(pr, cfg);
+        } catch (const Error&) {
+            continue;  // a preset that does not fit this backbone (e.g. more prompt tokens than positions)
+        }
+        queueBuiltinRun(*p, pr.name + " on " + task.toStdString(), pr.id, spec, task.toStdString(), tc);
     }
+}
+
+bool MainWindow::openBackbone(const QString& dir, QString projectFile) {
+    if (isTraining()) {
+        QMessageBox::information(this, tr("Training"),
+                                 tr("Stop the run in progress before opening a backbone."));
+        return false;
+    }
+    try {
+        const nlohmann::json ref = backboneReference(dir.toStdString());  // fails before any file is made
+        if (projectFile.isEmpty()) {
+            projectFile =
+                askNewProjectFile(this, tr("New Project for Backbone '%1'").arg(qs(ref.value("name", ""))));
+            if (projectFile.isEmpty()) return false;
+        }
+        if (!QFileInfo::exists(projectFile))
+            createQueuedProject(projectFile, task_->currentText(), steps_->value(), dir);
+    } catch (const std::exception& e) {
+        QMessageBox::warning(this, tr("Cannot open backbone"), QString::fromUtf8(e.what()));
+        return false;
+    }
+    return openProject(projectFile);
+}
+
+void MainWindow::openBackboneDialog() {
+    const QString dir = QFileDialog::getExistingDirectory(
+        this, tr("Open Backbone — a Hugging Face bert / roberta / gpt2 folder or a workbench backbone"));
+    if (!dir.isEmpty()) openBackbone(dir);
+}
+
+void MainWindow::applyBackbone() {
+    try {
+        cfg_ = projectBackboneConfig(project_->backbone(), projectPath_.toStdString());
+    } catch (const std::exception& e) {
+        cfg_ = workbenchDefaultConfig(resourcesDir());
+        QMessageBox::warning(
+            this, tr("Backbone"),
+            tr("%1\n\nThe design space shows the default backbone instead; runs of this project "
+               "cannot start until the backbone is back.")
+                .arg(QString::fromUtf8(e.what())));
+    }
+    editor_->setConfig(cfg_);
+    params_->setConfig(cfg_);
+    fillBudgetPlot();
+    backboneLabel_->setText(tr("backbone %1 (%2 parameters) · device cpu · %3 threads · LibTorch %4")
+                                .arg(qs(cfg_.name))
+                                .arg(formatCount(backboneParamCount(cfg_)))
+                                .arg(defaultThreadCount())
+                                .arg(qs(torchVersion())));
+    selectPreset(selectedPresetId());  // re-sizes the selected preset for this backbone
 }
 
 bool MainWindow::openProject(const QString& path) {
@@ -232,6 +287,7 @@ bool MainWindow::openProject(const QString& path) {
         training_->addSamples(r.id, samples);
     }
     addRecent(path);
+    applyBackbone();
     {
         const QSignalBlocker block(presentAct_);  // applying the project's mode is not a change to store
         presentAct_->setChecked(project_->meta("presentation").value_or("0") == "1");
@@ -336,7 +392,7 @@ void MainWindow::runQueue() {
 QList<qint64> MainWindow::queueSweep(const QVector<SweepPoint>& points, int steps) {
     QList<qint64> ids;
     if (!project_ || project_->readOnly()) return ids;
-    const ModelConfig cfg = workbenchDefaultConfig(resourcesDir());
+    const ModelConfig& cfg = cfg_;
     try {
         for (const SweepPoint& pt : points) {
             const Preset& pr = presetById(pt.preset.toStdString());
@@ -489,6 +545,11 @@ void MainWindow::buildActions() {
     QMenu* file = menuBar()->addMenu(tr("&File"));
     file->addAction(tr("&New Project…"), QKeySequence::New, this, &MainWindow::newProject);
     file->addAction(tr("&Open Project…"), QKeySequence::Open, this, &MainWindow::openProjectDialog);
+    QAction* backboneAct = file->addAction(tr("Open &Backbone…"), this, &MainWindow::openBackboneDialog);
+    backboneAct->setShortcut(QKeySequence(tr("Ctrl+B")));
+    backboneAct->setToolTip(
+        tr("A Hugging Face bert / roberta / gpt2 folder (config.json, model.safetensors, "
+           "tokenizer files): a new project with every preset queued on it"));
     recentMenu_ = file->addMenu(tr("Open &Recent"));
     file->addAction(tr("Save Project &As…"), QKeySequence::SaveAs, this, &MainWindow::saveProjectAs);
     file->addSeparator();
@@ -620,11 +681,15 @@ void MainWindow::buildPresetDock() {
         item->setData(Qt::UserRole, qs(p.id));
         item->setToolTip(qs(p.formula + "\n" + p.paper_row));
     }
-    editor_ = new SpecEditor(workbenchDefaultConfig(resourcesDir()), dock);
+    editor_ = new SpecEditor(cfg_, dock);
     connect(presets_, &QListWidget::currentRowChanged, this, [this](int row) {
         if (row < 0) return;
         const Preset& p = peft::presets()[size_t(row)];
-        editor_->setSpec(resolvePreset(p, workbenchDefaultConfig(resourcesDir())), qs(p.id));
+        try {
+            editor_->setSpec(resolvePreset(p, cfg_), qs(p.id));
+        } catch (const Error& e) {
+            statusBar()->showMessage(qs(e.what()), 8000);
+        }
     });
     connect(editor_, &SpecEditor::specChanged, this, &MainWindow::showSelection);
     auto* split = new QSplitter(Qt::Vertical, dock);
@@ -697,7 +762,7 @@ void MainWindow::buildCentral() {
     tabs_->setTabToolTip(tabs_->indexOf(training_), tr("Live loss and metric curves of the project's runs"));
     tabs_->setTabToolTip(tabs_->indexOf(compare_),
                          tr("Every run against full fine-tuning: table and Figure 1"));
-    params_ = new ParamView(workbenchDefaultConfig(resourcesDir()), tabs_);
+    params_ = new ParamView(cfg_, tabs_);
     tabs_->addTab(params_, tr("Parameters"));
     tabs_->setTabToolTip(tabs_->indexOf(params_),
                          tr("What the spec trains and stores in each layer, next to a backbone layer"));
@@ -711,74 +776,82 @@ void MainWindow::buildCentral() {
 }
 
 void MainWindow::fillBudgetPlot() {
-    const ModelConfig cfg = workbenchDefaultConfig(resourcesDir());
     const auto& all = peft::presets();
     auto ticker = QSharedPointer<QCPAxisTickerText>::create();
     QVector<double> keys, trained, stored;
     const int n = static_cast<int>(all.size());
     for (int i = 0; i < n; ++i) {
-        const ParamReport rep = countParams(resolvePreset(all[static_cast<size_t>(i)], cfg), cfg);
+        QString label = qs(all[static_cast<size_t>(i)].name);
+        double t = 1e-4, st = 1e-4;
+        try {
+            const ParamReport rep = countParams(resolvePreset(all[static_cast<size_t>(i)], cfg_), cfg_);
+            t = std::max(rep.trainedPct(), 1e-4);
+            st = std::max(rep.storedPct(), 1e-4);
+        } catch (const Error&) {
+            label += tr(" (does not fit)");  // e.g. a prefix longer than the backbone's positions
+        }
         const double key = n - i;  // first preset on top
-        ticker->addTick(key, qs(all[static_cast<size_t>(i)].name));
+        ticker->addTick(key, label);
         keys << key;
-        trained << std::max(rep.trainedPct(), 1e-4);
-        stored << std::max(rep.storedPct(), 1e-4);
+        trained << t;
+        stored << st;
     }
     QCPAxis* keyAxis = plot_->yAxis;
     QCPAxis* valueAxis = plot_->xAxis;
     keyAxis->setTicker(ticker);
-    keyAxis->setRange(0.3, n + 1.3);  // headroom above the first bar for the full fine-tuning label
-    keyAxis->grid()->setVisible(false);
-    valueAxis->setScaleType(QCPAxis::stLogarithmic);
-    valueAxis->setTicker(QSharedPointer<QCPAxisTickerLog>::create());
-    valueAxis->setNumberFormat(QStringLiteral("gb"));
-    valueAxis->setRange(0.05, 250);
-    valueAxis->setLabel(tr("parameters, % of the backbone (log scale)"));
+    if (!budgetTrained_) {                // built once; a new backbone only changes data, ticks and title
+        keyAxis->setRange(0.3, n + 1.3);  // headroom above the first bar for the full fine-tuning label
+        keyAxis->grid()->setVisible(false);
+        valueAxis->setScaleType(QCPAxis::stLogarithmic);
+        valueAxis->setTicker(QSharedPointer<QCPAxisTickerLog>::create());
+        valueAxis->setNumberFormat(QStringLiteral("gb"));
+        valueAxis->setRange(0.05, 250);
+        valueAxis->setLabel(tr("parameters, % of the backbone (log scale)"));
 
-    highlight_ = new QCPItemRect(plot_);
-    highlight_->setPen(Qt::NoPen);
-    highlight_->setBrush(QColor(255, 220, 120, 90));
-    highlight_->setLayer(QStringLiteral("background"));
+        highlight_ = new QCPItemRect(plot_);
+        highlight_->setPen(Qt::NoPen);
+        highlight_->setBrush(QColor(255, 220, 120, 90));
+        highlight_->setLayer(QStringLiteral("background"));
 
-    auto* group = new QCPBarsGroup(plot_);
-    auto makeBars = [&](const QString& name, const QColor& c, const QVector<double>& v) {
-        auto* bars = new QCPBars(keyAxis, valueAxis);
-        bars->setName(name);
-        bars->setPen(QPen(c.darker(130)));
-        bars->setBrush(c);
-        bars->setWidth(0.3);
-        bars->setBaseValue(1e-4);
-        bars->setData(keys, v, true);
-        bars->setBarsGroup(group);
-        return bars;
-    };
-    makeBars(tr("trained"), kTrained, trained);
-    makeBars(tr("stored"), kStored, stored);
+        auto* group = new QCPBarsGroup(plot_);
+        auto makeBars = [&](const QString& name, const QColor& c) {
+            auto* bars = new QCPBars(keyAxis, valueAxis);
+            bars->setName(name);
+            bars->setPen(QPen(c.darker(130)));
+            bars->setBrush(c);
+            bars->setWidth(0.3);
+            bars->setBaseValue(1e-4);
+            bars->setBarsGroup(group);
+            return bars;
+        };
+        budgetTrained_ = makeBars(tr("trained"), kTrained);
+        budgetStored_ = makeBars(tr("stored"), kStored);
 
-    auto* full = new QCPItemStraightLine(plot_);
-    full->point1->setCoords(100, 0);
-    full->point2->setCoords(100, 1);
-    full->setPen(QPen(QColor(120, 120, 120), 1.5, Qt::DashLine));
-    auto* fullLabel = new QCPItemText(plot_);
-    fullLabel->position->setCoords(100, n + 0.9);
-    fullLabel->setPositionAlignment(Qt::AlignRight | Qt::AlignVCenter);
-    fullLabel->setText(tr("full fine-tuning "));
-    fullLabel->setColor(QColor(100, 100, 100));
+        auto* full = new QCPItemStraightLine(plot_);
+        full->point1->setCoords(100, 0);
+        full->point2->setCoords(100, 1);
+        full->setPen(QPen(QColor(120, 120, 120), 1.5, Qt::DashLine));
+        auto* fullLabel = new QCPItemText(plot_);
+        fullLabel->position->setCoords(100, n + 0.9);
+        fullLabel->setPositionAlignment(Qt::AlignRight | Qt::AlignVCenter);
+        fullLabel->setText(tr("full fine-tuning "));
+        fullLabel->setColor(QColor(100, 100, 100));
 
-    plot_->plotLayout()->insertRow(0);
-    auto* titleEl = new QCPTextElement(plot_,
-                                       tr("Parameter budget of every preset on the default backbone '%1' (%2 "
-                                          "parameters)")
-                                           .arg(qs(cfg.name), formatCount(backboneParamCount(cfg))),
-                                       QFont(font().family(), 11, QFont::Bold));
-    plot_->plotLayout()->addElement(0, 0, titleEl);
-    plot_->legend->setVisible(true);
-    plot_->axisRect()->insetLayout()->setInsetAlignment(0, Qt::AlignBottom | Qt::AlignRight);
+        plot_->plotLayout()->insertRow(0);
+        budgetTitle_ = new QCPTextElement(plot_, QString(), QFont(font().family(), 11, QFont::Bold));
+        plot_->plotLayout()->addElement(0, 0, budgetTitle_);
+        plot_->legend->setVisible(true);
+        plot_->axisRect()->insetLayout()->setInsetAlignment(0, Qt::AlignBottom | Qt::AlignRight);
 
-    connect(plot_, &QCustomPlot::plottableClick, this,
-            [this, n](QCPAbstractPlottable*, int dataIndex, QMouseEvent*) {
-                if (dataIndex >= 0 && dataIndex < n) presets_->setCurrentRow(dataIndex);
-            });
+        connect(plot_, &QCustomPlot::plottableClick, this,
+                [this, n](QCPAbstractPlottable*, int dataIndex, QMouseEvent*) {
+                    if (dataIndex >= 0 && dataIndex < n) presets_->setCurrentRow(dataIndex);
+                });
+    }
+    budgetTrained_->setData(keys, trained, true);
+    budgetStored_->setData(keys, stored, true);
+    budgetTitle_->setText(tr("Parameter budget of every preset on the backbone '%1' (%2 parameters)")
+                              .arg(qs(cfg_.name), formatCount(backboneParamCount(cfg_))));
     plot_->replot();
 }
 
@@ -799,7 +872,7 @@ void MainWindow::selectPreset(const QString& id) {
 void MainWindow::showSelection() {
     const int row = presets_->currentRow();
     const Spec& spec = editor_->spec();
-    const ModelConfig cfg = workbenchDefaultConfig(resourcesDir());
+    const ModelConfig& cfg = cfg_;
     const bool preset = !editor_->presetId().isEmpty() && row >= 0;
     const Preset* p = preset ? &peft::presets()[static_cast<size_t>(row)] : nullptr;
     if (!editor_->validationError().isEmpty()) {

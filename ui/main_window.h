@@ -10,6 +10,8 @@
 
 #include <memory>
 
+#include "model/config.h"
+
 namespace peft {
 class Project;
 }
@@ -17,7 +19,9 @@ class Project;
 class QAction;
 class QComboBox;
 class QCustomPlot;
+class QCPBars;
 class QCPItemRect;
+class QCPTextElement;
 class QLabel;
 class QListWidget;
 class QProgressBar;
@@ -47,7 +51,15 @@ public:
     /// The default project's file: <app data>/default.peftproj.
     static QString defaultProjectPath();
     /// Creates a project with every preset queued on `task` (steps each), for "Run queue".
-    static void createQueuedProject(const QString& path, const QString& task, int steps);
+    /// `backboneDir` empty: the shipped default backbone; else a backbone folder (the workbench's own or a
+    /// Hugging Face bert / roberta / gpt2 folder). Throws peft::Error when the folder does not load.
+    static void createQueuedProject(const QString& path, const QString& task, int steps,
+                                    const QString& backboneDir = {});
+    /// Opens a backbone folder: checks it, creates `projectFile` (asked for when empty) with every preset
+    /// queued on the chosen task, and opens it. Returns false (after saying why) when it cannot.
+    bool openBackbone(const QString& dir, QString projectFile = {});
+    /// The shape of the open project's backbone, which the design-space editor and counts use.
+    const ModelConfig& backboneConfig() const { return cfg_; }
 
     bool openProject(const QString& path);
     QString projectPath() const { return projectPath_; }
@@ -92,6 +104,9 @@ private:
     void addRecent(const QString& path);
     void newProject();
     void openProjectDialog();
+    void openBackboneDialog();
+    /// Reads the open project's backbone config and shows it in the editor, counts and status bar.
+    void applyBackbone();
     void saveProjectAs();
     void buildActions();
     void buildPresetDock();
@@ -129,6 +144,11 @@ private:
     QProgressBar* progress_ = nullptr;
 
     std::unique_ptr<Project> project_;
+    ModelConfig cfg_;  // the open project's backbone
+    QLabel* backboneLabel_ = nullptr;
+    QCPBars* budgetTrained_ = nullptr;
+    QCPBars* budgetStored_ = nullptr;
+    QCPTextElement* budgetTitle_ = nullptr;
     QString projectPath_;
     QThread workerThread_;
     RunWorker* worker_ = nullptr;

@@ -7,6 +7,7 @@
 #include "qcp.h"
 
 #include "peft/accounting.h"
+#include "util/error.h"
 
 namespace peft::ui {
 
@@ -36,7 +37,17 @@ ParamView::ParamView(const ModelConfig& cfg, QWidget* parent) : QWidget(parent),
     layout->addWidget(plot_, 1);
 }
 
+void ParamView::setConfig(const ModelConfig& cfg) {
+    cfg_ = cfg;
+    try {
+        setSpec(spec_);
+    } catch (const Error&) {
+        // The last spec does not fit this backbone; the next valid spec redraws the view.
+    }
+}
+
 void ParamView::setSpec(const Spec& spec) {
+    spec_ = spec;
     const ParamReport rep = countParams(spec, cfg_);
     const int L = int(cfg_.n_layers);
     trained_ = QVector<double>(L + 1, 0.0);

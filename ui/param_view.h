@@ -19,6 +19,8 @@ class ParamView : public QWidget {
 public:
     explicit ParamView(const ModelConfig& cfg, QWidget* parent = nullptr);
     void setSpec(const Spec& spec);
+    /// Another backbone: the last spec is shown again against it.
+    void setConfig(const ModelConfig& cfg);
     QCustomPlot* plot() const { return plot_; }
     /// Trained and stored counts per layer as shown (the last entry: outside the layers).
     const QVector<double>& trainedPerLayer() const { return trained_; }
@@ -28,6 +30,7 @@ public:
 
 private:
     ModelConfig cfg_;
+    Spec spec_;
     QCustomPlot* plot_ = nullptr;
     QLabel* caption_ = nullptr;
     QVector<double> trained_, stored_;

@@ -291,6 +291,11 @@ void SpecEditor::setSpec(const Spec& spec, const QString& presetId) {
     revalidate();
 }
 
+void SpecEditor::setConfig(const ModelConfig& cfg) {
+    cfg_ = cfg;
+    revalidate();
+}
+
 void SpecEditor::refreshList() {
     const bool was = filling_;
     filling_ = true;

@@ -31,6 +31,8 @@ public:
 
     /// Shows `spec` (e.g. a resolved preset) in the controls; `presetId` empty marks it custom.
     void setSpec(const Spec& spec, const QString& presetId);
+    /// Another backbone: the spec is validated and counted against it from now on.
+    void setConfig(const ModelConfig& cfg);
     const Spec& spec() const { return spec_; }
     /// The preset the spec still equals, or empty once a control changed it.
     QString presetId() const { return presetId_; }

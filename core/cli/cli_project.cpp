@@ -133,7 +133,7 @@ int cmdProject(const Args& a, std::ostream& out, std::ostream& err) {
         auto p = Project::open(file);
         const std::string task = a.get("task").value_or("sentiment");
         builtinTaskLabels(task);  // a clear error for an unknown task
-        const ModelConfig cfg = readModelConfig(projectBackboneDir(p->backbone(), file) + "/config.json");
+        const ModelConfig cfg = projectBackboneConfig(p->backbone(), file);
         std::vector<std::string> ids;
         const std::string list = a.get("preset").value_or("all");
         if (list == "all") {

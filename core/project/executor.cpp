@@ -2,6 +2,8 @@
 #include "project/executor.h"
 
 #include <algorithm>
+#include <filesystem>
+#include <fstream>
 #include <functional>
 #include <memory>
 #include <optional>
@@ -92,6 +94,39 @@ std::string projectBackboneDir(const json& ref, const std::string& where) {
     }
     throw Error(where,
                 "backbone '" + ref.dump() + "' cannot train built-in tasks (use the default backbone)");
+}
+
+ModelConfig projectBackboneConfig(const json& ref, const std::string& where) {
+    const std::string dir = projectBackboneDir(ref, where);
+    if (!isHfModelDir(dir)) return readModelConfig(dir + "/config.json");
+    std::ifstream in(dir + "/config.json");
+    try {
+        return hfModelConfig(json::parse(in), dir + "/config.json");
+    } catch (const json::exception& e) {
+        throw Error(dir + "/config.json", std::string("invalid JSON: ") + e.what());
+    }
+}
+
+json backboneReference(const std::string& dir0) {
+    std::error_code ec;
+    const std::string dir = std::filesystem::absolute(dir0, ec).lexically_normal().string();
+    if (!std::filesystem::is_directory(dir)) throw Error(dir0, "not a folder");
+    json ref = {{"path", dir}};
+    const ModelConfig cfg = projectBackboneConfig(ref, dir);
+    ref["name"] = cfg.name;
+    std::string weights = "model.safetensors";
+    if (isHfModelDir(dir)) {
+        std::ifstream in(dir + "/config.json");
+        ref["model_type"] = json::parse(in).value("model_type", "");
+        loadHfTokenizer(dir, ref["model_type"].get<std::string>());  // fails here, not at the first run
+        if (!std::filesystem::exists(dir + "/" + weights)) weights = "model.safetensors.index.json";
+    }
+    const std::string path = dir + "/" + weights;
+    if (!std::filesystem::exists(path))
+        throw Error(dir, "no weights: expected model.safetensors or model.safetensors.index.json");
+    ref["weights"] = weights;
+    if (std::filesystem::file_size(path, ec) < (uint64_t(1) << 30)) ref["hash"] = sha256File(path);
+    return ref;
 }
 
 int64_t queueBuiltinRun(Project& project, const std::string& name, const std::string& preset,

@@ -16,6 +16,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "model/config.h"
 #include "peft/spec.h"
 #include "train/events.h"
 #include "train/train_config.h"
@@ -154,6 +155,13 @@ private:
 
 /// The backbone folder a project refers to ({"id": "default"} or {"path": …}); `where` names the project.
 std::string projectBackboneDir(const nlohmann::json& ref, const std::string& where);
+/// The shape of that backbone (its config.json: the workbench's own or a Hugging Face one); reads no weights.
+ModelConfig projectBackboneConfig(const nlohmann::json& ref, const std::string& where);
+/// The reference a project stores for a backbone folder, after checking that its config (and, for a Hugging
+/// Face folder, its tokenizer) loads: {"path": absolute folder, "name", "model_type" (Hugging Face),
+/// "weights": file name, "hash": SHA-256 of the weights file when it is under 1 GiB}. Throws peft::Error
+/// naming the file.
+nlohmann::json backboneReference(const std::string& dir);
 
 /// Adds a queued run of `spec` on built-in task `task` (the dataset row is shared by runs of the same task).
 int64_t queueBuiltinRun(Project& project, const std::string& name, const std::string& preset,
