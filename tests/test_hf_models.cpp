@@ -334,6 +334,33 @@ private Q_SLOTS:
         }
     }
 
+    // peftwb train --model DIR: every preset trains the built-in tasks through the folder's own tokenizer
+    // (BERT WordPiece with bert-base-uncased's vocabulary; entailment as a [CLS] a [SEP] b [SEP] pair).
+    void everyPresetTrainsThroughTheCli() {
+        const fs::path dir = freshDir("bert-train");
+        writeSafetensors(dir / "model.safetensors", bertLikeWeights("bert.", 128, 2, false, 30522), "F32");
+        writeJson(dir / "config.json", bertConfig("bert", "BertModel", 30522, 128));
+        fs::copy_file(std::string(PEFT_TEST_DATA) + "/tokenizers/bert-base-uncased/vocab.txt",
+                      dir / "vocab.txt");
+        for (const auto& p : presets()) {
+            const std::string task = p.id == "lora" ? "entailment" : "sentiment";
+            std::ostringstream out, err;
+            const int rc =
+                runCli({"train", "--model",      dir.string(), "--task",       task, "--preset",
+                        p.id,    "--steps",      "4",          "--train-size", "32", "--batch-size",
+                        "8",     "--eval-every", "4",          "--max-eval",   "16", "--threads",
+                        "1",     "--json",       "--quiet"},
+                       out, err);
+            QVERIFY2(rc == 0, (p.id + ": " + err.str()).c_str());
+            const json j = json::parse(out.str());
+            QCOMPARE(j["status"].get<std::string>(), std::string("finished"));
+            QCOMPARE(j["steps"].get<int64_t>(), int64_t(4));
+            QCOMPARE(j["backbone"].get<std::string>(), dir.filename().string());  // no _name_or_path
+            const double acc = j["best_dev_metric"].get<double>();
+            QVERIFY2(acc >= 0.0 && acc <= 1.0, p.id.c_str());
+        }
+    }
+
     void badFoldersNameTheProblem() {
         const fs::path dir = freshDir("bad");
         Weights w = gpt2Weights("transformer.", 24);
