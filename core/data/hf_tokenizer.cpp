@@ -551,7 +551,8 @@ void ByteLevelBpeTokenizer::tokenizePlain(const std::string& text, std::vector<s
 std::string ByteLevelBpeTokenizer::decode(const std::vector<int64_t>& ids) const {
     std::string bytes;
     for (int64_t id : ids) {
-        if (id == cls_ || id == pad_) continue;
+        // RoBERTa's framing tokens are dropped; GPT-2's one special (<|endoftext|>) is text like any other.
+        if (template_ == SpecialTemplate::Roberta && (id == cls_ || id == sep_ || id == pad_)) continue;
         const std::string& t = idToken(id);
         const std::vector<int32_t> cps = codepoints(t);
         for (int32_t cp : cps) {

@@ -1,8 +1,9 @@
 // SPDX-License-Identifier: GPL-3.0-or-later
 // libFuzzer target for the loaders of untrusted files: the first byte picks the safetensors reader, the
 // project loader (the bytes as a .peftproj file, then every table read and every checkpoint parsed) or the
-// resume-state parser. A peft::Error is the expected answer to bad input; anything else (a crash, an
-// uncaught exception, a sanitizer report) is a finding.
+// resume-state parser, or the Hugging Face tokenizers (the bytes as text through BERT WordPiece and GPT-2
+// byte-level BPE, with the real vocabularies). A peft::Error is the expected answer to bad input; anything
+// else (a crash, an uncaught exception, a sanitizer report) is a finding.
 #include <unistd.h>
 
 #include <cstdint>
@@ -10,6 +11,7 @@
 #include <fstream>
 #include <string>
 
+#include "data/hf_tokenizer.h"
 #include "io/safetensors.h"
 #include "project/project.h"
 #include "train/trainer.h"
@@ -19,7 +21,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     if (size == 0) return 0;
     const std::string bytes(reinterpret_cast<const char*>(data) + 1, size - 1);
     try {
-        switch (data[0] % 3) {
+        switch (data[0] % 4) {
             case 0:
                 peft::parseSafetensors(bytes, "fuzz");
                 break;
@@ -45,8 +47,22 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
                 }
                 break;
             }
-            default:
+            case 2:
                 peft::TrainCheckpoint::parseState(bytes, "fuzz");
+                break;
+            default: {
+                static const auto bert = peft::WordPieceTokenizer::fromVocabFile(
+                    PEFT_TEST_DATA "/tokenizers/bert-base-uncased/vocab.txt");
+                static const auto gpt2 =
+                    peft::ByteLevelBpeTokenizer::fromFiles(PEFT_TEST_DATA "/tokenizers/gpt2/vocab.json",
+                                                           PEFT_TEST_DATA "/tokenizers/gpt2/merges.txt");
+                const auto e = bert->encode(bytes, bytes);
+                for (int64_t id : e.ids)
+                    if (id < 0 || id >= bert->vocabSize()) __builtin_trap();
+                const auto ids = gpt2->encodeIds(bytes);
+                if (gpt2->decode(ids) != bytes)
+                    __builtin_trap();  // byte-level BPE is lossless on valid UTF-8
+            }
         }
     } catch (const peft::Error&) {
     }
