@@ -8,7 +8,8 @@
 #   3. runs the training-step benchmark on `cuda` (ratios against the GPU's own fp32 matmul peak and
 #      against full fine-tuning, measured in the same run);
 #   4. cross-checks tokenizer ids and logits against Hugging Face transformers (scripts/hf_crosscheck.py).
-# Usage: DEBS=.devdeps OUT=/tmp/out scripts/device-check.sh [all|hf]   (hf: build, then step 4 only)
+# Usage: DEBS=.devdeps OUT=/tmp/out scripts/device-check.sh [all|hf|peft]
+#   hf: build, then step 4 only; peft: build, then the adapter cross-check against the PEFT library (step 5)
 set -uo pipefail
 OUT=${OUT:-/tmp/device-check}
 STAGES=${1:-all}
@@ -61,6 +62,7 @@ $B bench --device cuda --steps 20 --presets full,bitfit,lora,prefix,houlsby,pa-f
 
 fi
 
+if [ "$STAGES" != peft ]; then
 step "Hugging Face cross-check"
 python3 scripts/hf_crosscheck.py "$B" tests/data/tokenizers --out "$OUT/hf-crosscheck.json" --keep /tmp/hf
 echo "cross-check exit status $?"
@@ -69,4 +71,11 @@ step "train on cuda on the imported Hugging Face folders (built-in tasks through
 $B train --model /tmp/hf/bert --task sentiment --preset lora --device cuda --steps 200 --eval-every 100 --quiet 2>&1 | tail -3
 $B train --model /tmp/hf/roberta --task entailment --preset mam --device cuda --steps 200 --eval-every 100 --quiet 2>&1 | tail -3
 $B train --model /tmp/hf/gpt2 --task sentiment --preset prefix --device cuda --steps 200 --eval-every 100 --quiet 2>&1 | tail -3
+fi
+
+if [ "$STAGES" = all ] || [ "$STAGES" = peft ]; then
+step "adapters against the PEFT library"
+python3 scripts/peft_crosscheck.py "$B" tests/data/tokenizers --out "$OUT/peft-crosscheck.json"
+echo "peft cross-check exit status $?"
+fi
 step "done"

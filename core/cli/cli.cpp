@@ -14,6 +14,7 @@
 
 #include "data/byte_tokenizer.h"
 #include "data/world.h"
+#include "io/adapter.h"
 #include "io/backbone.h"
 #include "io/hf_model.h"
 #include "model/transformer.h"
@@ -87,13 +88,20 @@ int cmdForward(const Args& a, std::ostream& out, std::ostream&) {
     const uint64_t seed = static_cast<uint64_t>(a.getInt("seed").value_or(0));
     LoadedBackbone lb = chosenBackbone(a, 0, seed);
     const ModelConfig& cfg = lb.config;
-    const Spec spec = chosenSpec(a, cfg);
+    const auto adapter = a.get("adapter");
+    if (adapter && (a.get("preset") || a.get("spec")))
+        throw Error("--adapter",
+                    "the adapter brings its own spec: give --adapter or --preset / --spec, not both");
+    Transformer model = lb.model;
+    if (adapter)
+        importAdapter(*adapter, model, lb.info.is_object() ? lb.info.value("model_type", "") : std::string());
+    else
+        model->applySpec(chosenSpec(a, cfg));
+    const Spec spec = model->spec();
     const std::string head = a.get("head").value_or(lb.causalLm ? "lm" : "cls");
     if (head != "lm" && head != "cls") throw Error("--head", "expected 'lm' or 'cls', got '" + head + "'");
     const std::string text =
         a.get("text").value_or(lb.world ? "the plot was not bad ." : "the movie was not bad at all");
-    Transformer model = lb.model;
-    model->applySpec(spec);
     model->eval();
 
     const Example in = frameInput(lb, text, a.get("pair"), head == "lm");
@@ -240,7 +248,20 @@ const std::vector<Command>& commands() {
         {"params", "parameter counts of a preset or spec (trained / stored, per module)", nullptr,
          withSpecOptions({}), cmdParams},
         {"forward", "run one forward pass; print tokens, logits and λ(x)", nullptr,
-         withSpecOptions({{"text"}, {"pair"}, {"head"}, {"seed"}}), cmdForward},
+         withSpecOptions({{"text"}, {"pair"}, {"head"}, {"seed"}, {"adapter"}}), cmdForward},
+        {"export",
+         "export a run's trained adapter: Hugging Face PEFT (LoRA, prefix tuning) or the workbench's own "
+         "format",
+         "usage: peftwb export --project FILE --run ID --out DIR [--format hf-peft|native] [--json]\n\n"
+         "hf-peft  adapter_config.json + adapter_model.safetensors as PEFT writes them, for LoRA and prefix "
+         "tuning\n"
+         "         on a Hugging Face bert / roberta / gpt2 backbone (PeftModel.from_pretrained loads it)\n"
+         "native   every method of the design space: the spec and the trained tensors under the workbench's "
+         "names\n"
+         "The run's best checkpoint (else its latest) is exported, with the classification head for a\n"
+         "classification task. 'peftwb forward --model DIR --adapter OUT' reads either back.\n",
+         {{"project"}, {"run"}, {"out"}, {"format"}, {"json", false}},
+         cmdExport},
         {"tokenize",
          "print a backbone's tokens and ids of a text (Hugging Face folders: exactly its tokenizer's)",
          nullptr,
@@ -387,6 +408,9 @@ std::string commandHelp(const Command& c) {
              "  --model DIR        a backbone folder: the built-in world's, or a Hugging Face bert / roberta "
              "/ "
              "gpt2 folder\n"
+             "  --adapter DIR      an adapter folder (Hugging Face PEFT LoRA / prefix tuning, or native) "
+             "instead "
+             "of --preset\n"
              "  --head lm|cls      LM head (last position's logits) or classification head\n"
              "  --seed N           seed of the random backbone and delta initialisation (default 0)\n"
              "\nJSON: {\"tokens\", \"ids\", \"logits\", \"lambda\": [layers][heads][tokens]} or "

@@ -13,6 +13,7 @@
 #include "cli/cli.h"
 #include "cli/commands.h"
 #include "data/world.h"
+#include "io/adapter.h"
 #include "model/config.h"
 #include "peft/presets.h"
 #include "project/executor.h"
@@ -318,6 +319,32 @@ int cmdProject(const Args& a, std::ostream& out, std::ostream& err) {
     throw Error(sub,
                 "unknown project subcommand (new, info, runs, metrics, export-csv, queue, run, resume, "
                 "notes, bench)");
+}
+
+int cmdExport(const Args& a, std::ostream& out, std::ostream&) {
+    const auto file = a.get("project");
+    if (!file) throw Error("--project", "missing: the project holding the run");
+    const auto runId = a.getInt("run");
+    if (!runId) throw Error("--run", "missing: the id of the run to export (see 'peftwb project runs')");
+    const auto dir = a.get("out");
+    if (!dir) throw Error("--out", "missing: the adapter folder to write");
+    const std::string format = a.get("format").value_or("hf-peft");
+    RunModel rm = loadRunModel(*file, *runId);
+    const AdapterInfo info =
+        exportAdapter(*dir, format, rm.model, rm.modelType, rm.backboneDir, rm.classification);
+    if (a.flag("json")) {
+        out << json{{"format", info.format}, {"peft_type", info.peft_type}, {"dir", *dir},
+                    {"weights", rm.weights}, {"has_head", info.has_head},   {"config", info.config}}
+                   .dump(2)
+            << "\n";
+        return 0;
+    }
+    out << "exported run " << *runId << " (" << info.spec.name << ", " << rm.weights << ") to " << *dir
+        << " as "
+        << (info.format == "hf-peft" ? "a Hugging Face PEFT " + info.peft_type + " adapter"
+                                     : "a native adapter")
+        << (info.has_head ? " with its classification head" : "") << "\n";
+    return 0;
 }
 
 }  // namespace peft

@@ -62,5 +62,6 @@ int cmdPretrain(const Args& a, std::ostream& out, std::ostream& err);
 int cmdEval(const Args& a, std::ostream& out, std::ostream& err);
 int cmdProject(const Args& a, std::ostream& out, std::ostream& err);
 int cmdLmProbe(const Args& a, std::ostream& out, std::ostream& err);
+int cmdExport(const Args& a, std::ostream& out, std::ostream& err);
 
 }  // namespace peft

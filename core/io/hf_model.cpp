@@ -321,6 +321,7 @@ ModelConfig hfModelConfig(const nlohmann::json& j, const std::string& source) {
         c.pre_ln = true;
         c.tie_embeddings = r.flag("tie_word_embeddings", true);
         c.cls_dense = false;
+        c.cls_bias = false;  // GPT2ForSequenceClassification's score
         c.pooling = Pooling::Last;
         c.type_vocab_size = 0;
         c.pad_id = r.integer("pad_token_id", r.integer("eos_token_id", c.vocab_size - 1));
@@ -356,6 +357,7 @@ ModelConfig hfModelConfig(const nlohmann::json& j, const std::string& source) {
                         std::to_string(positions) + " leaves no positions after RoBERTa's offset " +
                             std::to_string(c.position_offset));
     }
+    c.prefix_shifts_positions = true;  // PEFT's prefix tuning passes the prefix as past_key_values
     try {
         c.validate();
     } catch (const Error& e) {
@@ -416,10 +418,6 @@ HfModel loadHfModel(const std::string& dir, int64_t num_labels, uint64_t seed) {
     h.model = makeRandomBackbone(h.config, seed);
     std::vector<std::string> absent;
     copyInto(h.model, m.tensors, dir + "/model.safetensors", isHeadName, &absent);
-    if (m.scoreHead) {
-        torch::NoGradGuard ng;
-        h.model->classifier->bias.zero_();  // GPT-2's score layer has no bias
-    }
     if (!absent.empty() && !h.causal_lm && !headInFile)
         h.notes.push_back("no trained classification head in the file (" + listNames(absent) +
                           "): initialised with seed " + std::to_string(seed) + " for " +

@@ -85,8 +85,10 @@ void to_json(nlohmann::json& j, const ModelConfig& c) {
                        {"tie_embeddings", c.tie_embeddings},
                        {"num_labels", c.num_labels},
                        {"cls_dense", c.cls_dense},
+                       {"cls_bias", c.cls_bias},
                        {"pooling", c.pooling == Pooling::First ? "first" : "last"},
-                       {"pad_id", c.pad_id}};
+                       {"pad_id", c.pad_id},
+                       {"prefix_shifts_positions", c.prefix_shifts_positions}};
 }
 
 void from_json(const nlohmann::json& j, ModelConfig& c) {
@@ -111,6 +113,7 @@ void from_json(const nlohmann::json& j, ModelConfig& c) {
     r.get("tie_embeddings", c.tie_embeddings);
     r.get("num_labels", c.num_labels);
     r.get("cls_dense", c.cls_dense);
+    r.get("cls_bias", c.cls_bias);
     std::string pooling = c.pooling == Pooling::First ? "first" : "last";
     r.get("pooling", pooling);
     if (pooling == "first")
@@ -120,6 +123,7 @@ void from_json(const nlohmann::json& j, ModelConfig& c) {
     else
         throw Error(r.path("pooling"), "expected 'first' or 'last', got '" + pooling + "'");
     r.get("pad_id", c.pad_id);
+    r.get("prefix_shifts_positions", c.prefix_shifts_positions);
     r.finish();
 }
 

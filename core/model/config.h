@@ -34,8 +34,12 @@ struct ModelConfig {
     bool tie_embeddings = true;  // LM head shares the token embedding
     int64_t num_labels = 2;      // sequence classification head
     bool cls_dense = false;      // BERT/RoBERTa: dense + tanh before the classifier
+    bool cls_bias = true;        // GPT-2's `score` layer has no bias
     Pooling pooling = Pooling::Last;
     int64_t pad_id = 256;
+    /// Hugging Face semantics of a prefix (past_key_values of length l): the tokens' positions start at l.
+    /// On for the families loaded from Hugging Face folders, so their prefix tuning computes what PEFT does.
+    bool prefix_shifts_positions = false;
 
     int64_t headDim() const { return d_model / n_heads; }
     /// Throws peft::Error naming the offending field (e.g. "n_heads: 5 does not divide d_model 128").

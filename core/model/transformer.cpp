@@ -187,7 +187,8 @@ TransformerImpl::TransformerImpl(const ModelConfig& cfg) : cfg_(cfg) {
         lm_head = register_module(
             "lm_head", torch::nn::Linear(torch::nn::LinearOptions(d, cfg_.vocab_size).bias(false)));
     if (cfg_.cls_dense) cls_dense = register_module("cls_dense", torch::nn::Linear(d, d));
-    classifier = register_module("classifier", torch::nn::Linear(d, cfg_.num_labels));
+    classifier = register_module(
+        "classifier", torch::nn::Linear(torch::nn::LinearOptions(d, cfg_.num_labels).bias(cfg_.cls_bias)));
 }
 
 std::vector<std::pair<torch::Tensor, torch::Tensor>> TransformerImpl::layerPrefixes() {
@@ -210,16 +211,28 @@ ForwardResult TransformerImpl::forward(const torch::Tensor& ids, const torch::Te
     const int64_t B = ids.size(0), T = ids.size(1);
     const int64_t P = prompt.defined() ? prompt.size(0) : 0;  // prompt-tuning tokens prepended
     const int64_t total = P + T;
-    if (total > cfg_.max_positions)
+    const auto prefixes = layerPrefixes();
+    // Hugging Face's prefix tuning hands the prefix to the model as a cache of length l, so the tokens'
+    // positions continue after it.
+    int64_t shift = 0;
+    if (cfg_.prefix_shifts_positions)
+        for (size_t i = 0; i < blocks.size(); ++i) {
+            const auto& head = blocks[i]->attn->head;
+            if (prefixes[i].first.defined() && !head.is_empty() && head->gated())
+                shift = std::max(shift, prefixes[i].first.size(0));
+        }
+    if (total + shift > cfg_.max_positions)
         throw Error("input", std::to_string(T) + " tokens" +
                                  (P ? " + " + std::to_string(P) + " prompt tokens" : "") +
+                                 (shift ? " after a prefix of " + std::to_string(shift) : "") +
                                  " exceed max_positions " + std::to_string(cfg_.max_positions));
     const auto dev = ids.device();
 
     torch::Tensor x = tok->forward(ids);                                              // [B, T, d]
     if (P) x = torch::cat({prompt.unsqueeze(0).expand({B, P, cfg_.d_model}), x}, 1);  // [B, P+T, d]
-    const torch::Tensor positions = torch::arange(cfg_.position_offset, cfg_.position_offset + total,
-                                                  torch::TensorOptions().dtype(torch::kLong).device(dev));
+    const int64_t first = cfg_.position_offset + shift;
+    const torch::Tensor positions =
+        torch::arange(first, first + total, torch::TensorOptions().dtype(torch::kLong).device(dev));
     x = x + pos->forward(positions).unsqueeze(0);
     if (!type.is_empty()) {
         torch::Tensor t = types.defined() ? types : torch::zeros_like(ids);
@@ -245,7 +258,6 @@ ForwardResult TransformerImpl::forward(const torch::Tensor& ids, const torch::Te
         torch::zeros({B, 1, total, total}, x.options())
             .masked_fill(allowed.logical_not(), -std::numeric_limits<float>::infinity());
 
-    const auto prefixes = layerPrefixes();
     std::vector<torch::Tensor> lambdas;
     for (size_t i = 0; i < blocks.size(); ++i) {
         torch::Tensor lam;

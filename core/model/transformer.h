@@ -99,10 +99,11 @@ public:
     torch::Tensor prompt;  // prompt tuning [l, d]
     PrefixMlp prefix_mlp{nullptr};
 
-private:
-    /// Per-layer (P_k, P_v) [l, d] for this forward (from the shared MLP or each layer's own parameters).
+    /// Per-layer (P_k, P_v) [l, d] for this forward (from the shared MLP or each layer's own parameters);
+    /// undefined in layers without a prefix.
     std::vector<std::pair<torch::Tensor, torch::Tensor>> layerPrefixes();
 
+private:
     torch::nn::ModuleList blockList_{nullptr};  // registers `blocks` as blocks.0, blocks.1, …
     ModelConfig cfg_;
     Spec spec_;

@@ -32,7 +32,7 @@ int64_t backboneBiasCount(const ModelConfig& c) {
 
 int64_t headParamCount(const ModelConfig& c) {
     const int64_t d = c.d_model;
-    return (c.cls_dense ? d * d + d : 0) + d * c.num_labels + c.num_labels;
+    return (c.cls_dense ? d * d + d : 0) + d * c.num_labels + (c.cls_bias ? c.num_labels : 0);
 }
 
 int64_t prefixMlpWidth(const Modification& m, const ModelConfig& cfg) {

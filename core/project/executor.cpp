@@ -249,56 +249,71 @@ TrainResult executeRun(const std::string& projectPath, int64_t runId, const Exec
     return r;
 }
 
-LambdaMap lambdaOfRun(const std::string& projectPath, int64_t runId, const std::string& text) {
+RunModel loadRunModel(const std::string& projectPath, int64_t runId) {
     auto project = Project::open(projectPath, Project::Mode::ReadOnly);
     const RunRecord run = project->run(runId);
     const std::string where = projectPath + ": run " + std::to_string(runId);
+    RunModel rm;
     const Spec spec = specFromJson(run.spec);
-    LambdaMap out;
-    if (!spec.hasGating()) {
-        out.reason =
-            "'" + spec.name +
-            "' has no gated prefix: λ(x) is the prefix's share of the joint attention softmax, defined "
-            "only for prefix tuning with gated composition at head attention (prefix, MAM, UniPELT)";
-        return out;
-    }
-    std::string task = "sentiment";
+    rm.task = "sentiment";
     if (auto it = run.train_config.find("task"); it != run.train_config.end() && it->is_string())
-        task = it->get<std::string>();
-    const auto labels = builtinTaskLabels(task);
-    const std::string dir = projectBackboneDir(project->backbone(), where);
-    Transformer model{nullptr};
-    std::vector<int64_t> ids;
-    std::function<std::string(int64_t)> tokenText;
-    int64_t maxPositions = 0;
-    if (isHfModelDir(dir)) {
-        HfModel h = loadHfModel(dir, int64_t(labels.size()), run.seed);
-        std::shared_ptr<const TextTokenizer> tok = std::move(h.tokenizer);
-        ids = hfEncoder(tok, false).classify(text, std::nullopt).ids;
-        tokenText = [tok](int64_t id) { return tok->idToken(id); };
-        model = h.model;
-        maxPositions = h.config.max_positions;
+        rm.task = it->get<std::string>();
+    const auto labels = builtinTaskLabels(rm.task);
+    rm.classification = !labels.empty();
+    rm.backboneDir = projectBackboneDir(project->backbone(), where);
+    if (isHfModelDir(rm.backboneDir)) {
+        HfModel h = loadHfModel(rm.backboneDir, int64_t(labels.size()), run.seed);
+        rm.modelType = h.model_type;
+        rm.hfTokenizer = std::move(h.tokenizer);
+        rm.model = h.model;
     } else {
-        Backbone b = loadBackbone(dir, int64_t(labels.size()), run.seed);
-        const WordTokenizer tok = WordTokenizer::fromVocabulary(b.vocab, where + " vocabulary");
-        ids = tok.encode(text);
-        if (!ids.empty() && (task == "entailment" || task == "summarization" || task == "translation"))
-            ids.push_back(WordTokenizer::kEos);
-        tokenText = [tok](int64_t id) { return tok.token(id); };
-        model = b.model;
-        maxPositions = b.config.max_positions;
+        Backbone b = loadBackbone(rm.backboneDir, int64_t(labels.size()), run.seed);
+        rm.worldVocab = b.vocab;
+        rm.model = b.model;
     }
-    model->applySpec(spec);
-    out.weights = "initial";
+    rm.model->applySpec(spec);
+    rm.weights = "initial";
     for (const char* kind : {"best", "eval"})
         if (const auto c = project->checkpoint(runId, kind)) {
-            loadTrainableInto(model, parseSafetensors(c->tensors, where + " checkpoint").tensors,
+            loadTrainableInto(rm.model, parseSafetensors(c->tensors, where + " checkpoint").tensors,
                               where + " " + kind + " checkpoint");
-            out.weights = std::string(kind == std::string("best") ? "best" : "last") + " checkpoint (step " +
-                          std::to_string(c->step) + ")";
+            rm.weights = std::string(kind == std::string("best") ? "best" : "last") + " checkpoint (step " +
+                         std::to_string(c->step) + ")";
             break;
         }
-    model->eval();
+    rm.model->eval();
+    return rm;
+}
+
+LambdaMap lambdaOfRun(const std::string& projectPath, int64_t runId, const std::string& text) {
+    LambdaMap out;
+    {
+        const RunRecord run = Project::open(projectPath, Project::Mode::ReadOnly)->run(runId);
+        const Spec spec = specFromJson(run.spec);
+        if (!spec.hasGating()) {
+            out.reason =
+                "'" + spec.name +
+                "' has no gated prefix: λ(x) is the prefix's share of the joint attention softmax, defined "
+                "only for prefix tuning with gated composition at head attention (prefix, MAM, UniPELT)";
+            return out;
+        }
+    }
+    RunModel rm = loadRunModel(projectPath, runId);
+    out.weights = rm.weights;
+    std::vector<int64_t> ids;
+    std::function<std::string(int64_t)> tokenText;
+    if (rm.hfTokenizer) {
+        std::shared_ptr<const TextTokenizer> tok = rm.hfTokenizer;
+        ids = hfEncoder(tok, false).classify(text, std::nullopt).ids;
+        tokenText = [tok](int64_t id) { return tok->idToken(id); };
+    } else {
+        const WordTokenizer tok = WordTokenizer::fromVocabulary(
+            rm.worldVocab, projectPath + ": run " + std::to_string(runId) + " vocabulary");
+        ids = tok.encode(text);
+        if (!ids.empty() && !(rm.task == "sentiment")) ids.push_back(WordTokenizer::kEos);
+        tokenText = [tok](int64_t id) { return tok.token(id); };
+    }
+    const int64_t maxPositions = rm.model->config().max_positions;
     if (ids.empty()) throw Error("text", "empty input");
     if (int64_t(ids.size()) > maxPositions)
         throw Error("text", std::to_string(ids.size()) + " tokens exceed the backbone's " +
@@ -306,7 +321,7 @@ LambdaMap lambdaOfRun(const std::string& projectPath, int64_t runId, const std::
     torch::NoGradGuard ng;
     ForwardOptions fo;
     fo.capture_lambda = true;
-    const ForwardResult r = model->forward(torch::tensor(ids, torch::kLong).unsqueeze(0), {}, {}, fo);
+    const ForwardResult r = rm.model->forward(torch::tensor(ids, torch::kLong).unsqueeze(0), {}, {}, fo);
     const torch::Tensor lam = r.lambda.select(1, 0).to(torch::kDouble).contiguous();  // [L, H, T]
     out.layers = lam.size(0);
     out.heads = lam.size(1);

@@ -6,10 +6,14 @@
 // last checkpoint.
 #include <cstdint>
 #include <functional>
+#include <memory>
 #include <string>
+#include <vector>
 
 #include <nlohmann/json.hpp>
 
+#include "data/hf_tokenizer.h"
+#include "model/transformer.h"
 #include "train/trainer.h"
 
 namespace peft {
@@ -29,6 +33,20 @@ struct ExecuteOptions {
 TrainResult executeRun(const std::string& projectPath, int64_t run, const ExecuteOptions& opts = {});
 
 /// λ(x) of a run for one input: the prefix's share of each head's joint softmax, per layer, head and token.
+/// A run's model as its project records it: the backbone (a Hugging Face folder or the workbench's own), the
+/// spec, and the best checkpoint (else the latest, else as initialised); in eval mode.
+struct RunModel {
+    Transformer model{nullptr};
+    std::string backboneDir;
+    std::string modelType;  // bert | roberta | gpt2 for a Hugging Face backbone, else empty
+    std::string task;
+    bool classification = true;
+    std::string weights;                               // "best checkpoint (step N)", …, "initial"
+    std::shared_ptr<const TextTokenizer> hfTokenizer;  // a Hugging Face backbone's
+    std::vector<std::string> worldVocab;               // a world backbone's
+};
+RunModel loadRunModel(const std::string& projectPath, int64_t run);
+
 struct LambdaMap {
     std::vector<std::string> tokens;
     int64_t layers = 0, heads = 0;
