@@ -262,20 +262,49 @@ const std::vector<Command>& commands() {
          "classification task. 'peftwb forward --model DIR --adapter OUT' reads either back.\n",
          {{"project"}, {"run"}, {"out"}, {"format"}, {"json", false}},
          cmdExport},
+        {"data",
+         "inspect a data file as train --data reads it: format, columns, labels with counts, bad rows, read "
+         "time",
+         "usage: peftwb data --data FILE [--dev FILE] [--text-column C] [--pair-column C] [--label-column "
+         "C]\n"
+         "                   [--source-field F] [--target-field F] [--data-kind classification|seq2seq]\n"
+         "                   [--skip-bad-rows] [--json]\n",
+         {{"data"},
+          {"dev"},
+          {"text-column"},
+          {"pair-column"},
+          {"label-column"},
+          {"source-field"},
+          {"target-field"},
+          {"data-kind"},
+          {"skip-bad-rows", false},
+          {"json", false}},
+         cmdData},
         {"tokenize",
          "print a backbone's tokens and ids of a text (Hugging Face folders: exactly its tokenizer's)",
          nullptr,
          {{"model"}, {"text"}, {"pair"}, {"json", false}},
          cmdTokenize},
         {"train", "train a preset or spec on a dataset; progress on stderr, summary on stdout", nullptr,
-         withSpecOptions({{"data"},         {"dev"},          {"text-column"},    {"label-column"},
-                          {"limit"},        {"steps"},        {"batch-size"},     {"lr"},
-                          {"weight-decay"}, {"warmup"},       {"schedule"},       {"clip"},
-                          {"grad-accum"},   {"eval-every"},   {"early-stopping"}, {"max-eval"},
-                          {"max-length"},   {"seed"},         {"device"},         {"threads"},
-                          {"metrics"},      {"quiet", false}, {"task"},           {"train-size"},
-                          {"save"},         {"beam"},         {"max-new-tokens"}, {"project"},
-                          {"resume"},       {"name"},         {"notes"}}),
+         withSpecOptions({{"data"},           {"dev"},
+                          {"text-column"},    {"label-column"},
+                          {"limit"},          {"steps"},
+                          {"batch-size"},     {"lr"},
+                          {"weight-decay"},   {"warmup"},
+                          {"schedule"},       {"clip"},
+                          {"grad-accum"},     {"eval-every"},
+                          {"early-stopping"}, {"max-eval"},
+                          {"max-length"},     {"seed"},
+                          {"device"},         {"threads"},
+                          {"metrics"},        {"quiet", false},
+                          {"task"},           {"train-size"},
+                          {"save"},           {"beam"},
+                          {"max-new-tokens"}, {"project"},
+                          {"resume"},         {"name"},
+                          {"notes"},          {"test"},
+                          {"pair-column"},    {"data-kind"},
+                          {"source-field"},   {"target-field"},
+                          {"dev-fraction"},   {"skip-bad-rows", false}}),
          cmdTrain},
         {"score",
          "score outputs against references: BLEU (sacreBLEU), ROUGE (rouge-score), accuracy",
@@ -416,31 +445,40 @@ std::string commandHelp(const Command& c) {
              "\nJSON: {\"tokens\", \"ids\", \"logits\", \"lambda\": [layers][heads][tokens]} or "
              "\"lambda_reason\"\n";
     if (std::string(c.name) == "train")
-        s += "  --task NAME        a built-in task: sentiment, entailment, summarization, translation\n"
-             "  --train-size N     training examples of the built-in task (default 8000; dev 500)\n"
-             "  --data FILE        or training data: TSV with a header ('sentence' and 'label' columns, GLUE "
-             "SST-2)\n"
-             "  --dev FILE         dev data, same layout; evaluated every --eval-every steps\n"
-             "  --text-column C, --label-column C   other column names\n"
-             "  --limit N          use the first N training rows\n"
-             "  --steps N (300)  --batch-size N (32)  --lr X (the preset's, see presets --json)  "
-             "--weight-decay X (0.01)\n"
-             "  --warmup FRACTION (0.06)  --schedule linear|cosine|constant  --clip NORM (1.0, 0 = off)\n"
-             "  --grad-accum N (1)  --eval-every N (100)  --early-stopping EVALS  --max-eval N  --max-length "
-             "N (128)\n"
-             "  --seed N  --device cpu|cuda[:N]  --threads N (default: the core count)\n"
-             "  --metrics FILE     JSON Lines: {\"step\", \"split\", \"name\", \"value\", \"wall_time\"}\n"
-             "  --quiet            no progress line\n"
-             "  --save FILE        write the best checkpoint's trainable parameters (safetensors, spec in "
-             "metadata)\n"
-             "  --beam N  --max-new-tokens N   decoding of generation tasks (greedy, 24)\n"
-             "  --project FILE     record the run into a project (.peftproj; created when missing): config,\n"
-             "                     metrics as they come, checkpoints at evaluations, summary\n"
-             "  --name TEXT  --notes TEXT   the recorded run's name and notes\n"
-             "  --resume ID        with --project: continue interrupted run ID from its last checkpoint\n"
-             "\nExit code 0 finished, 1 error, 3 diverged (NaN/Inf loss; the message names the step).\n"
-             "JSON: {\"status\", \"best_dev_metric\", \"metric_name\", \"best_step\", \"steps\", "
-             "\"seconds\", …}\n";
+        s +=
+            "  --task NAME        a built-in task: sentiment, entailment, summarization, translation\n"
+            "  --train-size N     training examples of the built-in task (default 8000; dev 500)\n"
+            "  --data FILE        or your data: a TSV / CSV / JSON Lines table with a header (text, optional "
+            "second text, label;\n"
+            "                     GLUE's SST-2, RTE, MNLI, QNLI, QQP columns are recognised), or "
+            "sequence-to-sequence pairs\n"
+            "                     (JSON Lines with source / target, or FILE.source + FILE.target)\n"
+            "  --dev FILE, --test FILE   same layout; without --dev, --dev-fraction F (0.1) of the training "
+            "rows,\n"
+            "                     split with --seed\n"
+            "  --text-column C, --pair-column C, --label-column C, --source-field F, --target-field F\n"
+            "  --data-kind classification|seq2seq   (default: from the file)\n"
+            "  --skip-bad-rows    skip malformed rows (counted and reported) instead of stopping at the "
+            "first\n"
+            "  --limit N          use the first N training rows\n"
+            "  --steps N (300)  --batch-size N (32)  --lr X (the preset's, see presets --json)  "
+            "--weight-decay X (0.01)\n"
+            "  --warmup FRACTION (0.06)  --schedule linear|cosine|constant  --clip NORM (1.0, 0 = off)\n"
+            "  --grad-accum N (1)  --eval-every N (100)  --early-stopping EVALS  --max-eval N  --max-length "
+            "N (128)\n"
+            "  --seed N  --device cpu|cuda[:N]  --threads N (default: the core count)\n"
+            "  --metrics FILE     JSON Lines: {\"step\", \"split\", \"name\", \"value\", \"wall_time\"}\n"
+            "  --quiet            no progress line\n"
+            "  --save FILE        write the best checkpoint's trainable parameters (safetensors, spec in "
+            "metadata)\n"
+            "  --beam N  --max-new-tokens N   decoding of generation tasks (greedy, 24)\n"
+            "  --project FILE     record the run into a project (.peftproj; created when missing): config,\n"
+            "                     metrics as they come, checkpoints at evaluations, summary\n"
+            "  --name TEXT  --notes TEXT   the recorded run's name and notes\n"
+            "  --resume ID        with --project: continue interrupted run ID from its last checkpoint\n"
+            "\nExit code 0 finished, 1 error, 3 diverged (NaN/Inf loss; the message names the step).\n"
+            "JSON: {\"status\", \"best_dev_metric\", \"metric_name\", \"best_step\", \"steps\", "
+            "\"seconds\", …}\n";
     if (std::string(c.name) == "params")
         s += "\nJSON: {\"backbone\", \"head\", \"trained\", \"stored\", \"modules\": [{\"name\", \"layer\", "
              "\"trained\", \"stored\"}], \"spec\"}\n";
@@ -591,6 +629,10 @@ Example frameInput(const LoadedBackbone& lb, const std::string& text, const std:
 
 TaskEncoder taskEncoder(const LoadedBackbone& lb) {
     if (lb.world) return worldEncoder(WordTokenizer::fromVocabulary(lb.vocab, "vocab.txt of " + lb.name));
+    return dataEncoder(lb);
+}
+
+TaskEncoder dataEncoder(const LoadedBackbone& lb) {
     if (lb.hf) return hfEncoder(lb.hf, lb.config.type_vocab_size > 0);
     return textEncoder(
         [lb](const std::string& text, const std::optional<std::string>& pair) {

@@ -18,7 +18,7 @@
 #include <nlohmann/json.hpp>
 
 #include "cli/commands.h"
-#include "data/tsv.h"
+#include "data/file_data.h"
 #include "data/world.h"
 #include "io/backbone.h"
 #include "io/safetensors.h"
@@ -104,12 +104,12 @@ private:
     std::chrono::steady_clock::time_point last_{};
 };
 
-/// The task's data, tokenised for the backbone: a built-in task (--task) or a TSV file (--data, --dev).
-/// `labels` gives the label count before the backbone is built.
+/// The task's data, tokenised for the backbone: a built-in task (--task) or the user's files (--data, --dev,
+/// --test: TSV / CSV / JSON Lines classification tables, or sequence-to-sequence pairs). `labels` gives the
+/// label count before the backbone is built.
 struct TaskSource {
     std::string task;  // built-in name, or empty
-    std::vector<TextExample> trainRows, devRows;
-    std::string trainPath, devPath;
+    std::optional<FileData> files;
     std::vector<std::string> labels;
 
     static TaskSource fromArgs(const Args& a) {
@@ -130,16 +130,22 @@ struct TaskSource {
             throw Error("--task",
                         "missing: give --task NAME (sentiment, entailment, summarization, translation) or "
                         "--data FILE");
-        TsvColumns cols;
-        cols.text = a.get("text-column").value_or(cols.text);
-        cols.label = a.get("label-column").value_or(cols.label);
-        t.trainPath = *data;
-        t.trainRows = readClassificationTsv(*data, cols);
-        if (auto dev = a.get("dev")) {
-            t.devPath = *dev;
-            t.devRows = readClassificationTsv(*dev, cols);
-        }
-        t.labels = inferLabels(t.trainRows);
+        FileDatasetSpec spec;
+        spec.train = *data;
+        spec.dev = a.get("dev").value_or("");
+        spec.test = a.get("test").value_or("");
+        spec.kind = a.get("data-kind").value_or("auto");
+        spec.columns.text = a.get("text-column").value_or("");
+        spec.columns.pair = a.get("pair-column").value_or("");
+        spec.columns.label = a.get("label-column").value_or("");
+        spec.source_field = a.get("source-field").value_or(spec.source_field);
+        spec.target_field = a.get("target-field").value_or(spec.target_field);
+        spec.dev_fraction = a.getDouble("dev-fraction").value_or(spec.dev_fraction);
+        spec.split_seed = static_cast<uint64_t>(a.getInt("seed").value_or(0));
+        spec.skip_bad_rows = a.flag("skip-bad-rows");
+        spec.limit = a.getInt("limit").value_or(0);
+        t.files = readFileData(fileDatasetSpecFromJson(nlohmann::json(spec), "--data"));
+        t.labels = t.files->labels;
         return t;
     }
 
@@ -158,35 +164,7 @@ struct TaskSource {
                                                         " tokens");
             return d;
         }
-        Dataset d;
-        d.name = trainPath;
-        d.kind = TaskKind::Classification;
-        d.metric = "accuracy";
-        d.label_names = labels;
-        auto convert = [&](const std::vector<TextExample>& rows, const std::string& file,
-                           std::vector<Example>& out) {
-            for (size_t i = 0; i < rows.size(); ++i) {
-                auto it = std::find(labels.begin(), labels.end(), rows[i].label);
-                if (it == labels.end())
-                    throw Error(file, "label '" + rows[i].label + "' of data row " + std::to_string(i + 1) +
-                                          " does not occur in the training data");
-                Example e;
-                Example in = frameInput(lb, rows[i].text, std::nullopt, false);
-                if (static_cast<int64_t>(in.ids.size()) > maxLength) {  // keep the closing token
-                    const int64_t last = in.ids.back();
-                    in.ids.resize(static_cast<size_t>(maxLength - 1));
-                    in.ids.push_back(last);
-                    if (!in.types.empty()) in.types.resize(static_cast<size_t>(maxLength));
-                }
-                e.ids = std::move(in.ids);
-                e.types = std::move(in.types);
-                e.label = it - labels.begin();
-                out.push_back(std::move(e));
-            }
-        };
-        convert(trainRows, trainPath, d.train);
-        convert(devRows, devPath, d.dev);
-        return d;
+        return encodeFileData(*files, dataEncoder(lb), maxLength);
     }
 };
 
@@ -236,6 +214,12 @@ int cmdTrain(const Args& a, std::ostream& out, std::ostream& err) {
     LoadedBackbone lb = chosenBackbone(a, source.numLabels(), seed);
     for (const auto& n : lb.notes)
         err << "note: " << n << "\n";
+    if (source.files && source.files->skipped > 0) {
+        err << "note: skipped " << source.files->skipped << " bad rows";
+        for (const auto& m : source.files->skipped_messages)
+            err << "\n  " << m;
+        err << "\n";
+    }
     TaskSizes sizes;
     sizes.train = a.getInt("train-size").value_or(sizes.train);
     const int64_t maxLength =
@@ -297,12 +281,13 @@ int cmdTrain(const Args& a, std::ostream& out, std::ostream& err) {
             DatasetRecord d;
             d.name = ds.name;
             d.source = source.task.empty() ? "file" : "builtin";
-            if (!source.trainPath.empty()) {
-                d.path = std::filesystem::absolute(source.trainPath).string();
-                d.content_hash = sha256File(source.trainPath);
+            d.mapping = {{"train_examples", ds.train.size()}, {"dev_examples", ds.dev.size()}};
+            if (source.files) {
+                d.path = std::filesystem::absolute(source.files->spec.train).string();
+                d.content_hash = sha256File(source.files->spec.train);
+                d.mapping["files"] = source.files->spec;
             }
             d.labels = ds.label_names;
-            d.mapping = {{"train_examples", ds.train.size()}, {"dev_examples", ds.dev.size()}};
             run.dataset_id = project->addDataset(d);
             runId = project->addRun(run);
             err << "recording run " << runId << " into " << *file << "\n";
@@ -890,6 +875,63 @@ int cmdBench(const Args& a, std::ostream& out, std::ostream& err) {
                       static_cast<long long>(r["trainable_bytes"].get<int64_t>()),
                       static_cast<long long>(r["optimizer_bytes"].get<int64_t>()));
         out << line;
+    }
+    return 0;
+}
+
+int cmdData(const Args& a, std::ostream& out, std::ostream&) {
+    const auto file = a.get("data");
+    if (!file) throw Error("--data", "missing: the file to inspect");
+    FileDatasetSpec spec;
+    spec.train = *file;
+    spec.dev = a.get("dev").value_or("");
+    spec.kind = a.get("data-kind").value_or("auto");
+    spec.columns.text = a.get("text-column").value_or("");
+    spec.columns.pair = a.get("pair-column").value_or("");
+    spec.columns.label = a.get("label-column").value_or("");
+    spec.source_field = a.get("source-field").value_or(spec.source_field);
+    spec.target_field = a.get("target-field").value_or(spec.target_field);
+    spec.dev_fraction = spec.dev.empty() ? 0.0 : spec.dev_fraction;
+    spec.skip_bad_rows = a.flag("skip-bad-rows");
+    const auto t0 = std::chrono::steady_clock::now();
+    const FileData d = readFileData(fileDatasetSpecFromJson(json(spec), "--data"));
+    const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    json j = {{"kind", d.spec.kind},
+              {"format", toString(tableFormatOf(*file))},
+              {"train_rows", d.seq2seq ? d.strain.size() : d.train.size()},
+              {"dev_rows", d.seq2seq ? d.sdev.size() : d.dev.size()},
+              {"skipped", d.skipped},
+              {"skipped_messages", d.skipped_messages},
+              {"seconds", seconds}};
+    if (!d.seq2seq) {
+        std::map<std::string, int64_t> counts;
+        for (const auto& r : d.train)
+            ++counts[r.label];
+        j["columns"] = {
+            {"text", d.spec.columns.text}, {"pair", d.spec.columns.pair}, {"label", d.spec.columns.label}};
+        j["labels"] = d.labels;
+        j["label_counts"] = counts;
+    }
+    if (a.flag("json")) {
+        out << j.dump(2) << "\n";
+        return 0;
+    }
+    out << *file << ": " << j["format"].get<std::string>() << ", " << d.spec.kind << ", " << j["train_rows"]
+        << " rows";
+    if (!spec.dev.empty()) out << " (dev " << j["dev_rows"] << ")";
+    out << ", read in " << seconds << " s\n";
+    if (!d.seq2seq) {
+        out << "columns: text '" << d.spec.columns.text << "'"
+            << (d.spec.columns.pair.empty() ? "" : ", second text '" + d.spec.columns.pair + "'")
+            << ", label '" << d.spec.columns.label << "'\nlabels:";
+        for (const auto& l : d.labels)
+            out << " " << l << " (" << j["label_counts"][l].get<int64_t>() << ")";
+        out << "\n";
+    }
+    if (d.skipped) {
+        out << "skipped " << d.skipped << " bad rows:\n";
+        for (const auto& m : d.skipped_messages)
+            out << "  " << m << "\n";
     }
     return 0;
 }

@@ -48,6 +48,8 @@ Example frameInput(const LoadedBackbone& lb, const std::string& text, const std:
                    bool lm);
 /// How `lb` reads the built-in tasks (the world's own layout for a world backbone).
 TaskEncoder taskEncoder(const LoadedBackbone& lb);
+/// How `lb` reads users' text: its Hugging Face tokenizer's template, else frameInput's layout.
+TaskEncoder dataEncoder(const LoadedBackbone& lb);
 /// --model DIR, else the shipped default backbone, else the built-in random byte-level one.
 /// `num_labels` > 0 resizes the classification head (re-initialised, seeded).
 LoadedBackbone chosenBackbone(const Args& a, int64_t num_labels, uint64_t seed);
@@ -63,5 +65,6 @@ int cmdEval(const Args& a, std::ostream& out, std::ostream& err);
 int cmdProject(const Args& a, std::ostream& out, std::ostream& err);
 int cmdLmProbe(const Args& a, std::ostream& out, std::ostream& err);
 int cmdExport(const Args& a, std::ostream& out, std::ostream& err);
+int cmdData(const Args& a, std::ostream& out, std::ostream& err);
 
 }  // namespace peft

@@ -87,13 +87,6 @@ const std::vector<std::string>& builtinTaskNames();
 /// The label names of a built-in classification task, empty for a generation task; throws peft::Error listing
 /// the tasks for an unknown name.
 std::vector<std::string> builtinTaskLabels(const std::string& name);
-/// How a backbone reads the built-in tasks' text: one classification input (text, optional second segment)
-/// with its special tokens; a generation source as a prompt ending where the target begins; a target.
-struct TaskEncoder {
-    std::function<Example(const std::string& text, const std::optional<std::string>& pair)> classify;
-    std::function<std::vector<int64_t>(const std::string& source)> prompt;
-    std::function<std::vector<int64_t>(const std::string& target)> target;
-};
 /// The world's own layout: a review then the verdict cue "i"; premise <sep> hypothesis <eos>; source <sep>.
 TaskEncoder worldEncoder(const WordTokenizer& tok);
 /// Any other tokenizer's layout: its template ([CLS] a [SEP] b [SEP], …; token types when `types`), the

@@ -2,6 +2,8 @@
 #pragma once
 // Tokenised examples of a task, as the trainer consumes them. No torch.
 #include <cstdint>
+#include <functional>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -18,6 +20,14 @@ struct Example {
     int64_t label = -1;           // classification
     std::vector<int64_t> target;  // generation target (without <eos>)
     std::string reference;        // generation: the target text, for ROUGE / BLEU
+};
+
+/// How a backbone reads text: one classification input (text, optional second segment) with its special
+/// tokens; a generation source as a prompt ending where the target begins; a target.
+struct TaskEncoder {
+    std::function<Example(const std::string& text, const std::optional<std::string>& pair)> classify;
+    std::function<std::vector<int64_t>(const std::string& source)> prompt;
+    std::function<std::vector<int64_t>(const std::string& target)> target;
 };
 
 struct Dataset {
