@@ -20,6 +20,7 @@
 #include "qcp.h"
 
 #include "compare_view.h"
+#include "import_dialog.h"
 #include "lambda_view.h"
 #include "main_window.h"
 #include "param_view.h"
@@ -57,6 +58,21 @@ class TestUi : public QObject {
     Q_OBJECT
     QTemporaryDir dir_;
 
+    /// A Hugging Face BERT folder (bert-base-uncased's vocabulary, random weights, 128 positions).
+    QString bertFolder() {
+        namespace hf = hf_fixture;
+        const std::filesystem::path bert = dir_.filePath(QStringLiteral("bert-small")).toStdString();
+        if (!std::filesystem::exists(bert / "config.json")) {
+            std::filesystem::create_directories(bert);
+            hf::writeSafetensors(bert / "model.safetensors",
+                                 hf::bertLikeWeights("bert.", 128, 2, false, 30522), "F32");
+            hf::writeJson(bert / "config.json", hf::bertConfig("bert", "BertModel", 30522, 128));
+            std::filesystem::copy_file(
+                std::string(PEFT_TEST_DATA) + "/tokenizers/bert-base-uncased/vocab.txt", bert / "vocab.txt");
+        }
+        return QString::fromStdString(bert.string());
+    }
+
 private Q_SLOTS:
     void initTestCase() {
         QStandardPaths::setTestModeEnabled(true);
@@ -93,22 +109,68 @@ private Q_SLOTS:
         QVERIFY(t->item(0, 5)->text().startsWith(QStringLiteral("accuracy ")));
     }
 
+    // File ▸ Import Dataset: GLUE SST-2's dev file previewed, mapped and counted off the GUI thread, recorded
+    // in a project on a Hugging Face BERT backbone, then a LoRA run trains on it from Run ▸ Queue This Spec.
+    void importedSst2TrainsEndToEnd() {
+        const QString sst2 = QStringLiteral(PEFT_TEST_DATA "/glue/SST-2/dev.tsv");
+        peft::ui::ImportDialog dialog(nullptr, sst2);
+        QSignalSpy checked(&dialog, &peft::ui::ImportDialog::checked);
+        QVERIFY(checked.count() > 0 || checked.wait(30000));
+        QVERIFY(dialog.checkedOk());
+        QCOMPARE(dialog.preview()->rowCount(), 20);
+        QCOMPARE(dialog.preview()->columnCount(), 2);
+        QCOMPARE(dialog.textColumn()->currentText(), QStringLiteral("sentence"));
+        QCOMPARE(dialog.labelColumn()->currentText(), QStringLiteral("label"));
+        QVERIFY2(dialog.summary()->text().contains(QStringLiteral("Labels: <b>0</b> (")),
+                 qPrintable(dialog.summary()->text()));
+        peft::FileDatasetSpec spec = dialog.spec();
+        spec.limit = 300;  // a short run: 300 rows, 10 % of them the dev set
+
+        const QString file = dir_.filePath(QStringLiteral("sst2.peftproj"));
+        peft::ui::MainWindow::createQueuedProject(file, QStringLiteral("sentiment"), 20, bertFolder());
+        peft::ui::MainWindow w;
+        QVERIFY(w.openProject(file));
+        const qint64 dataset = w.importDataset(spec);
+        QVERIFY(dataset > 0);
+        QCOMPARE(w.taskBox()->currentData().toString(), QStringLiteral("dataset:%1").arg(dataset));
+        {
+            auto p = peft::Project::open(file.toStdString(), peft::Project::Mode::ReadOnly);
+            const auto ds = p->datasets();
+            const auto it =
+                std::find_if(ds.begin(), ds.end(), [&](const auto& d) { return d.id == dataset; });
+            QVERIFY(it != ds.end());
+            QCOMPARE(QString::fromStdString(it->path), QFileInfo(sst2).absoluteFilePath());
+            QCOMPARE(QString::fromStdString(it->content_hash),
+                     QStringLiteral("54a9c12c77e402fc14d6a66a506f24d999f596b0176eb777c972cccc2f9cc4b0"));
+            QCOMPARE(it->labels, (std::vector<std::string>{"0", "1"}));
+        }
+        w.specEditor()->setSpec(peft::resolvePreset(peft::presetById("lora"), w.backboneConfig()),
+                                QStringLiteral("lora"));
+        const qint64 run = w.queueSelectedPreset();
+        QVERIFY(run > 0);
+        {  // only this run: the backbone's preset queue is not part of the test
+            auto p = peft::Project::open(file.toStdString());
+            for (const auto& r : p->runs())
+                if (r.id != run) p->setRunState(r.id, peft::RunState::Cancelled, "not part of this test");
+        }
+        w.openProject(file);  // reread the states
+        QSignalSpy ended(&w, &peft::ui::MainWindow::runEnded);
+        w.runQueue();
+        QVERIFY(ended.wait(180000));
+        auto q = peft::Project::open(file.toStdString(), peft::Project::Mode::ReadOnly);
+        const peft::RunRecord r = q->run(run);
+        QCOMPARE(QString::fromUtf8(peft::toString(r.state)), QStringLiteral("finished"));
+        QCOMPARE(r.dataset_id.value_or(0), dataset);
+        QVERIFY(w.trainingView()->pointCount(run, QStringLiteral("dev/accuracy")) > 0);
+    }
+
     // File ▸ Open Backbone on a Hugging Face BERT folder (real bert-base-uncased vocabulary, random weights):
     // the design space sizes presets for it, its runs train the built-in task through its tokenizer.
     void huggingFaceBackboneOpensAndTrains() {
-        namespace hf = hf_fixture;
-        const std::filesystem::path bert = dir_.filePath(QStringLiteral("bert-small")).toStdString();
-        std::filesystem::create_directories(bert);
-        hf::writeSafetensors(bert / "model.safetensors", hf::bertLikeWeights("bert.", 128, 2, false, 30522),
-                             "F32");
-        hf::writeJson(bert / "config.json", hf::bertConfig("bert", "BertModel", 30522, 128));
-        std::filesystem::copy_file(std::string(PEFT_TEST_DATA) + "/tokenizers/bert-base-uncased/vocab.txt",
-                                   bert / "vocab.txt");
         const QString file = dir_.filePath(QStringLiteral("bert.peftproj"));
-        peft::ui::MainWindow::createQueuedProject(file, QStringLiteral("sentiment"), 20,
-                                                  QString::fromStdString(bert.string()));
+        peft::ui::MainWindow::createQueuedProject(file, QStringLiteral("sentiment"), 20, bertFolder());
         peft::ui::MainWindow w;
-        QVERIFY(w.openBackbone(QString::fromStdString(bert.string()), file));
+        QVERIFY(w.openBackbone(bertFolder(), file));
         QCOMPARE(w.projectPath(), file);
         QCOMPARE(w.backboneConfig().d_model, int64_t(32));
         QCOMPARE(w.backboneConfig().vocab_size, int64_t(30522));

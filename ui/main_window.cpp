@@ -35,6 +35,7 @@
 
 #include "block_diagram.h"
 #include "compare_view.h"
+#include "import_dialog.h"
 #include "lambda_view.h"
 #include "param_view.h"
 #include "plot_export.h"
@@ -225,7 +226,11 @@ bool MainWindow::openBackbone(const QString& dir, QString projectFile) {
             if (projectFile.isEmpty()) return false;
         }
         if (!QFileInfo::exists(projectFile))
-            createQueuedProject(projectFile, task_->currentText(), steps_->value(), dir);
+            createQueuedProject(projectFile,
+                                task_->currentData().toString().startsWith(QStringLiteral("dataset:"))
+                                    ? QStringLiteral("sentiment")
+                                    : task_->currentData().toString(),
+                                steps_->value(), dir);
     } catch (const std::exception& e) {
         QMessageBox::warning(this, tr("Cannot open backbone"), QString::fromUtf8(e.what()));
         return false;
@@ -288,6 +293,7 @@ bool MainWindow::openProject(const QString& path) {
     }
     addRecent(path);
     applyBackbone();
+    refreshTasks();
     {
         const QSignalBlocker block(presentAct_);  // applying the project's mode is not a change to store
         presentAct_->setChecked(project_->meta("presentation").value_or("0") == "1");
@@ -366,9 +372,13 @@ qint64 MainWindow::queueSelectedPreset() {
         tc.steps = steps_->value();
         tc.eval_every = std::max(1, steps_->value() / 10);
         tc.lr = presetId.empty() ? 3e-3 : presetById(presetId).default_lr;
+        const QString choice = task_->currentData().toString();
         const std::string task = task_->currentText().toStdString();
-        const qint64 id = queueBuiltinRun(*project_, name + " on " + task,
-                                          presetId.empty() ? "custom" : presetId, spec, task, tc);
+        const std::string preset = presetId.empty() ? "custom" : presetId;
+        const qint64 id =
+            choice.startsWith(QStringLiteral("dataset:"))
+                ? queueFileRun(*project_, name + " on " + task, preset, spec, choice.mid(8).toLongLong(), tc)
+                : queueBuiltinRun(*project_, name + " on " + task, preset, spec, task, tc);
         refreshRuns();
         statusBar()->showMessage(tr("queued run %1: %2 on %3").arg(id).arg(qs(name), task_->currentText()),
                                  5000);
@@ -454,13 +464,62 @@ void MainWindow::stopTraining() {
     worker_->cancel();
 }
 
+void MainWindow::refreshTasks() {
+    const QString current = task_->currentData().toString();
+    task_->clear();
+    for (const auto& t : builtinTaskNames())
+        task_->addItem(qs(t), qs(t));
+    if (!project_) return;
+    QStringList moved;
+    for (const auto& d : project_->datasets()) {
+        if (d.source != "file") continue;
+        task_->addItem(tr("data: %1").arg(qs(d.name)), QStringLiteral("dataset:%1").arg(d.id));
+        const auto files = d.mapping.value("files", nlohmann::json::object());
+        for (const char* key : {"train", "dev", "test"}) {
+            const std::string p = files.value(key, "");
+            if (!p.empty() && !QFileInfo::exists(qs(p))) moved << qs(p);
+        }
+    }
+    const int i = task_->findData(current);
+    task_->setCurrentIndex(std::max(0, i));
+    if (!moved.isEmpty())
+        statusBar()->showMessage(tr("Dataset files moved or deleted since they were imported: %1")
+                                     .arg(moved.join(QStringLiteral(", "))),
+                                 15000);
+}
+
+qint64 MainWindow::importDataset(const FileDatasetSpec& spec) {
+    if (!project_ || project_->readOnly()) return 0;
+    try {
+        const qint64 id = addFileDataset(*project_, spec);
+        refreshTasks();
+        task_->setCurrentIndex(task_->findData(QStringLiteral("dataset:%1").arg(id)));
+        statusBar()->showMessage(
+            tr("imported %1 as dataset %2: queue presets on it with Run ▸ Queue This Spec")
+                .arg(qs(spec.train))
+                .arg(id),
+            8000);
+        return id;
+    } catch (const std::exception& e) {
+        QMessageBox::warning(this, tr("Cannot import"), QString::fromUtf8(e.what()));
+        return 0;
+    }
+}
+
+void MainWindow::importDatasetDialog() {
+    if (!project_) return;
+    ImportDialog dialog(this);
+    if (dialog.exec() == QDialog::Accepted) importDataset(dialog.spec());
+}
+
 void MainWindow::buildTrainingControls() {
     task_ = new QComboBox(this);
     for (const auto& t : builtinTaskNames())
-        task_->addItem(qs(t));
-    task_->setToolTip(
-        tr("The built-in task a queued preset trains on: sentiment (SST-2-like), entailment "
-           "(MNLI-like), summarization (XSum-like), translation (WMT-like)"));
+        task_->addItem(qs(t), qs(t));
+    task_->setToolTip(tr(
+        "What a queued preset trains on: a built-in task — sentiment (SST-2-like), entailment "
+        "(MNLI-like), summarization (XSum-like), translation (WMT-like) — or a dataset imported with File ▸ "
+        "Import Dataset"));
     steps_ = new QSpinBox(this);
     steps_->setRange(10, 100000);
     steps_->setSingleStep(100);
@@ -545,6 +604,9 @@ void MainWindow::buildActions() {
     QMenu* file = menuBar()->addMenu(tr("&File"));
     file->addAction(tr("&New Project…"), QKeySequence::New, this, &MainWindow::newProject);
     file->addAction(tr("&Open Project…"), QKeySequence::Open, this, &MainWindow::openProjectDialog);
+    QAction* importAct = file->addAction(tr("&Import Dataset…"), this, &MainWindow::importDatasetDialog);
+    importAct->setShortcut(QKeySequence(tr("Ctrl+I")));
+    importAct->setToolTip(tr("Your data (TSV, CSV, JSON Lines; GLUE's layouts) as a dataset of the project"));
     QAction* backboneAct = file->addAction(tr("Open &Backbone…"), this, &MainWindow::openBackboneDialog);
     backboneAct->setShortcut(QKeySequence(tr("Ctrl+B")));
     backboneAct->setToolTip(

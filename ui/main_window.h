@@ -10,6 +10,7 @@
 
 #include <memory>
 
+#include "data/file_data.h"
 #include "model/config.h"
 
 namespace peft {
@@ -58,6 +59,10 @@ public:
     /// Opens a backbone folder: checks it, creates `projectFile` (asked for when empty) with every preset
     /// queued on the chosen task, and opens it. Returns false (after saying why) when it cannot.
     bool openBackbone(const QString& dir, QString projectFile = {});
+    /// Records a dataset of the user's files in the project and makes it the task to queue on; returns its id
+    /// (0 when it failed, after saying why).
+    qint64 importDataset(const FileDatasetSpec& spec);
+    QComboBox* taskBox() const { return task_; }
     /// The shape of the open project's backbone, which the design-space editor and counts use.
     const ModelConfig& backboneConfig() const { return cfg_; }
 
@@ -99,6 +104,9 @@ Q_SIGNALS:
 private:
     void buildTrainingControls();
     void refreshRuns();
+    /// The task choices: the built-in tasks, then the project's imported datasets.
+    void refreshTasks();
+    void importDatasetDialog();
     void startNextQueued();
     void setProjectTitle();
     void addRecent(const QString& path);

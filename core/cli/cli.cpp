@@ -382,7 +382,11 @@ const std::vector<Command>& commands() {
          "       peftwb project runs FILE [--json]\n"
          "       peftwb project metrics FILE --run ID [--name NAME] [--json]\n"
          "       peftwb project export-csv FILE --run ID [--out CSV]\n"
-         "       peftwb project queue FILE [--preset ID,ID,…|all] [--task NAME] [--steps N] [--seed N]\n"
+         "       peftwb project import FILE --data TRAIN [--dev DEV] [--test TEST] [--text-column C] …\n"
+         "                    (checks the files and records them: path, SHA-256, column mapping, labels)\n"
+         "       peftwb project queue FILE [--preset ID,ID,…|all] [--task NAME | --dataset ID] [--steps N] "
+         "[--seed "
+         "N]\n"
          "       peftwb project run FILE [--run ID] [--threads N]   (the run, or every queued run in order)\n"
          "       peftwb project resume FILE --run ID [--threads N] [--quiet]\n"
          "       peftwb project notes FILE --run ID --text TEXT\n"
@@ -394,20 +398,12 @@ const std::vector<Command>& commands() {
          "  --json  runs: [{\"id\", \"name\", \"preset\", \"spec\", \"status\", \"steps_done\", "
          "\"steps_total\",\n"
          "                  \"best_metric\", \"metric_name\"}]\n",
-         {{"run"},
-          {"name"},
-          {"json", false},
-          {"out"},
-          {"model"},
-          {"config"},
-          {"text"},
-          {"threads"},
-          {"quiet", false},
-          {"points"},
-          {"preset"},
-          {"task"},
-          {"steps"},
-          {"seed"}},
+         {{"run"},          {"name"},         {"json", false}, {"out"},          {"model"},
+          {"config"},       {"text"},         {"threads"},     {"quiet", false}, {"points"},
+          {"preset"},       {"task"},         {"steps"},       {"seed"},         {"data"},
+          {"dev"},          {"test"},         {"text-column"}, {"pair-column"},  {"label-column"},
+          {"source-field"}, {"target-field"}, {"data-kind"},   {"dev-fraction"}, {"skip-bad-rows", false},
+          {"dataset"}},
          cmdProject},
         {"lm-probe",
          "what a built-in-world backbone's language model knows: review verdicts, looking facts up",

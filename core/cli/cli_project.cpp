@@ -12,6 +12,7 @@
 
 #include "cli/cli.h"
 #include "cli/commands.h"
+#include "data/file_data.h"
 #include "data/world.h"
 #include "io/adapter.h"
 #include "model/config.h"
@@ -129,11 +130,47 @@ int cmdProject(const Args& a, std::ostream& out, std::ostream& err) {
                 << " s in batches of 1000; reading all " << back.size() << " rows back: " << read << " s\n";
         return 0;
     }
+    if (sub == "import") {
+        const auto data = a.get("data");
+        if (!data) throw Error("--data", "missing: the training file to import");
+        FileDatasetSpec spec;
+        spec.train = *data;
+        spec.dev = a.get("dev").value_or("");
+        spec.test = a.get("test").value_or("");
+        spec.kind = a.get("data-kind").value_or("auto");
+        spec.columns.text = a.get("text-column").value_or("");
+        spec.columns.pair = a.get("pair-column").value_or("");
+        spec.columns.label = a.get("label-column").value_or("");
+        spec.source_field = a.get("source-field").value_or(spec.source_field);
+        spec.target_field = a.get("target-field").value_or(spec.target_field);
+        spec.dev_fraction = a.getDouble("dev-fraction").value_or(spec.dev_fraction);
+        spec.split_seed = uint64_t(a.getInt("seed").value_or(0));
+        spec.skip_bad_rows = a.flag("skip-bad-rows");
+        auto p = Project::open(file);
+        const int64_t id = addFileDataset(*p, fileDatasetSpecFromJson(json(spec), "--data"));
+        for (const auto& d : p->datasets())
+            if (d.id == id)
+                out << "imported dataset " << id << ": " << d.name << " (" << d.mapping["train_examples"]
+                    << " training rows, " << d.mapping["dev_examples"] << " dev rows, "
+                    << (d.labels.empty() ? std::string("sequence to sequence")
+                                         : std::to_string(d.labels.size()) + " labels")
+                    << (d.mapping.value("skipped_rows", 0)
+                            ? ", " + d.mapping["skipped_rows"].dump() + " bad rows skipped"
+                            : "")
+                    << ")\n";
+        return 0;
+    }
     if (sub == "queue") {
-        // Queue presets on a built-in task: --preset a,b,… (or "all") --task NAME [--steps N].
+        // Queue presets on a built-in task or an imported dataset: --preset a,b,… (or "all") [--steps N].
         auto p = Project::open(file);
         const std::string task = a.get("task").value_or("sentiment");
-        builtinTaskLabels(task);  // a clear error for an unknown task
+        const auto dataset = a.getInt("dataset");
+        if (dataset && a.get("task")) throw Error("--dataset", "give --task or --dataset, not both");
+        if (!dataset) builtinTaskLabels(task);  // a clear error for an unknown task
+        std::string datasetName;
+        if (dataset)
+            for (const auto& d : p->datasets())
+                if (d.id == *dataset) datasetName = d.name;
         const ModelConfig cfg = projectBackboneConfig(p->backbone(), file);
         std::vector<std::string> ids;
         const std::string list = a.get("preset").value_or("all");
@@ -152,9 +189,11 @@ int cmdProject(const Args& a, std::ostream& out, std::ostream& err) {
             tc.eval_every = std::max<int64_t>(1, tc.steps / 12);
             tc.lr = pr.default_lr;
             tc.seed = uint64_t(a.getInt("seed").value_or(0));
+            const std::string on = dataset ? datasetName : task;
             const int64_t run =
-                queueBuiltinRun(*p, pr.name + " on " + task, pr.id, resolvePreset(pr, cfg), task, tc);
-            out << "queued run " << run << ": " << pr.id << " on " << task << "\n";
+                dataset ? queueFileRun(*p, pr.name + " on " + on, pr.id, resolvePreset(pr, cfg), *dataset, tc)
+                        : queueBuiltinRun(*p, pr.name + " on " + on, pr.id, resolvePreset(pr, cfg), task, tc);
+            out << "queued run " << run << ": " << pr.id << " on " << on << "\n";
         }
         return 0;
     }

@@ -372,6 +372,22 @@ TaskEncoder worldEncoder(const WordTokenizer& tok) {
     return e;
 }
 
+TaskEncoder plainWordEncoder(const WordTokenizer& tok) {
+    auto frame = [tok](const std::string& text, const std::optional<std::string>& pair) {
+        Example e;
+        e.ids = tok.encode(text);
+        if (pair) {
+            e.ids.push_back(WordTokenizer::kSep);
+            const auto more = tok.encode(*pair);
+            e.ids.insert(e.ids.end(), more.begin(), more.end());
+        }
+        e.ids.push_back(WordTokenizer::kEos);
+        return e;
+    };
+    return textEncoder(
+        frame, [tok](const std::string& t) { return tok.encode(t); }, WordTokenizer::kSep);
+}
+
 TaskEncoder textEncoder(std::function<Example(const std::string&, const std::optional<std::string>&)> frame,
                         std::function<std::vector<int64_t>(const std::string&)> encode, int64_t sep) {
     TaskEncoder e;

@@ -89,6 +89,8 @@ const std::vector<std::string>& builtinTaskNames();
 std::vector<std::string> builtinTaskLabels(const std::string& name);
 /// The world's own layout: a review then the verdict cue "i"; premise <sep> hypothesis <eos>; source <sep>.
 TaskEncoder worldEncoder(const WordTokenizer& tok);
+/// The world's words for other text (users' files): text [<sep> pair] <eos>, no verdict cue.
+TaskEncoder plainWordEncoder(const WordTokenizer& tok);
 /// Any other tokenizer's layout: its template ([CLS] a [SEP] b [SEP], …; token types when `types`), the
 /// source then `sep` as the prompt.
 TaskEncoder textEncoder(std::function<Example(const std::string&, const std::optional<std::string>&)> frame,

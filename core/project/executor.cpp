@@ -8,6 +8,7 @@
 #include <memory>
 #include <optional>
 
+#include "data/file_data.h"
 #include "data/world.h"
 #include "io/backbone.h"
 #include "io/hf_model.h"
@@ -129,6 +130,59 @@ json backboneReference(const std::string& dir0) {
     return ref;
 }
 
+int64_t addFileDataset(Project& project, const FileDatasetSpec& spec0) {
+    FileDatasetSpec spec = spec0;
+    std::error_code ec;
+    for (std::string* p : {&spec.train, &spec.dev, &spec.test})
+        if (!p->empty()) *p = std::filesystem::absolute(*p, ec).lexically_normal().string();
+    const FileData data = readFileData(spec);  // fails here, with file and line, not at the first run
+    DatasetRecord d;
+    d.name = std::filesystem::path(spec.train).filename().string();
+    d.source = "file";
+    d.path = spec.train;
+    d.content_hash = sha256File(spec.train);
+    d.labels = data.labels;
+    d.mapping = {{"files", data.spec},
+                 {"train_examples", data.seq2seq ? data.strain.size() : data.train.size()},
+                 {"dev_examples", data.seq2seq ? data.sdev.size() : data.dev.size()},
+                 {"skipped_rows", data.skipped}};
+    if (!spec.dev.empty()) d.mapping["dev_hash"] = sha256File(spec.dev);
+    return project.addDataset(d);
+}
+
+FileData readRecordedFiles(const DatasetRecord& d, const std::string& where) {
+    const std::string what = where + ": dataset '" + d.name + "'";
+    if (!d.mapping.contains("files")) throw Error(what, "no file mapping recorded");
+    const FileDatasetSpec spec = fileDatasetSpecFromJson(d.mapping["files"], what + " mapping");
+    for (const std::string* p : {&spec.train, &spec.dev, &spec.test})
+        if (!p->empty() && !std::filesystem::exists(*p))
+            throw Error(what, "'" + *p + "' is not there any more (moved or deleted since it was imported)");
+    if (!d.content_hash.empty() && sha256File(spec.train) != d.content_hash)
+        throw Error(what, "'" + spec.train +
+                              "' changed since it was imported (its SHA-256 differs): import it "
+                              "again to train on the new contents");
+    return readFileData(spec);
+}
+
+int64_t queueFileRun(Project& project, const std::string& name, const std::string& preset, const Spec& spec,
+                     int64_t datasetId, const TrainConfig& tc) {
+    bool found = false;
+    for (const auto& d : project.datasets())
+        found = found || (d.id == datasetId && d.source == "file");
+    if (!found)
+        throw Error("dataset", "no imported dataset " + std::to_string(datasetId) + " in the project");
+    RunRecord r;
+    r.name = name;
+    r.preset = preset;
+    r.spec = spec;
+    r.train_config = trainConfigToJson(tc);
+    r.dataset_id = datasetId;
+    r.seed = tc.seed;
+    r.device = tc.device;
+    r.steps_total = tc.steps;
+    return project.addRun(r);
+}
+
 int64_t queueBuiltinRun(Project& project, const std::string& name, const std::string& preset,
                         const Spec& spec, const std::string& task, const TrainConfig& tc) {
     const auto labels = builtinTaskLabels(task);
@@ -180,13 +234,16 @@ TrainResult executeRun(const std::string& projectPath, int64_t runId, const Exec
             task = it->get<std::string>();
         if (auto it = run.train_config.find("train_size"); it != run.train_config.end() && it->is_number())
             trainSize = it->get<int64_t>();
+        std::optional<FileData> files;
         if (task.empty() && run.dataset_id)
-            for (const auto& d : project->datasets())
-                if (d.id == *run.dataset_id && d.source == "builtin") task = d.name;
-        if (task.empty())
-            throw Error(where,
-                        "no built-in task recorded (runs on data files are started from 'peftwb train')");
-        const auto labels = builtinTaskLabels(task);
+            for (const auto& d : project->datasets()) {
+                if (d.id != *run.dataset_id) continue;
+                if (d.source == "builtin") task = d.name;
+                if (d.source == "file") files = readRecordedFiles(d, where);
+            }
+        if (task.empty() && !files)
+            throw Error(where, "no dataset recorded: neither a built-in task nor an imported file");
+        const auto labels = files ? files->labels : builtinTaskLabels(task);
 
         const std::string dir = projectBackboneDir(project->backbone(), where);
         TaskSizes sizes;
@@ -194,7 +251,9 @@ TrainResult executeRun(const std::string& projectPath, int64_t runId, const Exec
         if (isHfModelDir(dir)) {  // an imported Hugging Face backbone reads the tasks through its tokenizer
             HfModel h = loadHfModel(dir, int64_t(labels.size()), run.seed);
             std::shared_ptr<const TextTokenizer> tok = std::move(h.tokenizer);
-            data = builtinTask(task, World(1), hfEncoder(tok, h.config.type_vocab_size > 0), sizes, 7);
+            const TaskEncoder enc = hfEncoder(tok, h.config.type_vocab_size > 0);
+            data = files ? encodeFileData(*files, enc, std::min(tc.max_length, h.config.max_positions))
+                         : builtinTask(task, World(1), enc, sizes, 7);
             model = h.model;
             tc.pad_id = tok->padId() >= 0 ? tok->padId() : tok->sepId();
             tc.eos_id = tok->sepId();
@@ -204,7 +263,9 @@ TrainResult executeRun(const std::string& projectPath, int64_t runId, const Exec
             Backbone b = loadBackbone(dir, int64_t(labels.size()), run.seed);
             const World world(b.info.value("world_seed", uint64_t{1}));
             const WordTokenizer tok = WordTokenizer::fromVocabulary(b.vocab, where + " vocabulary");
-            data = builtinTask(task, world, tok, sizes, 7);
+            data = files ? encodeFileData(*files, plainWordEncoder(tok),
+                                          std::min(tc.max_length, b.config.max_positions))
+                         : builtinTask(task, world, tok, sizes, 7);
             model = b.model;
             tc.pad_id = WordTokenizer::kPad;
             tc.eos_id = WordTokenizer::kEos;

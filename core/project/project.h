@@ -16,6 +16,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "data/file_data.h"
 #include "model/config.h"
 #include "peft/spec.h"
 #include "train/events.h"
@@ -162,6 +163,16 @@ ModelConfig projectBackboneConfig(const nlohmann::json& ref, const std::string& 
 /// "weights": file name, "hash": SHA-256 of the weights file when it is under 1 GiB}. Throws peft::Error
 /// naming the file.
 nlohmann::json backboneReference(const std::string& dir);
+
+/// Imports the user's files as a dataset of the project (read once to check them and learn the labels; paths
+/// made absolute; the training file's SHA-256 recorded); returns its id.
+int64_t addFileDataset(Project& project, const FileDatasetSpec& spec);
+/// Adds a queued run of `spec` on an imported dataset.
+int64_t queueFileRun(Project& project, const std::string& name, const std::string& preset, const Spec& spec,
+                     int64_t datasetId, const TrainConfig& tc);
+/// The files of an imported dataset, read again: a file moved or deleted, or a training file whose contents
+/// changed, is an error saying which.
+FileData readRecordedFiles(const DatasetRecord& d, const std::string& where);
 
 /// Adds a queued run of `spec` on built-in task `task` (the dataset row is shared by runs of the same task).
 int64_t queueBuiltinRun(Project& project, const std::string& name, const std::string& preset,

@@ -1,0 +1,256 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
+#include "import_dialog.h"
+
+#include <QCheckBox>
+#include <QComboBox>
+#include <QDialogButtonBox>
+#include <QDoubleSpinBox>
+#include <QElapsedTimer>
+#include <QFileDialog>
+#include <QFormLayout>
+#include <QHBoxLayout>
+#include <QHeaderView>
+#include <QLabel>
+#include <QLineEdit>
+#include <QPushButton>
+#include <QTableWidget>
+#include <QThread>
+#include <QVBoxLayout>
+
+#include <map>
+
+#include "util/error.h"
+
+namespace peft::ui {
+
+namespace {
+
+QString qs(const std::string& s) {
+    return QString::fromStdString(s);
+}
+
+/// One file path with a Browse… button.
+QWidget* fileRow(QWidget* parent, QLineEdit*& edit, const QString& placeholder,
+                 const std::function<void()>& browse) {
+    auto* w = new QWidget(parent);
+    auto* h = new QHBoxLayout(w);
+    h->setContentsMargins(0, 0, 0, 0);
+    edit = new QLineEdit(w);
+    edit->setPlaceholderText(placeholder);
+    auto* b = new QPushButton(QObject::tr("Browse…"), w);
+    QObject::connect(b, &QPushButton::clicked, w, browse);
+    h->addWidget(edit, 1);
+    h->addWidget(b);
+    return w;
+}
+
+const QString kFilter =
+    QObject::tr("Data files (*.tsv *.csv *.jsonl *.json *.txt *.source *.target);;All files (*)");
+
+}  // namespace
+
+ImportDialog::ImportDialog(QWidget* parent, const QString& trainFile) : QDialog(parent) {
+    setWindowTitle(tr("Import Dataset"));
+    setObjectName(QStringLiteral("ImportDialog"));
+    auto* form = new QFormLayout;
+    form->addRow(
+        tr("Training file"), fileRow(this, train_, tr("TSV, CSV or JSON Lines with a header row"), [this] {
+            const QString f = QFileDialog::getOpenFileName(this, tr("Training data"), QString(), kFilter);
+            if (!f.isEmpty()) setTrainFile(f);
+        }));
+    form->addRow(tr("Dev file"),
+                 fileRow(this, dev_, tr("optional: else a seeded share of the training rows"), [this] {
+                     const QString f = QFileDialog::getOpenFileName(this, tr("Dev data"), QString(), kFilter);
+                     if (!f.isEmpty()) {
+                         dev_->setText(f);
+                         check();
+                     }
+                 }));
+    text_ = new QComboBox(this);
+    pair_ = new QComboBox(this);
+    label_ = new QComboBox(this);
+    text_->setToolTip(tr("The column with the input text"));
+    pair_->setToolTip(tr("A second text (premise / hypothesis, question / sentence), or none"));
+    label_->setToolTip(tr("The column with the label (strings or integers; the label set is inferred)"));
+    form->addRow(tr("Text column"), text_);
+    form->addRow(tr("Second text"), pair_);
+    form->addRow(tr("Label column"), label_);
+    devFraction_ = new QDoubleSpinBox(this);
+    devFraction_->setRange(0.01, 0.5);
+    devFraction_->setSingleStep(0.05);
+    devFraction_->setValue(0.1);
+    devFraction_->setToolTip(
+        tr("Without a dev file: this share of the training rows (seeded split) is the dev set"));
+    form->addRow(tr("Dev share"), devFraction_);
+    skipBad_ = new QCheckBox(tr("Skip malformed rows (they are counted and listed)"), this);
+    form->addRow(QString(), skipBad_);
+
+    preview_ = new QTableWidget(this);
+    preview_->setEditTriggers(QAbstractItemView::NoEditTriggers);
+    preview_->verticalHeader()->setVisible(true);
+    preview_->horizontalHeader()->setStretchLastSection(true);
+    preview_->setMinimumHeight(220);
+    summary_ = new QLabel(tr("Choose a training file."), this);
+    summary_->setWordWrap(true);
+    summary_->setTextInteractionFlags(Qt::TextSelectableByMouse);
+
+    buttons_ = new QDialogButtonBox(QDialogButtonBox::Ok | QDialogButtonBox::Cancel, this);
+    buttons_->button(QDialogButtonBox::Ok)->setText(tr("Import"));
+    buttons_->button(QDialogButtonBox::Ok)->setEnabled(false);
+    connect(buttons_, &QDialogButtonBox::accepted, this, &QDialog::accept);
+    connect(buttons_, &QDialogButtonBox::rejected, this, &QDialog::reject);
+
+    auto* v = new QVBoxLayout(this);
+    v->addLayout(form);
+    v->addWidget(new QLabel(tr("First rows:"), this));
+    v->addWidget(preview_, 1);
+    v->addWidget(summary_);
+    v->addWidget(buttons_);
+    resize(860, 600);
+
+    for (QComboBox* c : {text_, pair_, label_})
+        connect(c, &QComboBox::currentIndexChanged, this, [this] {
+            if (!filling_) check();
+        });
+    connect(skipBad_, &QCheckBox::toggled, this, [this] { check(); });
+    connect(train_, &QLineEdit::editingFinished, this, [this] { setTrainFile(train_->text()); });
+    connect(dev_, &QLineEdit::editingFinished, this, [this] { check(); });
+    if (!trainFile.isEmpty()) setTrainFile(trainFile);
+}
+
+ImportDialog::~ImportDialog() {
+    if (worker_) worker_->wait();
+}
+
+void ImportDialog::fillColumns(const std::vector<std::string>& header) {
+    filling_ = true;
+    for (QComboBox* c : {text_, pair_, label_})
+        c->clear();
+    pair_->addItem(tr("(none)"), QString());
+    for (const auto& h : header) {
+        text_->addItem(qs(h), qs(h));
+        pair_->addItem(qs(h), qs(h));
+        label_->addItem(qs(h), qs(h));
+    }
+    try {  // GLUE's layouts choose themselves
+        const ColumnMapping m = inferMapping(header, {}, "");
+        text_->setCurrentIndex(text_->findData(qs(m.text)));
+        pair_->setCurrentIndex(std::max(0, pair_->findData(qs(m.pair))));
+        label_->setCurrentIndex(label_->findData(qs(m.label)));
+    } catch (const Error&) {
+        // The user picks the columns.
+    }
+    filling_ = false;
+}
+
+void ImportDialog::setTrainFile(const QString& path) {
+    train_->setText(path);
+    preview_->clear();
+    preview_->setRowCount(0);
+    preview_->setColumnCount(0);
+    try {
+        const auto [header, rows] = previewTable(path.toStdString(), 20);
+        preview_->setColumnCount(int(header.size()));
+        QStringList labels;
+        for (const auto& h : header)
+            labels << qs(h);
+        preview_->setHorizontalHeaderLabels(labels);
+        preview_->setRowCount(int(rows.size()));
+        QStringList lines;
+        for (int r = 0; r < int(rows.size()); ++r) {
+            lines << QString::number(rows[size_t(r)].line);
+            for (int c = 0; c < int(rows[size_t(r)].cells.size()) && c < int(header.size()); ++c)
+                preview_->setItem(r, c, new QTableWidgetItem(qs(rows[size_t(r)].cells[size_t(c)])));
+        }
+        preview_->setVerticalHeaderLabels(lines);  // the file's own line numbers
+        preview_->resizeColumnsToContents();
+        fillColumns(header);
+        check();
+    } catch (const std::exception& e) {
+        ok_ = false;
+        buttons_->button(QDialogButtonBox::Ok)->setEnabled(false);
+        summary_->setText(QStringLiteral("<span style='color:#c0392b'>%1</span>")
+                              .arg(QString::fromUtf8(e.what()).toHtmlEscaped()));
+    }
+}
+
+FileDatasetSpec ImportDialog::spec() const {
+    FileDatasetSpec s;
+    s.train = train_->text().toStdString();
+    s.dev = dev_->text().toStdString();
+    s.columns.text = text_->currentData().toString().toStdString();
+    s.columns.pair = pair_->currentData().toString().toStdString();
+    s.columns.label = label_->currentData().toString().toStdString();
+    s.dev_fraction = devFraction_->value();
+    s.skip_bad_rows = skipBad_->isChecked();
+    return s;
+}
+
+void ImportDialog::check() {
+    if (train_->text().isEmpty()) return;
+    if (worker_) {  // one check at a time; the newest request runs when this one ends
+        connect(worker_, &QThread::finished, this, &ImportDialog::check, Qt::SingleShotConnection);
+        return;
+    }
+    ok_ = false;
+    buttons_->button(QDialogButtonBox::Ok)->setEnabled(false);
+    summary_->setText(tr("Reading the files…"));
+    devFraction_->setEnabled(dev_->text().isEmpty());
+    const FileDatasetSpec s = spec();
+    auto result = std::make_shared<FileData>();
+    auto error = std::make_shared<std::string>();
+    auto ms = std::make_shared<qint64>(0);
+    worker_ = QThread::create([s, result, error, ms] {
+        QElapsedTimer t;
+        t.start();
+        try {
+            *result = readFileData(s);
+        } catch (const std::exception& e) {
+            *error = e.what();
+        }
+        *ms = t.elapsed();
+    });
+    connect(worker_, &QThread::finished, this, [this, result, error, ms] {
+        worker_->deleteLater();
+        worker_ = nullptr;
+        if (!error->empty()) {
+            summary_->setText(QStringLiteral("<span style='color:#c0392b'>%1</span>")
+                                  .arg(QString::fromStdString(*error).toHtmlEscaped()));
+            Q_EMIT checked(false);
+            return;
+        }
+        const FileData& d = *result;
+        QString text;
+        if (d.seq2seq) {
+            text = tr("Sequence to sequence: %1 training pairs, %2 dev pairs.")
+                       .arg(d.strain.size())
+                       .arg(d.sdev.size());
+        } else {
+            std::map<std::string, int> counts;
+            for (const auto& r : d.train)
+                ++counts[r.label];
+            QStringList parts;
+            for (const auto& l : d.labels)
+                parts << QStringLiteral("<b>%1</b> (%2)").arg(qs(l).toHtmlEscaped()).arg(counts[l]);
+            text = tr("%1 training rows, %2 dev rows. Labels: %3.")
+                       .arg(d.train.size())
+                       .arg(d.dev.size())
+                       .arg(parts.join(QStringLiteral(", ")));
+        }
+        text += tr(" Read in %1 ms.").arg(*ms);
+        if (d.skipped > 0) {
+            text += QStringLiteral("<br><span style='color:#b9770e'>") +
+                    tr("Skipped %1 bad rows:").arg(d.skipped);
+            for (const auto& m : d.skipped_messages)
+                text += QStringLiteral("<br>&nbsp;&nbsp;") + qs(m).toHtmlEscaped();
+            text += QStringLiteral("</span>");
+        }
+        summary_->setText(text);
+        ok_ = true;
+        buttons_->button(QDialogButtonBox::Ok)->setEnabled(true);
+        Q_EMIT checked(true);
+    });
+    worker_->start();
+}
+
+}  // namespace peft::ui
