@@ -6,6 +6,7 @@
 #include <QElapsedTimer>
 #include <QFileInfo>
 #include <QIcon>
+#include <QLabel>
 #include <QStandardPaths>
 #include <QTabWidget>
 #include <QTimer>
@@ -15,6 +16,7 @@
 #include <cstdio>
 #include <vector>
 
+#include "import_dialog.h"
 #include "lambda_view.h"
 #include "main_window.h"
 #include "training_view.h"
@@ -69,6 +71,12 @@ int main(int argc, char** argv) {
             "it when it does not exist."),
         QStringLiteral("DIR"));
     parser.addOption(backbone);
+    QCommandLineOption importFile(
+        QStringLiteral("import"),
+        QStringLiteral("Open File ▸ Import Dataset on FILE (with --screenshot: render the "
+                       "dialog once the file is read, and quit)."),
+        QStringLiteral("FILE"));
+    parser.addOption(importFile);
     parser.addOption(screenshot);
     parser.addOption(view);
     parser.addOption(runQueue);
@@ -109,6 +117,21 @@ int main(int argc, char** argv) {
     if (!resources.isEmpty())
         QApplication::setWindowIcon(QIcon(resources + QStringLiteral("/icons/peft-workbench.svg")));
 
+    if (parser.isSet(importFile) && parser.isSet(screenshot)) {
+        peft::ui::ImportDialog dialog(nullptr, parser.value(importFile));
+        dialog.show();
+        auto save = [&] {
+            const bool ok = dialog.grab().save(parser.value(screenshot));
+            QApplication::exit(ok ? 0 : 1);
+        };
+        if (dialog.summary()->text().contains(QStringLiteral("Reading")))
+            QObject::connect(&dialog, &peft::ui::ImportDialog::checked, &dialog,
+                             [&] { QTimer::singleShot(100, save); });
+        else
+            QTimer::singleShot(100, save);
+        return app.exec();
+    }
+
     const QStringList args = parser.positionalArguments();
     peft::ui::MainWindow window(args.isEmpty() ? QString() : args.first());
     window.show();
@@ -121,6 +144,8 @@ int main(int argc, char** argv) {
                                        QStringLiteral(".peftproj");
         if (!window.openBackbone(dir, file)) return 1;
     }
+    if (parser.isSet(importFile))
+        QTimer::singleShot(0, &window, [&] { window.importDatasetDialog(parser.value(importFile)); });
     if (parser.isSet(present)) window.setPresentationMode(true);
     const QStringList views = {QStringLiteral("design"), QStringLiteral("training"),
                                QStringLiteral("compare"), QStringLiteral("parameters"),

@@ -17,6 +17,7 @@
 #include <QThread>
 #include <QVBoxLayout>
 
+#include <algorithm>
 #include <map>
 
 #include "util/error.h"
@@ -164,6 +165,8 @@ void ImportDialog::setTrainFile(const QString& path) {
         }
         preview_->setVerticalHeaderLabels(lines);  // the file's own line numbers
         preview_->resizeColumnsToContents();
+        for (int c = 0; c < preview_->columnCount(); ++c)  // long texts must not push the label out of view
+            preview_->setColumnWidth(c, std::min(preview_->columnWidth(c), 520));
         fillColumns(header);
         check();
     } catch (const std::exception& e) {

@@ -506,9 +506,9 @@ qint64 MainWindow::importDataset(const FileDatasetSpec& spec) {
     }
 }
 
-void MainWindow::importDatasetDialog() {
+void MainWindow::importDatasetDialog(const QString& file) {
     if (!project_) return;
-    ImportDialog dialog(this);
+    ImportDialog dialog(this, file);
     if (dialog.exec() == QDialog::Accepted) importDataset(dialog.spec());
 }
 
@@ -604,7 +604,7 @@ void MainWindow::buildActions() {
     QMenu* file = menuBar()->addMenu(tr("&File"));
     file->addAction(tr("&New Project…"), QKeySequence::New, this, &MainWindow::newProject);
     file->addAction(tr("&Open Project…"), QKeySequence::Open, this, &MainWindow::openProjectDialog);
-    QAction* importAct = file->addAction(tr("&Import Dataset…"), this, &MainWindow::importDatasetDialog);
+    QAction* importAct = file->addAction(tr("&Import Dataset…"), this, [this] { importDatasetDialog(); });
     importAct->setShortcut(QKeySequence(tr("Ctrl+I")));
     importAct->setToolTip(tr("Your data (TSV, CSV, JSON Lines; GLUE's layouts) as a dataset of the project"));
     QAction* backboneAct = file->addAction(tr("Open &Backbone…"), this, &MainWindow::openBackboneDialog);

@@ -63,6 +63,8 @@ public:
     /// (0 when it failed, after saying why).
     qint64 importDataset(const FileDatasetSpec& spec);
     QComboBox* taskBox() const { return task_; }
+    /// File ▸ Import Dataset…, optionally on `file`.
+    void importDatasetDialog(const QString& file = {});
     /// The shape of the open project's backbone, which the design-space editor and counts use.
     const ModelConfig& backboneConfig() const { return cfg_; }
 
@@ -106,7 +108,6 @@ private:
     void refreshRuns();
     /// The task choices: the built-in tasks, then the project's imported datasets.
     void refreshTasks();
-    void importDatasetDialog();
     void startNextQueued();
     void setProjectTitle();
     void addRecent(const QString& path);
