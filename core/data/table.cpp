@@ -201,13 +201,12 @@ struct TableReader::Impl {
 };
 
 TableReader::TableReader(const std::string& path, std::optional<TableFormat> format, bool skipBadRows)
-    : path_(path), format_(format.value_or(tableFormatOf(path))), skip_(skipBadRows), impl_(new Impl) {
+    : path_(path),
+      format_(format.value_or(tableFormatOf(path))),
+      skip_(skipBadRows),
+      impl_(std::make_unique<Impl>()) {
     impl_->in.open(path, std::ios::binary);
-    if (!impl_->in) {
-        delete impl_;
-        impl_ = nullptr;
-        throw Error(path, "cannot open the data file");
-    }
+    if (!impl_->in) throw Error(path, "cannot open the data file");
     std::string record;
     int64_t line = 0;
     if (format_ == TableFormat::JsonLines) {
@@ -242,9 +241,7 @@ TableReader::TableReader(const std::string& path, std::optional<TableFormat> for
     if (!error.empty()) throw Error(path + ":1", error);
 }
 
-TableReader::~TableReader() {
-    delete impl_;
-}
+TableReader::~TableReader() = default;
 
 bool TableReader::readRecord(std::string& record, int64_t& firstLine) {
     std::string line;

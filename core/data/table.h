@@ -11,6 +11,7 @@
 #include <cstdint>
 #include <functional>
 #include <iterator>
+#include <memory>
 #include <optional>
 #include <random>
 #include <string>
@@ -60,7 +61,7 @@ private:
     std::vector<std::string> header_;
     int64_t skipped_ = 0;
     std::vector<std::string> skippedMessages_;
-    Impl* impl_ = nullptr;
+    std::unique_ptr<Impl> impl_;  // released by the members' destructors even when the constructor throws
 };
 
 /// Which columns hold the text, the optional second text and the label (names from the header).
