@@ -14,6 +14,7 @@
 #include "io/hf_model.h"
 #include "io/safetensors.h"
 #include "peft/presets.h"
+#include "test_support.h"
 #include "util/error.h"
 
 using namespace peft;
@@ -79,15 +80,6 @@ T logitsOf(Transformer m, bool lm) {
     const T ids = torch::tensor(std::vector<int64_t>{5, 6, 7, 8, 9, 10, 11, 12}).unsqueeze(0);
     const ForwardResult r = m->forward(ids, {}, {}, fo);
     return (lm ? r.lm_logits[0][-1] : r.cls_logits[0]).to(torch::kDouble);
-}
-
-std::string errorOf(const std::function<void()>& f) {
-    try {
-        f();
-    } catch (const Error& e) {
-        return e.what();
-    }
-    return "(no error)";
 }
 
 T layerNorm(const T& x, const T& w, const T& b) {

@@ -19,6 +19,7 @@
 #include "io/hf_model.h"
 #include "peft/accounting.h"
 #include "peft/presets.h"
+#include "test_support.h"
 #include "util/error.h"
 
 using namespace peft;
@@ -133,15 +134,6 @@ fs::path freshDir(const std::string& name) {
     fs::remove_all(d);
     fs::create_directories(d);
     return d;
-}
-
-std::string errorOf(const std::function<void()>& f) {
-    try {
-        f();
-    } catch (const Error& e) {
-        return e.what();
-    }
-    return "(no error)";
 }
 
 }  // namespace

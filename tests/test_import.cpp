@@ -11,6 +11,7 @@
 
 #include "data/file_data.h"
 #include "data/table.h"
+#include "test_support.h"
 #include "util/error.h"
 
 using namespace peft;
@@ -32,15 +33,6 @@ std::string write(const std::string& name, const std::string& bytes) {
     const fs::path p = dir() / name;
     std::ofstream(p, std::ios::binary) << bytes;
     return p.string();
-}
-
-std::string errorOf(const std::function<void()>& f) {
-    try {
-        f();
-    } catch (const Error& e) {
-        return e.what();
-    }
-    return "(no error)";
 }
 
 #define EXPECT_ERROR(call, text)                                                  \

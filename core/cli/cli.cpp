@@ -278,6 +278,7 @@ const std::vector<Command>& commands() {
           {"target-field"},
           {"data-kind"},
           {"skip-bad-rows", false},
+          {"dev-fraction"},
           {"json", false}},
          cmdData},
         {"tokenize",
@@ -626,6 +627,26 @@ Example frameInput(const LoadedBackbone& lb, const std::string& text, const std:
 TaskEncoder taskEncoder(const LoadedBackbone& lb) {
     if (lb.world) return worldEncoder(WordTokenizer::fromVocabulary(lb.vocab, "vocab.txt of " + lb.name));
     return dataEncoder(lb);
+}
+
+FileDatasetSpec fileSpecFromArgs(const Args& a) {
+    FileDatasetSpec spec;
+    const auto data = a.get("data");
+    if (!data) throw Error("--data", "missing: the training file");
+    spec.train = *data;
+    spec.dev = a.get("dev").value_or("");
+    spec.test = a.get("test").value_or("");
+    spec.kind = a.get("data-kind").value_or("auto");
+    spec.columns.text = a.get("text-column").value_or("");
+    spec.columns.pair = a.get("pair-column").value_or("");
+    spec.columns.label = a.get("label-column").value_or("");
+    spec.source_field = a.get("source-field").value_or(spec.source_field);
+    spec.target_field = a.get("target-field").value_or(spec.target_field);
+    spec.dev_fraction = a.getDouble("dev-fraction").value_or(spec.dev_fraction);
+    spec.split_seed = static_cast<uint64_t>(a.getInt("seed").value_or(0));
+    spec.skip_bad_rows = a.flag("skip-bad-rows");
+    spec.limit = a.getInt("limit").value_or(0);
+    return fileDatasetSpecFromJson(json(spec), "--data");
 }
 
 TaskEncoder dataEncoder(const LoadedBackbone& lb) {

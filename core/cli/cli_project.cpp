@@ -131,23 +131,8 @@ int cmdProject(const Args& a, std::ostream& out, std::ostream& err) {
         return 0;
     }
     if (sub == "import") {
-        const auto data = a.get("data");
-        if (!data) throw Error("--data", "missing: the training file to import");
-        FileDatasetSpec spec;
-        spec.train = *data;
-        spec.dev = a.get("dev").value_or("");
-        spec.test = a.get("test").value_or("");
-        spec.kind = a.get("data-kind").value_or("auto");
-        spec.columns.text = a.get("text-column").value_or("");
-        spec.columns.pair = a.get("pair-column").value_or("");
-        spec.columns.label = a.get("label-column").value_or("");
-        spec.source_field = a.get("source-field").value_or(spec.source_field);
-        spec.target_field = a.get("target-field").value_or(spec.target_field);
-        spec.dev_fraction = a.getDouble("dev-fraction").value_or(spec.dev_fraction);
-        spec.split_seed = uint64_t(a.getInt("seed").value_or(0));
-        spec.skip_bad_rows = a.flag("skip-bad-rows");
         auto p = Project::open(file);
-        const int64_t id = addFileDataset(*p, fileDatasetSpecFromJson(json(spec), "--data"));
+        const int64_t id = addFileDataset(*p, fileSpecFromArgs(a));
         for (const auto& d : p->datasets())
             if (d.id == id)
                 out << "imported dataset " << id << ": " << d.name << " (" << d.mapping["train_examples"]

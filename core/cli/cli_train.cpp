@@ -130,21 +130,7 @@ struct TaskSource {
             throw Error("--task",
                         "missing: give --task NAME (sentiment, entailment, summarization, translation) or "
                         "--data FILE");
-        FileDatasetSpec spec;
-        spec.train = *data;
-        spec.dev = a.get("dev").value_or("");
-        spec.test = a.get("test").value_or("");
-        spec.kind = a.get("data-kind").value_or("auto");
-        spec.columns.text = a.get("text-column").value_or("");
-        spec.columns.pair = a.get("pair-column").value_or("");
-        spec.columns.label = a.get("label-column").value_or("");
-        spec.source_field = a.get("source-field").value_or(spec.source_field);
-        spec.target_field = a.get("target-field").value_or(spec.target_field);
-        spec.dev_fraction = a.getDouble("dev-fraction").value_or(spec.dev_fraction);
-        spec.split_seed = static_cast<uint64_t>(a.getInt("seed").value_or(0));
-        spec.skip_bad_rows = a.flag("skip-bad-rows");
-        spec.limit = a.getInt("limit").value_or(0);
-        t.files = readFileData(fileDatasetSpecFromJson(nlohmann::json(spec), "--data"));
+        t.files = readFileData(fileSpecFromArgs(a));
         t.labels = t.files->labels;
         return t;
     }
@@ -882,19 +868,10 @@ int cmdBench(const Args& a, std::ostream& out, std::ostream& err) {
 int cmdData(const Args& a, std::ostream& out, std::ostream&) {
     const auto file = a.get("data");
     if (!file) throw Error("--data", "missing: the file to inspect");
-    FileDatasetSpec spec;
-    spec.train = *file;
-    spec.dev = a.get("dev").value_or("");
-    spec.kind = a.get("data-kind").value_or("auto");
-    spec.columns.text = a.get("text-column").value_or("");
-    spec.columns.pair = a.get("pair-column").value_or("");
-    spec.columns.label = a.get("label-column").value_or("");
-    spec.source_field = a.get("source-field").value_or(spec.source_field);
-    spec.target_field = a.get("target-field").value_or(spec.target_field);
-    spec.dev_fraction = spec.dev.empty() ? 0.0 : spec.dev_fraction;
-    spec.skip_bad_rows = a.flag("skip-bad-rows");
+    FileDatasetSpec spec = fileSpecFromArgs(a);
+    if (spec.dev.empty() && !a.get("dev-fraction")) spec.dev_fraction = 0;  // show the whole file
     const auto t0 = std::chrono::steady_clock::now();
-    const FileData d = readFileData(fileDatasetSpecFromJson(json(spec), "--data"));
+    const FileData d = readFileData(spec);
     const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
     json j = {{"kind", d.spec.kind},
               {"format", toString(tableFormatOf(*file))},

@@ -11,6 +11,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "data/file_data.h"
 #include "data/hf_tokenizer.h"
 #include "data/world.h"
 #include "model/config.h"
@@ -48,6 +49,10 @@ Example frameInput(const LoadedBackbone& lb, const std::string& text, const std:
                    bool lm);
 /// How `lb` reads the built-in tasks (the world's own layout for a world backbone).
 TaskEncoder taskEncoder(const LoadedBackbone& lb);
+/// The files of --data / --dev / --test with their mapping options (--text-column, --pair-column,
+/// --label-column, --source-field, --target-field, --data-kind, --dev-fraction, --seed, --skip-bad-rows,
+/// --limit), checked.
+FileDatasetSpec fileSpecFromArgs(const Args& a);
 /// How `lb` reads users' text: its Hugging Face tokenizer's template, else frameInput's layout.
 TaskEncoder dataEncoder(const LoadedBackbone& lb);
 /// --model DIR, else the shipped default backbone, else the built-in random byte-level one.
