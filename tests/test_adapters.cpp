@@ -8,7 +8,9 @@
 
 #include <cmath>
 #include <filesystem>
+#include <sstream>
 
+#include "cli/cli.h"
 #include "hf_fixture.h"
 #include "io/adapter.h"
 #include "io/hf_model.h"
@@ -292,6 +294,32 @@ private Q_SLOTS:
                  ("max diff " + std::to_string((got - want).abs().max().item<double>())).c_str());
         // Without the position shift the numbers differ: the test can tell.
         QVERIFY((gpt2Reference(w, ids, past, 0) - want).abs().max().item<double>() > 1e-3);
+    }
+
+    // An imported adapter trains further and evaluates through the CLI (train / eval --adapter).
+    void adapterTrainsFurtherAndEvaluates() {
+        HfModel a = load("bert");
+        a.model->applySpec(resolvePreset(presetById("lora"), a.config, {2, std::nullopt, std::nullopt}));
+        perturb(a.model);
+        const fs::path dir = freshDir("cli-lora");
+        exportAdapter(dir.string(), "hf-peft", a.model, "bert", baseFolder("bert"), true);
+        for (const char* cmd : {"train", "eval"}) {
+            std::ostringstream out, err;
+            std::vector<std::string> args = {cmd,          "--model", baseFolder("bert"), "--adapter",
+                                             dir.string(), "--task",  "entailment",       "--json"};
+            if (std::string(cmd) == "train")
+                args.insert(args.end(), {"--steps", "3", "--train-size", "24", "--batch-size", "8",
+                                         "--max-eval", "8", "--eval-every", "3", "--quiet"});
+            const int rc = runCli(args, out, err);
+            QVERIFY2(rc == 0, (std::string(cmd) + ": " + err.str()).c_str());
+            QVERIFY2(out.str().find("accuracy") != std::string::npos, out.str().c_str());
+        }
+        std::ostringstream out, err;
+        QCOMPARE(runCli({"train", "--model", baseFolder("bert"), "--adapter", dir.string(), "--preset",
+                         "lora", "--task", "sentiment"},
+                        out, err),
+                 1);
+        QVERIFY2(err.str().find("the adapter brings its own spec") != std::string::npos, err.str().c_str());
     }
 
     void badAdaptersNameTheProblem() {

@@ -305,7 +305,8 @@ const std::vector<Command>& commands() {
                           {"notes"},          {"test"},
                           {"pair-column"},    {"data-kind"},
                           {"source-field"},   {"target-field"},
-                          {"dev-fraction"},   {"skip-bad-rows", false}}),
+                          {"dev-fraction"},   {"skip-bad-rows", false},
+                          {"adapter"}}),
          cmdTrain},
         {"score",
          "score outputs against references: BLEU (sacreBLEU), ROUGE (rouge-score), accuracy",
@@ -361,19 +362,15 @@ const std::vector<Command>& commands() {
           {"quiet", false}},
          cmdPretrain},
         {"eval",
-         "evaluate a saved checkpoint (train --save) on a task or dataset split",
-         "usage: peftwb eval --checkpoint FILE (--task NAME | --data FILE) [--split dev|test] [--model DIR] "
-         "[--json]\n",
-         {{"checkpoint"},
-          {"task"},
-          {"data"},
-          {"split"},
-          {"model"},
-          {"config"},
-          {"text-column"},
-          {"label-column"},
-          {"max-eval"},
-          {"threads"},
+         "evaluate a saved checkpoint (train --save) or an adapter folder on a task or dataset split",
+         "usage: peftwb eval (--checkpoint FILE | --adapter DIR) (--task NAME | --data FILE [--dev FILE] "
+         "[--test "
+         "FILE])\n"
+         "                   [--split dev|test] [--model DIR] [--json]\n",
+         {{"checkpoint"},   {"adapter"},      {"task"},         {"data"},         {"dev"},
+          {"test"},         {"split"},        {"model"},        {"config"},       {"text-column"},
+          {"pair-column"},  {"label-column"}, {"source-field"}, {"target-field"}, {"data-kind"},
+          {"dev-fraction"}, {"seed"},         {"max-eval"},     {"threads"},      {"skip-bad-rows", false},
           {"json", false}},
          cmdEval},
         {"project",
@@ -466,6 +463,8 @@ std::string commandHelp(const Command& c) {
             "  --seed N  --device cpu|cuda[:N]  --threads N (default: the core count)\n"
             "  --metrics FILE     JSON Lines: {\"step\", \"split\", \"name\", \"value\", \"wall_time\"}\n"
             "  --quiet            no progress line\n"
+            "  --adapter DIR      start from an adapter folder (Hugging Face PEFT LoRA / prefix tuning, or "
+            "native) instead of --preset\n"
             "  --save FILE        write the best checkpoint's trainable parameters (safetensors, spec in "
             "metadata)\n"
             "  --beam N  --max-new-tokens N   decoding of generation tasks (greedy, 24)\n"

@@ -20,6 +20,7 @@
 #include "cli/commands.h"
 #include "data/file_data.h"
 #include "data/world.h"
+#include "io/adapter.h"
 #include "io/backbone.h"
 #include "io/safetensors.h"
 #include "model/transformer.h"
@@ -214,8 +215,15 @@ int cmdTrain(const Args& a, std::ostream& out, std::ostream& err) {
     if (auto limit = a.getInt("limit"); limit && *limit > 0 && static_cast<size_t>(*limit) < ds.train.size())
         ds.train.resize(static_cast<size_t>(*limit));
     const TrainConfig tc = trainConfigFrom(a, lb, ds);
-    const Spec spec = chosenSpec(a, lb.config);
-    lb.model->applySpec(spec);
+    if (const auto adapter = a.get("adapter")) {  // continue training an adapter (PEFT's or native)
+        if (a.get("preset") || a.get("spec"))
+            throw Error("--adapter", "the adapter brings its own spec: give --adapter or --preset / --spec");
+        importAdapter(*adapter, lb.model,
+                      lb.info.is_object() ? lb.info.value("model_type", "") : std::string());
+    } else {
+        lb.model->applySpec(chosenSpec(a, lb.config));
+    }
+    const Spec spec = lb.model->spec();
     const ParamReport rep = countParams(spec, lb.config);
     err << "training '" << spec.name << "' on " << ds.name << " (" << ds.train.size() << " examples"
         << (ds.label_names.empty() ? "" : ", " + std::to_string(ds.label_names.size()) + " labels")
@@ -340,19 +348,28 @@ int cmdTrain(const Args& a, std::ostream& out, std::ostream& err) {
 
 int cmdEval(const Args& a, std::ostream& out, std::ostream&) {
     const auto ckpt = a.get("checkpoint");
-    if (!ckpt) throw Error("--checkpoint", "missing: a file written by 'peftwb train --save'");
-    const SafetensorsFile file = readSafetensors(*ckpt);
-    auto specIt = file.metadata.find("spec");
-    if (specIt == file.metadata.end())
-        throw Error(*ckpt, "not a peft-workbench checkpoint (no spec in its metadata)");
-    const Spec spec = specFromJsonText(specIt->second, *ckpt + " (spec)");
+    const auto adapter = a.get("adapter");
+    if (!ckpt && !adapter)
+        throw Error("--checkpoint", "missing: a file written by 'peftwb train --save', or --adapter DIR");
+    if (ckpt && adapter) throw Error("--adapter", "give --checkpoint or --adapter, not both");
     const TaskSource source = TaskSource::fromArgs(a);
     applyThreadCount(static_cast<int>(a.getInt("threads").value_or(0)));
     LoadedBackbone lb = chosenBackbone(a, source.numLabels(), 0);
-    validate(spec, lb.config);
     Dataset ds = source.build(lb, TaskSizes{}, 7, lb.config.max_positions);
-    lb.model->applySpec(spec);
-    loadTrainableInto(lb.model, file.tensors, *ckpt);
+    if (adapter) {
+        importAdapter(*adapter, lb.model,
+                      lb.info.is_object() ? lb.info.value("model_type", "") : std::string());
+    } else {
+        const SafetensorsFile file = readSafetensors(*ckpt);
+        auto specIt = file.metadata.find("spec");
+        if (specIt == file.metadata.end())
+            throw Error(*ckpt, "not a peft-workbench checkpoint (no spec in its metadata)");
+        const Spec fromFile = specFromJsonText(specIt->second, *ckpt + " (spec)");
+        validate(fromFile, lb.config);
+        lb.model->applySpec(fromFile);
+        loadTrainableInto(lb.model, file.tensors, *ckpt);
+    }
+    const Spec spec = lb.model->spec();
     const std::string split = a.get("split").value_or("dev");
     if (split != "dev" && split != "test")
         throw Error("--split", "expected dev or test, got '" + split + "'");
