@@ -17,6 +17,10 @@
 #include <nlohmann/json.hpp>
 
 #include "hf_fixture.h"
+#include "io/adapter.h"
+#include "io/hf_model.h"
+#include "io/safetensors.h"
+#include "project/executor.h"
 #include "qcp.h"
 
 #include "compare_view.h"
@@ -162,6 +166,50 @@ private Q_SLOTS:
         QCOMPARE(QString::fromUtf8(peft::toString(r.state)), QStringLiteral("finished"));
         QCOMPARE(r.dataset_id.value_or(0), dataset);
         QVERIFY(w.trainingView()->pointCount(run, QStringLiteral("dev/accuracy")) > 0);
+    }
+
+    // File ▸ Import Adapter: a PEFT prefix-tuning folder becomes a run whose weights are the adapter's (λ(x)
+    // of it at once); Run ▸ Export Adapter writes the same tensors back.
+    void adapterImportsAndExportsThroughTheGui() {
+        const std::string base = bertFolder().toStdString();
+        peft::HfModel h = peft::loadHfModel(base, 2, 3);
+        h.model->applySpec(
+            peft::resolvePreset(peft::presetById("prefix"), h.config, {std::nullopt, 4, std::nullopt}));
+        {
+            torch::NoGradGuard ng;
+            for (auto& p : h.model->parameters())
+                if (p.requires_grad()) p.normal_(0.0, 0.5);
+        }
+        const QString adapter = dir_.filePath(QStringLiteral("prefix-adapter"));
+        peft::exportAdapter(adapter.toStdString(), "hf-peft", h.model, "bert", base, true);
+
+        const QString file = dir_.filePath(QStringLiteral("adapter.peftproj"));
+        peft::ui::MainWindow::createQueuedProject(file, QStringLiteral("sentiment"), 20, bertFolder());
+        peft::ui::MainWindow w;
+        QVERIFY(w.openProject(file));
+        qint64 run = -1;
+        w.importAdapter(adapter, [&](qint64 id) { run = id; });
+        QTRY_VERIFY_WITH_TIMEOUT(run >= 0, 60000);
+        QVERIFY(run > 0);
+        auto p = peft::Project::open(file.toStdString(), peft::Project::Mode::ReadOnly);
+        QCOMPARE(QString::fromStdString(p->run(run).train_config.value("init_adapter", "")),
+                 QFileInfo(adapter).absoluteFilePath());
+        const peft::LambdaMap lam = peft::lambdaOfRun(file.toStdString(), run, "the plot was not bad");
+        QCOMPARE(QString::fromStdString(lam.weights), QStringLiteral("the imported adapter"));
+        QCOMPARE(lam.layers, int64_t(2));
+
+        QString written = QStringLiteral("(pending)");
+        const QString out = dir_.filePath(QStringLiteral("prefix-again"));
+        w.exportAdapter(run, QStringLiteral("hf-peft"), out, [&](const QString& d) { written = d; });
+        QTRY_VERIFY_WITH_TIMEOUT(written != QStringLiteral("(pending)"), 60000);
+        QCOMPARE(written, out);
+        const auto a =
+            peft::readSafetensors((adapter + QStringLiteral("/adapter_model.safetensors")).toStdString());
+        const auto b =
+            peft::readSafetensors((out + QStringLiteral("/adapter_model.safetensors")).toStdString());
+        QCOMPARE(a.tensors.size(), b.tensors.size());
+        for (const auto& [name, t] : a.tensors)
+            QVERIFY2(torch::equal(t, b.tensors.at(name)), name.c_str());
     }
 
     // File ▸ Open Backbone on a Hugging Face BERT folder (real bert-base-uncased vocabulary, random weights):

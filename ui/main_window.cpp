@@ -14,6 +14,7 @@
 #include <QFileInfo>
 #include <QHBoxLayout>
 #include <QHeaderView>
+#include <QInputDialog>
 #include <QKeySequence>
 #include <QLabel>
 #include <QListWidget>
@@ -28,6 +29,7 @@
 #include <QStatusBar>
 #include <QTabWidget>
 #include <QTableWidget>
+#include <QThread>
 #include <QToolBar>
 #include <QVBoxLayout>
 
@@ -512,6 +514,100 @@ void MainWindow::importDatasetDialog(const QString& file) {
     if (dialog.exec() == QDialog::Accepted) importDataset(dialog.spec());
 }
 
+void MainWindow::inBackground(std::function<QString()> work,
+                              std::function<void(QString result, QString error)> done) {
+    auto result = std::make_shared<QString>();
+    auto error = std::make_shared<QString>();
+    QThread* t = QThread::create([work = std::move(work), result, error] {
+        try {
+            *result = work();
+        } catch (const std::exception& e) {
+            *error = QString::fromUtf8(e.what());
+        }
+    });
+    connect(t, &QThread::finished, this, [t, result, error, done = std::move(done)] {
+        t->deleteLater();
+        done(*result, *error);
+    });
+    t->start();
+}
+
+void MainWindow::importAdapter(const QString& dir, std::function<void(qint64)> done) {
+    if (!project_ || project_->readOnly()) return;
+    const QString choice = task_->currentData().toString();
+    const bool dataset = choice.startsWith(QStringLiteral("dataset:"));
+    const std::string task = dataset ? std::string() : choice.toStdString();
+    const std::optional<int64_t> datasetId =
+        dataset ? std::optional<int64_t>(choice.mid(8).toLongLong()) : std::nullopt;
+    TrainConfig tc;
+    tc.steps = steps_->value();
+    tc.eval_every = std::max(1, steps_->value() / 10);
+    tc.lr = 1e-3;
+    const std::string path = projectPath_.toStdString(), adapter = dir.toStdString();
+    statusBar()->showMessage(tr("checking the adapter %1 against the backbone…").arg(dir));
+    inBackground(
+        [path, adapter, task, datasetId, tc] {
+            auto p = Project::open(path);  // its own connection, on this thread
+            return QString::number(queueAdapterRun(*p, "", adapter, task, datasetId, tc));
+        },
+        [this, dir, done](const QString& result, const QString& error) {
+            if (!error.isEmpty()) {
+                statusBar()->clearMessage();
+                QMessageBox::warning(this, tr("Cannot import the adapter"), error);
+                if (done) done(0);
+                return;
+            }
+            const qint64 id = result.toLongLong();
+            refreshRuns();
+            lambda_->selectRun(id);
+            statusBar()->showMessage(
+                tr("run %1 starts from %2: λ(x) shows it now; Run Queue trains it further").arg(id).arg(dir),
+                8000);
+            if (done) done(id);
+        });
+}
+
+void MainWindow::importAdapterDialog() {
+    const QString dir = QFileDialog::getExistingDirectory(
+        this, tr("Import Adapter — a Hugging Face PEFT LoRA / prefix-tuning folder, or a workbench adapter"));
+    if (!dir.isEmpty()) importAdapter(dir);
+}
+
+void MainWindow::exportAdapter(qint64 run, const QString& format, const QString& dir,
+                               std::function<void(QString)> done) {
+    const std::string path = projectPath_.toStdString(), out = dir.toStdString(), fmt = format.toStdString();
+    statusBar()->showMessage(tr("exporting run %1…").arg(run));
+    inBackground([path, run, out, fmt] { return qs(exportRunAdapter(path, run, fmt, out).dump()); },
+                 [this, run, dir, done](const QString& result, const QString& error) {
+                     if (!error.isEmpty()) {
+                         statusBar()->clearMessage();
+                         QMessageBox::warning(this, tr("Cannot export run %1").arg(run), error);
+                         if (done) done({});
+                         return;
+                     }
+                     statusBar()->showMessage(tr("exported run %1 to %2").arg(run).arg(dir), 8000);
+                     if (done) done(dir);
+                 });
+}
+
+void MainWindow::exportAdapterDialog() {
+    if (!project_) return;
+    if (selectedRuns_.size() != 1) {
+        QMessageBox::information(this, tr("Export Adapter"), tr("Select one run in the Compare view first."));
+        return;
+    }
+    const QStringList formats = {tr("Hugging Face PEFT (LoRA, prefix tuning)"),
+                                 tr("Workbench native (every method)")};
+    bool ok = false;
+    const QString f = QInputDialog::getItem(this, tr("Export Adapter"), tr("Format"), formats, 0, false, &ok);
+    if (!ok) return;
+    const QString parent = QFileDialog::getExistingDirectory(this, tr("Export Adapter — into which folder?"));
+    if (parent.isEmpty()) return;
+    const qint64 run = selectedRuns_.front();
+    exportAdapter(run, f == formats[0] ? QStringLiteral("hf-peft") : QStringLiteral("native"),
+                  QDir(parent).filePath(QStringLiteral("run-%1-adapter").arg(run)));
+}
+
 void MainWindow::buildTrainingControls() {
     task_ = new QComboBox(this);
     for (const auto& t : builtinTaskNames())
@@ -607,6 +703,10 @@ void MainWindow::buildActions() {
     QAction* importAct = file->addAction(tr("&Import Dataset…"), this, [this] { importDatasetDialog(); });
     importAct->setShortcut(QKeySequence(tr("Ctrl+I")));
     importAct->setToolTip(tr("Your data (TSV, CSV, JSON Lines; GLUE's layouts) as a dataset of the project"));
+    QAction* adapterAct = file->addAction(tr("Import Ada&pter…"), this, &MainWindow::importAdapterDialog);
+    adapterAct->setToolTip(
+        tr("A Hugging Face PEFT LoRA / prefix-tuning adapter (or a workbench one) as a run on "
+           "the project's backbone: see its λ(x), evaluate it, train it further"));
     QAction* backboneAct = file->addAction(tr("Open &Backbone…"), this, &MainWindow::openBackboneDialog);
     backboneAct->setShortcut(QKeySequence(tr("Ctrl+B")));
     backboneAct->setToolTip(
@@ -660,6 +760,12 @@ void MainWindow::buildActions() {
     stopAct_ = run->addAction(tr("&Stop"), this, &MainWindow::stopTraining);
     stopAct_->setShortcut(QKeySequence(tr("Ctrl+.")));
     stopAct_->setToolTip(tr("Cancel the run in progress (it keeps its curve and checkpoint) and the queue"));
+    run->addSeparator();
+    QAction* exportAdapterAct =
+        run->addAction(tr("E&xport Adapter…"), this, &MainWindow::exportAdapterDialog);
+    exportAdapterAct->setToolTip(
+        tr("The run selected in the Compare view as an adapter folder: Hugging Face PEFT "
+           "(LoRA, prefix tuning on a Hugging Face backbone) or the workbench's own"));
 
     QMenu* view = menuBar()->addMenu(tr("&View"));
     presentAct_ = view->addAction(tr("&Presentation Mode"));
@@ -832,8 +938,10 @@ void MainWindow::buildCentral() {
     tabs_->addTab(lambda_, tr("λ(x)"));
     tabs_->setTabToolTip(
         3, tr("The prefix's gate λ(x) per layer, head and token for a run with a gated prefix"));
-    connect(compare_, &CompareView::runsSelected, this,
-            [this](const QList<qint64>& ids) { training_->showOnly(ids); });
+    connect(compare_, &CompareView::runsSelected, this, [this](const QList<qint64>& ids) {
+        selectedRuns_ = ids;
+        training_->showOnly(ids);
+    });
     setCentralWidget(tabs_);
 }
 

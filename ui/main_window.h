@@ -8,6 +8,7 @@
 #include <QString>
 #include <QThread>
 
+#include <functional>
 #include <memory>
 
 #include "data/file_data.h"
@@ -65,6 +66,13 @@ public:
     QComboBox* taskBox() const { return task_; }
     /// File ▸ Import Dataset…, optionally on `file`.
     void importDatasetDialog(const QString& file = {});
+    /// File ▸ Import Adapter…: queues a run that starts from an adapter folder (checked against the backbone
+    /// on a worker thread); `done` gets the run id (0 on failure, after saying why).
+    void importAdapter(const QString& dir, std::function<void(qint64)> done = {});
+    /// Run ▸ Export Adapter…: the run's best weights as an adapter folder (format "hf-peft" or "native"), on
+    /// a worker thread; `done` gets the folder (empty on failure, after saying why).
+    void exportAdapter(qint64 run, const QString& format, const QString& dir,
+                       std::function<void(QString)> done = {});
     /// The shape of the open project's backbone, which the design-space editor and counts use.
     const ModelConfig& backboneConfig() const { return cfg_; }
 
@@ -114,6 +122,10 @@ private:
     void newProject();
     void openProjectDialog();
     void openBackboneDialog();
+    void importAdapterDialog();
+    void exportAdapterDialog();
+    /// Runs `work` on a worker thread; `done` gets its result or its error message on the GUI thread.
+    void inBackground(std::function<QString()> work, std::function<void(QString result, QString error)> done);
     /// Reads the open project's backbone config and shows it in the editor, counts and status bar.
     void applyBackbone();
     void saveProjectAs();
@@ -153,7 +165,8 @@ private:
     QProgressBar* progress_ = nullptr;
 
     std::unique_ptr<Project> project_;
-    ModelConfig cfg_;  // the open project's backbone
+    QList<qint64> selectedRuns_;  // in the Compare view
+    ModelConfig cfg_;             // the open project's backbone
     QLabel* backboneLabel_ = nullptr;
     QCPBars* budgetTrained_ = nullptr;
     QCPBars* budgetStored_ = nullptr;

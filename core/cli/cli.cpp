@@ -385,6 +385,9 @@ const std::vector<Command>& commands() {
          "       peftwb project queue FILE [--preset ID,ID,…|all] [--task NAME | --dataset ID] [--steps N] "
          "[--seed "
          "N]\n"
+         "       peftwb project queue FILE --adapter DIR [--task NAME | --dataset ID] [--steps N] [--lr X]\n"
+         "                    (a run that starts from an adapter folder: PEFT LoRA / prefix tuning, or "
+         "native)\n"
          "       peftwb project run FILE [--run ID] [--threads N]   (the run, or every queued run in order)\n"
          "       peftwb project resume FILE --run ID [--threads N] [--quiet]\n"
          "       peftwb project notes FILE --run ID --text TEXT\n"
@@ -401,7 +404,7 @@ const std::vector<Command>& commands() {
           {"preset"},       {"task"},         {"steps"},       {"seed"},         {"data"},
           {"dev"},          {"test"},         {"text-column"}, {"pair-column"},  {"label-column"},
           {"source-field"}, {"target-field"}, {"data-kind"},   {"dev-fraction"}, {"skip-bad-rows", false},
-          {"dataset"}},
+          {"dataset"},      {"adapter"},      {"lr"}},
          cmdProject},
         {"lm-probe",
          "what a built-in-world backbone's language model knows: review verdicts, looking facts up",

@@ -14,7 +14,6 @@
 #include "cli/commands.h"
 #include "data/file_data.h"
 #include "data/world.h"
-#include "io/adapter.h"
 #include "model/config.h"
 #include "peft/presets.h"
 #include "project/executor.h"
@@ -166,6 +165,17 @@ int cmdProject(const Args& a, std::ostream& out, std::ostream& err) {
             std::stringstream ss(list);
             for (std::string id; std::getline(ss, id, ',');)
                 ids.push_back(id);
+        }
+        if (const auto adapter = a.get("adapter")) {  // one run that starts from an adapter folder
+            TrainConfig tc;
+            tc.steps = a.getInt("steps").value_or(600);
+            tc.eval_every = std::max<int64_t>(1, tc.steps / 12);
+            tc.lr = a.getDouble("lr").value_or(1e-3);
+            tc.seed = uint64_t(a.getInt("seed").value_or(0));
+            const int64_t run = queueAdapterRun(*p, "", *adapter, task, dataset, tc);
+            out << "queued run " << run << ": " << p->run(run).name << " on "
+                << (dataset ? datasetName : task) << "\n";
+            return 0;
         }
         for (const auto& id : ids) {
             const Preset& pr = presetById(id);
@@ -353,21 +363,17 @@ int cmdExport(const Args& a, std::ostream& out, std::ostream&) {
     const auto dir = a.get("out");
     if (!dir) throw Error("--out", "missing: the adapter folder to write");
     const std::string format = a.get("format").value_or("hf-peft");
-    RunModel rm = loadRunModel(*file, *runId);
-    const AdapterInfo info =
-        exportAdapter(*dir, format, rm.model, rm.modelType, rm.backboneDir, rm.classification);
+    const json info = exportRunAdapter(*file, *runId, format, *dir);
     if (a.flag("json")) {
-        out << json{{"format", info.format}, {"peft_type", info.peft_type}, {"dir", *dir},
-                    {"weights", rm.weights}, {"has_head", info.has_head},   {"config", info.config}}
-                   .dump(2)
-            << "\n";
+        out << info.dump(2) << "\n";
         return 0;
     }
-    out << "exported run " << *runId << " (" << info.spec.name << ", " << rm.weights << ") to " << *dir
-        << " as "
-        << (info.format == "hf-peft" ? "a Hugging Face PEFT " + info.peft_type + " adapter"
-                                     : "a native adapter")
-        << (info.has_head ? " with its classification head" : "") << "\n";
+    out << "exported run " << *runId << " (" << info["spec"].get<std::string>() << ", "
+        << info["weights"].get<std::string>() << ") to " << *dir << " as "
+        << (info["format"] == "hf-peft"
+                ? "a Hugging Face PEFT " + info["peft_type"].get<std::string>() + " adapter"
+                : std::string("a native adapter"))
+        << (info["has_head"].get<bool>() ? " with its classification head" : "") << "\n";
     return 0;
 }
 

@@ -10,6 +10,7 @@
 
 #include "data/file_data.h"
 #include "data/world.h"
+#include "io/adapter.h"
 #include "io/backbone.h"
 #include "io/hf_model.h"
 #include "io/safetensors.h"
@@ -210,6 +211,88 @@ int64_t queueBuiltinRun(Project& project, const std::string& name, const std::st
     return project.addRun(r);
 }
 
+namespace {
+
+/// The label names a run trains for: its built-in task's, or its imported dataset's (empty: generation).
+std::vector<std::string> labelsOfRun(const Project& project, const RunRecord& run, std::string& task) {
+    task.clear();
+    if (auto it = run.train_config.find("task"); it != run.train_config.end() && it->is_string())
+        task = it->get<std::string>();
+    if (task.empty() && run.dataset_id)
+        for (const auto& d : project.datasets())
+            if (d.id == *run.dataset_id) {
+                if (d.source == "builtin") task = d.name;
+                if (d.source == "file") return d.labels;
+            }
+    return builtinTaskLabels(task.empty() ? "sentiment" : task);
+}
+
+/// The run's spec on `model`: from the adapter it was queued from (its weights as the start), else fresh.
+void applyRunSpec(Transformer& model, const RunRecord& run, const std::string& modelType,
+                  const std::string& where) {
+    if (auto it = run.train_config.find("init_adapter"); it != run.train_config.end() && it->is_string()) {
+        const AdapterInfo info = importAdapter(it->get<std::string>(), model, modelType);
+        if (json(info.spec) != run.spec)
+            throw Error(where,
+                        "the adapter at '" + it->get<std::string>() + "' no longer matches the run's spec");
+        return;
+    }
+    model->applySpec(specFromJson(run.spec));
+}
+
+}  // namespace
+
+int64_t queueAdapterRun(Project& project, const std::string& name, const std::string& adapterDir,
+                        const std::string& task, std::optional<int64_t> datasetId, const TrainConfig& tc) {
+    std::error_code ec;
+    const std::string dir = std::filesystem::absolute(adapterDir, ec).lexically_normal().string();
+    std::vector<std::string> labels;
+    if (datasetId) {
+        for (const auto& d : project.datasets())
+            if (d.id == *datasetId) labels = d.labels;
+    } else {
+        labels = builtinTaskLabels(task);
+    }
+    const std::string where = project.path() + ": adapter " + dir;
+    const std::string backboneDir = projectBackboneDir(project.backbone(), where);
+    Transformer model{nullptr};
+    std::string modelType;
+    if (isHfModelDir(backboneDir)) {
+        HfModel h = loadHfModel(backboneDir, int64_t(labels.size()), tc.seed);
+        model = h.model;
+        modelType = h.model_type;
+    } else {
+        model = loadBackbone(backboneDir, int64_t(labels.size()), tc.seed).model;
+    }
+    const AdapterInfo info = importAdapter(dir, model, modelType);  // checks it fits this backbone, now
+    RunRecord r;
+    r.name = name.empty() ? info.spec.name + " from " + std::filesystem::path(dir).filename().string() : name;
+    r.preset = "adapter";
+    r.spec = info.spec;
+    r.train_config = trainConfigToJson(tc);
+    r.train_config["init_adapter"] = dir;
+    if (!datasetId) r.train_config["task"] = task;
+    r.dataset_id = datasetId;
+    r.seed = tc.seed;
+    r.device = tc.device;
+    r.steps_total = tc.steps;
+    if (!datasetId) {  // the built-in task's dataset row, shared with its other runs
+        for (const auto& d : project.datasets())
+            if (d.source == "builtin" && d.name == task) r.dataset_id = d.id;
+    }
+    return project.addRun(r);
+}
+
+json exportRunAdapter(const std::string& projectPath, int64_t run, const std::string& format,
+                      const std::string& outDir) {
+    RunModel rm = loadRunModel(projectPath, run);
+    const AdapterInfo info =
+        exportAdapter(outDir, format, rm.model, rm.modelType, rm.backboneDir, rm.classification);
+    return {{"format", info.format}, {"peft_type", info.peft_type}, {"dir", outDir},
+            {"weights", rm.weights}, {"spec", info.spec.name},      {"has_head", info.has_head},
+            {"config", info.config}};
+}
+
 TrainResult executeRun(const std::string& projectPath, int64_t runId, const ExecuteOptions& opts) {
     auto project = Project::open(projectPath);
     if (project->readOnly()) throw Error(projectPath, "cannot train: the project is open read-only");
@@ -248,8 +331,10 @@ TrainResult executeRun(const std::string& projectPath, int64_t runId, const Exec
         const std::string dir = projectBackboneDir(project->backbone(), where);
         TaskSizes sizes;
         sizes.train = trainSize;
+        std::string modelType;
         if (isHfModelDir(dir)) {  // an imported Hugging Face backbone reads the tasks through its tokenizer
             HfModel h = loadHfModel(dir, int64_t(labels.size()), run.seed);
+            modelType = h.model_type;
             std::shared_ptr<const TextTokenizer> tok = std::move(h.tokenizer);
             const TaskEncoder enc = hfEncoder(tok, h.config.type_vocab_size > 0);
             data = files ? encodeFileData(*files, enc, std::min(tc.max_length, h.config.max_positions))
@@ -272,7 +357,7 @@ TrainResult executeRun(const std::string& projectPath, int64_t runId, const Exec
             tc.max_length = std::min(tc.max_length, b.config.max_positions);
             detok = [tok](const std::vector<int64_t>& ids) { return tok.decode(ids); };
         }
-        model->applySpec(spec);
+        applyRunSpec(model, run, modelType, where);
         if (opts.resume) resumeState = resumeCheckpoint(*project, runId);
     } catch (const Error& e) {
         project->setRunState(runId, RunState::Failed, e.what());
@@ -315,11 +400,7 @@ RunModel loadRunModel(const std::string& projectPath, int64_t runId) {
     const RunRecord run = project->run(runId);
     const std::string where = projectPath + ": run " + std::to_string(runId);
     RunModel rm;
-    const Spec spec = specFromJson(run.spec);
-    rm.task = "sentiment";
-    if (auto it = run.train_config.find("task"); it != run.train_config.end() && it->is_string())
-        rm.task = it->get<std::string>();
-    const auto labels = builtinTaskLabels(rm.task);
+    const auto labels = labelsOfRun(*project, run, rm.task);
     rm.classification = !labels.empty();
     rm.backboneDir = projectBackboneDir(project->backbone(), where);
     if (isHfModelDir(rm.backboneDir)) {
@@ -332,8 +413,8 @@ RunModel loadRunModel(const std::string& projectPath, int64_t runId) {
         rm.worldVocab = b.vocab;
         rm.model = b.model;
     }
-    rm.model->applySpec(spec);
-    rm.weights = "initial";
+    applyRunSpec(rm.model, run, rm.modelType, where);
+    rm.weights = run.train_config.contains("init_adapter") ? "the imported adapter" : "initial";
     for (const char* kind : {"best", "eval"})
         if (const auto c = project->checkpoint(runId, kind)) {
             loadTrainableInto(rm.model, parseSafetensors(c->tensors, where + " checkpoint").tensors,

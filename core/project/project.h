@@ -174,6 +174,16 @@ int64_t queueFileRun(Project& project, const std::string& name, const std::strin
 /// changed, is an error saying which.
 FileData readRecordedFiles(const DatasetRecord& d, const std::string& where);
 
+/// Adds a queued run that starts from an adapter folder (Hugging Face PEFT LoRA / prefix tuning, or native)
+/// on the project's backbone, on built-in `task` or imported dataset `datasetId`; the adapter is checked
+/// against the backbone now. Until it has trained, the run's weights are the adapter's (λ(x), evaluation).
+int64_t queueAdapterRun(Project& project, const std::string& name, const std::string& adapterDir,
+                        const std::string& task, std::optional<int64_t> datasetId, const TrainConfig& tc);
+/// Exports run `run`'s best (else latest) weights as an adapter folder (format hf-peft or native); returns
+/// {"format", "peft_type", "dir", "weights", "spec", "has_head", "config"}.
+nlohmann::json exportRunAdapter(const std::string& projectPath, int64_t run, const std::string& format,
+                                const std::string& outDir);
+
 /// Adds a queued run of `spec` on built-in task `task` (the dataset row is shared by runs of the same task).
 int64_t queueBuiltinRun(Project& project, const std::string& name, const std::string& preset,
                         const Spec& spec, const std::string& task, const TrainConfig& tc);
