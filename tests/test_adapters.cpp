@@ -223,7 +223,7 @@ private Q_SLOTS:
         fs::remove_all(mdir);
         QVERIFY(errorOf([&] {
                     exportAdapter(mdir.string(), "hf-peft", m.model, "bert", "", true);
-                }).find("use --format native") != std::string::npos);
+                }).find("export it in the native format") != std::string::npos);
         QVERIFY(!fs::exists(mdir));
     }
 

@@ -38,8 +38,10 @@ std::string familyPrefix(const std::string& modelType) {
     if (modelType == "bert") return "bert.";
     if (modelType == "roberta") return "roberta.";
     if (modelType == "gpt2") return "transformer.";
-    throw Error("adapter", "hf-peft adapters need a Hugging Face bert, roberta or gpt2 backbone, not '" +
-                               modelType + "' (use --format native)");
+    throw Error("adapter",
+                "Hugging Face PEFT adapters need a Hugging Face bert, roberta or gpt2 backbone, not " +
+                    (modelType.empty() ? std::string("the workbench's own") : "'" + modelType + "'") +
+                    " (export it in the native format: --format native)");
 }
 
 /// Module path of a weight site in layer i, inside the base model. GPT-2's q, k and v share c_attn.
@@ -247,7 +249,7 @@ AdapterInfo exportHfPeft(const std::string& dir, Transformer& model, const std::
     if (spec.train_base != TrainBase::None)
         throw Error("--format", "'" + spec.name +
                                     "' trains backbone weights: PEFT's LoRA / prefix tuning cannot "
-                                    "hold them (use --format native)");
+                                    "hold them (export it in the native format: --format native)");
     const bool allLora = !spec.modifications.empty() &&
                          std::all_of(spec.modifications.begin(), spec.modifications.end(),
                                      [](const Modification& m) { return m.form == Form::LoRA; });
@@ -274,7 +276,7 @@ AdapterInfo exportHfPeft(const std::string& dir, Transformer& model, const std::
                             "LoRA with " +
                                 std::string(m.composition == Composition::LearnedScale ? "a learned scale"
                                                                                        : "a gate") +
-                                " has no PEFT counterpart (use --format native)");
+                                " has no PEFT counterpart (export it in the native format: --format native)");
         }
         // One PEFT module per (layer, target); GPT-2's q/k/v LoRAs stack into c_attn.
         struct Part {
@@ -326,14 +328,14 @@ AdapterInfo exportHfPeft(const std::string& dir, Transformer& model, const std::
                 tensors[key + ".lora_B.weight"] = torch::cat(Bs, 1);  // [out, Σr]
                 const std::string t = target.empty() ? "output.dense" : target;
                 if (rankOf.count(t) && rankOf[t] != r)
-                    throw Error("--format",
-                                "LoRA ranks differ across layers at '" + t + "' (use --format native)");
+                    throw Error("--format", "LoRA ranks differ across layers at '" + t +
+                                                "' (export it in the native format: --format native)");
                 rankOf[t] = r;
                 mixedScale[t] = mixedScale[t] || mixed;
                 const double s = mixed ? 1.0 : s0;
                 if (scaleOf.count(t) && std::abs(scaleOf[t] - s) > 1e-12)
-                    throw Error("--format",
-                                "LoRA scales differ across layers at '" + t + "' (use --format native)");
+                    throw Error("--format", "LoRA scales differ across layers at '" + t +
+                                                "' (export it in the native format: --format native)");
                 scaleOf[t] = s;
             }
         }
@@ -378,11 +380,11 @@ AdapterInfo exportHfPeft(const std::string& dir, Transformer& model, const std::
         if (m.composition != Composition::Gated || m.site != Site::HeadAttention || !m.layers.empty())
             throw Error("--format",
                         "PEFT's prefix tuning is a gated prefix at head attention in every layer; '" +
-                            m.label() + "' is not (use --format native)");
+                            m.label() + "' is not (export it in the native format: --format native)");
         if (!cfg.prefix_shifts_positions)
             throw Error("--format",
                         "the backbone numbers positions without the prefix, unlike Hugging Face's "
-                        "past_key_values (use --format native)");
+                        "past_key_values (export it in the native format: --format native)");
         info.peft_type = "PREFIX_TUNING";
         torch::NoGradGuard ng;
         const auto prefixes = model->layerPrefixes();
@@ -404,7 +406,7 @@ AdapterInfo exportHfPeft(const std::string& dir, Transformer& model, const std::
     } else {
         throw Error("--format", "'" + spec.name +
                                     "' is neither LoRA nor prefix tuning, the two methods PEFT and the "
-                                    "workbench share (use --format native)");
+                                    "workbench share (export it in the native format: --format native)");
     }
     info.config = cfgJson;
     writeSafetensors(dir + "/adapter_model.safetensors", tensors, {{"format", "pt"}});
