@@ -292,6 +292,7 @@ private Q_SLOTS:
         const T got = logitsOf(h.model, true);
         QVERIFY2(torch::allclose(got, want, 1e-5, 1e-5),
                  ("max diff " + std::to_string((got - want).abs().max().item<double>())).c_str());
+        QCOMPARE(h.model->maxInputTokens(), int64_t(64) - l);  // the prefix takes positions from the input
         // Without the position shift the numbers differ: the test can tell.
         QVERIFY((gpt2Reference(w, ids, past, 0) - want).abs().max().item<double>() > 1e-3);
     }

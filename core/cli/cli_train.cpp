@@ -207,14 +207,6 @@ int cmdTrain(const Args& a, std::ostream& out, std::ostream& err) {
             err << "\n  " << m;
         err << "\n";
     }
-    TaskSizes sizes;
-    sizes.train = a.getInt("train-size").value_or(sizes.train);
-    const int64_t maxLength =
-        std::min<int64_t>(a.getInt("max-length").value_or(lb.config.max_positions), lb.config.max_positions);
-    Dataset ds = source.build(lb, sizes, 7, maxLength);
-    if (auto limit = a.getInt("limit"); limit && *limit > 0 && static_cast<size_t>(*limit) < ds.train.size())
-        ds.train.resize(static_cast<size_t>(*limit));
-    const TrainConfig tc = trainConfigFrom(a, lb, ds);
     if (const auto adapter = a.get("adapter")) {  // continue training an adapter (PEFT's or native)
         if (a.get("preset") || a.get("spec"))
             throw Error("--adapter", "the adapter brings its own spec: give --adapter or --preset / --spec");
@@ -224,6 +216,16 @@ int cmdTrain(const Args& a, std::ostream& out, std::ostream& err) {
         lb.model->applySpec(chosenSpec(a, lb.config));
     }
     const Spec spec = lb.model->spec();
+    TaskSizes sizes;
+    sizes.train = a.getInt("train-size").value_or(sizes.train);
+    // Inputs are cut to what fits beside the spec's prompt / prefix tokens.
+    const int64_t maxLength = std::min<int64_t>(a.getInt("max-length").value_or(lb.config.max_positions),
+                                                lb.model->maxInputTokens());
+    Dataset ds = source.build(lb, sizes, 7, maxLength);
+    if (auto limit = a.getInt("limit"); limit && *limit > 0 && static_cast<size_t>(*limit) < ds.train.size())
+        ds.train.resize(static_cast<size_t>(*limit));
+    TrainConfig tc = trainConfigFrom(a, lb, ds);
+    tc.max_length = std::min(tc.max_length, maxLength);
     const ParamReport rep = countParams(spec, lb.config);
     err << "training '" << spec.name << "' on " << ds.name << " (" << ds.train.size() << " examples"
         << (ds.label_names.empty() ? "" : ", " + std::to_string(ds.label_names.size()) + " labels")

@@ -191,6 +191,16 @@ TransformerImpl::TransformerImpl(const ModelConfig& cfg) : cfg_(cfg) {
         "classifier", torch::nn::Linear(torch::nn::LinearOptions(d, cfg_.num_labels).bias(cfg_.cls_bias)));
 }
 
+int64_t TransformerImpl::maxInputTokens() const {
+    int64_t prompt = 0, shift = 0;
+    for (const Modification& m : spec_.modifications) {
+        if (m.form == Form::Prompt) prompt += m.l;
+        if (cfg_.prefix_shifts_positions && m.form == Form::Prefix && m.composition == Composition::Gated)
+            shift = std::max(shift, m.l);
+    }
+    return cfg_.max_positions - prompt - shift;
+}
+
 std::vector<std::pair<torch::Tensor, torch::Tensor>> TransformerImpl::layerPrefixes() {
     std::vector<std::pair<torch::Tensor, torch::Tensor>> out(blocks.size());
     if (!prefix_mlp.is_empty()) {

@@ -85,6 +85,9 @@ public:
     const Spec& spec() const { return spec_; }
     const ModelConfig& config() const { return cfg_; }
 
+    /// How many input tokens fit: max_positions less prompt-tuning tokens and, where a prefix shifts the
+    /// positions (Hugging Face semantics), less the longest gated prefix.
+    int64_t maxInputTokens() const;
     /// What trains, grouped like countParams(): one record per delta module and layer.
     const std::vector<DeltaRecord>& deltaRecords() const { return records_; }
     std::vector<torch::Tensor> trainableParameters() const;

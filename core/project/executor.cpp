@@ -331,33 +331,32 @@ TrainResult executeRun(const std::string& projectPath, int64_t runId, const Exec
         const std::string dir = projectBackboneDir(project->backbone(), where);
         TaskSizes sizes;
         sizes.train = trainSize;
-        std::string modelType;
+        // The spec first: inputs are cut to what fits beside its prompt / prefix tokens.
         if (isHfModelDir(dir)) {  // an imported Hugging Face backbone reads the tasks through its tokenizer
             HfModel h = loadHfModel(dir, int64_t(labels.size()), run.seed);
-            modelType = h.model_type;
+            model = h.model;
+            applyRunSpec(model, run, h.model_type, where);
+            tc.max_length = std::min(tc.max_length, model->maxInputTokens());
             std::shared_ptr<const TextTokenizer> tok = std::move(h.tokenizer);
             const TaskEncoder enc = hfEncoder(tok, h.config.type_vocab_size > 0);
-            data = files ? encodeFileData(*files, enc, std::min(tc.max_length, h.config.max_positions))
+            data = files ? encodeFileData(*files, enc, tc.max_length)
                          : builtinTask(task, World(1), enc, sizes, 7);
-            model = h.model;
             tc.pad_id = tok->padId() >= 0 ? tok->padId() : tok->sepId();
             tc.eos_id = tok->sepId();
-            tc.max_length = std::min(tc.max_length, h.config.max_positions);
             detok = [tok](const std::vector<int64_t>& ids) { return tok->decode(ids); };
         } else {
             Backbone b = loadBackbone(dir, int64_t(labels.size()), run.seed);
+            model = b.model;
+            applyRunSpec(model, run, "", where);
+            tc.max_length = std::min(tc.max_length, model->maxInputTokens());
             const World world(b.info.value("world_seed", uint64_t{1}));
             const WordTokenizer tok = WordTokenizer::fromVocabulary(b.vocab, where + " vocabulary");
-            data = files ? encodeFileData(*files, plainWordEncoder(tok),
-                                          std::min(tc.max_length, b.config.max_positions))
+            data = files ? encodeFileData(*files, plainWordEncoder(tok), tc.max_length)
                          : builtinTask(task, world, tok, sizes, 7);
-            model = b.model;
             tc.pad_id = WordTokenizer::kPad;
             tc.eos_id = WordTokenizer::kEos;
-            tc.max_length = std::min(tc.max_length, b.config.max_positions);
             detok = [tok](const std::vector<int64_t>& ids) { return tok.decode(ids); };
         }
-        applyRunSpec(model, run, modelType, where);
         if (opts.resume) resumeState = resumeCheckpoint(*project, runId);
     } catch (const Error& e) {
         project->setRunState(runId, RunState::Failed, e.what());
