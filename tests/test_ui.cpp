@@ -225,6 +225,11 @@ private Q_SLOTS:
         QVERIFY(!w.backboneConfig().causal);
         QVERIFY(w.specEditor()->validationError().isEmpty());
         QCOMPARE(w.compareView()->table()->rowCount(), 16);
+        // The preset in the editor is sized for this backbone, as a fresh resolve on it is.
+        if (!w.specEditor()->presetId().isEmpty())
+            QCOMPARE(nlohmann::json(w.specEditor()->spec()),
+                     nlohmann::json(peft::resolvePreset(
+                         peft::presetById(w.specEditor()->presetId().toStdString()), w.backboneConfig())));
 
         QSignalSpy ended(&w, &peft::ui::MainWindow::runEnded);
         w.runQueue();

@@ -265,7 +265,15 @@ void MainWindow::applyBackbone() {
                                 .arg(formatCount(backboneParamCount(cfg_)))
                                 .arg(defaultThreadCount())
                                 .arg(qs(torchVersion())));
-    selectPreset(selectedPresetId());  // re-sizes the selected preset for this backbone
+    // The preset in the editor is sized again for this backbone (its budget, not the last backbone's r / l).
+    const QString preset = editor_->presetId();
+    if (!preset.isEmpty()) {
+        try {
+            editor_->setSpec(resolvePreset(presetById(preset.toStdString()), cfg_), preset);
+        } catch (const Error& e) {
+            statusBar()->showMessage(qs(e.what()), 8000);
+        }
+    }
 }
 
 bool MainWindow::openProject(const QString& path) {
