@@ -227,6 +227,32 @@ std::vector<std::string> labelsOfRun(const Project& project, const RunRecord& ru
     return builtinTaskLabels(task.empty() ? "sentiment" : task);
 }
 
+/// A project's backbone folder loaded for `numLabels` classes: a Hugging Face folder (with its tokenizer) or
+/// one of the workbench's own (with its vocabulary and provenance).
+struct ProjectBackbone {
+    Transformer model{nullptr};
+    std::string modelType;                    // bert | roberta | gpt2, or empty
+    std::shared_ptr<const TextTokenizer> hf;  // Hugging Face folders
+    std::vector<std::string> vocab;           // the workbench's own
+    json info;                                // the workbench's own: provenance (world seed, …)
+};
+
+ProjectBackbone loadProjectBackbone(const std::string& dir, int64_t numLabels, uint64_t seed) {
+    ProjectBackbone pb;
+    if (isHfModelDir(dir)) {
+        HfModel h = loadHfModel(dir, numLabels, seed);
+        pb.model = h.model;
+        pb.modelType = h.model_type;
+        pb.hf = std::move(h.tokenizer);
+    } else {
+        Backbone b = loadBackbone(dir, numLabels, seed);
+        pb.model = b.model;
+        pb.vocab = std::move(b.vocab);
+        pb.info = std::move(b.info);
+    }
+    return pb;
+}
+
 /// The run's spec on `model`: from the adapter it was queued from (its weights as the start), else fresh.
 void applyRunSpec(Transformer& model, const RunRecord& run, const std::string& modelType,
                   const std::string& where) {
@@ -255,16 +281,8 @@ int64_t queueAdapterRun(Project& project, const std::string& name, const std::st
     }
     const std::string where = project.path() + ": adapter " + dir;
     const std::string backboneDir = projectBackboneDir(project.backbone(), where);
-    Transformer model{nullptr};
-    std::string modelType;
-    if (isHfModelDir(backboneDir)) {
-        HfModel h = loadHfModel(backboneDir, int64_t(labels.size()), tc.seed);
-        model = h.model;
-        modelType = h.model_type;
-    } else {
-        model = loadBackbone(backboneDir, int64_t(labels.size()), tc.seed).model;
-    }
-    const AdapterInfo info = importAdapter(dir, model, modelType);  // checks it fits this backbone, now
+    ProjectBackbone pb = loadProjectBackbone(backboneDir, int64_t(labels.size()), tc.seed);
+    const AdapterInfo info = importAdapter(dir, pb.model, pb.modelType);  // checks it fits this backbone, now
     RunRecord r;
     r.name = name.empty() ? info.spec.name + " from " + std::filesystem::path(dir).filename().string() : name;
     r.preset = "adapter";
@@ -332,25 +350,21 @@ TrainResult executeRun(const std::string& projectPath, int64_t runId, const Exec
         TaskSizes sizes;
         sizes.train = trainSize;
         // The spec first: inputs are cut to what fits beside its prompt / prefix tokens.
-        if (isHfModelDir(dir)) {  // an imported Hugging Face backbone reads the tasks through its tokenizer
-            HfModel h = loadHfModel(dir, int64_t(labels.size()), run.seed);
-            model = h.model;
-            applyRunSpec(model, run, h.model_type, where);
-            tc.max_length = std::min(tc.max_length, model->maxInputTokens());
-            std::shared_ptr<const TextTokenizer> tok = std::move(h.tokenizer);
-            const TaskEncoder enc = hfEncoder(tok, h.config.type_vocab_size > 0);
+        ProjectBackbone pb = loadProjectBackbone(dir, int64_t(labels.size()), run.seed);
+        model = pb.model;
+        applyRunSpec(model, run, pb.modelType, where);
+        tc.max_length = std::min(tc.max_length, model->maxInputTokens());
+        if (pb.hf) {  // an imported Hugging Face backbone reads the tasks through its tokenizer
+            std::shared_ptr<const TextTokenizer> tok = pb.hf;
+            const TaskEncoder enc = hfEncoder(tok, model->config().type_vocab_size > 0);
             data = files ? encodeFileData(*files, enc, tc.max_length)
                          : builtinTask(task, World(1), enc, sizes, 7);
             tc.pad_id = tok->padId() >= 0 ? tok->padId() : tok->sepId();
             tc.eos_id = tok->sepId();
             detok = [tok](const std::vector<int64_t>& ids) { return tok->decode(ids); };
         } else {
-            Backbone b = loadBackbone(dir, int64_t(labels.size()), run.seed);
-            model = b.model;
-            applyRunSpec(model, run, "", where);
-            tc.max_length = std::min(tc.max_length, model->maxInputTokens());
-            const World world(b.info.value("world_seed", uint64_t{1}));
-            const WordTokenizer tok = WordTokenizer::fromVocabulary(b.vocab, where + " vocabulary");
+            const World world(pb.info.value("world_seed", uint64_t{1}));
+            const WordTokenizer tok = WordTokenizer::fromVocabulary(pb.vocab, where + " vocabulary");
             data = files ? encodeFileData(*files, plainWordEncoder(tok), tc.max_length)
                          : builtinTask(task, world, tok, sizes, 7);
             tc.pad_id = WordTokenizer::kPad;
@@ -402,16 +416,11 @@ RunModel loadRunModel(const std::string& projectPath, int64_t runId) {
     const auto labels = labelsOfRun(*project, run, rm.task);
     rm.classification = !labels.empty();
     rm.backboneDir = projectBackboneDir(project->backbone(), where);
-    if (isHfModelDir(rm.backboneDir)) {
-        HfModel h = loadHfModel(rm.backboneDir, int64_t(labels.size()), run.seed);
-        rm.modelType = h.model_type;
-        rm.hfTokenizer = std::move(h.tokenizer);
-        rm.model = h.model;
-    } else {
-        Backbone b = loadBackbone(rm.backboneDir, int64_t(labels.size()), run.seed);
-        rm.worldVocab = b.vocab;
-        rm.model = b.model;
-    }
+    ProjectBackbone pb = loadProjectBackbone(rm.backboneDir, int64_t(labels.size()), run.seed);
+    rm.model = pb.model;
+    rm.modelType = pb.modelType;
+    rm.hfTokenizer = pb.hf;
+    rm.worldVocab = std::move(pb.vocab);
     applyRunSpec(rm.model, run, rm.modelType, where);
     rm.weights = run.train_config.contains("init_adapter") ? "the imported adapter" : "initial";
     for (const char* kind : {"best", "eval"})
