@@ -8,8 +8,9 @@
 #   3. runs the training-step benchmark on `cuda` (ratios against the GPU's own fp32 matmul peak and
 #      against full fine-tuning, measured in the same run);
 #   4. cross-checks tokenizer ids and logits against Hugging Face transformers (scripts/hf_crosscheck.py).
-# Usage: DEBS=.devdeps OUT=/tmp/out scripts/device-check.sh [all|hf|peft]
-#   hf: build, then step 4 only; peft: build, then the adapter cross-check against the PEFT library (step 5)
+# Usage: DEBS=.devdeps OUT=/tmp/out scripts/device-check.sh [all|hf|peft|world]
+#   hf: build, then step 4 only; peft: build, then the adapter cross-check against the PEFT library (step 5);
+#   world: build, then the built-in world's pretraining / entailment sweep
 set -uo pipefail
 OUT=${OUT:-/tmp/device-check}
 STAGES=${1:-all}
@@ -62,7 +63,7 @@ $B bench --device cuda --steps 20 --presets full,bitfit,lora,prefix,houlsby,pa-f
 
 fi
 
-if [ "$STAGES" != peft ]; then
+if [ "$STAGES" = all ] || [ "$STAGES" = hf ]; then
 step "Hugging Face cross-check"
 python3 scripts/hf_crosscheck.py "$B" tests/data/tokenizers --out "$OUT/hf-crosscheck.json" --keep /tmp/hf
 echo "cross-check exit status $?"
@@ -71,6 +72,48 @@ step "train on cuda on the imported Hugging Face folders (built-in tasks through
 $B train --model /tmp/hf/bert --task sentiment --preset lora --device cuda --steps 200 --eval-every 100 --quiet 2>&1 | tail -3
 $B train --model /tmp/hf/roberta --task entailment --preset mam --device cuda --steps 200 --eval-every 100 --quiet 2>&1 | tail -3
 $B train --model /tmp/hf/gpt2 --task sentiment --preset prefix --device cuda --steps 200 --eval-every 100 --quiet 2>&1 | tail -3
+fi
+
+if [ "$STAGES" = world ]; then
+# The built-in world on the GPU: how long entailment fine-tuning must run, from which backbone, to reach the
+# gate, and whether longer pretraining makes the frozen language model look facts up (lookup accuracy).
+# Arms run side by side (these small models leave the GPU launch-bound); each writes its metrics as it goes
+# and is cut at ARM_SECONDS, so a slow arm still reports how far it got.
+step "world sweep on cuda"
+W=/tmp/world
+mkdir -p "$W"
+DEADLINE=$(($(date +%s) + ${ARM_SECONDS:-420}))
+ft() {  # ft NAME [train options…]: full fine-tuning of entailment until the deadline, metrics to $W/NAME.jsonl
+    local name=$1
+    shift
+    timeout $((DEADLINE - $(date +%s))) $B train --task entailment --preset full --device cuda --threads 2 --train-size 60000 \
+        --steps 20000 --batch-size 64 --lr "${LR:-3e-4}" --schedule cosine --eval-every 500 --quiet --json \
+        --metrics "$W/$name.jsonl" "$@" >"$W/$name.log" 2>&1
+}
+pretrain_ft() {  # pretrain_ft NAME STEPS D HEADS: pretrain, probe, then fine-tune entailment on it
+    local name=$1 steps=$2 d=$3 heads=$4
+    {
+        $B pretrain --out "/tmp/bb-$name" --seed 1 --steps "$steps" --batch-size 64 --lines 200000 --d "$d" \
+            --layers 4 --heads "$heads" --device cuda --threads 2 --quiet --json
+        $B lm-probe --model "/tmp/bb-$name" --json
+    } >"$W/$name-pretrain.log" 2>&1
+    ft "$name-full" --model "/tmp/bb-$name"
+}
+# No MPS daemon: started in the lent machine's container, every CUDA process then hung at its first call.
+SECONDS=0
+ft old-full &
+ft random-full --random-init &
+LR=1e-3 ft old-full-lr1e3 &
+pretrain_ft qa-d128 8000 128 4 &
+pretrain_ft qa-d256 8000 256 8 &
+wait
+echo "sweep done in ${SECONDS} s"
+for f in "$W"/*.log; do echo "--- $f"; tr '\r' '\n' <"$f" | grep -v '^step' | tail -4; done
+for f in "$W"/*.jsonl; do
+    echo "$f: $(grep '"split":"dev"' "$f" | grep -o '"step":[0-9]*\|"value":[0-9.]*' | paste -sd' ' | tail -c 600)"
+done
+tar czf "$OUT/world.tgz" -C /tmp world
+for bb in /tmp/bb-*; do [ -d "$bb" ] && tar czf "$OUT/$(basename "$bb").tgz" -C /tmp "$(basename "$bb")"; done
 fi
 
 if [ "$STAGES" = all ] || [ "$STAGES" = peft ]; then

@@ -56,7 +56,8 @@ private Q_SLOTS:
     }
 
     // The shipped backbone's language model continues reviews with the right verdict (what the frozen
-    // backbone offers the sentiment task); the lookup probe reports its chance levels.
+    // backbone offers the sentiment task) and copies a word from its context; the lookup probe reports its
+    // chance levels.
     void lmProbeOfTheShippedBackbone() {
         const Result r = peftwb({QStringLiteral("lm-probe"), QStringLiteral("--n"), QStringLiteral("200"),
                                  QStringLiteral("--json")});
@@ -66,6 +67,10 @@ private Q_SLOTS:
         QCOMPARE(o.value(QStringLiteral("lookup_chance")).toDouble(), 0.05);  // 20 places
         const double copied = o.value(QStringLiteral("lookup_copied")).toDouble();
         QVERIFY(copied >= o.value(QStringLiteral("lookup_accuracy")).toDouble() && copied <= 1.0);
+        // It copies the one object of a story's context (it does not yet bind facts to names: lookup stays
+        // near chance, the open entailment gate).
+        QCOMPARE(o.value(QStringLiteral("copy_chance")).toDouble(), 0.025);  // 40 objects
+        QVERIFY2(o.value(QStringLiteral("copy_accuracy")).toDouble() >= 0.9, r.out.constData());
         const Result random =
             peftwb({QStringLiteral("lm-probe"), QStringLiteral("--n"), QStringLiteral("200"),
                     QStringLiteral("--json"), QStringLiteral("--model"), QStringLiteral("tiny-random")});
@@ -311,6 +316,20 @@ private Q_SLOTS:
         QVERIFY(json(pre.out).object().value(QStringLiteral("dev_perplexity")).toDouble() > 1.0);
         for (const char* f : {"config.json", "model.safetensors", "vocab.txt"})
             QVERIFY(QFile::exists(bb + QLatin1Char('/') + QLatin1String(f)));
+        const double copy = json(pre.out).object().value(QStringLiteral("copy_accuracy")).toDouble(-1);
+        QVERIFY(copy >= 0.0 && copy <= 1.0);
+        // The recorded command carries every setting that shaped the backbone, so it rebuilds it.
+        QFile config(bb + QStringLiteral("/config.json"));
+        QVERIFY(config.open(QIODevice::ReadOnly));
+        const QString command = json(config.readAll())
+                                    .object()
+                                    .value(QStringLiteral("peft_workbench"))
+                                    .toObject()
+                                    .value(QStringLiteral("command"))
+                                    .toString();
+        QVERIFY2(
+            command.contains(QStringLiteral("--steps 6 --lines 300 --d 32 --layers 1 --heads 2 --threads")),
+            qPrintable(command));
 
         const Result tr =
             peftwb({QStringLiteral("train"), QStringLiteral("--model"), bb, QStringLiteral("--task"),

@@ -341,7 +341,8 @@ const std::vector<Command>& commands() {
         {"pretrain",
          "pretrain a backbone on the built-in world's corpus and save it as a backbone folder",
          "usage: peftwb pretrain --out DIR [--steps N] [--batch-size N] [--lr X] [--seed N] [--threads N]\n"
-         "                       [--d N] [--layers N] [--heads N] [--lines N] [--json]\n\n"
+         "                       [--d N] [--layers N] [--heads N] [--lines N] [--device cpu|cuda] "
+         "[--json]\n\n"
          "Builds the world from --seed, its word tokenizer, a causal pre-LN transformer (d 128, 4 layers, 4 "
          "heads,\n"
          "d_m = 4d by default), trains it as a language model on --lines corpus lines (full fine-tuning,\n"
@@ -358,6 +359,7 @@ const std::vector<Command>& commands() {
           {"layers"},
           {"heads"},
           {"lines"},
+          {"device"},
           {"json", false},
           {"quiet", false}},
          cmdPretrain},
@@ -412,7 +414,10 @@ const std::vector<Command>& commands() {
          "On N fresh examples (default 500): how often the LM continues a sentiment review with the right\n"
          "verdict (\"… . i\" → liked / did), and after \"<premise> so NAME is in the\" whether its top place "
          "is\n"
-         "NAME's (lookup) or any place of the premise (copying). What a frozen backbone offers the tasks.\n",
+         "NAME's (lookup) or any place of the premise; and after a story's \"… NAME VERB the\" whether its "
+         "top\n"
+         "object is the story's, the only one in its context (copy). What a frozen backbone offers the "
+         "tasks.\n",
          {{"model"}, {"n"}, {"json", false}},
          cmdLmProbe},
         {"demo",

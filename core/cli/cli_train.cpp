@@ -393,6 +393,22 @@ int cmdEval(const Args& a, std::ostream& out, std::ostream&) {
     return 0;
 }
 
+/// The language-model probes' scope: evaluation mode, no gradients; the model's mode restored after.
+class ProbeMode {
+public:
+    explicit ProbeMode(Transformer& model) : model_(model), wasTraining_(model->is_training()) {
+        model_->eval();
+    }
+    ~ProbeMode() { model_->train(wasTraining_); }
+    ProbeMode(const ProbeMode&) = delete;
+    ProbeMode& operator=(const ProbeMode&) = delete;
+
+private:
+    Transformer& model_;
+    torch::NoGradGuard noGrad_;
+    bool wasTraining_;
+};
+
 /// The LM head's logits at the last position of <bos> + `text` (eval mode, no gradients).
 torch::Tensor nextTokenLogits(Transformer& model, const WordTokenizer& tok, const std::string& text) {
     std::vector<int64_t> ids = {WordTokenizer::kBos};
@@ -408,9 +424,7 @@ torch::Tensor nextTokenLogits(Transformer& model, const WordTokenizer& tok, cons
 /// must rank "liked" (positive) above "did" (… not like it). This is what a frozen backbone offers PEFT.
 double verdictAccuracy(Transformer& model, const World& world, const WordTokenizer& tok, int n,
                        uint64_t seed) {
-    torch::NoGradGuard ng;
-    const bool wasTraining = model->is_training();
-    model->eval();
+    const ProbeMode mode(model);
     std::mt19937_64 rng(seed * 104729 + 3);
     const int64_t liked = tok.id("liked"), did = tok.id("did");
     int right = 0;
@@ -420,7 +434,6 @@ double verdictAccuracy(Transformer& model, const World& world, const WordTokeniz
         const bool saysLiked = logits[liked].item<float>() > logits[did].item<float>();
         right += saysLiked == (s.label == 1);
     }
-    model->train(wasTraining);
     return double(right) / double(n);
 }
 
@@ -435,9 +448,7 @@ struct LookupScore {
 };
 LookupScore lookupAccuracy(Transformer& model, const World& world, const WordTokenizer& tok, int n,
                            uint64_t seed) {
-    torch::NoGradGuard ng;
-    const bool wasTraining = model->is_training();
-    model->eval();
+    const ProbeMode mode(model);
     std::mt19937_64 rng(seed * 15485863 + 11);
     std::vector<int64_t> placeIds;
     for (const auto& p : world.places())
@@ -475,11 +486,32 @@ LookupScore lookupAccuracy(Transformer& model, const World& world, const WordTok
             }
         ++score.n;
     }
-    model->train(wasTraining);
     score.bound = double(bound) / double(score.n);
     score.copied = double(copied) / double(score.n);
     score.copiedChance = copyChance / double(score.n);
     return score;
+}
+
+/// Whether the language model copies a word from its context: in a fresh story, after "… NAME saw a COLOR
+/// OBJECT . NAME VERB the" the object it ranks first among all objects must be the story's (the only one in
+/// the context). Chance is 1 / objects.
+double copyAccuracy(Transformer& model, const World& world, const WordTokenizer& tok, int n, uint64_t seed) {
+    const ProbeMode mode(model);
+    std::mt19937_64 rng(seed * 7368787 + 5);
+    std::vector<int64_t> objectIds;
+    for (const auto& o : world.objects())
+        objectIds.push_back(tok.id(o));
+    const torch::Tensor index = torch::tensor(objectIds, torch::kLong);
+    int right = 0;
+    for (int i = 0; i < n; ++i) {
+        const Sentence s = world.story(rng);
+        const std::string object = s.target.substr(0, s.target.find(" at the "));
+        const std::string word = object.substr(object.rfind(' ') + 1);  // "kuru found a red ball" → ball
+        const size_t second = s.text.find(" " + word + " .", s.text.find(" " + word + " .") + 1);
+        const torch::Tensor logits = nextTokenLogits(model, tok, s.text.substr(0, second));
+        right += world.objects()[size_t(logits.index_select(0, index).argmax().item<int64_t>())] == word;
+    }
+    return double(right) / double(n);
 }
 
 int cmdLmProbe(const Args& a, std::ostream& out, std::ostream&) {
@@ -492,7 +524,10 @@ int cmdLmProbe(const Args& a, std::ostream& out, std::ostream&) {
     const int n = int(a.getInt("n").value_or(500));
     const double verdict = verdictAccuracy(model, world, tok, n, 1);
     const LookupScore lookup = lookupAccuracy(model, world, tok, n, 1);
+    const double copy = copyAccuracy(model, world, tok, n, 1);
     const json j = {{"backbone", lb.name},
+                    {"copy_accuracy", copy},
+                    {"copy_chance", 1.0 / double(world.objects().size())},
                     {"examples", n},
                     {"verdict_accuracy", verdict},
                     {"lookup_accuracy", lookup.bound},
@@ -504,7 +539,8 @@ int cmdLmProbe(const Args& a, std::ostream& out, std::ostream&) {
     } else {
         out << "verdict accuracy " << verdict << " (chance 0.5); lookup: the right place " << lookup.bound
             << " (chance " << j["lookup_chance"].get<double>() << "), a place of the premise "
-            << lookup.copied << " (chance " << lookup.copiedChance << "), over " << n << " fresh examples\n";
+            << lookup.copied << " (chance " << lookup.copiedChance << "); copy: the story's object " << copy
+            << " (chance " << j["copy_chance"].get<double>() << "), over " << n << " fresh examples\n";
     }
     return 0;
 }
@@ -556,6 +592,7 @@ int cmdPretrain(const Args& a, std::ostream& out, std::ostream& err) {
     tc.decode_eval = false;
     tc.seed = seed;
     tc.threads = static_cast<int>(a.getInt("threads").value_or(0));
+    tc.device = a.get("device").value_or("cpu");
     tc.pad_id = WordTokenizer::kPad;
     tc.eos_id = WordTokenizer::kEos;
     tc.max_length = cfg.max_positions;
@@ -571,18 +608,23 @@ int cmdPretrain(const Args& a, std::ostream& out, std::ostream& err) {
     obs.finish();
     if (r.status != RunStatus::Finished)
         throw Error("pretrain", std::string(toString(r.status)) + ": " + r.message);
+    model->to(torch::kCPU);  // the probes and the saved folder are on the CPU, wherever it trained
     loadTrainableInto(model, r.best_state, "the best evaluation's state");
     const double verdict = verdictAccuracy(model, world, tok, 1000, seed);
     const LookupScore lookup = lookupAccuracy(model, world, tok, 1000, seed);
+    const double copy = copyAccuracy(model, world, tok, 1000, seed);
 
+    // Every setting that shapes the result, so the recorded command rebuilds this backbone.
     std::string command = "peftwb pretrain --out " + *dir + " --seed " + std::to_string(seed) + " --steps " +
-                          std::to_string(tc.steps) + " --lines " + std::to_string(lines) + " --threads " +
-                          std::to_string(currentThreadCount());
+                          std::to_string(tc.steps) + " --lines " + std::to_string(lines);
+    for (const char* option : {"d", "layers", "heads", "batch-size", "lr", "device"})
+        if (const auto value = a.get(option)) command += std::string(" --") + option + " " + *value;
+    command += " --threads " + std::to_string(currentThreadCount());
     const json info = {{"tokenizer", "world-words"},  {"world_seed", seed},
                        {"command", command},          {"dev_perplexity", r.best_dev_metric},
                        {"steps", tc.steps},           {"seconds", r.seconds},
                        {"verdict_accuracy", verdict}, {"lookup_accuracy", lookup.bound},
-                       {"torch", torchVersion()}};
+                       {"copy_accuracy", copy},       {"torch", torchVersion()}};
     saveBackbone(*dir, model, tok.tokens(), info);
     json j = {{"out", *dir},
               {"parameters", backboneParamCount(cfg)},
@@ -590,13 +632,14 @@ int cmdPretrain(const Args& a, std::ostream& out, std::ostream& err) {
               {"best_step", r.best_step},
               {"verdict_accuracy", verdict},
               {"lookup_accuracy", lookup.bound},
+              {"copy_accuracy", copy},
               {"seconds", r.seconds}};
     if (a.flag("json"))
         out << j.dump() << "\n";
     else
         out << "wrote " << *dir << ": held-out perplexity " << r.best_dev_metric << " after " << r.best_step
             << " steps (" << r.seconds << " s); verdict accuracy " << verdict << ", lookup accuracy "
-            << lookup.bound << "\n";
+            << lookup.bound << ", copy accuracy " << copy << "\n";
     return 0;
 }
 

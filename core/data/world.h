@@ -66,6 +66,7 @@ public:
     /// "although …,", then the verdict on the final opinion ("i liked it ." / "i did not like it .").
     std::string reviewWithVerdict(std::mt19937_64& rng) const;
     const std::vector<std::string>& places() const { return places_; }
+    const std::vector<std::string>& objects() const { return objects_; }
     /// The foreign rendering of an English sentence of the translation grammar.
     const std::map<std::string, std::string>& lexicon() const { return lexicon_; }
 
