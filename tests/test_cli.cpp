@@ -349,6 +349,13 @@ private Q_SLOTS:
         const QJsonObject m = json(ev.out).object().value(QStringLiteral("metrics")).toObject();
         QCOMPARE(m.value(QStringLiteral("accuracy")).toDouble(),
                  acc);  // the saved best state scores the same
+        QCOMPARE(json(ev.out).object().value(QStringLiteral("examples")).toInt(), 500);
+        const Result firstFive =
+            peftwb({QStringLiteral("eval"), QStringLiteral("--checkpoint"), ck, QStringLiteral("--model"), bb,
+                    QStringLiteral("--task"), QStringLiteral("sentiment"), QStringLiteral("--max-eval"),
+                    QStringLiteral("5"), QStringLiteral("--json")});
+        QCOMPARE(firstFive.code, 0);
+        QCOMPARE(json(firstFive.out).object().value(QStringLiteral("examples")).toInt(), 5);
 
         const Result gen =
             peftwb({QStringLiteral("train"), QStringLiteral("--model"), bb, QStringLiteral("--task"),

@@ -381,11 +381,12 @@ int cmdEval(const Args& a, std::ostream& out, std::ostream&) {
     tc.steps = 1;
     Trainer trainer(lb.model, ds, tc, lb.decode);
     const EvalResult ev = trainer.evaluate(examples);
-    json j = {{"split", split}, {"examples", examples.size()}, {"spec", spec.name}, {"metrics", ev.metrics}};
+    // The examples scored: the split, or its first --max-eval.
+    json j = {{"split", split}, {"examples", ev.examples}, {"spec", spec.name}, {"metrics", ev.metrics}};
     if (a.flag("json")) {
         out << j.dump() << "\n";
     } else {
-        out << split << " (" << examples.size() << " examples):";
+        out << split << " (" << ev.examples << " of " << examples.size() << " examples):";
         for (const auto& [name, value] : ev.metrics)
             out << " " << name << " " << value;
         out << "\n";

@@ -177,6 +177,7 @@ EvalResult Trainer::evaluate(const std::vector<Example>& split) {
     const size_t n = cfg_.max_eval_examples > 0
                          ? std::min<size_t>(split.size(), static_cast<size_t>(cfg_.max_eval_examples))
                          : split.size();
+    res.examples = n;
     const size_t bs = static_cast<size_t>(std::max<int64_t>(cfg_.batch_size, 1));
     double lossSum = 0;
     int64_t lossCount = 0, tokens = 0;
