@@ -29,24 +29,12 @@
 #include "train/trainer.h"
 #include "util/error.h"
 
+#include "test_support.h"
+
 using namespace peft;
 namespace fs = std::filesystem;
 
 namespace {
-
-ModelConfig tinyConfig() {
-    ModelConfig c;
-    c.vocab_size = 24;
-    c.d_model = 32;
-    c.n_heads = 4;
-    c.n_layers = 2;
-    c.d_ff = 64;
-    c.max_positions = 32;
-    c.dropout = 0.1;  // dropout on: resuming must restore the random stream too
-    c.attn_dropout = 0.1;
-    c.pad_id = 0;
-    return c;
-}
 
 Dataset parityData() {
     std::mt19937_64 rng(3);
@@ -190,7 +178,7 @@ private Q_SLOTS:
 
     // The heart of resuming: from the checkpoint of step k, the same seed gives the same steps k+1, …
     void resumedRunMatchesUninterruptedRun() {
-        const ModelConfig cfg = tinyConfig();
+        const ModelConfig cfg = tinyConfig(0.1);  // dropout on: resuming must restore the random stream too
         const Dataset data = parityData();
         TrainConfig tc;
         tc.steps = 40;

@@ -4,6 +4,7 @@
 #include <functional>
 #include <string>
 
+#include "model/config.h"
 #include "util/error.h"
 
 /// The message of the peft::Error `f` throws, or "(no error)".
@@ -14,4 +15,19 @@ inline std::string errorOf(const std::function<void()>& f) {
         return e.what();
     }
     return "(no error)";
+}
+
+/// A two-layer d = 32 causal backbone over 24 tokens, for fast training tests.
+inline peft::ModelConfig tinyConfig(double attnDropout) {
+    peft::ModelConfig c;
+    c.vocab_size = 24;
+    c.d_model = 32;
+    c.n_heads = 4;
+    c.n_layers = 2;
+    c.d_ff = 64;
+    c.max_positions = 32;
+    c.dropout = 0.1;
+    c.attn_dropout = attnDropout;
+    c.pad_id = 0;
+    return c;
 }

@@ -17,23 +17,11 @@
 #include "train/trainer.h"
 #include "util/error.h"
 
+#include "test_support.h"
+
 using namespace peft;
 
 namespace {
-
-ModelConfig tinyConfig() {
-    ModelConfig c;
-    c.vocab_size = 24;
-    c.d_model = 32;
-    c.n_heads = 4;
-    c.n_layers = 2;
-    c.d_ff = 64;
-    c.max_positions = 32;
-    c.dropout = 0.1;
-    c.attn_dropout = 0.0;
-    c.pad_id = 0;
-    return c;
-}
 
 /// Label 1 when token 7 occurs: attention has to find it.
 Dataset containsSeven(uint64_t seed, int n) {
@@ -70,7 +58,7 @@ TrainConfig quickConfig() {
 }
 
 Transformer modelFor(const std::string& preset, uint64_t seed = 3) {
-    const ModelConfig c = tinyConfig();
+    const ModelConfig c = tinyConfig(0.0);
     Transformer m = makeRandomBackbone(c, seed);
     m->applySpec(resolvePreset(presetById(preset), c));
     return m;

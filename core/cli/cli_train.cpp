@@ -421,6 +421,16 @@ torch::Tensor nextTokenLogits(Transformer& model, const WordTokenizer& tok, cons
         .lm_logits[0][-1];
 }
 
+/// Which of `words` the language model ranks first after <bos> + `text`.
+const std::string& topWord(Transformer& model, const WordTokenizer& tok, const std::string& text,
+                           const std::vector<std::string>& words) {
+    std::vector<int64_t> ids;
+    for (const auto& w : words)
+        ids.push_back(tok.id(w));
+    const torch::Tensor logits = nextTokenLogits(model, tok, text);
+    return words[size_t(logits.index_select(0, torch::tensor(ids, torch::kLong)).argmax().item<int64_t>())];
+}
+
 /// How often the language model continues a fresh review with the right verdict: after "<review> i" it
 /// must rank "liked" (positive) above "did" (… not like it). This is what a frozen backbone offers PEFT.
 double verdictAccuracy(Transformer& model, const World& world, const WordTokenizer& tok, int n,
@@ -451,10 +461,6 @@ LookupScore lookupAccuracy(Transformer& model, const World& world, const WordTok
                            uint64_t seed) {
     const ProbeMode mode(model);
     std::mt19937_64 rng(seed * 15485863 + 11);
-    std::vector<int64_t> placeIds;
-    for (const auto& p : world.places())
-        placeIds.push_back(tok.id(p));
-    const torch::Tensor index = torch::tensor(placeIds, torch::kLong);
     LookupScore score;
     int bound = 0, copied = 0;
     double copyChance = 0;
@@ -472,9 +478,7 @@ LookupScore lookupAccuracy(Transformer& model, const World& world, const WordTok
         }
         if (facts.empty()) continue;
         const auto& [name, place] = facts[rng() % facts.size()];
-        const torch::Tensor logits = nextTokenLogits(model, tok, s.text + " so " + name + " is in the");
-        const std::string& best =
-            world.places()[size_t(logits.index_select(0, index).argmax().item<int64_t>())];
+        const std::string& best = topWord(model, tok, s.text + " so " + name + " is in the", world.places());
         bound += best == place;
         std::set<std::string> distinct;
         for (const auto& f : facts)
@@ -499,18 +503,13 @@ LookupScore lookupAccuracy(Transformer& model, const World& world, const WordTok
 double copyAccuracy(Transformer& model, const World& world, const WordTokenizer& tok, int n, uint64_t seed) {
     const ProbeMode mode(model);
     std::mt19937_64 rng(seed * 7368787 + 5);
-    std::vector<int64_t> objectIds;
-    for (const auto& o : world.objects())
-        objectIds.push_back(tok.id(o));
-    const torch::Tensor index = torch::tensor(objectIds, torch::kLong);
     int right = 0;
     for (int i = 0; i < n; ++i) {
         const Sentence s = world.story(rng);
         const std::string object = s.target.substr(0, s.target.find(" at the "));
         const std::string word = object.substr(object.rfind(' ') + 1);  // "kuru found a red ball" → ball
         const size_t second = s.text.find(" " + word + " .", s.text.find(" " + word + " .") + 1);
-        const torch::Tensor logits = nextTokenLogits(model, tok, s.text.substr(0, second));
-        right += world.objects()[size_t(logits.index_select(0, index).argmax().item<int64_t>())] == word;
+        right += topWord(model, tok, s.text.substr(0, second), world.objects()) == word;
     }
     return double(right) / double(n);
 }
