@@ -377,6 +377,15 @@ private Q_SLOTS:
                      std::string::npos,
                  msg.c_str());
         missing.erase("transformer.h.0.attn.extra.weight");
+        {  // a layer number no model has (std::stoll would throw out_of_range): named, not a crash
+            Weights huge = missing;
+            huge["transformer.h.99999999999999999999.attn.c_attn.weight"] = rnd({2});
+            writeSafetensors(dir / "model.safetensors", huge, "F32");
+            const std::string hugeMsg = errorOf([&] { loadHfModel(dir.string()); });
+            QVERIFY2(hugeMsg.find("layer index '99999999999999999999' is not a layer of any model") !=
+                         std::string::npos,
+                     hugeMsg.c_str());
+        }
         writeSafetensors(dir / "model.safetensors", missing, "F32");
         const std::string msg2 = errorOf([&] { loadHfModel(dir.string()); });
         QVERIFY2(msg2.find("missing: blocks.1.w1.base.bias") != std::string::npos, msg2.c_str());

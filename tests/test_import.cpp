@@ -47,6 +47,19 @@ class TestImport : public QObject {
     Q_OBJECT
 
 private Q_SLOTS:
+    // Integer labels sort by value at any length: the fuzzer's 20-digit label once overflowed stoll.
+    void integerLabelsSortByValue() {
+        std::vector<LabeledRow> rows;
+        for (const char* label :
+             {"10", "99999999999999999999", "2", "-3", "-99999999999999999999", "0", "01"}) {
+            LabeledRow r;
+            r.label = label;
+            rows.push_back(r);
+        }
+        QCOMPARE(inferLabels(rows), (std::vector<std::string>{"-99999999999999999999", "-3", "0", "01", "2",
+                                                              "10", "99999999999999999999"}));
+    }
+
     void sst2DevMatchesItsPublishedCounts() {
         const ClassificationTable t =
             importClassification(std::string(PEFT_TEST_DATA) + "/glue/SST-2/dev.tsv");

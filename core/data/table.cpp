@@ -119,6 +119,24 @@ bool isInteger(const std::string& s) {
                                        [](char c) { return c >= '0' && c <= '9'; });
 }
 
+/// a < b for two isInteger strings by value, at any length (no conversion that could overflow); equal
+/// values written differently ("01", "1") fall back to their text, so the order stays strict.
+bool integerLess(const std::string& a, const std::string& b) {
+    const bool negA = a[0] == '-', negB = b[0] == '-';
+    if (negA != negB) return negA;
+    auto magnitude = [](const std::string& s) {
+        const size_t digits = s[0] == '-' ? 1 : 0;
+        const size_t first = s.find_first_not_of('0', digits);
+        return first == std::string::npos ? std::string("0") : s.substr(first);
+    };
+    const std::string ma = magnitude(a), mb = magnitude(b);
+    if (ma != mb) {
+        const bool smaller = ma.size() != mb.size() ? ma.size() < mb.size() : ma < mb;
+        return negA ? !smaller : smaller;
+    }
+    return a < b;
+}
+
 std::string columnList(const std::vector<std::string>& header) {
     std::string s;
     for (const auto& h : header)
@@ -413,8 +431,7 @@ std::vector<std::string> inferLabels(const std::vector<LabeledRow>& rows) {
         set.insert(r.label);
     std::vector<std::string> labels(set.begin(), set.end());
     if (std::all_of(labels.begin(), labels.end(), isInteger))
-        std::sort(labels.begin(), labels.end(),
-                  [](const std::string& a, const std::string& b) { return std::stoll(a) < std::stoll(b); });
+        std::sort(labels.begin(), labels.end(), integerLess);
     return labels;
 }
 

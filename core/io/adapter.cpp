@@ -14,6 +14,7 @@
 #include "io/backbone.h"
 #include "io/safetensors.h"
 #include "util/error.h"
+#include "util/parse.h"
 
 namespace peft {
 
@@ -424,13 +425,13 @@ std::pair<int64_t, std::vector<Site>> parseModule(const std::string& type, const
     std::smatch m;
     if (type == "gpt2" && std::regex_match(path, m, gpt2)) {
         const std::string w = m[2];
-        const int64_t layer = std::stoll(m[1]);
+        const int64_t layer = layerIndex(m[1], path);
         if (w == "attn.c_attn") return {layer, {Site::Wq, Site::Wk, Site::Wv}};
         return {layer, {w == "attn.c_proj" ? Site::Wo : w == "mlp.c_fc" ? Site::W1 : Site::W2}};
     }
     if (type != "gpt2" && std::regex_match(path, m, bert)) {
         const std::string w = m[2];
-        const int64_t layer = std::stoll(m[1]);
+        const int64_t layer = layerIndex(m[1], path);
         Site s = Site::W2;
         if (w == "attention.self.query") s = Site::Wq;
         if (w == "attention.self.key") s = Site::Wk;

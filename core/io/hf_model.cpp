@@ -13,6 +13,7 @@
 #include "io/backbone.h"
 #include "io/safetensors.h"
 #include "util/error.h"
+#include "util/parse.h"
 
 namespace peft {
 
@@ -119,7 +120,7 @@ bool splitLayer(const std::string& name, const std::string& prefix, int64_t& lay
     while (j < name.size() && std::isdigit(static_cast<unsigned char>(name[j])))
         ++j;
     if (j == i || j >= name.size() || name[j] != '.') return false;
-    layer = std::stoll(name.substr(i, j - i));
+    layer = layerIndex(name.substr(i, j - i), name);
     rest = name.substr(j + 1);
     return true;
 }
