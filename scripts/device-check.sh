@@ -78,23 +78,28 @@ if [ "$STAGES" = world ]; then
 # The built-in world on the GPU: how long entailment fine-tuning must run, from which backbone, to reach the
 # gate, and whether longer pretraining makes the frozen language model look facts up (lookup accuracy).
 # Arms run side by side (these small models leave the GPU launch-bound); each writes its metrics as it goes
-# and is cut at ARM_SECONDS, so a slow arm still reports how far it got.
+# and all are cut at one deadline, ARM_SECONDS after the stage starts, so a slow arm still reports how far it got.
 step "world sweep on cuda"
 W=/tmp/world
 mkdir -p "$W"
 DEADLINE=$(($(date +%s) + ${ARM_SECONDS:-420}))
+left() {  # seconds to the deadline; fails when fewer than 10 remain (timeout 0 would mean no limit)
+    local s=$((DEADLINE - $(date +%s)))
+    [ "$s" -ge 10 ] && echo "$s"
+}
 ft() {  # ft NAME [train options…]: full fine-tuning of entailment until the deadline, metrics to $W/NAME.jsonl
-    local name=$1
+    local name=$1 limit
     shift
-    timeout $((DEADLINE - $(date +%s))) $B train --task entailment --preset full --device cuda --threads 2 --train-size 60000 \
+    limit=$(left) || return 0
+    timeout "$limit" $B train --task entailment --preset full --device cuda --threads 2 --train-size 60000 \
         --steps 20000 --batch-size 64 --lr "${LR:-3e-4}" --schedule cosine --eval-every 500 --quiet --json \
         --metrics "$W/$name.jsonl" "$@" >"$W/$name.log" 2>&1
 }
 pretrain_ft() {  # pretrain_ft NAME STEPS D HEADS: pretrain, probe, then fine-tune entailment on it
     local name=$1 steps=$2 d=$3 heads=$4
     {
-        $B pretrain --out "/tmp/bb-$name" --seed 1 --steps "$steps" --batch-size 64 --lines 200000 --d "$d" \
-            --layers 4 --heads "$heads" --device cuda --threads 2 --quiet --json
+        timeout "$(left || echo 10)" $B pretrain --out "/tmp/bb-$name" --seed 1 --steps "$steps" \
+            --batch-size 64 --lines 200000 --d "$d" --layers 4 --heads "$heads" --device cuda --threads 2 --quiet --json
         $B lm-probe --model "/tmp/bb-$name" --json
     } >"$W/$name-pretrain.log" 2>&1
     ft "$name-full" --model "/tmp/bb-$name"
@@ -104,8 +109,8 @@ SECONDS=0
 ft old-full &
 ft random-full --random-init &
 LR=1e-3 ft old-full-lr1e3 &
-pretrain_ft qa-d128 8000 128 4 &
-pretrain_ft qa-d256 8000 256 8 &
+pretrain_ft pre-d128 8000 128 4 &
+pretrain_ft pre-d256 8000 256 8 &
 wait
 echo "sweep done in ${SECONDS} s"
 for f in "$W"/*.log; do echo "--- $f"; tr '\r' '\n' <"$f" | grep -v '^step' | tail -4; done
