@@ -2,11 +2,13 @@
 // The Hugging Face tokenizers checked against ids that Hugging Face's own `tokenizers` produced (46 BERT and
 // 46 GPT-2 test vectors, tests/data/tokenizer-tests), hand-derived pair templates, and the folder loader.
 #include <QtTest>
+#include <atomic>
 
 #include <filesystem>
 #include <fstream>
 #include <nlohmann/json.hpp>
 #include <sstream>
+#include <thread>
 
 #include "data/hf_tokenizer.h"
 #include "util/error.h"
@@ -88,6 +90,20 @@ private Q_SLOTS:
         auto tok = ByteLevelBpeTokenizer::fromFiles(kGpt2 + "/vocab.json", kGpt2 + "/merges.txt");
         QCOMPARE(tok->vocabSize(), int64_t(50257));
         checkVectors(*tok, kData + "/tokenizer-tests/ggml-vocab-gpt-2.gguf");
+        // Again, now from the word cache, and from four threads at once: the same ids.
+        checkVectors(*tok, kData + "/tokenizer-tests/ggml-vocab-gpt-2.gguf");
+        const auto vectors = readVectors(kData + "/tokenizer-tests/ggml-vocab-gpt-2.gguf");
+        std::atomic<int> wrong{0};
+        std::vector<std::thread> threads;
+        for (int t = 0; t < 4; ++t)
+            threads.emplace_back([&] {
+                for (int round = 0; round < 20; ++round)
+                    for (const auto& v : vectors)
+                        wrong += tok->encodeIds(v.text) != v.ids;
+            });
+        for (auto& t : threads)
+            t.join();
+        QCOMPARE(wrong.load(), 0);
     }
 
     void bertPairTemplate() {

@@ -544,8 +544,22 @@ void ByteLevelBpeTokenizer::bpe(const std::string& word, std::vector<std::string
 void ByteLevelBpeTokenizer::tokenizePlain(const std::string& text, std::vector<std::string>& out) const {
     std::string t = text;
     if (opts_.add_prefix_space && !t.empty() && t[0] != ' ') t = " " + t;
-    for (const auto& word : preTokenize(t))
-        bpe(word, out);
+    for (const auto& word : preTokenize(t)) {
+        {
+            std::lock_guard<std::mutex> lock(cacheMutex_);
+            const auto hit = cache_.find(word);
+            if (hit != cache_.end()) {
+                out.insert(out.end(), hit->second.begin(), hit->second.end());
+                continue;
+            }
+        }
+        std::vector<std::string> pieces;
+        bpe(word, pieces);
+        out.insert(out.end(), pieces.begin(), pieces.end());
+        std::lock_guard<std::mutex> lock(cacheMutex_);
+        if (cache_.size() >= kCacheWords) cache_.clear();
+        cache_.emplace(word, std::move(pieces));
+    }
 }
 
 std::string ByteLevelBpeTokenizer::decode(const std::vector<int64_t>& ids) const {

@@ -10,6 +10,7 @@
 #include <cstdint>
 #include <map>
 #include <memory>
+#include <mutex>
 #include <optional>
 #include <string>
 #include <unordered_map>
@@ -134,6 +135,12 @@ private:
     std::map<std::pair<std::string, std::string>, int64_t> ranks_;
     std::string byteToChar_[256];  // the UTF-8 of each byte's stand-in character
     std::unordered_map<std::string, unsigned char> charToByte_;
+    // Words repeat (a data file's vocabulary is far smaller than its word count): each pre-token's merged
+    // pieces, kept until kCacheWords distinct words, then started afresh. Shared by the threads that
+    // tokenise through this object.
+    static constexpr size_t kCacheWords = 100000;
+    mutable std::unordered_map<std::string, std::vector<std::string>> cache_;
+    mutable std::mutex cacheMutex_;
 };
 
 /// The tokenizer of a Hugging Face model folder for `modelType` (bert, roberta, gpt2): vocab.txt or
