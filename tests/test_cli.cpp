@@ -311,7 +311,8 @@ private Q_SLOTS:
                                    QStringLiteral("--steps"), QStringLiteral("6"), QStringLiteral("--lines"),
                                    QStringLiteral("300"), QStringLiteral("--d"), QStringLiteral("32"),
                                    QStringLiteral("--layers"), QStringLiteral("1"), QStringLiteral("--heads"),
-                                   QStringLiteral("2"), QStringLiteral("--json"), QStringLiteral("--quiet")});
+                                   QStringLiteral("2"), QStringLiteral("--corpus"), QStringLiteral("recall"),
+                                   QStringLiteral("--json"), QStringLiteral("--quiet")});
         QCOMPARE(pre.code, 0);
         QVERIFY(json(pre.out).object().value(QStringLiteral("dev_perplexity")).toDouble() > 1.0);
         for (const char* f : {"config.json", "model.safetensors", "vocab.txt"})
@@ -327,9 +328,9 @@ private Q_SLOTS:
                                     .toObject()
                                     .value(QStringLiteral("command"))
                                     .toString();
-        QVERIFY2(
-            command.contains(QStringLiteral("--steps 6 --lines 300 --d 32 --layers 1 --heads 2 --threads")),
-            qPrintable(command));
+        QVERIFY2(command.contains(QStringLiteral(
+                     "--steps 6 --lines 300 --d 32 --layers 1 --heads 2 --corpus recall --threads")),
+                 qPrintable(command));
 
         const Result tr =
             peftwb({QStringLiteral("train"), QStringLiteral("--model"), bb, QStringLiteral("--task"),
@@ -350,12 +351,49 @@ private Q_SLOTS:
         QCOMPARE(m.value(QStringLiteral("accuracy")).toDouble(),
                  acc);  // the saved best state scores the same
         QCOMPARE(json(ev.out).object().value(QStringLiteral("examples")).toInt(), 500);
+        // --predictions: a row per example scored, consistent with the accuracy and the confusion matrix.
+        const QString preds = dir.filePath(QStringLiteral("preds.tsv"));
         const Result firstFive =
             peftwb({QStringLiteral("eval"), QStringLiteral("--checkpoint"), ck, QStringLiteral("--model"), bb,
                     QStringLiteral("--task"), QStringLiteral("sentiment"), QStringLiteral("--max-eval"),
-                    QStringLiteral("5"), QStringLiteral("--json")});
+                    QStringLiteral("5"), QStringLiteral("--predictions"), preds, QStringLiteral("--json")});
         QCOMPARE(firstFive.code, 0);
-        QCOMPARE(json(firstFive.out).object().value(QStringLiteral("examples")).toInt(), 5);
+        const QJsonObject five = json(firstFive.out).object();
+        QCOMPARE(five.value(QStringLiteral("examples")).toInt(), 5);
+        const QJsonArray labels = five.value(QStringLiteral("labels")).toArray();
+        QCOMPARE(labels.size(), 2);
+        QFile predFile(preds);
+        QVERIFY(predFile.open(QIODevice::ReadOnly));
+        const QStringList rows =
+            QString::fromUtf8(predFile.readAll()).split(QLatin1Char('\n'), Qt::SkipEmptyParts);
+        QCOMPARE(rows.size(), 6);
+        QCOMPARE(rows[0], QStringLiteral("index\tgold\tpredicted\tinput"));
+        int right = 0;
+        QMap<QPair<QString, QString>, int> counted;
+        for (int i = 1; i < rows.size(); ++i) {
+            const QStringList cells = rows[i].split(QLatin1Char('\t'));
+            QCOMPARE(cells.size(), 4);
+            QCOMPARE(cells[0].toInt(), i - 1);
+            QVERIFY2(cells[3].contains(QStringLiteral(" i")),
+                     qPrintable(cells[3]));  // the review, then the cue
+            right += cells[1] == cells[2];
+            ++counted[{cells[1], cells[2]}];
+        }
+        QCOMPARE(
+            five.value(QStringLiteral("metrics")).toObject().value(QStringLiteral("accuracy")).toDouble(),
+            right / 5.0);
+        const QJsonArray confusion = five.value(QStringLiteral("confusion")).toArray();
+        for (int g = 0; g < 2; ++g)
+            for (int q = 0; q < 2; ++q)
+                QCOMPARE(confusion[g].toArray()[q].toInt(),
+                         counted.value({labels[g].toString(), labels[q].toString()}));
+        const Result unwritable =
+            peftwb({QStringLiteral("eval"), QStringLiteral("--checkpoint"), ck, QStringLiteral("--model"), bb,
+                    QStringLiteral("--task"), QStringLiteral("sentiment"), QStringLiteral("--max-eval"),
+                    QStringLiteral("2"), QStringLiteral("--predictions"),
+                    dir.filePath(QStringLiteral("no/such.tsv"))});
+        QCOMPARE(unwritable.code, 1);
+        QVERIFY2(unwritable.err.contains("no/such.tsv: cannot be written"), unwritable.err.constData());
 
         const Result gen =
             peftwb({QStringLiteral("train"), QStringLiteral("--model"), bb, QStringLiteral("--task"),

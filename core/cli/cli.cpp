@@ -341,15 +341,18 @@ const std::vector<Command>& commands() {
         {"pretrain",
          "pretrain a backbone on the built-in world's corpus and save it as a backbone folder",
          "usage: peftwb pretrain --out DIR [--steps N] [--batch-size N] [--lr X] [--seed N] [--threads N]\n"
-         "                       [--d N] [--layers N] [--heads N] [--lines N] [--device cpu|cuda] "
-         "[--json]\n\n"
+         "                       [--d N] [--layers N] [--heads N] [--lines N] [--corpus standard|recall]\n"
+         "                       [--device cpu|cuda] [--json]\n\n"
          "Builds the world from --seed, its word tokenizer, a causal pre-LN transformer (d 128, 4 layers, 4 "
          "heads,\n"
          "d_m = 4d by default), trains it as a language model on --lines corpus lines (full fine-tuning,\n"
          "AdamW, cosine schedule) and writes DIR/config.json, DIR/model.safetensors, DIR/vocab.txt. Reports "
          "the\n"
-         "held-out perplexity. The same command, seed and thread count rebuild the same backbone.\n",
+         "held-out perplexity. The same command, seed and thread count rebuild the same backbone.\n"
+         "--corpus recall: the corpus plus facts about one person and scenes that recall their place and\n"
+         "colour, so places and colours become predictable from context (the shipped backbone: standard).\n",
          {{"out"},
+          {"corpus"},
           {"steps"},
           {"batch-size"},
           {"lr"},
@@ -368,11 +371,19 @@ const std::vector<Command>& commands() {
          "usage: peftwb eval (--checkpoint FILE | --adapter DIR) (--task NAME | --data FILE [--dev FILE] "
          "[--test "
          "FILE])\n"
-         "                   [--split dev|test] [--model DIR] [--json]\n",
-         {{"checkpoint"},   {"adapter"},      {"task"},         {"data"},         {"dev"},
-          {"test"},         {"split"},        {"model"},        {"config"},       {"text-column"},
-          {"pair-column"},  {"label-column"}, {"source-field"}, {"target-field"}, {"data-kind"},
-          {"dev-fraction"}, {"seed"},         {"max-eval"},     {"threads"},      {"skip-bad-rows", false},
+         "                   [--split dev|test] [--model DIR] [--max-eval N] [--predictions FILE] [--json]\n"
+         "\n"
+         "Prints the split's metrics; for classification also the confusion matrix (rows: gold label,\n"
+         "columns: predicted). --predictions FILE writes one TSV row per example scored: index, gold and\n"
+         "predicted label (or reference and output of a generation task), and the input as the model read "
+         "it.\n",
+         {{"checkpoint"},   {"predictions"},  {"adapter"},
+          {"task"},         {"data"},         {"dev"},
+          {"test"},         {"split"},        {"model"},
+          {"config"},       {"text-column"},  {"pair-column"},
+          {"label-column"}, {"source-field"}, {"target-field"},
+          {"data-kind"},    {"dev-fraction"}, {"seed"},
+          {"max-eval"},     {"threads"},      {"skip-bad-rows", false},
           {"json", false}},
          cmdEval},
         {"project",

@@ -7,6 +7,7 @@
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
+#include <iomanip>
 #include <iostream>
 #include <memory>
 #include <optional>
@@ -348,6 +349,46 @@ int cmdTrain(const Args& a, std::ostream& out, std::ostream& err) {
     return r.status == RunStatus::Finished ? 0 : (r.status == RunStatus::Diverged ? 3 : 1);
 }
 
+/// One TSV row per example scored: its index, gold and predicted label (classification) or reference and
+/// output (generation), and the input as the model read it (decoded; tabs and line breaks become spaces).
+namespace {
+
+void writePredictions(const std::string& path, const Dataset& ds, const std::vector<Example>& examples,
+                      const EvalResult& ev,
+                      const std::function<std::string(const std::vector<int64_t>&)>& decode) {
+    auto cell = [](std::string t) {
+        std::replace_if(
+            t.begin(), t.end(), [](char c) { return c == '\t' || c == '\n' || c == '\r'; }, ' ');
+        return t;
+    };
+    auto input = [&](const Example& e) {
+        if (decode) return cell(decode(e.ids));
+        std::string ids;
+        for (const int64_t id : e.ids)
+            ids += (ids.empty() ? "" : " ") + std::to_string(id);
+        return ids;
+    };
+    std::ofstream f(path);
+    if (!f) throw Error(path, "cannot be written");
+    const bool classes = ds.kind == TaskKind::Classification;
+    f << (classes ? "index\tgold\tpredicted\tinput\n" : "index\treference\toutput\tinput\n");
+    const size_t n = ev.examples;
+    for (size_t i = 0; i < n; ++i) {
+        const Example& e = examples[i];
+        f << i << '\t';
+        if (classes)
+            f << ds.label_names.at(size_t(e.label)) << '\t'
+              << ds.label_names.at(size_t(ev.predicted_labels.at(i)));
+        else
+            f << cell(e.reference) << '\t'
+              << cell(i < ev.predictions.size() ? ev.predictions[i] : std::string());
+        f << '\t' << input(e) << '\n';
+    }
+    if (!f.flush()) throw Error(path, "write failed");
+}
+
+}  // namespace
+
 int cmdEval(const Args& a, std::ostream& out, std::ostream&) {
     const auto ckpt = a.get("checkpoint");
     const auto adapter = a.get("adapter");
@@ -383,14 +424,43 @@ int cmdEval(const Args& a, std::ostream& out, std::ostream&) {
     const EvalResult ev = trainer.evaluate(examples);
     // The examples scored: the split, or its first --max-eval.
     json j = {{"split", split}, {"examples", ev.examples}, {"spec", spec.name}, {"metrics", ev.metrics}};
+    const bool classes = ds.kind == TaskKind::Classification;
+    const size_t C = ds.label_names.size();
+    std::vector<std::vector<int64_t>> confusion(C, std::vector<int64_t>(C, 0));  // [gold][predicted]
+    if (classes) {
+        for (size_t i = 0; i < ev.predicted_labels.size(); ++i)
+            ++confusion.at(size_t(examples[i].label)).at(size_t(ev.predicted_labels[i]));
+        j["labels"] = ds.label_names;
+        j["confusion"] = confusion;
+    }
+    if (const auto file = a.get("predictions")) {
+        writePredictions(*file, ds, examples, ev, lb.decode);
+        j["predictions"] = *file;
+    }
     if (a.flag("json")) {
         out << j.dump() << "\n";
-    } else {
-        out << split << " (" << ev.examples << " of " << examples.size() << " examples):";
-        for (const auto& [name, value] : ev.metrics)
-            out << " " << name << " " << value;
-        out << "\n";
+        return 0;
     }
+    out << split << " (" << ev.examples << " of " << examples.size() << " examples):";
+    for (const auto& [name, value] : ev.metrics)
+        out << " " << name << " " << value;
+    out << "\n";
+    if (classes) {
+        size_t width = 9;  // "gold \ predicted" columns as wide as the longest label name
+        for (const auto& l : ds.label_names)
+            width = std::max(width, l.size() + 2);
+        out << "confusion (rows: gold, columns: predicted)\n" << std::string(width, ' ');
+        for (const auto& l : ds.label_names)
+            out << std::setw(int(width)) << l;
+        out << "\n";
+        for (size_t g = 0; g < C; ++g) {
+            out << std::left << std::setw(int(width)) << ds.label_names[g] << std::right;
+            for (size_t q = 0; q < C; ++q)
+                out << std::setw(int(width)) << confusion[g][q];
+            out << "\n";
+        }
+    }
+    if (const auto file = a.get("predictions")) out << "wrote " << *file << "\n";
     return 0;
 }
 
@@ -570,12 +640,13 @@ int cmdPretrain(const Args& a, std::ostream& out, std::ostream& err) {
     ds.name = "world corpus";
     ds.kind = TaskKind::Generation;
     ds.metric = "perplexity";
+    const CorpusMix mix = corpusMixFromName(a.get("corpus").value_or("standard"));
     std::mt19937_64 rng(seed * 7919 + 17);
     auto fill = [&](std::vector<Example>& split, int64_t n) {
         for (int64_t i = 0; i < n; ++i) {
             Example e;
             e.ids = {WordTokenizer::kBos};
-            e.target = tok.encode(world.corpusLine(rng));
+            e.target = tok.encode(world.corpusLine(rng, mix));
             split.push_back(std::move(e));
         }
     };
@@ -617,7 +688,7 @@ int cmdPretrain(const Args& a, std::ostream& out, std::ostream& err) {
     // Every setting that shapes the result, so the recorded command rebuilds this backbone.
     std::string command = "peftwb pretrain --out " + *dir + " --seed " + std::to_string(seed) + " --steps " +
                           std::to_string(tc.steps) + " --lines " + std::to_string(lines);
-    for (const char* option : {"d", "layers", "heads", "batch-size", "lr", "device"})
+    for (const char* option : {"d", "layers", "heads", "batch-size", "lr", "corpus", "device"})
         if (const auto value = a.get(option)) command += std::string(" --") + option + " " + *value;
     command += " --threads " + std::to_string(currentThreadCount());
     const json info = {{"tokenizer", "world-words"},  {"world_seed", seed},

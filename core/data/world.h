@@ -50,6 +50,12 @@ struct Sentence {
     int64_t label = -1;
 };
 
+/// Which pretraining text: the corpus the shipped backbone learnt from, or one that also makes places and
+/// colours predictable from context (one-person facts, scenes that recall their place and colour).
+enum class CorpusMix { Standard, Recall };
+/// "standard" or "recall"; anything else raises peft::Error naming --corpus.
+CorpusMix corpusMixFromName(const std::string& name);
+
 class World {
 public:
     explicit World(uint64_t seed = 1);
@@ -57,11 +63,12 @@ public:
     const std::vector<std::string>& vocabulary() const { return vocab_; }  // English then foreign words
 
     Sentence sentiment(std::mt19937_64& rng) const;
-    Sentence entailment(std::mt19937_64& rng) const;
+    /// A premise about `people` persons (0: two or three, the task's mix) and a hypothesis about one of them.
+    Sentence entailment(std::mt19937_64& rng, int people = 0) const;
     Sentence story(std::mt19937_64& rng) const;
     Sentence translationPair(std::mt19937_64& rng) const;
     /// Unlabelled text of the same world (both languages), for pretraining.
-    std::string corpusLine(std::mt19937_64& rng) const;
+    std::string corpusLine(std::mt19937_64& rng, CorpusMix mix = CorpusMix::Standard) const;
     /// A longer review for the corpus: 2–4 clauses whose opinion holds across "and" and turns at "but" /
     /// "although …,", then the verdict on the final opinion ("i liked it ." / "i did not like it .").
     std::string reviewWithVerdict(std::mt19937_64& rng) const;

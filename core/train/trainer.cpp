@@ -219,6 +219,7 @@ EvalResult Trainer::evaluate(const std::vector<Example>& split) {
     if (data_.kind == TaskKind::Classification) {
         res.metrics["accuracy"] = accuracy(predicted, gold);
         res.metrics["macro_f1"] = macroF1(predicted, gold);
+        res.predicted_labels = std::move(predicted);
     } else {
         res.metrics["perplexity"] = perplexity(lossSum, tokens);
     }

@@ -57,6 +57,7 @@ public:
 struct EvalResult {
     std::map<std::string, double> metrics;  // loss and the task's metrics
     std::vector<std::string> predictions;   // generation: decoded dev outputs
+    std::vector<int64_t> predicted_labels;  // classification: the predicted class of each example scored
     size_t examples = 0;                    // how many were scored (the split, or its first max_eval)
 };
 
