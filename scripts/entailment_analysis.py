@@ -1,6 +1,6 @@
 #!/usr/bin/env python3
 # SPDX-License-Identifier: GPL-3.0-or-later
-"""Two measurements behind docs/quality-gates.md's "Why entailment stays below the gate".
+"""Three measurements behind docs/quality-gates.md's "Why entailment stays below the gate".
 
   entailment_analysis.py bound
       The dev accuracy a reader of word presence alone reaches on the built-in entailment task: it knows
@@ -13,6 +13,12 @@
       then a query word; label 1 when the query is one of the eight. Nothing but matching a word against its
       context. Train with e.g.
       peftwb train --data OUTDIR/train.tsv --dev OUTDIR/dev.tsv --preset full --random-init --lr 3e-4 ...
+
+  entailment_analysis.py errors PREDICTIONS.tsv
+      A fine-tuned model's dev accuracy by kind of example: the hypothesis' form (in / not in / has OBJECT /
+      has COLOUR OBJECT), what the premise says of its name (a place, an object, nothing), and the gold label,
+      with what the model answered. PREDICTIONS.tsv is written by
+      peftwb eval --checkpoint CK --task entailment --predictions PREDICTIONS.tsv
 """
 import random
 import sys
@@ -101,10 +107,38 @@ def presence_task(out):
                 f.write(f"{' '.join(context)} . {query}\t{int(present)}\n")
 
 
+def errors(path):
+    cells = Counter()
+    answers = {}
+    with open(path) as f:
+        next(f)  # index gold predicted input
+        for line in f:
+            _, gold, predicted, text = line.rstrip("\n").split("\t")
+            cut = text.index(" . ") + 3  # the premise ends at its first full stop, then the hypothesis
+            premise, hypothesis = text[:cut].split(), text[cut:].split()
+            name = hypothesis[0]
+            form = ("not in" if "not" in hypothesis else "in" if "in" in hypothesis
+                    else "has COLOUR OBJECT" if len(hypothesis) == 6 else "has OBJECT")
+            facts = " ".join(premise[:-1]).split(" and ")
+            said = [fact for fact in facts if fact.split()[0] == name]
+            about = "nothing" if not said else "its place" if " in the " in said[0] else "its object"
+            key = (form, about, gold)
+            cells[key, "n"] += 1
+            cells[key, "right"] += gold == predicted
+            answers.setdefault(key, Counter())[predicted] += 1
+    print(f"{'hypothesis':<18} {'premise says':<12} {'gold':<14} {'n':>4} {'accuracy':>8}  answers")
+    for key in sorted(answers):
+        n = cells[key, "n"]
+        spread = ", ".join(f"{label} {count}" for label, count in answers[key].most_common())
+        print(f"{key[0]:<18} {key[1]:<12} {key[2]:<14} {n:>4} {cells[key, 'right'] / n:>8.2f}  {spread}")
+
+
 if __name__ == "__main__":
     if len(sys.argv) == 2 and sys.argv[1] == "bound":
         bound()
     elif len(sys.argv) == 3 and sys.argv[1] == "presence-task":
         presence_task(sys.argv[2])
+    elif len(sys.argv) == 3 and sys.argv[1] == "errors":
+        errors(sys.argv[2])
     else:
         sys.exit(__doc__)

@@ -349,10 +349,10 @@ int cmdTrain(const Args& a, std::ostream& out, std::ostream& err) {
     return r.status == RunStatus::Finished ? 0 : (r.status == RunStatus::Diverged ? 3 : 1);
 }
 
-/// One TSV row per example scored: its index, gold and predicted label (classification) or reference and
-/// output (generation), and the input as the model read it (decoded; tabs and line breaks become spaces).
 namespace {
 
+/// One TSV row per example scored: its index, gold and predicted label (classification) or reference and
+/// output (generation), and the input as the model read it (decoded; tabs and line breaks become spaces).
 void writePredictions(const std::string& path, const Dataset& ds, const std::vector<Example>& examples,
                       const EvalResult& ev,
                       const std::function<std::string(const std::vector<int64_t>&)>& decode) {
@@ -446,7 +446,7 @@ int cmdEval(const Args& a, std::ostream& out, std::ostream&) {
         out << " " << name << " " << value;
     out << "\n";
     if (classes) {
-        size_t width = 9;  // "gold \ predicted" columns as wide as the longest label name
+        size_t width = 9;  // every column as wide as the longest label name, and a margin
         for (const auto& l : ds.label_names)
             width = std::max(width, l.size() + 2);
         out << "confusion (rows: gold, columns: predicted)\n" << std::string(width, ' ');

@@ -193,7 +193,7 @@ Sentence World::sentiment(std::mt19937_64& rng) const {
 }
 
 Sentence World::entailment(std::mt19937_64& rng, int people) const {
-    // A world state: two or three people, each in a place and holding a coloured object.
+    // A world state: two or three people (or `people`), each in a place and holding a coloured object.
     struct Person {
         std::string name, place, object, color;
     };
