@@ -405,6 +405,51 @@ private Q_SLOTS:
         QCOMPARE(gen.code, 0);
         QCOMPARE(json(gen.out).object().value(QStringLiteral("metric_name")).toString(),
                  QStringLiteral("rougeL"));
+        // A generation task's predictions: reference, the decoded output, the prompt.
+        const QString genCk = dir.filePath(QStringLiteral("gen.safetensors")),
+                      genPreds = dir.filePath(QStringLiteral("gen.tsv"));
+        QCOMPARE(peftwb({QStringLiteral("train"),
+                         QStringLiteral("--model"),
+                         bb,
+                         QStringLiteral("--task"),
+                         QStringLiteral("summarization"),
+                         QStringLiteral("--train-size"),
+                         QStringLiteral("8"),
+                         QStringLiteral("--preset"),
+                         QStringLiteral("lora"),
+                         QStringLiteral("--steps"),
+                         QStringLiteral("1"),
+                         QStringLiteral("--batch-size"),
+                         QStringLiteral("4"),
+                         QStringLiteral("--max-eval"),
+                         QStringLiteral("1"),
+                         QStringLiteral("--max-new-tokens"),
+                         QStringLiteral("2"),
+                         QStringLiteral("--save"),
+                         genCk,
+                         QStringLiteral("--quiet")})
+                     .code,
+                 0);
+        const Result genEval = peftwb(
+            {QStringLiteral("eval"), QStringLiteral("--checkpoint"), genCk, QStringLiteral("--model"), bb,
+             QStringLiteral("--task"), QStringLiteral("summarization"), QStringLiteral("--max-eval"),
+             QStringLiteral("2"), QStringLiteral("--max-new-tokens"), QStringLiteral("3"),
+             QStringLiteral("--predictions"), genPreds, QStringLiteral("--json")});
+        QCOMPARE(genEval.code, 0);
+        QVERIFY(!json(genEval.out).object().contains(QStringLiteral("confusion")));
+        QFile genFile(genPreds);
+        QVERIFY(genFile.open(QIODevice::ReadOnly));
+        const QStringList genRows =
+            QString::fromUtf8(genFile.readAll()).split(QLatin1Char('\n'), Qt::SkipEmptyParts);
+        QCOMPARE(genRows.size(), 3);
+        QCOMPARE(genRows[0], QStringLiteral("index\treference\toutput\tinput"));
+        for (int i = 1; i < 3; ++i) {
+            const QStringList cells = genRows[i].split(QLatin1Char('\t'));
+            QCOMPARE(cells.size(), 4);
+            QVERIFY(!cells[1].isEmpty());
+            QVERIFY(cells[2].split(QLatin1Char(' '), Qt::SkipEmptyParts).size() <= 3);  // --max-new-tokens
+            QVERIFY2(cells[3].startsWith(QStringLiteral("summarize: ")), qPrintable(cells[3]));
+        }
 
         // A backbone of another vocabulary reads the built-in tasks' text through its own tokenizer (bytes).
         const Result bytes =

@@ -371,20 +371,21 @@ const std::vector<Command>& commands() {
          "usage: peftwb eval (--checkpoint FILE | --adapter DIR) (--task NAME | --data FILE [--dev FILE] "
          "[--test "
          "FILE])\n"
-         "                   [--split dev|test] [--model DIR] [--max-eval N] [--predictions FILE] [--json]\n"
+         "                   [--split dev|test] [--model DIR] [--max-eval N] [--predictions FILE]\n"
+         "                   [--beam N] [--max-new-tokens N] [--json]\n"
          "\n"
          "Prints the split's metrics; for classification also the confusion matrix (rows: gold label,\n"
-         "columns: predicted). --predictions FILE writes one TSV row per example scored: index, gold and\n"
-         "predicted label (or reference and output of a generation task), and the input as the model read "
-         "it.\n",
-         {{"checkpoint"},   {"predictions"},  {"adapter"},
-          {"task"},         {"data"},         {"dev"},
-          {"test"},         {"split"},        {"model"},
-          {"config"},       {"text-column"},  {"pair-column"},
-          {"label-column"}, {"source-field"}, {"target-field"},
-          {"data-kind"},    {"dev-fraction"}, {"seed"},
-          {"max-eval"},     {"threads"},      {"skip-bad-rows", false},
-          {"json", false}},
+         "columns: predicted). Generation tasks decode greedily (--beam N: beam search; --max-new-tokens,\n"
+         "default 24). --predictions FILE writes one TSV row per example scored: index, gold and predicted\n"
+         "label (or reference and output of a generation task), and the input as the model read it.\n",
+         {{"checkpoint"},   {"predictions"},    {"adapter"},
+          {"task"},         {"data"},           {"dev"},
+          {"test"},         {"split"},          {"model"},
+          {"config"},       {"text-column"},    {"pair-column"},
+          {"label-column"}, {"source-field"},   {"target-field"},
+          {"data-kind"},    {"dev-fraction"},   {"seed"},
+          {"max-eval"},     {"threads"},        {"skip-bad-rows", false},
+          {"beam"},         {"max-new-tokens"}, {"json", false}},
          cmdEval},
         {"project",
          "experiment projects: new, info, runs, metrics, export-csv, queue, run, resume, notes",
