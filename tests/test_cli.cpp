@@ -29,6 +29,13 @@ QJsonDocument json(const QByteArray& bytes) {
     return d;
 }
 
+/// A text file's non-empty lines (none when it cannot be read).
+QStringList fileLines(const QString& path) {
+    QFile f(path);
+    if (!f.open(QIODevice::ReadOnly)) return {};
+    return QString::fromUtf8(f.readAll()).split(QLatin1Char('\n'), Qt::SkipEmptyParts);
+}
+
 }  // namespace
 
 class TestCli : public QObject {
@@ -362,10 +369,7 @@ private Q_SLOTS:
         QCOMPARE(five.value(QStringLiteral("examples")).toInt(), 5);
         const QJsonArray labels = five.value(QStringLiteral("labels")).toArray();
         QCOMPARE(labels.size(), 2);
-        QFile predFile(preds);
-        QVERIFY(predFile.open(QIODevice::ReadOnly));
-        const QStringList rows =
-            QString::fromUtf8(predFile.readAll()).split(QLatin1Char('\n'), Qt::SkipEmptyParts);
+        const QStringList rows = fileLines(preds);
         QCOMPARE(rows.size(), 6);
         QCOMPARE(rows[0], QStringLiteral("index\tgold\tpredicted\tinput"));
         int right = 0;
@@ -437,10 +441,7 @@ private Q_SLOTS:
              QStringLiteral("--predictions"), genPreds, QStringLiteral("--json")});
         QCOMPARE(genEval.code, 0);
         QVERIFY(!json(genEval.out).object().contains(QStringLiteral("confusion")));
-        QFile genFile(genPreds);
-        QVERIFY(genFile.open(QIODevice::ReadOnly));
-        const QStringList genRows =
-            QString::fromUtf8(genFile.readAll()).split(QLatin1Char('\n'), Qt::SkipEmptyParts);
+        const QStringList genRows = fileLines(genPreds);
         QCOMPARE(genRows.size(), 3);
         QCOMPARE(genRows[0], QStringLiteral("index\treference\toutput\tinput"));
         for (int i = 1; i < 3; ++i) {
