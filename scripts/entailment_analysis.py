@@ -1,6 +1,6 @@
 #!/usr/bin/env python3
 # SPDX-License-Identifier: GPL-3.0-or-later
-"""Three measurements behind docs/quality-gates.md's "Why entailment stays below the gate".
+"""Four measurements behind docs/quality-gates.md's "Why entailment stays below the gate".
 
   entailment_analysis.py bound
       The dev accuracy a reader of word presence alone reaches on the built-in entailment task: it knows
@@ -13,6 +13,12 @@
       then a query word; label 1 when the query is one of the eight. Nothing but matching a word against its
       context. Train with e.g.
       peftwb train --data OUTDIR/train.tsv --dev OUTDIR/dev.tsv --preset full --random-init --lr 3e-4 ...
+
+  entailment_analysis.py compare-task NAMES_FROM.tsv OUTDIR
+      Writes OUTDIR/train.tsv (30,000 rows) and OUTDIR/dev.tsv (500): entailment premises as the task writes
+      them, but only hypotheses that turn on comparing a place or a colour with the premise's (entailment /
+      contradiction, balanced). Names are taken from a predictions file of the task (PREDICTIONS.tsv below),
+      so every word is the world's. Fine-tune with --data OUTDIR/train.tsv --dev OUTDIR/dev.tsv.
 
   entailment_analysis.py errors PREDICTIONS.tsv
       A fine-tuned model's dev accuracy by kind of example: the hypothesis' form (in / not in / has OBJECT /
@@ -107,6 +113,47 @@ def presence_task(out):
                 f.write(f"{' '.join(context)} . {query}\t{int(present)}\n")
 
 
+def compare_task(names_from, out):
+    names = set()
+    with open(names_from) as f:
+        next(f)
+        for line in f:
+            text = line.rstrip("\n").split("\t")[3]
+            names.update(fact.split()[0] for fact in text[:text.index(" . ")].split(" and "))
+    names = sorted(names)
+    places = ("kitchen garden market school park library station forest beach office harbor museum bakery river "
+              "tower bridge farm village castle shop").split()
+    objects = ("ball book apple cup lamp key hat box letter phone bike coin map chair clock shoe bag pen plate ring "
+               "kite drum vase rope brush candle basket mirror ladder jar glove blanket bottle camera guitar hammer "
+               "pillow ticket wallet whistle").split()
+    colors = "red blue green yellow black white brown pink gray orange".split()
+    for split, seed, n in (("train", 1, 30000), ("dev", 2, 500)):
+        r = random.Random(seed)
+
+        def other(values, x):
+            while True:
+                q = r.choice(values)
+                if q != x:
+                    return q
+
+        with open(f"{out}/{split}.tsv", "w") as f:
+            f.write("sentence1\tsentence2\tlabel\n")
+            for _ in range(n):
+                people = [(name, r.choice(places), r.choice(objects), r.choice(colors), r.random() < 0.5)
+                          for name in r.sample(names, 2 + r.randrange(2))]
+                premise = " and ".join(f"{a} is in the {p}" if says_place else f"{a} has a {c} {o}"
+                                       for a, p, o, c, says_place in people) + " ."
+                a, p, o, c, says_place = r.choice(people)
+                entailed = r.random() < 0.5
+                if says_place and r.random() < 0.5:
+                    hypothesis = f"{a} is in the {p if entailed else other(places, p)}"
+                elif says_place:
+                    hypothesis = f"{a} is not in the {other(places, p) if entailed else p}"
+                else:
+                    hypothesis = f"{a} has a {c if entailed else other(colors, c)} {o}"
+                f.write(f"{premise}\t{hypothesis} .\t{'entailment' if entailed else 'contradiction'}\n")
+
+
 def errors(path):
     cells = Counter()
     answers = {}
@@ -138,6 +185,8 @@ if __name__ == "__main__":
         bound()
     elif len(sys.argv) == 3 and sys.argv[1] == "presence-task":
         presence_task(sys.argv[2])
+    elif len(sys.argv) == 4 and sys.argv[1] == "compare-task":
+        compare_task(sys.argv[2], sys.argv[3])
     elif len(sys.argv) == 3 and sys.argv[1] == "errors":
         errors(sys.argv[2])
     else:
