@@ -113,6 +113,36 @@ private Q_SLOTS:
         }
     }
 
+    // The parallel mix: about one line in ten is an English sentence then its foreign rendering, word for
+    // word by the lexicon (names stay, the place gets -ko, the verb -ta and goes last); the rest is the
+    // recall mix.
+    void parallelCorpusPairsSentences() {
+        const World w(1);
+        std::mt19937_64 rng(6);
+        const auto& lex = w.lexicon();
+        int pairs = 0;
+        const int n = 4000;
+        for (int i = 0; i < n; ++i) {
+            const auto t = words(w.corpusLine(rng, CorpusMix::Parallel));
+            const auto stop = std::find(t.begin(), t.end(), ".");
+            if (stop == t.end() || stop + 1 == t.end() || t.back() != ".") continue;
+            const std::vector<std::string> en(t.begin(), stop + 1), fo(stop + 1, t.end());
+            const std::string& verbWord = fo.size() > 2 ? fo[fo.size() - 2] : fo.front();
+            if (en.size() < 7 || en[en.size() - 4] != "in" || verbWord.size() < 3 ||
+                verbWord.substr(verbWord.size() - 2) != "ta")
+                continue;  // not a sentence beside its translation
+            QCOMPARE(fo.front(), en.front());
+            QCOMPARE(fo[1], lex.at(en[en.size() - 2]) + "ko");
+            QCOMPARE(verbWord, lex.at(en[1]) + "ta");
+            const std::string obj = en[en.size() - 5];
+            if (lex.count(obj)) QCOMPARE(fo[2], lex.at(obj));
+            if (en.size() == 9) QCOMPARE(fo[3], lex.at(en[3]));  // the colour follows its noun
+            ++pairs;
+        }
+        QVERIFY2(pairs > n / 14 && pairs < n / 7, qPrintable(QString::number(pairs)));
+        QVERIFY(corpusMixFromName("parallel") == CorpusMix::Parallel);
+    }
+
     // An independent reader: adjective polarity is learnt from plain single clauses, then every sentence is
     // labelled by the composition rules (negation flips, "but" and "although …," pick the second clause).
     void sentimentFollowsCompositionRules() {

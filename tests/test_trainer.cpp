@@ -10,6 +10,8 @@
 #include <set>
 #include <thread>
 
+#include <nlohmann/json.hpp>
+
 #include "model/transformer.h"
 #include "peft/accounting.h"
 #include "peft/presets.h"
@@ -98,6 +100,30 @@ private Q_SLOTS:
         QCOMPARE(la, lb);
         tc.seed = 6;
         QVERIFY(trainLosses(Trainer(modelFor("lora"), d, tc).run()) != la);
+    }
+
+    // TrainConfig::dropout replaces the backbone's rates at every site (embeddings, residual branches,
+    // attention): with 0 two training-mode forwards agree; the setting survives the project's JSON.
+    void dropoutSettingReachesTheModel() {
+        const ModelConfig c = tinyConfig(0.3);
+        Transformer m = makeRandomBackbone(c, 4);
+        m->applySpec(resolvePreset(presetById("full"), c));
+        m->train();
+        const torch::Tensor ids = torch::randint(3, c.vocab_size, {2, 9}, torch::kLong);
+        QVERIFY(!torch::equal(m->forward(ids).lm_logits, m->forward(ids).lm_logits));
+        TrainConfig tc = quickConfig();
+        tc.dropout = 0;
+        const Dataset d = containsSeven(1, 64);
+        Trainer t(m, d, tc);
+        QCOMPARE(m->config().dropout, 0.0);
+        QCOMPARE(m->config().attn_dropout, 0.0);
+        m->train();
+        QVERIFY(torch::equal(m->forward(ids).lm_logits, m->forward(ids).lm_logits));
+        tc.dropout = 1.0;
+        QVERIFY_THROWS_EXCEPTION(Error, Trainer(modelFor("full"), d, tc));
+        tc.dropout = 0.25;
+        QCOMPARE(trainConfigFromJson(trainConfigToJson(tc), "test").dropout, 0.25);
+        QCOMPARE(trainConfigFromJson(nlohmann::json::object(), "test").dropout, -1.0);  // the backbone's own
     }
 
     void fullFineTuningLearnsTheTask() {

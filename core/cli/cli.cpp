@@ -287,25 +287,19 @@ const std::vector<Command>& commands() {
          {{"model"}, {"text"}, {"pair"}, {"json", false}},
          cmdTokenize},
         {"train", "train a preset or spec on a dataset; progress on stderr, summary on stdout", nullptr,
-         withSpecOptions({{"data"},           {"dev"},
-                          {"text-column"},    {"label-column"},
-                          {"limit"},          {"steps"},
-                          {"batch-size"},     {"lr"},
-                          {"weight-decay"},   {"warmup"},
-                          {"schedule"},       {"clip"},
-                          {"grad-accum"},     {"eval-every"},
-                          {"early-stopping"}, {"max-eval"},
-                          {"max-length"},     {"seed"},
-                          {"device"},         {"threads"},
-                          {"metrics"},        {"quiet", false},
-                          {"task"},           {"train-size"},
-                          {"save"},           {"beam"},
-                          {"max-new-tokens"}, {"project"},
-                          {"resume"},         {"name"},
-                          {"notes"},          {"test"},
-                          {"pair-column"},    {"data-kind"},
-                          {"source-field"},   {"target-field"},
-                          {"dev-fraction"},   {"skip-bad-rows", false},
+         withSpecOptions({{"data"},           {"dev"},          {"text-column"},
+                          {"label-column"},   {"limit"},        {"steps"},
+                          {"batch-size"},     {"lr"},           {"weight-decay"},
+                          {"warmup"},         {"schedule"},     {"clip"},
+                          {"grad-accum"},     {"eval-every"},   {"dropout"},
+                          {"early-stopping"}, {"max-eval"},     {"max-length"},
+                          {"seed"},           {"device"},       {"threads"},
+                          {"metrics"},        {"quiet", false}, {"task"},
+                          {"train-size"},     {"save"},         {"beam"},
+                          {"max-new-tokens"}, {"project"},      {"resume"},
+                          {"name"},           {"notes"},        {"test"},
+                          {"pair-column"},    {"data-kind"},    {"source-field"},
+                          {"target-field"},   {"dev-fraction"}, {"skip-bad-rows", false},
                           {"adapter"}}),
          cmdTrain},
         {"score",
@@ -341,7 +335,8 @@ const std::vector<Command>& commands() {
         {"pretrain",
          "pretrain a backbone on the built-in world's corpus and save it as a backbone folder",
          "usage: peftwb pretrain --out DIR [--steps N] [--batch-size N] [--lr X] [--seed N] [--threads N]\n"
-         "                       [--d N] [--layers N] [--heads N] [--lines N] [--corpus standard|recall]\n"
+         "                       [--d N] [--layers N] [--heads N] [--lines N]\n"
+         "                       [--corpus standard|recall|parallel]\n"
          "                       [--device cpu|cuda] [--json]\n\n"
          "Builds the world from --seed, its word tokenizer, a causal pre-LN transformer (d 128, 4 layers, 4 "
          "heads,\n"
@@ -350,7 +345,9 @@ const std::vector<Command>& commands() {
          "the\n"
          "held-out perplexity. The same command, seed and thread count rebuild the same backbone.\n"
          "--corpus recall: the corpus plus facts about one person and scenes that recall their place and\n"
-         "colour, so places and colours become predictable from context (the shipped backbone: standard).\n",
+         "colour, so places and colours become predictable from context (the shipped backbone: standard);\n"
+         "--corpus parallel: the recall corpus with one line in ten an English sentence then its "
+         "translation.\n",
          {{"out"},
           {"corpus"},
           {"steps"},
@@ -480,6 +477,7 @@ std::string commandHelp(const Command& c) {
             "  --warmup FRACTION (0.06)  --schedule linear|cosine|constant  --clip NORM (1.0, 0 = off)\n"
             "  --grad-accum N (1)  --eval-every N (100)  --early-stopping EVALS  --max-eval N  --max-length "
             "N (128)\n"
+            "  --dropout P        one dropout rate for the backbone during training (default: its config's)\n"
             "  --seed N  --device cpu|cuda[:N]  --threads N (default: the core count)\n"
             "  --metrics FILE     JSON Lines: {\"step\", \"split\", \"name\", \"value\", \"wall_time\"}\n"
             "  --quiet            no progress line\n"

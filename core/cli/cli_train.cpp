@@ -167,6 +167,7 @@ TrainConfig trainConfigFrom(const Args& a, const LoadedBackbone& lb, const Datas
     if (auto s = a.get("schedule")) tc.schedule = scheduleFromString(*s);
     tc.grad_clip = a.getDouble("clip").value_or(tc.grad_clip);
     tc.grad_accum = a.getInt("grad-accum").value_or(tc.grad_accum);
+    tc.dropout = a.getDouble("dropout").value_or(tc.dropout);
     tc.eval_every = a.getInt("eval-every").value_or(tc.eval_every);
     tc.early_stopping = a.getInt("early-stopping").value_or(0);
     tc.max_eval_examples = a.getInt("max-eval").value_or(ds.kind == TaskKind::Generation ? 200 : 0);

@@ -313,8 +313,10 @@ std::string World::corpusLine(std::mt19937_64& rng, CorpusMix mix) const {
     // one embedding (mean cosine 0.96 among places, 0.98 among colours) and cannot copy one from its context.
     // The recall mix adds facts about one person (a plain copy) beside those about two or three (a copy by
     // name), twice as many fact lines, and scenes that recall their place and colour.
-    const bool recall = mix == CorpusMix::Recall;
-    switch (rng() % (recall ? 9 : 7)) {
+    // The parallel mix is the recall mix plus, in one line of ten, an English sentence followed by its
+    // foreign rendering, as bilingual pages and subtitles put them side by side in real text.
+    const bool recall = mix != CorpusMix::Standard;
+    switch (rng() % (mix == CorpusMix::Parallel ? 10 : recall ? 9 : 7)) {
         case 0:
         case 6:  // reviews twice as often as the other kinds: the verdict is the rarest signal
             return reviewWithVerdict(rng);
@@ -334,6 +336,10 @@ std::string World::corpusLine(std::mt19937_64& rng, CorpusMix mix) const {
             if (chance(rng, 0.5)) text += pick(fillers_, rng) + " . ";
             return text + "the " + color + " " + object + " was in the " + place + " .";
         }
+        case 9: {
+            const Sentence s = translationPair(rng);
+            return s.text + " " + s.target;
+        }
         case 2:
             return story(rng).text;
         case 3:
@@ -348,7 +354,8 @@ std::string World::corpusLine(std::mt19937_64& rng, CorpusMix mix) const {
 CorpusMix corpusMixFromName(const std::string& name) {
     if (name == "standard") return CorpusMix::Standard;
     if (name == "recall") return CorpusMix::Recall;
-    throw Error("--corpus", "unknown corpus mix '" + name + "' (standard, recall)");
+    if (name == "parallel") return CorpusMix::Parallel;
+    throw Error("--corpus", "unknown corpus mix '" + name + "' (standard, recall, parallel)");
 }
 
 // ----- tasks -----------------------------------------------------------------------------------------

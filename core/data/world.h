@@ -51,9 +51,10 @@ struct Sentence {
 };
 
 /// Which pretraining text: the corpus the shipped backbone learnt from, or one that also makes places and
-/// colours predictable from context (one-person facts, scenes that recall their place and colour).
-enum class CorpusMix { Standard, Recall };
-/// "standard" or "recall"; anything else raises peft::Error naming --corpus.
+/// colours predictable from context (one-person facts, scenes that recall their place and colour), or that
+/// one with some sentences beside their translation.
+enum class CorpusMix { Standard, Recall, Parallel };
+/// "standard", "recall" or "parallel"; anything else raises peft::Error naming --corpus.
 CorpusMix corpusMixFromName(const std::string& name);
 
 class World {

@@ -424,6 +424,12 @@ void TransformerImpl::mergeLora() {
     records_ = kept;
 }
 
+void TransformerImpl::setDropout(double p) {
+    cfg_.dropout = cfg_.attn_dropout = p;
+    for (auto& b : blocks)
+        b->setDropout(p);
+}
+
 Transformer makeRandomBackbone(const ModelConfig& cfg, uint64_t seed) {
     torch::manual_seed(seed);
     Transformer m(cfg);

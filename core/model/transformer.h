@@ -21,6 +21,7 @@ public:
     /// undefined. When `lambda` is given and the prefix is gated, it receives λ [B, H, T].
     torch::Tensor forward(const torch::Tensor& x, const torch::Tensor& bias, const torch::Tensor& pk,
                           const torch::Tensor& pv, torch::Tensor* lambda);
+    void setDropout(double p) { attnDropout_ = p; }
     DeltaLinear q{nullptr}, k{nullptr}, v{nullptr}, o{nullptr};
     HeadDelta head{nullptr};     // prefix / multi-head PA at head attention
     torch::Tensor ia3_k, ia3_v;  // IA3 rescaling vectors [d]
@@ -36,6 +37,10 @@ public:
     BlockImpl(const ModelConfig& cfg);
     torch::Tensor forward(const torch::Tensor& x, const torch::Tensor& bias, const torch::Tensor& pk,
                           const torch::Tensor& pv, torch::Tensor* lambda);
+    void setDropout(double p) {
+        dropout_ = p;
+        attn->setDropout(p);
+    }
     torch::nn::LayerNorm ln1{nullptr}, ln2{nullptr};
     Attention attn{nullptr};
     DeltaLinear w1{nullptr}, w2{nullptr};
@@ -84,6 +89,9 @@ public:
     bool hasSpec() const { return specApplied_; }
     const Spec& spec() const { return spec_; }
     const ModelConfig& config() const { return cfg_; }
+    /// One dropout rate for the embeddings, residual branches, pooled output and attention probabilities
+    /// from now on (fine-tuning's choice; config().dropout / attn_dropout report it).
+    void setDropout(double p);
 
     /// How many input tokens fit: max_positions less prompt-tuning tokens and, where a prefix shifts the
     /// positions (Hugging Face semantics), less the longest gated prefix.

@@ -34,6 +34,7 @@ json trainConfigToJson(const TrainConfig& tc) {
             {"schedule", toString(tc.schedule)},
             {"grad_clip", tc.grad_clip},
             {"grad_accum", tc.grad_accum},
+            {"dropout", tc.dropout},
             {"eval_every", tc.eval_every},
             {"log_every", tc.log_every},
             {"early_stopping", tc.early_stopping},
@@ -62,6 +63,7 @@ TrainConfig trainConfigFromJson(const json& j, const std::string& where) {
     num("warmup_ratio", tc.warmup_ratio);
     num("grad_clip", tc.grad_clip);
     num("grad_accum", tc.grad_accum);
+    num("dropout", tc.dropout);
     num("eval_every", tc.eval_every);
     num("log_every", tc.log_every);
     num("early_stopping", tc.early_stopping);

@@ -21,6 +21,7 @@ struct TrainConfig {
     double grad_clip = 1.0;        // global L2 norm; 0 = off
     int64_t grad_accum = 1;        // micro-batches per optimizer step
     double label_smoothing = 0.0;  // generation loss
+    double dropout = -1;           // embeddings, residual branches, attention; < 0: the backbone's own
     int64_t eval_every = 100;      // 0 = only at the end
     int64_t log_every = 10;
     int64_t early_stopping = 0;     // evaluations without improvement before stopping; 0 = off

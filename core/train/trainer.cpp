@@ -123,8 +123,10 @@ Trainer::Trainer(Transformer model, const Dataset& data, TrainConfig cfg, Detoke
     if (cfg_.batch_size <= 0) throw Error("batch_size", "must be positive");
     if (cfg_.grad_accum <= 0) throw Error("grad_accum", "must be positive");
     if (!(cfg_.lr > 0) || !std::isfinite(cfg_.lr)) throw Error("lr", "must be a positive number");
+    if (!(cfg_.dropout < 1)) throw Error("dropout", "must be below 1 (negative: the backbone's own)");
     if (data_.train.empty()) throw Error("data", "the training split of '" + data_.name + "' is empty");
     if (!model_->hasSpec()) throw Error("spec", "apply a design-space spec to the model before training");
+    if (cfg_.dropout >= 0) model_->setDropout(cfg_.dropout);
 }
 
 void Trainer::resumeFrom(TrainCheckpoint c) {
