@@ -32,6 +32,15 @@ for task in ("sentiment", "entailment"):
     if a and b:
         print(f"- full fine-tuning on {task}: dev accuracy {a['best_dev_metric']:.4f} (pretrained) vs "
               f"{b['best_dev_metric']:.4f} (random init), {a['steps']} steps each")
+a, b = load("full-entailment-long"), load("full-entailment-long-random")
+if a:
+    pts = curve("full-entailment-long", "accuracy")
+    first = next((s for _, s, v in pts if v >= 0.9), None)
+    print(f"- full fine-tuning on entailment, the long recipe: dev accuracy {a['best_dev_metric']:.4f} at step "
+          f"{a['best_step']} of {a['steps']} ({a['seconds']:.0f} s, {a['threads']} threads)"
+          + (f", first ≥ 0.90 at step {first}" if first else "")
+          + (f"; random init {b['best_dev_metric']:.4f} at step {b['best_step']}" if b else ""))
+    print("  (" + ", ".join(f"{s}: {v:.3f}" for _, s, v in pts) + ")")
 
 print("\n## Pretrained vs randomly initialised backbone, same steps (dev accuracy at each evaluation)\n")
 print("| run | " + " | ".join(f"step {s}" for s in (50, 100, 150, 200, 300, 600)) + " |")
