@@ -86,6 +86,27 @@ private Q_SLOTS:
         QVERIFY(random.err.contains("built-in world"));
     }
 
+    // Transfer from pretraining, measured: the shipped backbone has read sentences beside their translation,
+    // so LoRA (0.44 % trained) translates within 100 steps; the same shape with random weights does not.
+    void loraTranslatesFromTheShippedBackboneOnly() {
+        auto bleu = [](bool random) {
+            QStringList args = {
+                QStringLiteral("train"),      QStringLiteral("--task"),       QStringLiteral("translation"),
+                QStringLiteral("--preset"),   QStringLiteral("lora"),         QStringLiteral("--steps"),
+                QStringLiteral("100"),        QStringLiteral("--eval-every"), QStringLiteral("50"),
+                QStringLiteral("--max-eval"), QStringLiteral("50"),           QStringLiteral("--train-size"),
+                QStringLiteral("2000"),       QStringLiteral("--json"),       QStringLiteral("--quiet")};
+            if (random) args << QStringLiteral("--random-init");
+            const Result r = peftwb(args);
+            if (r.code != 0) qWarning() << r.err;
+            return json(r.out).object().value(QStringLiteral("best_dev_metric")).toDouble(-1);
+        };
+        const double pretrained = bleu(false), random = bleu(true);
+        QVERIFY2(
+            pretrained >= 90 && random >= 0 && random < 10,
+            qPrintable(QStringLiteral("BLEU %1 pretrained, %2 random init").arg(pretrained).arg(random)));
+    }
+
     void presetsJson() {
         const Result r = peftwb({QStringLiteral("presets"), QStringLiteral("--json")});
         QCOMPARE(r.code, 0);
