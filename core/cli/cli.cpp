@@ -344,10 +344,11 @@ const std::vector<Command>& commands() {
          "AdamW, cosine schedule) and writes DIR/config.json, DIR/model.safetensors, DIR/vocab.txt. Reports "
          "the\n"
          "held-out perplexity. The same command, seed and thread count rebuild the same backbone.\n"
-         "--corpus recall: the corpus plus facts about one person and scenes that recall their place and\n"
-         "colour, so places and colours become predictable from context (the shipped backbone: standard);\n"
-         "--corpus parallel: the recall corpus with one line in ten an English sentence then its "
-         "translation.\n",
+         "--corpus standard: reviews with verdicts, facts with a consequence, stories, gists, both "
+         "languages\n"
+         "(the backbone shipped until 2026-11-30); recall: that plus facts about one person and scenes that\n"
+         "recall their place and colour, so facts can be looked up by name; parallel (default, the shipped\n"
+         "backbone): recall plus, one line in ten, an English sentence followed by its translation.\n",
          {{"out"},
           {"corpus"},
           {"steps"},

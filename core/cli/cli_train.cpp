@@ -641,7 +641,8 @@ int cmdPretrain(const Args& a, std::ostream& out, std::ostream& err) {
     ds.name = "world corpus";
     ds.kind = TaskKind::Generation;
     ds.metric = "perplexity";
-    const CorpusMix mix = corpusMixFromName(a.get("corpus").value_or("standard"));
+    const std::string corpus = a.get("corpus").value_or("parallel");  // the shipped backbone's mix
+    const CorpusMix mix = corpusMixFromName(corpus);
     std::mt19937_64 rng(seed * 7919 + 17);
     auto fill = [&](std::vector<Example>& split, int64_t n) {
         for (int64_t i = 0; i < n; ++i) {
@@ -689,8 +690,10 @@ int cmdPretrain(const Args& a, std::ostream& out, std::ostream& err) {
     // Every setting that shapes the result, so the recorded command rebuilds this backbone.
     std::string command = "peftwb pretrain --out " + *dir + " --seed " + std::to_string(seed) + " --steps " +
                           std::to_string(tc.steps) + " --lines " + std::to_string(lines);
-    for (const char* option : {"d", "layers", "heads", "batch-size", "lr", "corpus", "device"})
+    for (const char* option : {"d", "layers", "heads", "batch-size", "lr"})
         if (const auto value = a.get(option)) command += std::string(" --") + option + " " + *value;
+    command += " --corpus " + corpus;
+    if (const auto device = a.get("device")) command += " --device " + *device;
     command += " --threads " + std::to_string(currentThreadCount());
     const json info = {{"tokenizer", "world-words"},  {"world_seed", seed},
                        {"command", command},          {"dev_perplexity", r.best_dev_metric},

@@ -50,9 +50,9 @@ struct Sentence {
     int64_t label = -1;
 };
 
-/// Which pretraining text: the corpus the shipped backbone learnt from, or one that also makes places and
-/// colours predictable from context (one-person facts, scenes that recall their place and colour), or that
-/// one with some sentences beside their translation.
+/// Which pretraining text: the first corpus (Standard), one that also makes places and colours predictable
+/// from context (one-person facts, scenes that recall their place and colour), or that one with some
+/// sentences beside their translation (Parallel: what the shipped backbone learnt from).
 enum class CorpusMix { Standard, Recall, Parallel };
 /// "standard", "recall" or "parallel"; anything else raises peft::Error naming --corpus.
 CorpusMix corpusMixFromName(const std::string& name);
