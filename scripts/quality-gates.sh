@@ -23,6 +23,7 @@ for task in sentiment entailment; do
     run "full-$task" --task "$task" --preset full --steps "$steps" --eval-every 50
     run "full-$task-random" --task "$task" --preset full --steps "$steps" --eval-every 50 --random-init
 done
+run lora-sentiment-random --task sentiment --preset lora --steps "$steps" --eval-every 50 --random-init
 # The entailment gate takes the long recipe (LONG=1; ~10 min a run on 2 cores): no dropout, a constant rate,
 # batch 64, 200,000 examples, 6,000 steps; pretrained and randomly initialised.
 if [ "${LONG:-0}" = 1 ]; then
