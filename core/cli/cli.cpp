@@ -22,6 +22,8 @@
 #include "peft/presets.h"
 #include "util/args.h"
 #include "util/error.h"
+#include "util/files.h"
+#include "util/json_read.h"
 #include "util/system.h"
 
 namespace peft {
@@ -283,7 +285,12 @@ const std::vector<Command>& commands() {
          cmdData},
         {"tokenize",
          "print a backbone's tokens and ids of a text (Hugging Face folders: exactly its tokenizer's)",
-         nullptr,
+         "usage: peftwb tokenize --text \"…\" [--pair \"…\"] [--model DIR] [--json]\n\n"
+         "Prints the tokens and ids of a text as the backbone reads it (special tokens included).\n"
+         "  --text \"…\"         the text\n"
+         "  --pair \"…\"         a second segment, framed as the family frames pairs\n"
+         "  --model DIR        a backbone folder (default: the shipped one; 'tiny-random' for bytes)\n"
+         "  --json             {\"tokens\", \"ids\", \"type_ids\"}\n",
          {{"model"}, {"text"}, {"pair"}, {"json", false}},
          cmdTokenize},
         {"train", "train a preset or spec on a dataset; progress on stderr, summary on stdout", nullptr,
@@ -523,14 +530,6 @@ std::string versionText() {
 
 }  // namespace
 
-std::string readFile(const std::string& path, const std::string& what) {
-    std::ifstream in(path, std::ios::binary);
-    if (!in) throw Error(path, "cannot open " + what);
-    std::ostringstream ss;
-    ss << in.rdbuf();
-    return ss.str();
-}
-
 namespace {
 
 /// The backbone folder to load; empty for the built-in random byte-level backbone ("--model tiny-random").
@@ -544,11 +543,7 @@ std::string chosenModelDir(const Args& a) {
 ModelConfig backboneConfig(const Args& a) {
     if (auto path = a.get("config")) return readModelConfig(*path);
     const std::string dir = chosenModelDir(a);
-    if (!dir.empty()) {
-        if (!isHfModelDir(dir)) return readModelConfig(dir + "/config.json");
-        std::ifstream in(dir + "/config.json");
-        return hfModelConfig(json::parse(in), dir + "/config.json");
-    }
+    if (!dir.empty()) return folderModelConfig(dir);
     return defaultModelConfig();
 }
 
@@ -690,7 +685,7 @@ Spec chosenSpec(const Args& a, const ModelConfig& cfg) {
     if (specFile) {
         if (opts.r || opts.l || opts.budget)
             throw Error("--spec", "--r, --l and --budget size a preset; edit the spec file instead");
-        Spec s = specFromJsonText(readFile(*specFile, "the spec"), *specFile);
+        Spec s = specFromJsonText(readFileBytes(*specFile, "a spec file", kMaxJsonFileBytes), *specFile);
         try {
             validate(s, cfg);
         } catch (const Error& e) {

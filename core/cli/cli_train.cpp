@@ -262,7 +262,6 @@ int cmdTrain(const Args& a, std::ostream& out, std::ostream& err) {
             if (run.state == RunState::Finished)
                 throw Error("--resume", "run " + std::to_string(runId) + " already finished");
             TrainCheckpoint c = resumeCheckpoint(*project, runId);
-            project->truncateMetricsAfter(runId, c.step);
             err << "resuming run " << runId << " from step " << c.step << "\n";
             trainer.resumeFrom(std::move(c));
         } else {
@@ -296,7 +295,13 @@ int cmdTrain(const Args& a, std::ostream& out, std::ostream& err) {
         throw Error("--resume", "needs --project FILE");
     }
 
-    const TrainResult r = trainer.run(recorder ? static_cast<TrainObserver*>(&*recorder) : &obs);
+    TrainResult r;
+    try {
+        r = trainer.run(recorder ? static_cast<TrainObserver*>(&*recorder) : &obs);
+    } catch (const std::exception& e) {
+        if (recorder) recorder->recordFailure(e);
+        throw;
+    }
     obs.finish();
     if (project) {
         recorder->flush();

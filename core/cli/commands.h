@@ -60,7 +60,6 @@ TaskEncoder dataEncoder(const LoadedBackbone& lb);
 LoadedBackbone chosenBackbone(const Args& a, int64_t num_labels, uint64_t seed);
 /// --spec FILE, or --preset ID sized by --r / --l / --budget; validated against `cfg`.
 Spec chosenSpec(const Args& a, const ModelConfig& cfg);
-std::string readFile(const std::string& path, const std::string& what);
 
 int cmdTrain(const Args& a, std::ostream& out, std::ostream& err);
 int cmdScore(const Args& a, std::ostream& out, std::ostream& err);

@@ -116,7 +116,7 @@ FileData readFileData(const FileDatasetSpec& spec) {
     ClassificationTable train = importClassification(spec.train, opts);
     note(train.skipped, train.skipped_messages);
     d.spec.columns = train.mapping;
-    d.labels = inferLabels(train.rows);
+    d.labels = inferLabels(train.rows, spec.train);
     opts.columns = train.mapping;  // dev and test use the training file's columns
     opts.limit = 0;
     auto other = [&](const std::string& path) {

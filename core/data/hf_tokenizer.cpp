@@ -5,12 +5,15 @@
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <queue>
 #include <sstream>
 
 #include <utf8proc.h>
 #include <nlohmann/json.hpp>
 
 #include "util/error.h"
+#include "util/files.h"
+#include "util/json_read.h"
 
 namespace peft {
 
@@ -130,19 +133,11 @@ std::string nfd(const std::string& s) {
 }
 
 std::string readText(const std::string& path) {
-    std::ifstream in(path, std::ios::binary);
-    if (!in) throw Error(path, "cannot open");
-    std::ostringstream ss;
-    ss << in.rdbuf();
-    return ss.str();
+    return readFileBytes(path, "a tokenizer file", kMaxTokenizerFileBytes);
 }
 
 nlohmann::json readJson(const std::string& path) {
-    try {
-        return nlohmann::json::parse(readText(path));
-    } catch (const nlohmann::json::exception& e) {
-        throw Error(path, std::string("invalid JSON: ") + e.what());
-    }
+    return readJsonFile(path, kMaxTokenizerFileBytes);
 }
 
 /// id → token of a {token: id} object; ids must be distinct non-negative integers.
@@ -231,15 +226,23 @@ std::vector<std::string> TextTokenizer::tokenize(const std::string& text) const 
     codepoints(text);  // validates the UTF-8 once, before any splitting
     std::vector<std::string> out;
     size_t pos = 0;
+    // Each special token's next occurrence at or after `pos`, found again only once `pos` has passed it:
+    // every token's search walks the text once in all (a text full of "[SEP]" stays linear).
+    std::vector<size_t> next(specials_.size(), 0);
+    std::vector<bool> searched(specials_.size(), false);
     while (pos <= text.size()) {
         // The earliest special token from `pos` (the longest one where two start at the same place).
         size_t best = std::string::npos;
         const std::string* which = nullptr;
-        for (const auto& s : specials_) {
-            const size_t at = text.find(s, pos);
-            if (at != std::string::npos && (at < best)) {
+        for (size_t k = 0; k < specials_.size(); ++k) {
+            if (!searched[k] || (next[k] != std::string::npos && next[k] < pos)) {
+                next[k] = text.find(specials_[k], pos);
+                searched[k] = true;
+            }
+            const size_t at = next[k];
+            if (at != std::string::npos && at < best) {
                 best = at;
-                which = &s;
+                which = &specials_[k];
             }
         }
         const size_t end = which ? best : text.size();
@@ -322,6 +325,13 @@ WordPieceTokenizer::WordPieceTokenizer(std::vector<std::string> vocab, const Wor
                                        const std::string& source)
     : opts_(opts) {
     kind_ = "wordpiece";
+    if (opts_.max_input_chars_per_word <= 0) throw Error(source, "max_input_chars_per_word must be positive");
+    for (const auto& t : vocab) {
+        size_t chars = 0;
+        for (const unsigned char c : t)
+            chars += (c & 0xC0) != 0x80;  // UTF-8 lead bytes: one per code point
+        maxPieceChars_ = std::max(maxPieceChars_, chars);
+    }
     setVocabulary(std::move(vocab), source);
     setSpecials(SpecialTemplate::Bert, {"[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"}, "[CLS]", "[SEP]",
                 "[PAD]", "[UNK]");
@@ -374,7 +384,8 @@ void WordPieceTokenizer::tokenizePlain(const std::string& text, std::vector<std:
         }
         std::vector<std::string> pieces;
         for (size_t start = begin; start < end;) {
-            size_t stop = end;
+            // No piece is longer than the vocabulary's longest token: the search is linear in the word.
+            size_t stop = std::min(end, start + maxPieceChars_);
             std::string found;
             for (; stop > start; --stop) {
                 std::string piece =
@@ -458,8 +469,9 @@ ByteLevelBpeTokenizer::ByteLevelBpeTokenizer(std::vector<std::string> vocab,
         byteToChar_[b] = s;
         charToByte_[s] = static_cast<unsigned char>(b);
     }
-    for (size_t i = 0; i < merges.size(); ++i)
-        ranks_.emplace(merges[i], static_cast<int64_t>(i));  // the first occurrence sets the rank
+    ranks_.reserve(merges.size());
+    for (size_t i = 0; i < merges.size(); ++i)  // the first occurrence sets the rank
+        ranks_.emplace(merges[i].first + '\xff' + merges[i].second, static_cast<int64_t>(i));
     if (opts_.special_template == SpecialTemplate::Roberta)
         setSpecials(SpecialTemplate::Roberta, {"<s>", "</s>", "<pad>", "<unk>", "<mask>"}, "<s>", "</s>",
                     "<pad>", "<unk>");
@@ -511,34 +523,53 @@ std::vector<std::string> ByteLevelBpeTokenizer::preTokenize(const std::string& t
 }
 
 void ByteLevelBpeTokenizer::bpe(const std::string& word, std::vector<std::string>& out) const {
-    std::vector<std::string> symbols;
-    for (unsigned char c : word)
-        symbols.push_back(byteToChar_[c]);
-    while (symbols.size() > 1) {
-        int64_t bestRank = -1;
-        size_t bestAt = 0;
-        for (size_t i = 0; i + 1 < symbols.size(); ++i) {
-            auto it = ranks_.find({symbols[i], symbols[i + 1]});
-            if (it != ranks_.end() && (bestRank < 0 || it->second < bestRank)) {
-                bestRank = it->second;
-                bestAt = i;
-            }
-        }
-        if (bestRank < 0) break;
-        const std::string first = symbols[bestAt], second = symbols[bestAt + 1];
-        std::vector<std::string> merged;
-        merged.reserve(symbols.size());
-        for (size_t i = 0; i < symbols.size();) {
-            if (i + 1 < symbols.size() && symbols[i] == first && symbols[i + 1] == second) {
-                merged.push_back(first + second);
-                i += 2;
-            } else {
-                merged.push_back(symbols[i++]);
-            }
-        }
-        symbols = std::move(merged);
+    // Merges by rank with a priority queue over adjacent pairs (as Hugging Face's tokenizers does):
+    // O(n log n) in the word's length, where rescanning the word after each merge is O(n²).
+    struct Symbol {
+        std::string text;
+        int64_t prev, next;  // neighbours in the word; −1 at the ends
+    };
+    std::vector<Symbol> sym;
+    sym.reserve(word.size());
+    for (size_t i = 0; i < word.size(); ++i)
+        sym.push_back({byteToChar_[static_cast<unsigned char>(word[i])], int64_t(i) - 1,
+                       i + 1 < word.size() ? int64_t(i) + 1 : -1});
+    struct Candidate {
+        int64_t rank, at;  // the pair (sym[at], sym[at].next)
+        bool operator>(const Candidate& o) const { return rank != o.rank ? rank > o.rank : at > o.at; }
+    };
+    std::priority_queue<Candidate, std::vector<Candidate>, std::greater<Candidate>> queue;
+    std::string key;
+    auto rankOf = [&](int64_t at) -> int64_t {
+        const int64_t nx = sym[size_t(at)].next;
+        if (nx < 0) return -1;
+        key.assign(sym[size_t(at)].text).push_back('\xff');  // never in UTF-8: the pair's separator
+        key += sym[size_t(nx)].text;
+        const auto it = ranks_.find(key);
+        return it == ranks_.end() ? -1 : it->second;
+    };
+    auto offer = [&](int64_t at) {
+        if (at < 0) return;
+        if (const int64_t r = rankOf(at); r >= 0) queue.push({r, at});
+    };
+    for (size_t i = 0; i + 1 < sym.size(); ++i)
+        offer(int64_t(i));
+    while (!queue.empty()) {
+        const Candidate c = queue.top();
+        queue.pop();
+        Symbol& left = sym[size_t(c.at)];
+        // Stale: the left symbol was merged away, or its pair has changed since it was queued.
+        if (left.text.empty() || left.next < 0 || rankOf(c.at) != c.rank) continue;
+        Symbol& right = sym[size_t(left.next)];
+        left.text += right.text;
+        right.text.clear();
+        left.next = right.next;
+        if (left.next >= 0) sym[size_t(left.next)].prev = c.at;
+        offer(left.prev);
+        offer(c.at);
     }
-    out.insert(out.end(), symbols.begin(), symbols.end());
+    for (const Symbol& s : sym)
+        if (!s.text.empty()) out.push_back(s.text);
 }
 
 void ByteLevelBpeTokenizer::tokenizePlain(const std::string& text, std::vector<std::string>& out) const {
@@ -556,6 +587,7 @@ void ByteLevelBpeTokenizer::tokenizePlain(const std::string& text, std::vector<s
         std::vector<std::string> pieces;
         bpe(word, pieces);
         out.insert(out.end(), pieces.begin(), pieces.end());
+        if (word.size() > kCacheWordBytes) continue;  // a long word is rare: caching it only costs memory
         std::lock_guard<std::mutex> lock(cacheMutex_);
         if (cache_.size() >= kCacheWords) cache_.clear();
         cache_.emplace(word, std::move(pieces));
@@ -589,51 +621,42 @@ namespace {
 std::unique_ptr<TextTokenizer> loadBaseTokenizer(const std::string& dir, const std::string& modelType,
                                                  const nlohmann::json& tokJson) {
     const std::string tokJsonPath = dir + "/tokenizer.json", cfgPath = dir + "/tokenizer_config.json";
-    nlohmann::json cfg = nlohmann::json::object();
-    if (fs::exists(cfgPath)) cfg = readJson(cfgPath);
-    if (!cfg.is_object()) throw Error(cfgPath, "must be a JSON object");
-    const nlohmann::json model =
-        tokJson.is_object() ? tokJson.value("model", nlohmann::json()) : nlohmann::json();
-    auto cfgBool = [&](const char* key, bool fallback) {
-        if (!cfg.contains(key) || cfg[key].is_null()) return fallback;
-        if (!cfg[key].is_boolean()) throw Error(cfgPath + ": " + key, "must be true or false");
-        return cfg[key].get<bool>();
-    };
+    const nlohmann::json cfgJson = fs::exists(cfgPath) ? readJson(cfgPath) : nlohmann::json::object();
+    const JsonFields cfg(cfgJson, cfgPath);
+    const nlohmann::json noObject = nlohmann::json::object();
+    const JsonFields tj(tokJson.is_null() ? noObject : tokJson, tokJsonPath);
+    const JsonFields model(tj.object("model"), tokJsonPath + ": model");
 
     if (modelType == "bert") {
         WordPieceOptions o;
-        const nlohmann::json norm =
-            tokJson.is_object() ? tokJson.value("normalizer", nlohmann::json()) : nlohmann::json();
-        if (norm.is_object() && norm.value("type", "") == "BertNormalizer") {
-            o.lowercase = norm.value("lowercase", o.lowercase);
-            o.clean_text = norm.value("clean_text", o.clean_text);
-            o.tokenize_chinese_chars = norm.value("handle_chinese_chars", o.tokenize_chinese_chars);
-            if (norm.contains("strip_accents") && norm["strip_accents"].is_boolean())
-                o.strip_accents = norm["strip_accents"].get<bool>();
+        const JsonFields norm(tj.object("normalizer"), tokJsonPath + ": normalizer");
+        if (norm.text("type", "") == "BertNormalizer") {
+            o.lowercase = norm.flag("lowercase", o.lowercase);
+            o.clean_text = norm.flag("clean_text", o.clean_text);
+            o.tokenize_chinese_chars = norm.flag("handle_chinese_chars", o.tokenize_chinese_chars);
+            if (norm.has("strip_accents")) o.strip_accents = norm.flag("strip_accents");
         }
-        o.lowercase = cfgBool("do_lower_case", o.lowercase);
-        o.tokenize_chinese_chars = cfgBool("tokenize_chinese_chars", o.tokenize_chinese_chars);
-        if (cfg.contains("strip_accents") && !cfg["strip_accents"].is_null())
-            o.strip_accents = cfgBool("strip_accents", true);
+        o.lowercase = cfg.flag("do_lower_case", o.lowercase);
+        o.tokenize_chinese_chars = cfg.flag("tokenize_chinese_chars", o.tokenize_chinese_chars);
+        if (cfg.has("strip_accents")) o.strip_accents = cfg.flag("strip_accents");
         if (fs::exists(dir + "/vocab.txt")) return WordPieceTokenizer::fromVocabFile(dir + "/vocab.txt", o);
-        if (model.is_object() && model.contains("vocab")) {
-            if (model.contains("max_input_chars_per_word"))
-                o.max_input_chars_per_word = model["max_input_chars_per_word"].get<int64_t>();
+        if (model.has("vocab")) {
+            o.max_input_chars_per_word =
+                model.integer("max_input_chars_per_word", o.max_input_chars_per_word);
             return std::make_unique<WordPieceTokenizer>(
-                vocabFromJson(model["vocab"], tokJsonPath + ": model.vocab"), o, tokJsonPath);
+                vocabFromJson(model.object("vocab"), tokJsonPath + ": model.vocab"), o, tokJsonPath);
         }
         throw Error(dir, "no tokenizer: a BERT folder needs vocab.txt (or tokenizer.json)");
     }
     if (modelType == "gpt2" || modelType == "roberta") {
         BpeOptions o;
-        o.add_prefix_space = cfgBool("add_prefix_space", false);
+        o.add_prefix_space = cfg.flag("add_prefix_space", false);
         o.special_template = modelType == "roberta" ? SpecialTemplate::Roberta : SpecialTemplate::None;
         if (fs::exists(dir + "/vocab.json") && fs::exists(dir + "/merges.txt"))
             return ByteLevelBpeTokenizer::fromFiles(dir + "/vocab.json", dir + "/merges.txt", o);
-        if (model.is_object() && model.contains("vocab") && model.contains("merges") &&
-            model["merges"].is_array()) {
+        if (model.has("vocab") && model.has("merges")) {
             std::vector<std::pair<std::string, std::string>> merges;
-            for (const auto& m : model["merges"]) {
+            for (const auto& m : model.array("merges")) {
                 if (m.is_string()) {  // "a b" (tokenizers < 0.20)
                     const std::string s = m.get<std::string>();
                     const size_t sp = s.find(' ');
@@ -648,7 +671,7 @@ std::unique_ptr<TextTokenizer> loadBaseTokenizer(const std::string& dir, const s
                 }
             }
             return std::make_unique<ByteLevelBpeTokenizer>(
-                vocabFromJson(model["vocab"], tokJsonPath + ": model.vocab"), merges, o, tokJsonPath);
+                vocabFromJson(model.object("vocab"), tokJsonPath + ": model.vocab"), merges, o, tokJsonPath);
         }
         throw Error(dir, "no tokenizer: a " + modelType +
                              " folder needs vocab.json and merges.txt (or tokenizer.json)");
@@ -666,11 +689,11 @@ std::unique_ptr<TextTokenizer> loadHfTokenizer(const std::string& dir, const std
     if (tokJson.is_object() && tokJson.contains("added_tokens") && tokJson["added_tokens"].is_array()) {
         std::vector<std::pair<std::string, int64_t>> added;
         for (const auto& t : tokJson["added_tokens"]) {
-            if (!t.is_object() || !t.contains("id") || !t.contains("content") ||
-                !t["id"].is_number_integer() || !t["content"].is_string())
+            if (!t.is_object() || !t.contains("id") || !t.contains("content") || !t["content"].is_string())
                 throw Error(tokJsonPath + ": added_tokens",
                             "each entry needs an integer id and a content string");
-            added.emplace_back(t["content"].get<std::string>(), t["id"].get<int64_t>());
+            added.emplace_back(t["content"].get<std::string>(),
+                               JsonFields::integerValue(t["id"], tokJsonPath + ": added_tokens.id"));
         }
         tok->addTokens(added, tokJsonPath);
     }
@@ -679,9 +702,7 @@ std::unique_ptr<TextTokenizer> loadHfTokenizer(const std::string& dir, const std
         if (!j.is_object()) throw Error(addedPath, "must be a JSON object {token: id}");
         std::vector<std::pair<std::string, int64_t>> added;
         for (auto it = j.begin(); it != j.end(); ++it) {
-            if (!it->is_number_integer())
-                throw Error(addedPath + ": " + it.key(), "the id must be an integer");
-            added.emplace_back(it.key(), it->get<int64_t>());
+            added.emplace_back(it.key(), JsonFields::integerValue(*it, addedPath + ": " + it.key()));
         }
         tok->addTokens(added, addedPath);
     }

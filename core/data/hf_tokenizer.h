@@ -105,6 +105,7 @@ protected:
 
 private:
     WordPieceOptions opts_;
+    size_t maxPieceChars_ = 1;  // code points of the vocabulary's longest token
 };
 
 struct BpeOptions {
@@ -132,13 +133,14 @@ private:
     void bpe(const std::string& word, std::vector<std::string>& out) const;
 
     BpeOptions opts_;
-    std::map<std::pair<std::string, std::string>, int64_t> ranks_;
-    std::string byteToChar_[256];  // the UTF-8 of each byte's stand-in character
+    std::unordered_map<std::string, int64_t> ranks_;  // "a\xffb" → rank of the merge (a, b)
+    std::string byteToChar_[256];                     // the UTF-8 of each byte's stand-in character
     std::unordered_map<std::string, unsigned char> charToByte_;
     // Words repeat (a data file's vocabulary is far smaller than its word count): each pre-token's merged
     // pieces, kept until kCacheWords distinct words, then started afresh. Shared by the threads that
     // tokenise through this object.
     static constexpr size_t kCacheWords = 100000;
+    static constexpr size_t kCacheWordBytes = 256;  // longer words are tokenised but not cached
     mutable std::unordered_map<std::string, std::vector<std::string>> cache_;
     mutable std::mutex cacheMutex_;
 };

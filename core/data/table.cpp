@@ -6,10 +6,14 @@
 #include <filesystem>
 #include <fstream>
 #include <set>
+#include <unordered_map>
+#include <unordered_set>
 
 #include <nlohmann/json.hpp>
 
 #include "util/error.h"
+#include "util/files.h"
+#include "util/json_read.h"
 
 namespace peft {
 
@@ -39,27 +43,32 @@ std::vector<std::string> splitTabs(const std::string& line) {
     return out;
 }
 
-/// Whether a CSV record is complete (no quoted field left open).
-bool csvComplete(const std::string& record) {
+/// Whether a CSV record is complete (no quoted field left open). Incremental: a record that grows line by
+/// line is scanned once, not once per line (a quoted field over a million lines stays linear).
+struct CsvScan {
+    size_t pos = 0;
     bool inQuotes = false, fieldStart = true;
-    for (size_t i = 0; i < record.size(); ++i) {
-        const char c = record[i];
-        if (inQuotes) {
-            if (c == '"') {
-                if (i + 1 < record.size() && record[i + 1] == '"')
-                    ++i;
-                else
-                    inQuotes = false;
+
+    bool complete(const std::string& record) {
+        for (; pos < record.size(); ++pos) {
+            const char c = record[pos];
+            if (inQuotes) {
+                if (c == '"') {
+                    if (pos + 1 < record.size() && record[pos + 1] == '"')
+                        ++pos;
+                    else
+                        inQuotes = false;
+                }
+            } else if (c == '"' && fieldStart) {
+                inQuotes = true;
+                fieldStart = false;
+            } else {
+                fieldStart = c == ',';
             }
-        } else if (c == '"' && fieldStart) {
-            inQuotes = true;
-            fieldStart = false;
-        } else {
-            fieldStart = c == ',';
         }
+        return !inQuotes;
     }
-    return !inQuotes;
-}
+};
 
 /// RFC 4180 fields of one complete record; an error message for a character after a closing quote.
 std::vector<std::string> splitCsv(const std::string& record, std::string& error) {
@@ -105,6 +114,29 @@ std::vector<std::string> splitCsv(const std::string& record, std::string& error)
     return out;
 }
 
+/// One line (without its '\n') of at most kMaxRowBytes; false at the end of the input. A longer line is
+/// an error naming `where` and the line: reading it whole would take memory in proportion to the file.
+bool readLine(std::istream& in, std::string& line, const std::string& where, int64_t lineNo) {
+    line.clear();
+    char buf[1 << 16];
+    for (;;) {
+        in.getline(buf, sizeof buf);
+        const auto got = static_cast<size_t>(in.gcount());
+        if (in.bad()) throw Error(where, "read error");
+        if (!in.fail()) {  // a whole line, its '\n' extracted (or the last line, without one)
+            line.append(buf, in.eof() ? got : got - 1);
+            return true;
+        }
+        if (in.eof()) return !line.empty() || got > 0;  // the end, after what this call already read
+        line.append(buf, got);                          // the buffer filled before the line ended
+        in.clear();
+        if (line.size() > kMaxRowBytes)
+            throw Error(where + ":" + std::to_string(lineNo), "a line longer than " +
+                                                                  std::to_string(kMaxRowBytes >> 20) +
+                                                                  " MiB (is this a text data file?)");
+    }
+}
+
 std::string cellOf(const nlohmann::json& v) {
     if (v.is_string()) return v.get<std::string>();
     if (v.is_null()) return {};
@@ -137,10 +169,12 @@ bool integerLess(const std::string& a, const std::string& b) {
     return a < b;
 }
 
+/// "a, b, c" — the first 20 names (each cut at 60 bytes) and how many there are in all.
 std::string columnList(const std::vector<std::string>& header) {
     std::string s;
-    for (const auto& h : header)
-        s += (s.empty() ? "" : ", ") + h;
+    for (size_t i = 0; i < header.size() && i < 20; ++i)
+        s += (s.empty() ? "" : ", ") + header[i].substr(0, 60);
+    if (header.size() > 20) s += ", … (" + std::to_string(header.size()) + " in all)";
     return s;
 }
 
@@ -201,9 +235,10 @@ TableFormat tableFormatOf(const std::string& path) {
     if (endsWith(p, ".csv")) return TableFormat::Csv;
     if (endsWith(p, ".jsonl") || endsWith(p, ".json") || endsWith(p, ".ndjson"))
         return TableFormat::JsonLines;
+    requireRegularFile(path, "a data file");
     std::ifstream in(path, std::ios::binary);
     std::string first;
-    std::getline(in, first);
+    readLine(in, first, path, 1);
     const size_t c = first.find_first_not_of(" \t\xEF\xBB\xBF");
     if (c != std::string::npos && first[c] == '{') return TableFormat::JsonLines;
     return first.find('\t') != std::string::npos ? TableFormat::Tsv : TableFormat::Csv;
@@ -223,6 +258,7 @@ TableReader::TableReader(const std::string& path, std::optional<TableFormat> for
       format_(format.value_or(tableFormatOf(path))),
       skip_(skipBadRows),
       impl_(std::make_unique<Impl>()) {
+    requireRegularFile(path, "a data file");
     impl_->in.open(path, std::ios::binary);
     if (!impl_->in) throw Error(path, "cannot open the data file");
     std::string record;
@@ -232,9 +268,9 @@ TableReader::TableReader(const std::string& path, std::optional<TableFormat> for
             if (record.find_first_not_of(" \t") == std::string::npos) continue;
             nlohmann::ordered_json j;
             try {
-                j = nlohmann::ordered_json::parse(record);
-            } catch (const nlohmann::json::exception& e) {
-                throw Error(path + ":" + std::to_string(line), std::string("not a JSON object: ") + e.what());
+                j = parseOrderedJson(record, "row");
+            } catch (const Error& e) {
+                throw Error(path + ":" + std::to_string(line), "not a JSON object: " + e.reason());
             }
             if (!j.is_object())
                 throw Error(path + ":" + std::to_string(line), "each line must be a JSON object");
@@ -263,19 +299,24 @@ TableReader::~TableReader() = default;
 
 bool TableReader::readRecord(std::string& record, int64_t& firstLine) {
     std::string line;
-    if (!std::getline(impl_->in, line)) return false;
+    if (!readLine(impl_->in, line, path_, impl_->lineNo + 1)) return false;
     firstLine = ++impl_->lineNo;
     if (!line.empty() && line.back() == '\r') line.pop_back();
     record = std::move(line);
     if (format_ != TableFormat::Csv) return true;
-    while (!csvComplete(record)) {  // a quoted field runs over the line break
-        if (!std::getline(impl_->in, line))
+    CsvScan scan;
+    while (!scan.complete(record)) {  // a quoted field runs over the line break
+        if (!readLine(impl_->in, line, path_, impl_->lineNo + 1))
             throw Error(path_ + ":" + std::to_string(firstLine),
                         "a quoted field opened on this line is never closed");
         ++impl_->lineNo;
         if (!line.empty() && line.back() == '\r') line.pop_back();
         record += '\n';
         record += line;
+        if (record.size() > kMaxRowBytes)
+            throw Error(path_ + ":" + std::to_string(firstLine),
+                        "a quoted field opened on this line runs past " + std::to_string(kMaxRowBytes >> 20) +
+                            " MiB");
     }
     return true;
 }
@@ -307,9 +348,9 @@ bool TableReader::next(TableRow& row) {
         if (format_ == TableFormat::JsonLines) {
             nlohmann::json j;
             try {
-                j = nlohmann::json::parse(record);
-            } catch (const nlohmann::json::exception&) {
-                skipOrThrow(where, "not valid JSON");
+                j = parseJson(record, "row");
+            } catch (const Error& e) {
+                skipOrThrow(where, "not valid JSON (" + e.reason() + ")");
                 continue;
             }
             if (!j.is_object()) {
@@ -425,26 +466,37 @@ ClassificationTable importClassification(const std::string& path, const ImportOp
     return t;
 }
 
-std::vector<std::string> inferLabels(const std::vector<LabeledRow>& rows) {
-    std::set<std::string> set;
-    for (const auto& r : rows)
-        set.insert(r.label);
+std::vector<std::string> inferLabels(const std::vector<LabeledRow>& rows, const std::string& source) {
+    std::unordered_set<std::string> set;
+    for (const auto& r : rows) {
+        if (set.insert(r.label).second && set.size() > size_t(kMaxLabels))
+            throw Error(source + ":" + std::to_string(r.line),
+                        "more than " + std::to_string(kMaxLabels) + " distinct labels ('" +
+                            r.label.substr(0, 40) +
+                            "' and the rest): is the label column right? A classification head needs a "
+                            "small, fixed label set");
+    }
     std::vector<std::string> labels(set.begin(), set.end());
+    std::sort(labels.begin(), labels.end());
     if (std::all_of(labels.begin(), labels.end(), isInteger))
         std::sort(labels.begin(), labels.end(), integerLess);
     return labels;
 }
 
 std::vector<int64_t> labelIndices(const ClassificationTable& t, const std::vector<std::string>& labels) {
+    std::unordered_map<std::string, int64_t> index;
+    index.reserve(labels.size());
+    for (size_t i = 0; i < labels.size(); ++i)
+        index.emplace(labels[i], int64_t(i));
     std::vector<int64_t> out;
     out.reserve(t.rows.size());
     for (const auto& r : t.rows) {
-        const auto it = std::find(labels.begin(), labels.end(), r.label);
-        if (it == labels.end())
+        const auto it = index.find(r.label);
+        if (it == index.end())
             throw Error(t.path + ":" + std::to_string(r.line),
-                        "label '" + r.label +
+                        "label '" + r.label.substr(0, 200) +
                             "' does not occur in the training data (labels: " + columnList(labels) + ")");
-        out.push_back(it - labels.begin());
+        out.push_back(it->second);
     }
     return out;
 }
@@ -463,13 +515,16 @@ std::vector<Seq2SeqRow> importSeq2Seq(const std::string& path, const std::string
         sourcePath = path.substr(0, path.size() - 7) + ".source";
     }
     if (!targetPath.empty()) {  // parallel line files
+        requireRegularFile(sourcePath, "a data file");
+        requireRegularFile(targetPath, "a data file (the target lines of " + sourcePath + ")");
         std::ifstream src(sourcePath, std::ios::binary), tgt(targetPath, std::ios::binary);
         if (!src) throw Error(sourcePath, "cannot open");
         if (!tgt) throw Error(targetPath, "cannot open (the target lines of " + sourcePath + ")");
         std::string s, t;
         int64_t line = 0;
         for (;;) {
-            const bool hs = bool(std::getline(src, s)), ht = bool(std::getline(tgt, t));
+            const bool hs = readLine(src, s, sourcePath, line + 1),
+                       ht = readLine(tgt, t, targetPath, line + 1);
             if (!hs && !ht) break;
             ++line;
             if (hs != ht)

@@ -98,8 +98,16 @@ struct ImportOptions {
 /// Reads a classification table. Rows with an empty text or label are bad rows.
 ClassificationTable importClassification(const std::string& path, const ImportOptions& opts = {});
 
-/// The label set in a stable order: integers numerically, otherwise lexicographically.
-std::vector<std::string> inferLabels(const std::vector<LabeledRow>& rows);
+/// The most labels a classification table may have (a label column with more is almost surely the wrong
+/// column, and the head would be larger than the model).
+constexpr int64_t kMaxLabels = 10000;
+/// The longest line (or CSV record) of a data file: 32 MiB.
+constexpr size_t kMaxRowBytes = size_t(32) << 20;
+
+/// The label set in a stable order: integers numerically, otherwise lexicographically. More than
+/// kMaxLabels distinct labels is an error naming `source` and the row.
+std::vector<std::string> inferLabels(const std::vector<LabeledRow>& rows,
+                                     const std::string& source = "labels");
 /// Index of each row's label in `labels`; a label outside the set is an error "FILE:LINE: label 'x' does not
 /// occur in the training data (labels: …)".
 std::vector<int64_t> labelIndices(const ClassificationTable& t, const std::vector<std::string>& labels);

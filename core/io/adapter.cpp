@@ -11,9 +11,12 @@
 #include <set>
 #include <tuple>
 
+#include <re2/re2.h>
+
 #include "io/backbone.h"
 #include "io/safetensors.h"
 #include "util/error.h"
+#include "util/json_read.h"
 #include "util/parse.h"
 
 namespace peft {
@@ -155,16 +158,6 @@ DeltaLinear& deltaLinear(Block& b, Site s) {
 std::string blockParam(int64_t layer, Site s) {
     const bool attn = s == Site::Wq || s == Site::Wk || s == Site::Wv || s == Site::Wo;
     return "blocks." + std::to_string(layer) + "." + (attn ? "attn." : "") + siteLetter(s) + ".lora.";
-}
-
-json readJsonFile(const std::string& path) {
-    std::ifstream in(path);
-    if (!in) throw Error(path, "cannot open");
-    try {
-        return json::parse(in);
-    } catch (const json::exception& e) {
-        throw Error(path, std::string("invalid JSON: ") + e.what());
-    }
 }
 
 void writeJsonFile(const std::string& path, const json& j) {
@@ -443,18 +436,32 @@ std::pair<int64_t, std::vector<Site>> parseModule(const std::string& type, const
     return {-1, {}};
 }
 
-/// PEFT's pattern lookup (rank_pattern / alpha_pattern): a key matches a module name by suffix or as a regex.
-std::optional<double> patternValue(const json& pattern, const std::string& module) {
-    if (!pattern.is_object()) return std::nullopt;
+/// PEFT's pattern lookup (rank_pattern / alpha_pattern): the first key for which `(.*\.)?(KEY)$` matches the
+/// whole module name. A key of plain name characters matches the name or a dotted suffix of it; any other
+/// key is a regular expression run by RE2, whose matching time is linear in the name (no backtracking
+/// pattern can hang it). `where` names the field ("adapter_config.json: rank_pattern").
+std::optional<double> patternValue(const json& pattern, const std::string& module, const std::string& where) {
+    if (pattern.is_null()) return std::nullopt;
+    if (!pattern.is_object()) throw Error(where, "must be an object {module pattern: value}");
     for (auto it = pattern.begin(); it != pattern.end(); ++it) {
-        bool match = module == it.key() || endsWith(module, "." + it.key());
-        if (!match) {
-            try {
-                match = std::regex_match(module, std::regex(".*\\.?" + it.key() + "$"));
-            } catch (const std::regex_error&) {
-            }
+        const std::string& key = it.key();
+        const bool plain = std::all_of(key.begin(), key.end(), [](char c) {
+            return std::isalnum(static_cast<unsigned char>(c)) || c == '_' || c == '.' || c == '-';
+        });
+        bool match = false;
+        if (plain) {
+            match = module == key || endsWith(module, "." + key);
+        } else {
+            RE2::Options o;
+            o.set_log_errors(false);
+            o.set_max_mem(int64_t(8) << 20);
+            const RE2 re("(?:.*\\.)?(?:" + key + ")", o);
+            if (!re.ok())
+                throw Error(where + "." + key.substr(0, 80),
+                            "not a regular expression this reader accepts (RE2: " + re.error() + ")");
+            match = RE2::FullMatch(module, re);
         }
-        if (match && it->is_number()) return it->get<double>();
+        if (match) return JsonFields::numberValue(*it, where + "." + key.substr(0, 80));
     }
     return std::nullopt;
 }
@@ -462,7 +469,8 @@ std::optional<double> patternValue(const json& pattern, const std::string& modul
 AdapterInfo importHfPeft(const std::string& dir, const json& cfg, Transformer& model,
                          const std::string& type) {
     const std::string cfgPath = dir + "/adapter_config.json", stPath = dir + "/adapter_model.safetensors";
-    const std::string peftType = cfg.value("peft_type", "");
+    const JsonFields f(cfg, cfgPath);
+    const std::string peftType = f.text("peft_type", "");
     if (peftType != "LORA" && peftType != "PREFIX_TUNING")
         throw Error(cfgPath + ": peft_type",
                     "'" + peftType + "' is not supported (supported: LORA, PREFIX_TUNING)");
@@ -503,19 +511,19 @@ AdapterInfo importHfPeft(const std::string& dir, const json& cfg, Transformer& m
             if (kv.first != "prompt_embeddings") unexpected.push_back(kv.first);
         const torch::Tensor& e = it->second;
         const int64_t L = mc.n_layers, d = mc.d_model;
-        const int64_t l = cfg.value("num_virtual_tokens", e.dim() == 2 ? e.size(0) : int64_t(0));
-        if (cfg.value("num_layers", L) != L || cfg.value("token_dim", d) != d ||
-            cfg.value("num_attention_heads", mc.n_heads) != mc.n_heads)
+        const int64_t l = f.integer("num_virtual_tokens", e.dim() == 2 ? e.size(0) : int64_t(0));
+        if (f.integer("num_layers", L) != L || f.integer("token_dim", d) != d ||
+            f.integer("num_attention_heads", mc.n_heads) != mc.n_heads)
             throw Error(cfgPath, "num_layers / token_dim / num_attention_heads (" +
-                                     std::to_string(cfg.value("num_layers", L)) + ", " +
-                                     std::to_string(cfg.value("token_dim", d)) + ", " +
-                                     std::to_string(cfg.value("num_attention_heads", mc.n_heads)) +
+                                     std::to_string(f.integer("num_layers", L)) + ", " +
+                                     std::to_string(f.integer("token_dim", d)) + ", " +
+                                     std::to_string(f.integer("num_attention_heads", mc.n_heads)) +
                                      ") do not match the backbone (" + std::to_string(L) + ", " +
                                      std::to_string(d) + ", " + std::to_string(mc.n_heads) + ")");
         if (e.dim() != 2 || e.size(0) != l || e.size(1) != 2 * L * d)
             throw Error(stPath + ": prompt_embeddings",
                         "expected shape [" + std::to_string(l) + ", " + std::to_string(2 * L * d) + "]");
-        if (cfg.value("num_transformer_submodules", 1) != 1)
+        if (f.integer("num_transformer_submodules", 1) != 1)
             throw Error(cfgPath + ": num_transformer_submodules",
                         "only decoder-only / encoder-only models (1)");
         Modification m;
@@ -530,13 +538,13 @@ AdapterInfo importHfPeft(const std::string& dir, const json& cfg, Transformer& m
             ours["blocks." + std::to_string(i) + ".attn.head.P_v"] = v.select(1, 2 * i + 1).contiguous();
         }
     } else {
-        if (cfg.value("use_dora", false)) throw Error(cfgPath + ": use_dora", "DoRA is not supported");
-        if (cfg.value("bias", std::string("none")) != "none")
+        if (f.flag("use_dora", false)) throw Error(cfgPath + ": use_dora", "DoRA is not supported");
+        if (f.text("bias", "none") != "none")
             throw Error(cfgPath + ": bias", "only \"none\" is supported (LoRA without trained biases)");
-        const double alpha = cfg.value("lora_alpha", 8.0);
-        const bool rslora = cfg.value("use_rslora", false);
-        const json rankPattern = cfg.value("rank_pattern", json::object());
-        const json alphaPattern = cfg.value("alpha_pattern", json::object());
+        const double alpha = f.number("lora_alpha", 8.0);
+        const bool rslora = f.flag("use_rslora", false);
+        const json& rankPattern = f.object("rank_pattern");
+        const json& alphaPattern = f.object("alpha_pattern");
         // (site, r, s) → layers
         std::map<std::tuple<Site, int64_t, double>, std::vector<int64_t>> groups;
         std::set<std::string> modules;
@@ -572,11 +580,11 @@ AdapterInfo importHfPeft(const std::string& dir, const json& cfg, Transformer& m
             if (out != expectOut)
                 throw Error(stPath, "'" + path + "': lora_B has " + std::to_string(out) +
                                         " rows, the module " + std::to_string(expectOut) + " outputs");
-            const double rr = patternValue(rankPattern, inner).value_or(double(r));
-            if (int64_t(rr) != r)
+            const double rr = patternValue(rankPattern, inner, f.where("rank_pattern")).value_or(double(r));
+            if (rr != double(r))
                 throw Error(stPath, "'" + path + "': rank " + std::to_string(r) + " but the config says " +
-                                        std::to_string(int64_t(rr)));
-            const double a = patternValue(alphaPattern, inner).value_or(alpha);
+                                        std::to_string(rr));
+            const double a = patternValue(alphaPattern, inner, f.where("alpha_pattern")).value_or(alpha);
             const double s = rslora ? a / std::sqrt(double(r)) : a / double(r);
             for (size_t k = 0; k < sites.size(); ++k) {
                 const Site site = sites[k];
@@ -597,7 +605,7 @@ AdapterInfo importHfPeft(const std::string& dir, const json& cfg, Transformer& m
             m.scale = std::get<2>(key);
             m.composition = Composition::Scaled;
             m.init = Init::Lora;
-            m.dropout = cfg.value("lora_dropout", 0.0);
+            m.dropout = f.number("lora_dropout", 0.0);
             std::vector<int64_t> ls = layers;
             std::sort(ls.begin(), ls.end());
             if (int64_t(ls.size()) != mc.n_layers) m.layers = ls;
@@ -652,8 +660,8 @@ AdapterInfo importAdapter(const std::string& dir, Transformer& model, const std:
     const std::string cfgPath = dir + "/adapter_config.json";
     if (!fs::exists(cfgPath)) throw Error(dir, "not an adapter folder (no adapter_config.json)");
     const json cfg = readJsonFile(cfgPath);
-    if (!cfg.is_object()) throw Error(cfgPath, "must be a JSON object");
-    if (cfg.value("format", "") != kNativeFormat) return importHfPeft(dir, cfg, model, modelType);
+    const JsonFields f(cfg, cfgPath);
+    if (f.text("format", "") != kNativeFormat) return importHfPeft(dir, cfg, model, modelType);
 
     AdapterInfo info;
     info.format = "native";
@@ -674,7 +682,7 @@ AdapterInfo importAdapter(const std::string& dir, Transformer& model, const std:
     loadTrainableInto(model, readSafetensors(dir + "/adapter_model.safetensors").tensors,
                       dir + "/adapter_model.safetensors");
     info.spec = spec;
-    info.has_head = cfg.value("has_head", false);
+    info.has_head = f.flag("has_head", false);
     return info;
 }
 

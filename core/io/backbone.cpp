@@ -9,6 +9,8 @@
 
 #include "io/safetensors.h"
 #include "util/error.h"
+#include "util/files.h"
+#include "util/json_read.h"
 #include "util/system.h"
 
 namespace peft {
@@ -68,6 +70,48 @@ void copyInto(Transformer& model, const std::map<std::string, torch::Tensor>& te
     throw Error(source, msg);
 }
 
+Error unknownConfigError(const std::string& cfgPath) {
+    return Error(
+        cfgPath + ": model_type",
+        "missing: a Hugging Face config.json names its model_type (supported: bert, roberta, gpt2), a "
+        "workbench backbone's has a peft_workbench block; this one has neither");
+}
+
+void checkConfigAgainstWeights(const ModelConfig& c, const std::map<std::string, torch::Tensor>& tensors,
+                               const std::string& cfgPath, const std::string& weightsPath,
+                               const std::function<std::string(const std::string&)>& field) {
+    auto refuse = [&](const std::string& f, int64_t configured, const std::string& stored) {
+        throw Error(cfgPath + ": " + field(f),
+                    std::to_string(configured) + ", but " + weightsPath + " holds " + stored);
+    };
+    if (const auto tok = tensors.find("tok.weight"); tok != tensors.end() && tok->second.dim() == 2) {
+        if (tok->second.size(1) != c.d_model)
+            refuse("d_model", c.d_model, "a token embedding of width " + std::to_string(tok->second.size(1)));
+        if (tok->second.size(0) != c.vocab_size)
+            refuse("vocab_size", c.vocab_size,
+                   "a token embedding of " + std::to_string(tok->second.size(0)) + " rows");
+    }
+    if (const auto pos = tensors.find("pos.weight");
+        pos != tensors.end() && pos->second.dim() == 2 &&
+        pos->second.size(0) != c.max_positions + c.position_offset)
+        refuse("max_positions", c.max_positions + c.position_offset,
+               "a position table of " + std::to_string(pos->second.size(0)) + " rows");
+    std::set<int64_t> layers;
+    for (const auto& kv : tensors) {
+        if (kv.first.rfind("blocks.", 0) != 0) continue;
+        const size_t dot = kv.first.find('.', 7);
+        const std::string digits = kv.first.substr(7, dot == std::string::npos ? std::string::npos : dot - 7);
+        if (!digits.empty() && digits.size() < 10 &&
+            digits.find_first_not_of("0123456789") == std::string::npos)
+            layers.insert(std::stoll(digits));
+    }
+    if (!layers.empty() && int64_t(layers.size()) != c.n_layers)
+        refuse("n_layers", c.n_layers, std::to_string(layers.size()) + " layers");
+    if (const auto w1 = tensors.find("blocks.0.w1.base.weight");
+        w1 != tensors.end() && w1->second.dim() == 2 && w1->second.size(0) != c.d_ff)
+        refuse("d_ff", c.d_ff, "an FFN of width " + std::to_string(w1->second.size(0)));
+}
+
 namespace {
 
 bool isHead(const std::string& name) {
@@ -100,18 +144,11 @@ Backbone loadBackbone(const std::string& dir, int64_t num_labels, uint64_t seed,
     Backbone b;
     b.dir = dir;
     const std::string cfgPath = dir + "/config.json";
-    std::ifstream in(cfgPath);
-    if (!in) throw Error(cfgPath, "cannot open (is '" + dir + "' a backbone folder?)");
-    nlohmann::json j;
-    try {
-        j = nlohmann::json::parse(in);
-    } catch (const nlohmann::json::exception& e) {
-        throw Error(cfgPath, std::string("invalid JSON: ") + e.what());
-    }
-    if (j.is_object() && j.contains("peft_workbench")) {
-        b.info = j["peft_workbench"];
-        j.erase("peft_workbench");
-    }
+    if (!fs::exists(cfgPath)) throw Error(cfgPath, "no such file (is '" + dir + "' a backbone folder?)");
+    nlohmann::json j = readJsonFile(cfgPath);
+    if (!j.is_object() || !j.contains("peft_workbench")) throw unknownConfigError(cfgPath);
+    b.info = j["peft_workbench"];
+    j.erase("peft_workbench");
     try {
         b.config = j.get<ModelConfig>();
         if (num_labels > 0) b.config.num_labels = num_labels;
@@ -119,18 +156,22 @@ Backbone loadBackbone(const std::string& dir, int64_t num_labels, uint64_t seed,
     } catch (const Error& e) {
         throw Error(cfgPath + ": " + e.where(), e.reason());
     }
-    std::ifstream voc(dir + "/vocab.txt");
-    if (!voc) throw Error(dir + "/vocab.txt", "cannot open");
+    std::istringstream voc(readFileBytes(dir + "/vocab.txt", "a vocabulary file"));
     for (std::string line; std::getline(voc, line);)
         b.vocab.push_back(line);
     if (static_cast<int64_t>(b.vocab.size()) != b.config.vocab_size)
         throw Error(dir + "/vocab.txt", std::to_string(b.vocab.size()) +
                                             " tokens, but config.json says vocab_size " +
                                             std::to_string(b.config.vocab_size));
+    if (random_init) {
+        b.model = makeRandomBackbone(b.config, seed);
+        return b;
+    }
+    const std::string weights = dir + "/model.safetensors";
+    const SafetensorsFile st = readSafetensors(weights);
+    checkConfigAgainstWeights(b.config, st.tensors, cfgPath, weights, [](const std::string& f) { return f; });
     b.model = makeRandomBackbone(b.config, seed);
-    if (random_init) return b;
-    const SafetensorsFile st = readSafetensors(dir + "/model.safetensors");
-    copyInto(b.model, st.tensors, dir + "/model.safetensors", isHead, nullptr);
+    copyInto(b.model, st.tensors, weights, isHead, nullptr);
     return b;
 }
 

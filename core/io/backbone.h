@@ -11,6 +11,7 @@
 #include <nlohmann/json.hpp>
 
 #include "model/transformer.h"
+#include "util/error.h"
 
 namespace peft {
 
@@ -28,6 +29,19 @@ struct Backbone {
 void copyInto(Transformer& model, const std::map<std::string, torch::Tensor>& tensors,
               const std::string& source, const std::function<bool(const std::string&)>& optional,
               std::vector<std::string>* absent);
+
+/// The error for a folder's config.json that is neither a Hugging Face config (model_type) nor a workbench
+/// backbone's (a peft_workbench block).
+Error unknownConfigError(const std::string& cfgPath);
+
+/// Compares a config with its weights (under the core's names) before any model is built, so that a config
+/// that disagrees with its file (n_layers 10^9 beside 12 stored layers) is refused naming the field, not
+/// allocated: the token embedding's [vocab_size, d_model], the number of blocks, the FFN width d_ff and the
+/// position table. `field` turns a core field name into the file's ("n_layers" → "n_layer"); `cfgPath` and
+/// `weightsPath` name the files. Tensors that are absent are left to copyInto to report.
+void checkConfigAgainstWeights(const ModelConfig& c, const std::map<std::string, torch::Tensor>& tensors,
+                               const std::string& cfgPath, const std::string& weightsPath,
+                               const std::function<std::string(const std::string&)>& field);
 
 /// Writes a model without delta modules (call before applySpec) into `dir` (created if needed).
 void saveBackbone(const std::string& dir, Transformer& model, const std::vector<std::string>& vocab,

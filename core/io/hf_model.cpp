@@ -13,6 +13,7 @@
 #include "io/backbone.h"
 #include "io/safetensors.h"
 #include "util/error.h"
+#include "util/json_read.h"
 #include "util/parse.h"
 
 namespace peft {
@@ -20,50 +21,6 @@ namespace peft {
 namespace fs = std::filesystem;
 
 namespace {
-
-nlohmann::json readJsonFile(const std::string& path) {
-    std::ifstream in(path);
-    if (!in) throw Error(path, "cannot open");
-    try {
-        return nlohmann::json::parse(in);
-    } catch (const nlohmann::json::exception& e) {
-        throw Error(path, std::string("invalid JSON: ") + e.what());
-    }
-}
-
-/// Typed reads of a config.json with the key in every message.
-struct ConfigReader {
-    const nlohmann::json& j;
-    const std::string& source;
-
-    bool has(const char* key) const { return j.contains(key) && !j[key].is_null(); }
-    int64_t integer(const char* key, std::optional<int64_t> fallback = std::nullopt) const {
-        if (!has(key)) {
-            if (fallback) return *fallback;
-            throw Error(source + ": " + key, "missing");
-        }
-        if (!j[key].is_number_integer()) throw Error(source + ": " + key, "must be an integer");
-        return j[key].get<int64_t>();
-    }
-    double number(const char* key, double fallback) const {
-        if (!has(key)) return fallback;
-        if (!j[key].is_number()) throw Error(source + ": " + key, "must be a number");
-        return j[key].get<double>();
-    }
-    std::string text(const char* key, const std::string& fallback) const {
-        if (!has(key)) return fallback;
-        if (!j[key].is_string()) throw Error(source + ": " + key, "must be a string");
-        return j[key].get<std::string>();
-    }
-    bool flag(const char* key, bool fallback) const {
-        if (!has(key)) return fallback;
-        if (!j[key].is_boolean()) throw Error(source + ": " + key, "must be true or false");
-        return j[key].get<bool>();
-    }
-    Activation activation(const char* key, const std::string& fallback) const {
-        return activationFromString(text(key, fallback), source + ": " + key);
-    }
-};
 
 std::string listNames(const std::vector<std::string>& names) {
     std::string s;
@@ -264,6 +221,23 @@ void mapGpt2(const std::map<std::string, torch::Tensor>& in, bool tied, Mapped& 
     }
 }
 
+/// The config.json key of a core config field in a family (GPT-2 and BERT name them differently).
+std::string hfFieldName(const std::string& type, const std::string& field) {
+    const bool gpt2 = type == "gpt2";
+    static const std::map<std::string, std::pair<std::string, std::string>> names = {
+        {"d_model", {"n_embd", "hidden_size"}},
+        {"n_heads", {"n_head", "num_attention_heads"}},
+        {"n_layers", {"n_layer", "num_hidden_layers"}},
+        {"d_ff", {"n_inner", "intermediate_size"}},
+        {"max_positions", {"n_positions", "max_position_embeddings"}},
+        {"ln_eps", {"layer_norm_epsilon", "layer_norm_eps"}},
+        {"dropout", {"resid_pdrop", "hidden_dropout_prob"}},
+        {"attn_dropout", {"attn_pdrop", "attention_probs_dropout_prob"}},
+        {"pad_id", {"pad_token_id", "pad_token_id"}}};
+    const auto it = names.find(field);
+    return it == names.end() ? field : gpt2 ? it->second.first : it->second.second;
+}
+
 bool isHeadName(const std::string& n) {
     return startsWith(n, "classifier.") || startsWith(n, "cls_dense.");
 }
@@ -276,19 +250,24 @@ const std::vector<std::string>& supportedHfModelTypes() {
 }
 
 bool isHfModelDir(const std::string& dir) {
-    std::ifstream in(dir + "/config.json");
-    if (!in) return false;
     try {
-        const nlohmann::json j = nlohmann::json::parse(in);
+        const nlohmann::json j = readJsonFile(dir + "/config.json");
         return j.is_object() && j.contains("model_type") && !j.contains("peft_workbench");
-    } catch (const nlohmann::json::exception&) {
+    } catch (const Error&) {
         return false;
     }
 }
 
+ModelConfig folderModelConfig(const std::string& dir) {
+    const std::string path = dir + "/config.json";
+    const nlohmann::json j = readJsonFile(path);
+    if (j.is_object() && j.contains("peft_workbench")) return readModelConfig(path);
+    if (!j.is_object() || !j.contains("model_type")) throw unknownConfigError(path);
+    return hfModelConfig(j, path);
+}
+
 ModelConfig hfModelConfig(const nlohmann::json& j, const std::string& source) {
-    if (!j.is_object()) throw Error(source, "must be a JSON object");
-    const ConfigReader r{j, source};
+    const JsonFields r(j, source);
     const std::string type = r.text("model_type", "");
     std::string supported;
     for (const auto& t : supportedHfModelTypes())
@@ -303,8 +282,8 @@ ModelConfig hfModelConfig(const nlohmann::json& j, const std::string& source) {
     c.name = r.text("_name_or_path", type);
     if (r.has("num_labels"))
         c.num_labels = r.integer("num_labels");
-    else if (j.contains("id2label") && j["id2label"].is_object() && !j["id2label"].empty())
-        c.num_labels = static_cast<int64_t>(j["id2label"].size());
+    else if (!r.object("id2label").empty())
+        c.num_labels = static_cast<int64_t>(r.object("id2label").size());
     else
         c.num_labels = 2;
     if (type == "gpt2") {
@@ -314,7 +293,8 @@ ModelConfig hfModelConfig(const nlohmann::json& j, const std::string& source) {
         c.n_layers = r.integer("n_layer");
         c.d_ff = r.integer("n_inner", 4 * c.d_model);
         c.max_positions = r.integer("n_positions", r.integer("n_ctx", 1024));
-        c.activation = r.activation("activation_function", "gelu_new");
+        c.activation =
+            activationFromString(r.text("activation_function", "gelu_new"), r.where("activation_function"));
         c.ln_eps = r.number("layer_norm_epsilon", 1e-5);
         c.dropout = r.number("resid_pdrop", 0.1);
         c.attn_dropout = r.number("attn_pdrop", 0.1);
@@ -336,7 +316,7 @@ ModelConfig hfModelConfig(const nlohmann::json& j, const std::string& source) {
         c.d_ff = r.integer("intermediate_size");
         const int64_t positions = r.integer("max_position_embeddings", 512);
         c.type_vocab_size = r.integer("type_vocab_size", 2);
-        c.activation = r.activation("hidden_act", "gelu");
+        c.activation = activationFromString(r.text("hidden_act", "gelu"), r.where("hidden_act"));
         c.ln_eps = r.number("layer_norm_eps", 1e-12);
         c.dropout = r.number("hidden_dropout_prob", 0.1);
         c.attn_dropout = r.number("attention_probs_dropout_prob", 0.1);
@@ -362,7 +342,7 @@ ModelConfig hfModelConfig(const nlohmann::json& j, const std::string& source) {
     try {
         c.validate();
     } catch (const Error& e) {
-        throw Error(source + ": " + e.where(), e.reason());
+        throw Error(source + ": " + hfFieldName(type, e.where()), e.reason());
     }
     return c;
 }
@@ -374,7 +354,7 @@ HfModel loadHfModel(const std::string& dir, int64_t num_labels, uint64_t seed) {
     if (!fs::is_directory(dir)) throw Error(dir, "not a folder");
     const nlohmann::json j = readJsonFile(cfgPath);
     h.config = hfModelConfig(j, cfgPath);
-    h.model_type = j["model_type"].get<std::string>();
+    h.model_type = JsonFields(j, cfgPath).text("model_type");
     if (h.config.name == h.model_type) h.config.name = fs::path(dir).filename().string();
 
     const std::map<std::string, torch::Tensor> raw = readWeights(dir);
@@ -393,10 +373,9 @@ HfModel loadHfModel(const std::string& dir, int64_t num_labels, uint64_t seed) {
                           listNames(m.ignored) + ")");
 
     bool architecturesSayClassifier = false;
-    if (j.contains("architectures") && j["architectures"].is_array())
-        for (const auto& a : j["architectures"])
-            if (a.is_string() && a.get<std::string>().find("ForSequenceClassification") != std::string::npos)
-                architecturesSayClassifier = true;
+    for (const auto& a : JsonFields(j, cfgPath).array("architectures"))
+        if (a.is_string() && a.get<std::string>().find("ForSequenceClassification") != std::string::npos)
+            architecturesSayClassifier = true;
     h.causal_lm = h.model_type == "gpt2" && !m.scoreHead && !architecturesSayClassifier;
 
     // The classification head: the stored one when its size fits, else a fresh one (said so).
@@ -416,6 +395,8 @@ HfModel loadHfModel(const std::string& dir, int64_t num_labels, uint64_t seed) {
     } else if (num_labels > 0) {
         h.config.num_labels = num_labels;
     }
+    checkConfigAgainstWeights(h.config, m.tensors, cfgPath, dir + "/model.safetensors",
+                              [&](const std::string& f) { return hfFieldName(h.model_type, f); });
     h.model = makeRandomBackbone(h.config, seed);
     std::vector<std::string> absent;
     copyInto(h.model, m.tensors, dir + "/model.safetensors", isHeadName, &absent);

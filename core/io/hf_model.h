@@ -24,6 +24,9 @@ bool isHfModelDir(const std::string& dir);
 
 /// The core's config of a Hugging Face config.json object. `source` names the file in errors.
 ModelConfig hfModelConfig(const nlohmann::json& config, const std::string& source);
+/// The config of a backbone folder, a Hugging Face one (model_type) or the workbench's own
+/// (peft_workbench); anything else is refused naming config.json and what it lacks.
+ModelConfig folderModelConfig(const std::string& dir);
 
 struct HfModel {
     std::string dir;

@@ -16,6 +16,8 @@
 #include <nlohmann/json.hpp>
 
 #include "util/error.h"
+#include "util/files.h"
+#include "util/json_read.h"
 
 namespace peft {
 
@@ -51,9 +53,11 @@ SafetensorsFile parseSafetensors(const char* bytes, size_t size, const std::stri
                                 std::to_string(size) + " bytes)");
     nlohmann::json header;
     try {
-        header = nlohmann::json::parse(bytes + 8, bytes + 8 + n);
-    } catch (const nlohmann::json::exception& e) {
-        throw Error(source, std::string("the header is not valid JSON (") + e.what() + ")");
+        header = parseJson(std::string_view(bytes + 8, n), "header");
+    } catch (const Error& e) {
+        if (e.reason().rfind("invalid JSON", 0) == 0)
+            throw Error(source, "the header is not valid JSON (" + std::string(e.what()) + ")");
+        throw Error(source, "the header is refused: " + std::string(e.what()));  // duplicates, depth
     }
     if (!header.is_object()) throw Error(source, "the header is not a JSON object");
     const uint64_t dataSize = size - 8 - n;
@@ -86,15 +90,20 @@ SafetensorsFile parseSafetensors(const char* bytes, size_t size, const std::stri
         else
             throw Error(where, "unsupported dtype '" + dt + "' (supported: F32, F16, BF16, I64)");
         if (!v["shape"].is_array()) throw Error(where, "shape must be an array");
+        // Every product overflow-checked: [2^31, 2^31] of F32 is 2^64 bytes, which wraps to 0 unchecked.
         uint64_t numel = 1;
+        if (v["shape"].size() > 64) throw Error(where, "shape has more than 64 dimensions");
         for (const auto& d : v["shape"]) {
             if (!d.is_number_unsigned() && !(d.is_number_integer() && d.get<int64_t>() >= 0))
                 throw Error(where, "shape entries must be non-negative integers");
             const uint64_t dim = d.get<uint64_t>();
-            if (dim != 0 && numel > (uint64_t(1) << 62) / dim) throw Error(where, "shape is too large");
-            numel *= dim;
+            if (dim > uint64_t(INT64_MAX) || __builtin_mul_overflow(numel, dim, &numel))
+                throw Error(where, "shape is too large (its element count overflows)");
             e.shape.push_back(static_cast<int64_t>(dim));
         }
+        uint64_t bytesNeeded = 0;
+        if (__builtin_mul_overflow(numel, uint64_t(e.elemSize), &bytesNeeded))
+            throw Error(where, "shape is too large (its byte count overflows)");
         const auto& off = v["data_offsets"];
         if (!off.is_array() || off.size() != 2 || !off[0].is_number_unsigned() ||
             !off[1].is_number_unsigned())
@@ -105,18 +114,24 @@ SafetensorsFile parseSafetensors(const char* bytes, size_t size, const std::stri
             throw Error(where, "data_offsets [" + std::to_string(e.begin) + ", " + std::to_string(e.end) +
                                    ") fall outside the data section of " + std::to_string(dataSize) +
                                    " bytes");
-        if (e.end - e.begin != numel * uint64_t(e.elemSize))
+        if (e.end - e.begin != bytesNeeded)
             throw Error(where, std::to_string(e.end - e.begin) + " bytes for shape of " +
                                    std::to_string(numel) + " " + dt + " elements (" +
-                                   std::to_string(numel * uint64_t(e.elemSize)) + " bytes)");
+                                   std::to_string(bytesNeeded) + " bytes)");
         entries.push_back(std::move(e));
     }
+    // No two tensors may share a byte. Sorted by start, each non-empty tensor must begin at or after the
+    // furthest end so far (comparing neighbours only would let an empty tensor between two overlapping
+    // ones hide the overlap).
     std::sort(entries.begin(), entries.end(),
               [](const Entry& a, const Entry& b) { return a.begin < b.begin; });
-    for (size_t i = 1; i < entries.size(); ++i)
-        if (entries[i].begin < entries[i - 1].end && entries[i].end > entries[i].begin)
-            throw Error(source,
-                        "tensors '" + entries[i - 1].name + "' and '" + entries[i].name + "' overlap");
+    const Entry* furthest = nullptr;
+    for (const Entry& e : entries) {
+        if (e.end == e.begin) continue;
+        if (furthest && e.begin < furthest->end)
+            throw Error(source, "tensors '" + furthest->name + "' and '" + e.name + "' overlap");
+        if (!furthest || e.end > furthest->end) furthest = &e;
+    }
     const char* data = bytes + 8 + n;
     for (const Entry& e : entries) {
         torch::Tensor t = torch::empty(e.shape, torch::TensorOptions().dtype(e.dtype));
@@ -130,7 +145,8 @@ SafetensorsFile parseSafetensors(const char* bytes, size_t size, const std::stri
 SafetensorsFile readSafetensors(const std::string& path) {
     // Memory-mapped: the header and every offset are validated against the mapping's size before any
     // tensor is copied out of it, so a large checkpoint is read once, straight from the page cache.
-    const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+    requireRegularFile(path, "a safetensors file");  // a FIFO is named, not waited on
+    const int fd = ::open(path.c_str(), O_RDONLY | O_NONBLOCK | O_CLOEXEC);
     if (fd < 0) throw Error(path, std::string("cannot open: ") + std::strerror(errno));
     struct stat st {};
     if (::fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {

@@ -1,12 +1,14 @@
 // SPDX-License-Identifier: GPL-3.0-or-later
 #include "model/config.h"
 
+#include <cstdio>
 #include <fstream>
 
 #include <nlohmann/json.hpp>
 
 #include "util/error.h"
 #include "util/json_read.h"
+#include "util/system.h"
 
 namespace peft {
 
@@ -39,10 +41,35 @@ Activation activationFromString(const std::string& s, const std::string& where) 
                 "unknown activation '" + s + "' (expected relu, gelu, gelu_new, silu, tanh, identity)");
 }
 
+double ModelConfig::approxParameters() const {
+    const double d = double(d_model), L = double(n_layers), ff = double(d_ff);
+    const double embeddings = double(vocab_size) * d + double(max_positions + position_offset) * d +
+                              double(type_vocab_size) * d + 2 * d;
+    const double block = 4 * (d * d + d) + 2 * d * ff + ff + d + 4 * d;  // attention, FFN, two LayerNorms
+    const double head = (cls_dense ? d * d + d : 0) + double(num_labels) * (d + 1) +
+                        (tie_embeddings ? 0 : double(vocab_size) * d);
+    return embeddings + L * block + 2 * d + head;
+}
+
 void ModelConfig::validate() const {
     auto positive = [](const char* field, int64_t v) {
         if (v <= 0) throw Error(field, "must be positive, got " + std::to_string(v));
     };
+    // Each size within what any model of these families has (and far from int64 overflow in products).
+    auto atMost = [](const char* field, int64_t v, int64_t max) {
+        if (v > max)
+            throw Error(field, std::to_string(v) +
+                                   " is larger than any model the workbench builds (at most " +
+                                   std::to_string(max) + ")");
+    };
+    atMost("vocab_size", vocab_size, int64_t(1) << 24);
+    atMost("d_model", d_model, int64_t(1) << 16);
+    atMost("n_layers", n_layers, 1024);
+    atMost("d_ff", d_ff, int64_t(1) << 20);
+    atMost("max_positions", max_positions, int64_t(1) << 20);
+    atMost("type_vocab_size", type_vocab_size, int64_t(1) << 16);
+    atMost("position_offset", position_offset, int64_t(1) << 20);
+    atMost("num_labels", num_labels, 100000);
     positive("vocab_size", vocab_size);
     positive("d_model", d_model);
     positive("n_heads", n_heads);
@@ -64,6 +91,20 @@ void ModelConfig::validate() const {
     if (pad_id < 0 || pad_id >= vocab_size)
         throw Error("pad_id", std::to_string(pad_id) + " is outside the vocabulary [0, " +
                                   std::to_string(vocab_size) + ")");
+    // The weights alone, in float32, must fit in memory (training needs about four times that).
+    const double bytes = 4.0 * approxParameters();
+    const int64_t memory = physicalMemoryBytes();
+    if (memory > 0 && bytes > double(memory)) {
+        char buf[320];
+        std::snprintf(
+            buf, sizeof buf,
+            "vocab_size %lld, d_model %lld, n_layers %lld and d_ff %lld make %.3g parameters, %.1f GiB "
+            "in float32: more than this machine's %.1f GiB of memory",
+            static_cast<long long>(vocab_size), static_cast<long long>(d_model),
+            static_cast<long long>(n_layers), static_cast<long long>(d_ff), approxParameters(),
+            bytes / double(1 << 30), double(memory) / double(1 << 30));
+        throw Error("model size", buf);
+    }
 }
 
 void to_json(nlohmann::json& j, const ModelConfig& c) {
@@ -132,14 +173,7 @@ ModelConfig defaultModelConfig() {
 }
 
 ModelConfig readModelConfig(const std::string& path) {
-    std::ifstream in(path);
-    if (!in) throw Error(path, "cannot open");
-    nlohmann::json j;
-    try {
-        j = nlohmann::json::parse(in);
-    } catch (const nlohmann::json::exception& e) {
-        throw Error(path, std::string("invalid JSON: ") + e.what());
-    }
+    nlohmann::json j = readJsonFile(path);
     if (j.is_object()) j.erase("peft_workbench");  // provenance of a backbone folder
     try {
         ModelConfig c = j.get<ModelConfig>();

@@ -42,7 +42,11 @@ struct ModelConfig {
     bool prefix_shifts_positions = false;
 
     int64_t headDim() const { return d_model / n_heads; }
-    /// Throws peft::Error naming the offending field (e.g. "n_heads: 5 does not divide d_model 128").
+    /// The backbone's parameters (embeddings, blocks, final LayerNorm, classification head), computed in
+    /// floating point so that no size overflows; for the memory check before anything is allocated.
+    double approxParameters() const;
+    /// Throws peft::Error naming the offending field (e.g. "n_heads: 5 does not divide d_model 128"): sizes
+    /// out of their range, and a model whose float32 weights would not fit in this machine's memory.
     void validate() const;
 };
 

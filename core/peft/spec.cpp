@@ -217,23 +217,7 @@ Spec specFromJson(const nlohmann::json& j) {
 }
 
 Spec specFromJsonText(const std::string& text, const std::string& source) {
-    nlohmann::json j;
-    try {
-        j = nlohmann::json::parse(text);
-    } catch (const nlohmann::json::parse_error& e) {
-        // nlohmann reports a byte offset; turn it into line:column.
-        size_t byte = std::min<size_t>(e.byte, text.size());
-        size_t line = 1, col = 1;
-        for (size_t i = 0; i + 1 < byte; ++i) {
-            if (text[i] == '\n') {
-                ++line;
-                col = 1;
-            } else {
-                ++col;
-            }
-        }
-        throw Error(source + ":" + std::to_string(line) + ":" + std::to_string(col), "invalid JSON");
-    }
+    const nlohmann::json j = parseJson(text, source);
     try {
         return specFromJson(j);
     } catch (const Error& e) {

@@ -19,6 +19,7 @@
 #include "project/project.h"
 #include "project/recorder.h"
 #include "util/error.h"
+#include "util/json_read.h"
 #include "util/system.h"
 
 namespace peft {
@@ -101,14 +102,7 @@ std::string projectBackboneDir(const json& ref, const std::string& where) {
 }
 
 ModelConfig projectBackboneConfig(const json& ref, const std::string& where) {
-    const std::string dir = projectBackboneDir(ref, where);
-    if (!isHfModelDir(dir)) return readModelConfig(dir + "/config.json");
-    std::ifstream in(dir + "/config.json");
-    try {
-        return hfModelConfig(json::parse(in), dir + "/config.json");
-    } catch (const json::exception& e) {
-        throw Error(dir + "/config.json", std::string("invalid JSON: ") + e.what());
-    }
+    return folderModelConfig(projectBackboneDir(ref, where));
 }
 
 json backboneReference(const std::string& dir0) {
@@ -120,8 +114,8 @@ json backboneReference(const std::string& dir0) {
     ref["name"] = cfg.name;
     std::string weights = "model.safetensors";
     if (isHfModelDir(dir)) {
-        std::ifstream in(dir + "/config.json");
-        ref["model_type"] = json::parse(in).value("model_type", "");
+        ref["model_type"] =
+            JsonFields(readJsonFile(dir + "/config.json"), dir + "/config.json").text("model_type");
         loadHfTokenizer(dir, ref["model_type"].get<std::string>());  // fails here, not at the first run
         if (!std::filesystem::exists(dir + "/" + weights)) weights = "model.safetensors.index.json";
     }
@@ -373,23 +367,33 @@ TrainResult executeRun(const std::string& projectPath, int64_t runId, const Exec
             tc.eos_id = WordTokenizer::kEos;
             detok = [tok](const std::vector<int64_t>& ids) { return tok.decode(ids); };
         }
-        if (opts.resume) resumeState = resumeCheckpoint(*project, runId);
     } catch (const Error& e) {
         project->setRunState(runId, RunState::Failed, e.what());
         throw;
     }
 
-    Trainer trainer(model, data, tc, detok);
-    if (opts.resume) {
-        project->truncateMetricsAfter(runId, resumeState.step);
-        trainer.resumeFrom(std::move(resumeState));
+    // A resume that cannot load its state changes nothing: the run keeps its status, steps and metrics
+    // (the recorder drops the metrics after the checkpoint only once the trainer has loaded it whole).
+    std::unique_ptr<Trainer> trainerOwner;
+    try {
+        if (opts.resume) resumeState = resumeCheckpoint(*project, runId);
+        trainerOwner = std::make_unique<Trainer>(model, data, tc, detok);  // checks the settings
+        if (opts.resume) trainerOwner->resumeFrom(std::move(resumeState));
+    } catch (const Error& e) {
+        if (!opts.resume) project->setRunState(runId, RunState::Failed, e.what());
+        throw;
     }
+    Trainer& trainer = *trainerOwner;
     if (opts.onTrainer) opts.onTrainer(&trainer);
     ProjectRecorder recorder(*project, runId, opts.flush_seconds);
     recorder.chain(opts.observer);
     TrainResult r;
     try {
         r = trainer.run(&recorder);
+    } catch (const std::exception& e) {
+        if (opts.onTrainer) opts.onTrainer(nullptr);
+        recorder.recordFailure(e);
+        throw;
     } catch (...) {
         if (opts.onTrainer) opts.onTrainer(nullptr);
         throw;

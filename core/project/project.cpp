@@ -19,6 +19,8 @@
 
 #include "io/safetensors.h"
 #include "util/error.h"
+#include "util/files.h"
+#include "util/json_read.h"
 #include "util/system.h"
 
 namespace peft {
@@ -134,6 +136,33 @@ std::string ownerTag() {
     return std::string(host) + ":" + std::to_string(getpid());
 }
 
+/// Whether the process that owns a running run is alive: on this host by its pid, on another by a
+/// heartbeat younger than a minute. `selfCounts`: this process is alive (false when a fresh open cleans
+/// up after earlier processes, whose pid this one may have been given).
+bool ownerAlive(const std::string& owner, double heartbeat, bool selfCounts) {
+    char host[256] = {0};
+    gethostname(host, sizeof host - 1);
+    const auto colon = owner.rfind(':');
+    if (colon == std::string::npos) return false;
+    if (owner.substr(0, colon) != host) return nowEpoch() - heartbeat < 60.0;
+    const long pid = std::strtol(owner.c_str() + colon + 1, nullptr, 10);
+    if (pid == getpid()) return selfCounts;
+    return pid > 0 && (kill(pid_t(pid), 0) == 0 || errno == EPERM);
+}
+
+/// The step of a run's resumable checkpoint (NULL when it has none), as a column of a query over `runs r`.
+const char* const kResumableStep =
+    "(SELECT step FROM checkpoints c WHERE c.run_id = r.id AND c.kind = 'eval' AND length(c.resume) > 0)";
+
+/// What a run whose process died can do next: resume from its last checkpoint, or (none yet) start again.
+std::string interruptedMessage(int64_t steps, std::optional<int64_t> checkpointStep) {
+    std::string m = "the process training it stopped after step " + std::to_string(steps) + "; ";
+    if (checkpointStep)
+        return m + "it can resume from its checkpoint of step " + std::to_string(*checkpointStep) +
+               " (metrics written before are kept)";
+    return m + "it stopped before its first checkpoint, so it cannot resume: run it again from step 0";
+}
+
 /// A prepared statement that finalizes itself; binding by position, 1-based.
 class Stmt {
 public:
@@ -218,9 +247,11 @@ private:
 };
 
 json parseJsonColumn(const std::string& text, const std::string& where) {
-    json j = json::parse(text, nullptr, false);
-    if (j.is_discarded()) throw Error(where, "stored JSON is not valid");
-    return j;
+    try {
+        return parseJson(text, "stored JSON");
+    } catch (const Error& e) {
+        throw Error(where, e.what());
+    }
 }
 
 sqlite3* openDatabase(const std::string& path, int flags, const char* failure) {
@@ -231,6 +262,41 @@ sqlite3* openDatabase(const std::string& path, int flags, const char* failure) {
         throw Error(path, std::string(failure) + ": " + msg);
     }
     // Another connection (the GUI beside its training thread, a CLI run) may hold the write lock briefly.
+    sqlite3_busy_timeout(db, 2000);
+    return db;
+}
+
+/// A file: URI of `path` for sqlite3_open_v2 with SQLITE_OPEN_URI ('%', '?' and '#' escaped).
+std::string fileUri(const std::string& path, const std::string& query) {
+    std::string uri = "file:";
+    for (const char c : std::filesystem::absolute(path).string()) {
+        if (c == '%' || c == '?' || c == '#') {
+            char buf[4];
+            std::snprintf(buf, sizeof buf, "%%%02X", static_cast<unsigned char>(c));
+            uri += buf;
+        } else {
+            uri += c;
+        }
+    }
+    return uri + "?" + query;
+}
+
+/// A read-only connection that creates nothing beside the file. With no -wal file there is no writer (a
+/// WAL database keeps its -wal while any connection is open), so the file is opened immutable: no -shm or
+/// -wal is made, and a read-only folder or mount is no obstacle. With a -wal (a writer is at work, or one
+/// died), its content is needed: read-only mode shares the writer's -shm.
+sqlite3* openReadOnly(const std::string& path) {
+    std::error_code ec;
+    const bool wal = std::filesystem::exists(path + "-wal", ec);
+    sqlite3* db = nullptr;
+    const std::string uri = fileUri(path, wal ? "mode=ro" : "immutable=1");
+    if (sqlite3_open_v2(uri.c_str(), &db, SQLITE_OPEN_READONLY | SQLITE_OPEN_URI, nullptr) != SQLITE_OK) {
+        const std::string msg = db ? sqlite3_errmsg(db) : "out of memory";
+        sqlite3_close_v2(db);
+        throw Error(path,
+                    "cannot open read-only: " + msg +
+                        (wal ? " (a writer's -wal file is beside it, and its -shm cannot be shared)" : ""));
+    }
     sqlite3_busy_timeout(db, 2000);
     return db;
 }
@@ -320,7 +386,9 @@ std::unique_ptr<Project> Project::create(const std::string& path, const json& ba
 
 std::unique_ptr<Project> Project::open(const std::string& path, Mode mode) {
     std::error_code ec;
-    if (!std::filesystem::is_regular_file(path, ec)) throw Error(path, "no such project file");
+    if (!std::filesystem::exists(path, ec)) throw Error(path, "no such project file");
+    if (const std::string kind = nonRegularFileKind(path); !kind.empty())
+        throw Error(path, "is " + kind + ", not a project file");
     // Checked before SQLite sees the file, so that nothing (not even a WAL file) is created for a file that
     // is not a database.
     if (!looksLikeSqlite(path)) throw Error(path, "not a project: the file is not an SQLite database");
@@ -335,7 +403,7 @@ std::unique_ptr<Project> Project::open(const std::string& path, Mode mode) {
         readOnly = true;  // WAL needs its -wal and -shm files beside the database
         messages.push_back("the folder is not writable: opened read-only");
     }
-    sqlite3* db = openDatabase(path, readOnly ? SQLITE_OPEN_READONLY : SQLITE_OPEN_READWRITE, "cannot open");
+    sqlite3* db = readOnly ? openReadOnly(path) : openDatabase(path, SQLITE_OPEN_READWRITE, "cannot open");
     std::unique_ptr<Project> p(new Project(path, db, readOnly));
     p->messages_ = messages;
     p->validateSchema();
@@ -384,29 +452,18 @@ void Project::validateSchema() {
 void Project::markInterrupted() {
     // A run is interrupted when its owner process is gone: same host and no such pid, or (another host)
     // no heartbeat for a minute.
-    char host[256] = {0};
-    gethostname(host, sizeof host - 1);
-    Stmt s(db_, "SELECT id, owner, heartbeat, steps_done FROM runs WHERE status IN ('running', 'paused')",
+    Stmt s(db_,
+           std::string("SELECT id, owner, heartbeat, steps_done, ") + kResumableStep +
+               " FROM runs r WHERE status IN ('running', 'paused')",
            path_);
-    std::vector<std::pair<int64_t, int64_t>> dead;
-    while (s.step()) {
-        const std::string owner = s.text(1);
-        const auto colon = owner.rfind(':');
-        bool alive = false;
-        if (colon != std::string::npos && owner.substr(0, colon) == host) {
-            const long pid = std::strtol(owner.c_str() + colon + 1, nullptr, 10);
-            alive = pid > 0 && pid != getpid() && (kill(pid_t(pid), 0) == 0 || errno == EPERM);
-        } else if (colon != std::string::npos) {
-            alive = nowEpoch() - s.f64(2) < 60.0;
-        }
-        if (!alive) dead.emplace_back(s.i64(0), s.i64(3));
-    }
-    for (const auto& [id, steps] : dead) {
-        setRunState(id, RunState::Interrupted,
-                    "the process training it stopped after step " + std::to_string(steps) +
-                        " (metrics and checkpoints written before are kept)");
-        messages_.push_back("run " + std::to_string(id) + " was interrupted after step " +
-                            std::to_string(steps) + "; it can resume from its last checkpoint");
+    std::vector<std::pair<int64_t, std::string>> dead;
+    while (s.step())
+        if (!ownerAlive(s.text(1), s.f64(2), false))
+            dead.emplace_back(
+                s.i64(0), interruptedMessage(s.i64(3), s.isNull(4) ? std::nullopt : std::optional(s.i64(4))));
+    for (const auto& [id, message] : dead) {
+        setRunState(id, RunState::Interrupted, message);
+        messages_.push_back("run " + std::to_string(id) + " was interrupted: " + message);
     }
 }
 
@@ -507,7 +564,9 @@ const char* const kRunColumns =
     "r.id, r.name, r.preset, r.spec, r.train_config, r.dataset_id, r.seed, r.device, r.status, r.message, "
     "r.steps_total, r.steps_done, r.created, r.started, r.finished, r.notes, s.metric_name, "
     "s.best_dev_metric, s.best_step, s.seconds, s.peak_memory_bytes, s.trained_params, s.stored_params, "
-    "s.backbone_params FROM runs r LEFT JOIN summaries s ON s.run_id = r.id";
+    "s.backbone_params, r.owner, r.heartbeat, "
+    "(SELECT step FROM checkpoints c WHERE c.run_id = r.id AND c.kind = 'eval' AND length(c.resume) > 0) "
+    "FROM runs r LEFT JOIN summaries s ON s.run_id = r.id";
 }
 
 static RunRecord readRun(const Stmt& s, const std::string& file) {
@@ -544,6 +603,13 @@ static RunRecord readRun(const Stmt& s, const std::string& file) {
         m.stored_params = s.i64(22);
         m.backbone_params = s.i64(23);
         r.summary = m;
+    }
+    // Liveness on read: a run whose process is gone reads as interrupted in every view, read-only ones too
+    // (a writable open also stores it, in markInterrupted).
+    if ((r.state == RunState::Running || r.state == RunState::Paused) &&
+        !ownerAlive(s.text(24), s.f64(25), true)) {
+        r.state = RunState::Interrupted;
+        r.message = interruptedMessage(r.steps_done, s.isNull(26) ? std::nullopt : std::optional(s.i64(26)));
     }
     return r;
 }
@@ -736,13 +802,11 @@ ProjectRecorder::ProjectRecorder(Project& project, int64_t run, double flush_sec
     : project_(project),
       run_(run),
       flushSeconds_(flush_seconds),
-      lastFlush_(std::chrono::steady_clock::now()) {
-    project_.heartbeat(run_);
-}
+      lastFlush_(std::chrono::steady_clock::now()) {}
 
 ProjectRecorder::~ProjectRecorder() {
     try {
-        flush();
+        if (started_) flush();
     } catch (...) {  // a destructor must not throw; the last flush was best effort
     }
 }
@@ -750,7 +814,7 @@ ProjectRecorder::~ProjectRecorder() {
 void ProjectRecorder::flush() {
     project_.appendMetrics(run_, buffer_);
     buffer_.clear();
-    project_.setStepsDone(run_, lastStep_);
+    if (lastStep_ >= 0) project_.setStepsDone(run_, lastStep_);
     project_.heartbeat(run_);
     lastFlush_ = std::chrono::steady_clock::now();
 }
@@ -767,7 +831,23 @@ void ProjectRecorder::onMetric(const MetricPoint& p) {
     if (next_) next_->onMetric(p);
 }
 
+void ProjectRecorder::recordFailure(const std::exception& e) noexcept {
+    if (!started_) return;
+    try {
+        const auto* c10e = dynamic_cast<const c10::Error*>(&e);
+        const std::string why = c10e ? c10e->what_without_backtrace() : e.what();
+        project_.setRunState(run_, RunState::Failed, why.substr(0, 2000));
+    } catch (...) {
+    }
+}
+
+void ProjectRecorder::onResumed(int64_t step) {
+    project_.truncateMetricsAfter(run_, step);
+    lastStep_ = step;
+}
+
 void ProjectRecorder::onStatus(RunStatus status, const std::string& message) {
+    started_ = true;
     flush();
     project_.setRunState(run_, toRunState(status), message);
     if (next_) next_->onStatus(status, message);

@@ -27,6 +27,12 @@ public:
     void onStatus(RunStatus status, const std::string& message) override;
     bool wantsCheckpoints() const override { return true; }
     void onCheckpoint(const TrainCheckpoint& c, bool best) override;
+    /// Drops the metrics the interrupted process wrote after `step`: the resumed curve continues there.
+    void onResumed(int64_t step) override;
+    /// Records that training stopped with `e` (a full disk, a damaged file, an allocation): the run becomes
+    /// failed with the reason, where the disk still takes the update (else its dead owner process makes it
+    /// read as interrupted). Before the trainer started nothing is written: the record stays as it was.
+    void recordFailure(const std::exception& e) noexcept;
     /// Writes what is buffered now.
     void flush();
     /// Forward progress to another observer too (the CLI's progress line, the GUI).
@@ -38,7 +44,8 @@ private:
     double flushSeconds_;
     std::vector<MetricPoint> buffer_;
     std::chrono::steady_clock::time_point lastFlush_;
-    int64_t lastStep_ = 0;
+    int64_t lastStep_ = -1;  // no progress yet: steps_done is left as it is
+    bool started_ = false;
     TrainObserver* next_ = nullptr;
 };
 

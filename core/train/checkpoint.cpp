@@ -5,6 +5,7 @@
 
 #include "train/trainer.h"
 #include "util/error.h"
+#include "util/json_read.h"
 
 namespace peft {
 
@@ -54,7 +55,12 @@ TrainCheckpoint TrainCheckpoint::parseState(const std::string& bytes, const std:
     if (n > bytes.size() - 8)
         throw Error(source, "resume state header length " + std::to_string(n) + " exceeds its " +
                                 std::to_string(bytes.size()) + " bytes");
-    const nlohmann::json h = nlohmann::json::parse(bytes.substr(8, n), nullptr, false);
+    nlohmann::json h;
+    try {
+        h = parseJson(std::string_view(bytes).substr(8, n), "header");
+    } catch (const Error& e) {
+        throw Error(source, "resume state header: " + std::string(e.what()));
+    }
     const auto format = h.is_object() ? h.find("format") : h.end();
     if (format == h.end() || !format->is_string() || format->get<std::string>() != "peft-resume-1")
         throw Error(source, "resume state header is not a peft-resume-1 JSON object");

@@ -48,6 +48,9 @@ public:
     virtual void onProgress(int64_t /*step*/, int64_t /*total*/, double /*steps_per_s*/, double /*eta_s*/) {}
     virtual void onMetric(const MetricPoint& /*point*/) {}
     virtual void onStatus(RunStatus /*status*/, const std::string& /*message*/) {}
+    /// A resume state was loaded whole (parameters, optimizer, random generator): training continues after
+    /// `step`. Before this nothing of the run has changed, so a damaged state leaves the record as it was.
+    virtual void onResumed(int64_t /*step*/) {}
     /// Checkpoints cost a copy of the trainable parameters and optimizer state: only those who ask get them.
     virtual bool wantsCheckpoints() const { return false; }
     /// After each evaluation; `best` when this evaluation is the best so far.

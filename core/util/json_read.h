@@ -1,10 +1,16 @@
 // SPDX-License-Identifier: GPL-3.0-or-later
 #pragma once
-// Strict JSON object reading: every field read is type-checked, unknown fields are reported, and every
-// message names the field path ("modifications[2].r: expected an integer, got string").
+// The one way JSON enters the workbench: parseJson / readJsonFile refuse nesting deeper than kMaxJsonDepth
+// (before anything recursive touches the value), duplicate keys and oversized files, and name the file,
+// line and column. JsonReader reads the workbench's own objects strictly (unknown fields are errors);
+// JsonFields reads other tools' files (Hugging Face configs) leniently, but still type-checked, with the
+// file and the key in every message ("config.json: n_layer: must be an integer, got string").
 #include <cmath>
+#include <cstdint>
+#include <optional>
 #include <set>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include <nlohmann/json.hpp>
@@ -12,6 +18,21 @@
 #include "util/error.h"
 
 namespace peft {
+
+/// The deepest nesting of arrays and objects any JSON input may have.
+constexpr int kMaxJsonDepth = 128;
+/// The largest JSON file read by default (configs, adapter configs, specs); tokenizer files may be larger.
+constexpr uint64_t kMaxJsonFileBytes = uint64_t(64) << 20;
+/// The largest tokenizer.json / vocab.json read.
+constexpr uint64_t kMaxTokenizerFileBytes = uint64_t(1) << 30;
+
+/// Parses `text`; every problem is a peft::Error naming `source` (and the line): invalid JSON, nesting
+/// deeper than kMaxJsonDepth, a key given twice in one object.
+nlohmann::json parseJson(std::string_view text, const std::string& source);
+/// The same, keeping the objects' key order.
+nlohmann::ordered_json parseOrderedJson(std::string_view text, const std::string& source);
+/// Reads and parses a regular file of at most `maxBytes`.
+nlohmann::json readJsonFile(const std::string& path, uint64_t maxBytes = kMaxJsonFileBytes);
 
 class JsonReader {
 public:
@@ -57,6 +78,8 @@ public:
         out = v.get<bool>();
     }
     static void read(const nlohmann::json& v, const std::string& where, int64_t& out) {
+        if (v.is_number_unsigned() && v.get<uint64_t>() > uint64_t(INT64_MAX))
+            throw Error(where, v.dump() + " is too large for an integer field");
         if (v.is_number_integer()) {
             out = v.get<int64_t>();
             return;
@@ -89,6 +112,37 @@ private:
     const nlohmann::json& j_;
     std::string path_;
     std::set<std::string> seen_;
+};
+
+/// Typed, lenient reads of another tool's JSON object (unknown keys are fine; a known key of the wrong type
+/// or out of range is an error "SOURCE: KEY: reason"). A null value counts as absent.
+class JsonFields {
+public:
+    /// `source` names the file (and the object inside it: "adapter_config.json").
+    JsonFields(const nlohmann::json& j, std::string source);
+
+    const nlohmann::json& json() const { return j_; }
+    const std::string& source() const { return source_; }
+    std::string where(const std::string& key) const { return source_ + ": " + key; }
+    bool has(const std::string& key) const;
+
+    int64_t integer(const std::string& key, std::optional<int64_t> fallback = std::nullopt) const;
+    double number(const std::string& key, std::optional<double> fallback = std::nullopt) const;
+    std::string text(const std::string& key, std::optional<std::string> fallback = std::nullopt) const;
+    bool flag(const std::string& key, std::optional<bool> fallback = std::nullopt) const;
+    /// The value of `key`, which must be an object (absent: an empty object).
+    const nlohmann::json& object(const std::string& key) const;
+    /// The value of `key`, which must be an array (absent: an empty array).
+    const nlohmann::json& array(const std::string& key) const;
+
+    /// An integer value read on its own (an element of an array, …); `where` names it.
+    static int64_t integerValue(const nlohmann::json& v, const std::string& where);
+    static double numberValue(const nlohmann::json& v, const std::string& where);
+
+private:
+    const nlohmann::json& value(const std::string& key) const;
+    const nlohmann::json& j_;
+    std::string source_;
 };
 
 }  // namespace peft

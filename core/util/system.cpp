@@ -4,6 +4,7 @@
 #include <sched.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
@@ -13,6 +14,8 @@
 #include <ATen/Parallel.h>
 #include <torch/cuda.h>
 #include <torch/version.h>
+
+#include "util/error.h"
 
 #ifndef PEFT_VERSION
 #define PEFT_VERSION "0.0.0"
@@ -57,8 +60,25 @@ int defaultThreadCount() {
     return hc > 0 ? static_cast<int>(hc) : 1;
 }
 
-void applyThreadCount(int threads) {
-    at::set_num_threads(threads > 0 ? threads : defaultThreadCount());
+int maxThreadCount() {
+    return std::max(64, 4 * defaultThreadCount());
+}
+
+void checkThreadCount(int64_t threads, const std::string& where) {
+    if (threads < 0 || threads > maxThreadCount())
+        throw Error(where, std::to_string(threads) + ": expected 1 to " + std::to_string(maxThreadCount()) +
+                               " threads (this machine has " + std::to_string(defaultThreadCount()) +
+                               " cores), or 0 for one per core");
+}
+
+void applyThreadCount(int64_t threads) {
+    checkThreadCount(threads);
+    at::set_num_threads(threads > 0 ? static_cast<int>(threads) : defaultThreadCount());
+}
+
+int64_t physicalMemoryBytes() {
+    const long pages = sysconf(_SC_PHYS_PAGES), size = sysconf(_SC_PAGESIZE);
+    return pages > 0 && size > 0 ? int64_t(pages) * int64_t(size) : 0;
 }
 
 int currentThreadCount() {

@@ -1,29 +1,35 @@
 // SPDX-License-Identifier: GPL-3.0-or-later
 // libFuzzer target for the loaders of untrusted files: the first byte picks the safetensors reader, the
-// project loader (the bytes as a .peftproj file, then every table read and every checkpoint parsed) or the
-// resume-state parser, or the Hugging Face tokenizers (the bytes as text through BERT WordPiece and GPT-2
-// byte-level BPE, with the real vocabularies), or the data-file reader (TSV / CSV / JSON Lines). A
+// project loader (the bytes as a .peftproj file, then every table read, JSON column and checkpoint parsed)
+// or the resume-state parser, or the Hugging Face tokenizers (the bytes as text through BERT WordPiece and
+// GPT-2 byte-level BPE, with the real vocabularies), or the data-file reader (TSV / CSV / JSON Lines), or
+// the JSON reader, a tokenizer folder (tokenizer.json / tokenizer_config.json), a backbone config, a
+// design-space spec. A
 // peft::Error is the expected answer to bad input; anything else (a crash, an uncaught exception, a sanitizer
 // report) is a finding.
 #include <unistd.h>
 
 #include <cstdint>
 #include <cstdio>
+#include <filesystem>
 #include <fstream>
 #include <string>
 
 #include "data/hf_tokenizer.h"
 #include "data/table.h"
 #include "io/safetensors.h"
+#include "model/config.h"
+#include "peft/spec.h"
 #include "project/project.h"
 #include "train/trainer.h"
 #include "util/error.h"
+#include "util/json_read.h"
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     if (size == 0) return 0;
     const std::string bytes(reinterpret_cast<const char*>(data) + 1, size - 1);
     try {
-        switch (data[0] % 5) {
+        switch (data[0] % 9) {
             case 0:
                 peft::parseSafetensors(bytes, "fuzz");
                 break;
@@ -74,6 +80,57 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
                 }
                 break;
             }
+            case 5: {  // any JSON input: depth, duplicates, size; then lenient typed reads of its fields
+                const nlohmann::json j = peft::parseJson(bytes, "fuzz.json");
+                if (j.is_object()) {
+                    const peft::JsonFields f(j, "fuzz.json");
+                    for (auto it = j.begin(); it != j.end(); ++it) {
+                        try {
+                            f.integer(it.key(), 0);
+                        } catch (const peft::Error&) {
+                        }
+                        try {
+                            f.number(it.key(), 0.0);
+                        } catch (const peft::Error&) {
+                        }
+                    }
+                    (void)j.dump();  // a value accepted must be safe to copy and print
+                }
+                break;
+            }
+            case 6: {  // a Hugging Face tokenizer folder: the bytes as tokenizer.json, then as its config
+                static const std::string dir = "/tmp/peft-fuzz-tok-" + std::to_string(getpid());
+                std::filesystem::create_directories(dir);
+                for (const char* file : {"tokenizer.json", "tokenizer_config.json"}) {
+                    std::filesystem::remove(dir + "/tokenizer.json");
+                    std::filesystem::remove(dir + "/tokenizer_config.json");
+                    {
+                        std::ofstream out(dir + "/" + file, std::ios::binary | std::ios::trunc);
+                        out.write(bytes.data(), static_cast<std::streamsize>(bytes.size()));
+                    }
+                    if (std::string(file) == "tokenizer_config.json")  // a real tokenizer beside the config
+                        std::filesystem::copy_file(PEFT_TEST_DATA "/tokenizers/gpt2/vocab.json",
+                                                   dir + "/vocab.json",
+                                                   std::filesystem::copy_options::overwrite_existing);
+                    for (const char* type : {"gpt2", "bert", "roberta"}) {
+                        try {
+                            const auto tok = peft::loadHfTokenizer(dir, type);
+                            tok->encodeIds("the [SEP] <|endoftext|> Ġ quick brown fox");
+                        } catch (const peft::Error&) {
+                        }
+                    }
+                    std::filesystem::remove(dir + "/vocab.json");
+                }
+                break;
+            }
+            case 7: {  // a backbone config.json (the workbench's own form), validated
+                peft::ModelConfig c = peft::parseJson(bytes, "config.json").get<peft::ModelConfig>();
+                c.validate();
+                break;
+            }
+            case 8:  // a design-space spec
+                peft::specFromJsonText(bytes, "spec.json");
+                break;
             default: {
                 static const auto bert = peft::WordPieceTokenizer::fromVocabFile(
                     PEFT_TEST_DATA "/tokenizers/bert-base-uncased/vocab.txt");
