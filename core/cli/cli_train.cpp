@@ -228,6 +228,11 @@ int cmdTrain(const Args& a, std::ostream& out, std::ostream& err) {
         ds.train.resize(static_cast<size_t>(*limit));
     TrainConfig tc = trainConfigFrom(a, lb, ds);
     tc.max_length = std::min(tc.max_length, maxLength);
+    if (tc.batch_size > int64_t(ds.train.size())) {  // as the trainer does; the record says what ran
+        err << "note: --batch-size " << tc.batch_size << " is more than the " << ds.train.size()
+            << " training examples: each batch holds all " << ds.train.size() << "\n";
+        tc.batch_size = int64_t(ds.train.size());
+    }
     const ParamReport rep = countParams(spec, lb.config);
     err << "training '" << spec.name << "' on " << ds.name << " (" << ds.train.size() << " examples"
         << (ds.label_names.empty() ? "" : ", " + std::to_string(ds.label_names.size()) + " labels")

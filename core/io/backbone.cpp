@@ -85,15 +85,15 @@ void checkConfigAgainstWeights(const ModelConfig& c, const std::map<std::string,
                     std::to_string(configured) + ", but " + weightsPath + " holds " + stored);
     };
     if (const auto tok = tensors.find("tok.weight"); tok != tensors.end() && tok->second.dim() == 2) {
-        if (tok->second.size(1) != c.d_model)
+        if (tok->second.size(1) < c.d_model)
             refuse("d_model", c.d_model, "a token embedding of width " + std::to_string(tok->second.size(1)));
-        if (tok->second.size(0) != c.vocab_size)
+        if (tok->second.size(0) < c.vocab_size)
             refuse("vocab_size", c.vocab_size,
                    "a token embedding of " + std::to_string(tok->second.size(0)) + " rows");
     }
     if (const auto pos = tensors.find("pos.weight");
         pos != tensors.end() && pos->second.dim() == 2 &&
-        pos->second.size(0) != c.max_positions + c.position_offset)
+        pos->second.size(0) < c.max_positions + c.position_offset)
         refuse("max_positions", c.max_positions + c.position_offset,
                "a position table of " + std::to_string(pos->second.size(0)) + " rows");
     std::set<int64_t> layers;
@@ -105,10 +105,10 @@ void checkConfigAgainstWeights(const ModelConfig& c, const std::map<std::string,
             digits.find_first_not_of("0123456789") == std::string::npos)
             layers.insert(std::stoll(digits));
     }
-    if (!layers.empty() && int64_t(layers.size()) != c.n_layers)
+    if (!layers.empty() && int64_t(layers.size()) < c.n_layers)
         refuse("n_layers", c.n_layers, std::to_string(layers.size()) + " layers");
     if (const auto w1 = tensors.find("blocks.0.w1.base.weight");
-        w1 != tensors.end() && w1->second.dim() == 2 && w1->second.size(0) != c.d_ff)
+        w1 != tensors.end() && w1->second.dim() == 2 && w1->second.size(0) < c.d_ff)
         refuse("d_ff", c.d_ff, "an FFN of width " + std::to_string(w1->second.size(0)));
 }
 

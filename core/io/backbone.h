@@ -35,9 +35,10 @@ void copyInto(Transformer& model, const std::map<std::string, torch::Tensor>& te
 Error unknownConfigError(const std::string& cfgPath);
 
 /// Compares a config with its weights (under the core's names) before any model is built, so that a config
-/// that disagrees with its file (n_layers 10^9 beside 12 stored layers) is refused naming the field, not
-/// allocated: the token embedding's [vocab_size, d_model], the number of blocks, the FFN width d_ff and the
-/// position table. `field` turns a core field name into the file's ("n_layers" → "n_layer"); `cfgPath` and
+/// larger than its file (n_layers 10^9 beside 12 stored layers) is refused naming the field, not allocated:
+/// the token embedding's [vocab_size, d_model], the number of blocks, the FFN width d_ff and the position
+/// table. (A config smaller than its weights allocates less; copyInto then lists every tensor that does not
+/// fit, by name.) `field` turns a core field name into the file's ("n_layers" → "n_layer"); `cfgPath` and
 /// `weightsPath` name the files. Tensors that are absent are left to copyInto to report.
 void checkConfigAgainstWeights(const ModelConfig& c, const std::map<std::string, torch::Tensor>& tensors,
                                const std::string& cfgPath, const std::string& weightsPath,
