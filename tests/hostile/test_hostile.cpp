@@ -104,6 +104,25 @@ fs::path gpt2Folder(const fs::path& root, const std::string& name = "gpt2") {
     return dir;
 }
 
+/// A PEFT LoRA adapter's tensors (r 2 on c_attn of every layer of the fixture's GPT-2), as PEFT names them.
+void writeLoraWeights(const fs::path& adapter) {
+    Weights w;
+    for (int l = 0; l < kL; ++l) {
+        const std::string p = "base_model.model.transformer.h." + std::to_string(l) + ".attn.c_attn.";
+        w[p + "lora_A.weight"] = rnd({2, kD});
+        w[p + "lora_B.weight"] = rnd({3 * kD, 2});
+    }
+    hf_fixture::writeSafetensors(adapter / "adapter_model.safetensors", w, "F32");
+}
+
+/// `piece` repeated until the text is at least `n` bytes long.
+std::string repeated(const std::string& piece, size_t n) {
+    std::string t;
+    while (t.size() < n)
+        t += piece;
+    return t;
+}
+
 #define EXPECT_REFUSED(child, ...)                                                                   \
     do {                                                                                             \
         const Child& c_ = (child);                                                                   \
@@ -227,13 +246,7 @@ private Q_SLOTS:
                     {"target_modules", {"c_attn"}},
                     {"rank_pattern", {{"(a|a|aa)*(a|a|aa)*(a|a|aa)*$x", 2}}}};
         writeJson(adapter / "adapter_config.json", cfg);
-        Weights w;
-        for (int l = 0; l < kL; ++l) {
-            const std::string p = "base_model.model.transformer.h." + std::to_string(l) + ".attn.c_attn.";
-            w[p + "lora_A.weight"] = rnd({2, kD});
-            w[p + "lora_B.weight"] = rnd({3 * kD, 2});
-        }
-        hf_fixture::writeSafetensors(adapter / "adapter_model.safetensors", w, "F32");
+        writeLoraWeights(adapter);
         const Child c = runPeftwb({"forward", "--model", QString::fromStdString(model.string()), "--adapter",
                                    QString::fromStdString(adapter.string()), "--text", "the"},
                                   30);
@@ -473,13 +486,7 @@ private Q_SLOTS:
             write(adapter / "adapter_config.json",
                   R"({"peft_type": "LORA", "r": 2, "target_modules": ["c_attn"], "lora_alpha": )" + alpha +
                       "}");
-            Weights w;
-            for (int l = 0; l < kL; ++l) {
-                const std::string p = "base_model.model.transformer.h." + std::to_string(l) + ".attn.c_attn.";
-                w[p + "lora_A.weight"] = rnd({2, kD});
-                w[p + "lora_B.weight"] = rnd({3 * kD, 2});
-            }
-            hf_fixture::writeSafetensors(adapter / "adapter_model.safetensors", w, "F32");
+            writeLoraWeights(adapter);
             EXPECT_REFUSED(runPeftwb({"forward", "--model", QString::fromStdString(dir.string()), "--adapter",
                                       QString::fromStdString(adapter.string()), "--text", "the"}),
                            "adapter_config.json", alpha[0] == '"' ? "lora_alpha" : "1e999");
@@ -499,13 +506,7 @@ private Q_SLOTS:
             20000);
         expectLinear(
             "byte-level BPE, [SEP]-like specials",
-            [&](size_t n) {
-                std::string t;
-                while (t.size() < n)
-                    t += "<|endoftext|>ab ";
-                gpt2->encodeIds(t);
-            },
-            20000);
+            [&](size_t n) { gpt2->encodeIds(repeated("<|endoftext|>ab ", n)); }, 20000);
         WordPieceOptions longWords;
         longWords.max_input_chars_per_word = 1 << 30;
         const auto bertLong = WordPieceTokenizer::fromVocabFile(
@@ -513,13 +514,7 @@ private Q_SLOTS:
         expectLinear(
             "WordPiece, one long word", [&](size_t n) { bertLong->encodeIds(std::string(n, 'x')); }, 20000);
         expectLinear(
-            "WordPiece, [SEP] in a long text",
-            [&](size_t n) {
-                std::string t;
-                while (t.size() < n)
-                    t += "[SEP] the ";
-                bert->encodeIds(t);
-            },
+            "WordPiece, [SEP] in a long text", [&](size_t n) { bert->encodeIds(repeated("[SEP] the ", n)); },
             20000);
     }
 
