@@ -560,13 +560,13 @@ int64_t Project::addRun(const RunRecord& r) {
 }
 
 namespace {
-const char* const kRunColumns =
-    "r.id, r.name, r.preset, r.spec, r.train_config, r.dataset_id, r.seed, r.device, r.status, r.message, "
-    "r.steps_total, r.steps_done, r.created, r.started, r.finished, r.notes, s.metric_name, "
-    "s.best_dev_metric, s.best_step, s.seconds, s.peak_memory_bytes, s.trained_params, s.stored_params, "
-    "s.backbone_params, r.owner, r.heartbeat, "
-    "(SELECT step FROM checkpoints c WHERE c.run_id = r.id AND c.kind = 'eval' AND length(c.resume) > 0) "
-    "FROM runs r LEFT JOIN summaries s ON s.run_id = r.id";
+const std::string kRunColumns =
+    std::string(
+        "r.id, r.name, r.preset, r.spec, r.train_config, r.dataset_id, r.seed, r.device, r.status, "
+        "r.message, r.steps_total, r.steps_done, r.created, r.started, r.finished, r.notes, "
+        "s.metric_name, s.best_dev_metric, s.best_step, s.seconds, s.peak_memory_bytes, "
+        "s.trained_params, s.stored_params, s.backbone_params, r.owner, r.heartbeat, ") +
+    kResumableStep + " FROM runs r LEFT JOIN summaries s ON s.run_id = r.id";
 }
 
 static RunRecord readRun(const Stmt& s, const std::string& file) {
