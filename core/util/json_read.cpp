@@ -151,10 +151,6 @@ bool JsonFields::has(const std::string& key) const {
     return it != j_.end() && !it->is_null();
 }
 
-const nlohmann::json& JsonFields::value(const std::string& key) const {
-    return *j_.find(key);
-}
-
 int64_t JsonFields::integerValue(const nlohmann::json& v, const std::string& where) {
     if (v.is_number_unsigned()) {
         if (v.get<uint64_t>() > uint64_t(std::numeric_limits<int64_t>::max()))
@@ -177,56 +173,59 @@ double JsonFields::numberValue(const nlohmann::json& v, const std::string& where
     return d;
 }
 
+namespace {
+
+/// A field read by `read`, or its fallback when absent (no fallback: an error "missing").
+template <typename T, typename Read>
+T fieldOr(const JsonFields& f, const std::string& key, const std::optional<T>& fallback, Read read) {
+    if (f.has(key)) return read(f.json().at(key), f.where(key));
+    if (fallback) return *fallback;
+    throw Error(f.where(key), "missing");
+}
+
+}  // namespace
+
 int64_t JsonFields::integer(const std::string& key, std::optional<int64_t> fallback) const {
-    if (!has(key)) {
-        if (fallback) return *fallback;
-        throw Error(where(key), "missing");
-    }
-    return integerValue(value(key), where(key));
+    return fieldOr(*this, key, fallback, integerValue);
 }
 
 double JsonFields::number(const std::string& key, std::optional<double> fallback) const {
-    if (!has(key)) {
-        if (fallback) return *fallback;
-        throw Error(where(key), "missing");
-    }
-    return numberValue(value(key), where(key));
+    return fieldOr(*this, key, fallback, numberValue);
 }
 
 std::string JsonFields::text(const std::string& key, std::optional<std::string> fallback) const {
-    if (!has(key)) {
-        if (fallback) return *fallback;
-        throw Error(where(key), "missing");
-    }
-    const auto& v = value(key);
-    if (!v.is_string()) throw Error(where(key), "must be a string, got " + JsonReader::typeName(v));
-    return v.get<std::string>();
+    return fieldOr(*this, key, fallback, [](const nlohmann::json& v, const std::string& where) {
+        if (!v.is_string()) throw Error(where, "must be a string, got " + JsonReader::typeName(v));
+        return v.get<std::string>();
+    });
 }
 
 bool JsonFields::flag(const std::string& key, std::optional<bool> fallback) const {
-    if (!has(key)) {
-        if (fallback) return *fallback;
-        throw Error(where(key), "missing");
-    }
-    const auto& v = value(key);
-    if (!v.is_boolean()) throw Error(where(key), "must be true or false, got " + JsonReader::typeName(v));
-    return v.get<bool>();
+    return fieldOr(*this, key, fallback, [](const nlohmann::json& v, const std::string& where) {
+        if (!v.is_boolean()) throw Error(where, "must be true or false, got " + JsonReader::typeName(v));
+        return v.get<bool>();
+    });
+}
+
+/// The value of `key` when it holds the kind `is` accepts; absent: `empty`.
+static const nlohmann::json& structured(const JsonFields& f, const std::string& key,
+                                        const nlohmann::json& empty,
+                                        bool (nlohmann::json::*is)() const noexcept, const char* kind) {
+    if (!f.has(key)) return empty;
+    const auto& v = f.json().at(key);
+    if (!(v.*is)())
+        throw Error(f.where(key), std::string("must be ") + kind + ", got " + JsonReader::typeName(v));
+    return v;
 }
 
 const nlohmann::json& JsonFields::object(const std::string& key) const {
     static const nlohmann::json empty = nlohmann::json::object();
-    if (!has(key)) return empty;
-    const auto& v = value(key);
-    if (!v.is_object()) throw Error(where(key), "must be an object, got " + JsonReader::typeName(v));
-    return v;
+    return structured(*this, key, empty, &nlohmann::json::is_object, "an object");
 }
 
 const nlohmann::json& JsonFields::array(const std::string& key) const {
     static const nlohmann::json empty = nlohmann::json::array();
-    if (!has(key)) return empty;
-    const auto& v = value(key);
-    if (!v.is_array()) throw Error(where(key), "must be an array, got " + JsonReader::typeName(v));
-    return v;
+    return structured(*this, key, empty, &nlohmann::json::is_array, "an array");
 }
 
 }  // namespace peft

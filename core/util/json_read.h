@@ -140,7 +140,6 @@ public:
     static double numberValue(const nlohmann::json& v, const std::string& where);
 
 private:
-    const nlohmann::json& value(const std::string& key) const;
     const nlohmann::json& j_;
     std::string source_;
 };
