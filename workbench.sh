@@ -8,7 +8,9 @@ action="${1:-open}"
 preset="${PEFT_PRESET:-release}"
 
 ./scripts/setup.sh
-cmake --preset "$preset"
+# PEFT_CMAKE_ARGS: extra configure options (.ci/run sets -DPEFT_WARNINGS_AS_ERRORS=ON).
+# shellcheck disable=SC2086
+cmake --preset "$preset" ${PEFT_CMAKE_ARGS:-}
 cmake --build --preset "$preset"
 
 case "$action" in

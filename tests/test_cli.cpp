@@ -7,6 +7,8 @@
 #include <QTemporaryDir>
 #include <QtTest>
 
+#include "test_support.h"
+
 namespace {
 
 struct Result {
@@ -89,6 +91,7 @@ private Q_SLOTS:
     // Transfer from pretraining, measured: the shipped backbone has read sentences beside their translation,
     // so LoRA (0.44 % trained) translates within 100 steps; the same shape with random weights does not.
     void loraTranslatesFromTheShippedBackboneOnly() {
+        PEFT_SLOW_TEST();
         auto bleu = [](bool random) {
             QStringList args = {
                 QStringLiteral("train"),      QStringLiteral("--task"),       QStringLiteral("translation"),

@@ -15,7 +15,9 @@
 #include <filesystem>
 #include <fstream>
 #include <random>
+#include <set>
 #include <thread>
+#include <variant>
 
 #include <sqlite3.h>
 
@@ -24,10 +26,12 @@
 #include "model/config.h"
 #include "model/transformer.h"
 #include "peft/presets.h"
-#include "project/executor.h"
 #include "project/project.h"
+#include "project/run_record.h"
+#include "run/executor.h"
 #include "train/trainer.h"
 #include "util/error.h"
+#include "util/field_count.h"
 
 #include "test_support.h"
 
@@ -97,6 +101,107 @@ class TestProject : public QObject {
 
 private Q_SLOTS:
     void initTestCase() { dir_ = tempDir(); }
+
+    // The field counter the TrainConfig table is checked against counts what it should (so the table's
+    // static_assert can fail).
+    void fieldCounterCountsAggregateFields() {
+        struct Three {
+            int a = 1;
+            std::string b;
+            double c = 0;
+        };
+        struct Five {
+            int64_t a;
+            bool b;
+            std::string c, d;
+            Schedule e;
+        };
+        QCOMPARE(aggregateFieldCount<Three>(), size_t(3));
+        QCOMPARE(aggregateFieldCount<Five>(), size_t(5));
+        QCOMPARE(trainConfigFields().size(), aggregateFieldCount<TrainConfig>());
+    }
+
+    // Every training setting survives the run record, field by field: set each one alone to a value other
+    // than its default, write it into a project, read the record back. A field the table forgets, or two
+    // rows naming one member, fail here.
+    void everyTrainConfigFieldRoundTrips() {
+        const std::string path = dir_ + "/fields.peftproj";
+        fs::remove(path);
+        auto p = Project::create(path, {{"kind", "tiny-random"}});
+        std::set<std::string> keys, flags;
+        for (const TrainConfigField& f : trainConfigFields()) {
+            QVERIFY2(keys.insert(f.key).second && flags.insert(f.flag).second, f.key);
+            TrainConfig tc;
+            std::visit(
+                [&](auto m) {
+                    using T = std::decay_t<decltype(tc.*m)>;
+                    if constexpr (std::is_same_v<T, bool>)
+                        tc.*m = !(tc.*m);
+                    else if constexpr (std::is_same_v<T, std::string>)
+                        tc.*m = "cuda:1";
+                    else if constexpr (std::is_same_v<T, Schedule>)
+                        tc.*m = tc.*m == Schedule::Cosine ? Schedule::Constant : Schedule::Cosine;
+                    else if constexpr (std::is_same_v<T, double>)
+                        tc.*m = tc.*m + 0.375;
+                    else
+                        tc.*m = tc.*m + 7;
+                },
+                f.member);
+            QVERIFY2(tc != TrainConfig{}, f.key);  // equality sees the field
+            const nlohmann::json j = trainConfigToJson(tc);
+            QCOMPARE(j.size(), trainConfigFields().size());
+            QVERIFY2(j.at(f.key) != trainConfigToJson(TrainConfig{}).at(f.key), f.key);
+            QVERIFY2(trainConfigFromJson(j, "test") == tc, f.key);
+            RunRecipe r;
+            r.spec = resolvePreset(presetById("lora"), defaultModelConfig());
+            r.train = tc;
+            r.data.task = "sentiment";
+            r.backbone.kind = BackboneRef::Kind::TinyRandom;
+            const int64_t id = addRun(*p, f.key, "lora", r);
+            const RunRecipe back = runRecipe(*p, p->run(id));
+            QVERIFY2(back.train == tc, f.key);
+            QVERIFY2(runRecipeFromJson(runRecipeToJson(back), "test").train == tc, f.key);
+        }
+    }
+
+    // The record refuses what it cannot honour and reads what earlier versions wrote.
+    void runRecordRefusesUnknownAndReadsLegacy() {
+        const std::string path = dir_ + "/legacy.peftproj";
+        fs::remove(path);
+        auto p = Project::create(path, {{"id", "default"}});  // an earlier version's backbone reference
+        DatasetRecord d;
+        d.name = "entailment";
+        d.source = "builtin";
+        const int64_t ds = p->addDataset(d);
+        RunRecord legacy;
+        legacy.name = "old";
+        legacy.preset = "lora";
+        legacy.spec = resolvePreset(presetById("lora"), defaultModelConfig());
+        legacy.train_config = {{"steps", 50}, {"lr", 0.002}, {"train_size", 300}, {"argv", {"train"}}};
+        legacy.dataset_id = ds;
+        legacy.seed = 4;
+        const RunRecipe r = runRecipe(*p, p->run(p->addRun(legacy)));
+        QCOMPARE(r.data.task, std::string("entailment"));
+        QCOMPARE(r.data.train_size, int64_t(300));
+        QCOMPARE(r.train.steps, int64_t(50));
+        QCOMPARE(r.train.seed, uint64_t(4));
+        QVERIFY(r.backbone.kind == BackboneRef::Kind::Default);
+        QCOMPARE(r.train.label_smoothing, 0.0);  // absent fields keep their defaults
+
+        legacy.train_config["precision"] = "bf16";  // a setting from a newer version
+        try {
+            runRecipe(*p, p->run(p->addRun(legacy)));
+            QFAIL("an unknown training setting was accepted");
+        } catch (const Error& e) {
+            QVERIFY2(std::string(e.what()).find("train_config.precision") != std::string::npos, e.what());
+        }
+        nlohmann::json j = runRecipeToJson(r);
+        j["train"]["steps"] = 2.5;
+        QVERIFY_THROWS_EXCEPTION(Error, runRecipeFromJson(j, "record"));
+        j = runRecipeToJson(r);
+        j["backbone"]["kind"] = "cloud";
+        QVERIFY_THROWS_EXCEPTION(Error, runRecipeFromJson(j, "record"));
+    }
     void cleanupTestCase() { fs::remove_all(dir_); }
 
     void roundTripsRunsMetricsCheckpointsNotes() {
@@ -244,7 +349,11 @@ private Q_SLOTS:
             tc.steps = 12;
             tc.eval_every = 6;
             tc.threads = 1;
-            id = queueBuiltinRun(*p, "lora", "lora", resolvePreset(presetById("lora"), cfg), "sentiment", tc);
+            RunRecipe r;
+            r.spec = resolvePreset(presetById("lora"), cfg);
+            r.train = tc;
+            r.data.task = "sentiment";
+            id = addRun(*p, "lora", "lora", r);
         }
         const TrainResult r = executeRun(path, id);
         QVERIFY(r.status == RunStatus::Finished);
@@ -255,6 +364,90 @@ private Q_SLOTS:
         p.reset();
         QVERIFY_THROWS_EXCEPTION(Error, executeRun(path, id));
         QVERIFY(Project::open(path, Project::Mode::ReadOnly)->run(id).state == RunState::Finished);
+    }
+
+    // One record, one pipeline: a run created by `peftwb train --project` is repeated through the engine's
+    // executeRun (what the GUI's worker and `project run` call), stopped at step 20 and resumed there: its
+    // training curve is the uninterrupted CLI run's, point for point. And the other way round: a run queued
+    // as the GUI queues it, stopped, then resumed by `peftwb train --project P --resume ID`.
+    void runsResumeAcrossEntryPointsOnTheUninterruptedCurve() {
+        const std::string path = dir_ + "/crosspath.peftproj";
+        fs::remove(path);
+        QCOMPARE(runPeftwb({"train",
+                            "--task",
+                            "sentiment",
+                            "--preset",
+                            "lora",
+                            "--steps",
+                            "40",
+                            "--eval-every",
+                            "10",
+                            "--train-size",
+                            "300",
+                            "--max-eval",
+                            "32",
+                            "--threads",
+                            "1",
+                            "--seed",
+                            "3",
+                            "--quiet",
+                            "--label-smoothing",
+                            "0.1",
+                            "--project",
+                            path}),
+                 0);
+        auto losses = [&](int64_t run) {
+            std::map<int64_t, double> out;
+            for (const auto& m : Project::open(path, Project::Mode::ReadOnly)->metrics(run, "loss"))
+                if (m.split == "train") out[m.step] = m.value;
+            return out;
+        };
+        // Stops the run once it has passed step 20 (its checkpoint of step 20 is stored by then).
+        struct StopAt : TrainObserver {
+            Trainer* trainer = nullptr;
+            void onProgress(int64_t step, int64_t, double, double) override {
+                if (step >= 21 && trainer) trainer->cancel();
+            }
+        };
+        auto interruptAndResume = [&](int64_t run) {
+            StopAt stop;
+            ExecuteOptions o;
+            o.observer = &stop;
+            o.onTrainer = [&](Trainer* t) { stop.trainer = t; };
+            const TrainResult first = executeRun(path, run, o);
+            QVERIFY(first.status == RunStatus::Cancelled);
+        };
+        int64_t again = 0, queued = 0, fresh = 0;
+        {
+            auto p = Project::open(path);
+            const RunRecipe cli = runRecipe(*p, p->run(1));
+            QCOMPARE(cli.train.label_smoothing, 0.1);  // every setting is in the record
+            QCOMPARE(cli.data.train_size, int64_t(300));
+            again = addRun(*p, "again", "lora", cli);
+            RunRecipe gui = cli;
+            gui.train = presetTrainConfig("lora", 40, 3);
+            gui.train.threads = 1;
+            gui.train.max_eval_examples = 32;
+            queued = addRun(*p, "queued", "lora", gui);
+            fresh = addRun(*p, "fresh", "lora", gui);
+        }
+        interruptAndResume(again);
+        ExecuteOptions resume;
+        resume.resume = true;
+        QVERIFY(executeRun(path, again, resume).status == RunStatus::Finished);
+        const auto a = losses(1), b = losses(again);
+        QCOMPARE(b.size(), a.size());
+        for (const auto& [step, loss] : a)
+            QVERIFY2(b.count(step) && std::abs(b.at(step) - loss) < 1e-5, std::to_string(step).c_str());
+
+        QVERIFY(executeRun(path, fresh).status == RunStatus::Finished);
+        interruptAndResume(queued);
+        QCOMPARE(runPeftwb({"train", "--project", path, "--resume", std::to_string(queued), "--quiet"}), 0);
+        const auto c = losses(fresh), d = losses(queued);
+        QCOMPARE(d.size(), c.size());
+        for (const auto& [step, loss] : c)
+            QVERIFY2(d.count(step) && std::abs(d.at(step) - loss) < 1e-5, std::to_string(step).c_str());
+        QVERIFY(Project::open(path, Project::Mode::ReadOnly)->run(queued).state == RunState::Finished);
     }
 
     void badResumeStateIsRefused() {
@@ -361,6 +554,7 @@ private Q_SLOTS:
 
     // A real process, killed with SIGKILL in the middle of training, then resumed to the end.
     void killedTrainingReopensInterruptedAndResumes() {
+        PEFT_SLOW_TEST();
         const std::string path = dir_ + "/killed.peftproj";
         fs::remove(path);
         const std::vector<std::string> args = {"train",     "--task",       "sentiment", "--preset",
@@ -416,7 +610,7 @@ private Q_SLOTS:
             QVERIFY(lastStep >= 40);
         }
         {
-            // At most ~2 s of metrics lost: the last write (the heartbeat that goes with each metrics
+            // Bounded loss of metrics: the last write (the heartbeat that goes with each metrics
             // transaction) happened shortly before the kill.
             sqlite3* db = nullptr;
             QVERIFY(sqlite3_open_v2(path.c_str(), &db, SQLITE_OPEN_READONLY, nullptr) == SQLITE_OK);
@@ -426,7 +620,8 @@ private Q_SLOTS:
             const double lastWrite = sqlite3_column_double(st, 0);
             sqlite3_finalize(st);
             sqlite3_close(db);
-            QVERIFY2(killedAt - lastWrite < 2.0, std::to_string(killedAt - lastWrite).c_str());
+            // A margin a loaded 2-core machine cannot break: the recorder writes every second.
+            QVERIFY2(killedAt - lastWrite < 8.0, std::to_string(killedAt - lastWrite).c_str());
         }
         QCOMPARE(runPeftwb({"project", "resume", path, "--run", "1", "--threads", "1"}), 0);
         auto p = Project::open(path);

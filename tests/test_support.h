@@ -7,6 +7,14 @@
 #include "model/config.h"
 #include "util/error.h"
 
+/// Slow checks (a real process killed and resumed, the BLEU gate) run as their suite's own ctest entry
+/// NAME_slow, labelled `slow`; the suite's main entry sets PEFT_SKIP_SLOW and skips them here.
+#define PEFT_SLOW_TEST()                                                           \
+    do {                                                                           \
+        if (qEnvironmentVariableIsSet("PEFT_SKIP_SLOW"))                           \
+            QSKIP("slow: runs as this suite's _slow ctest entry (ctest -L slow)"); \
+    } while (false)
+
 /// The message of the peft::Error `f` throws, or "(no error)".
 inline std::string errorOf(const std::function<void()>& f) {
     try {

@@ -20,14 +20,16 @@
 #include "io/adapter.h"
 #include "io/hf_model.h"
 #include "io/safetensors.h"
-#include "project/executor.h"
 #include "qcp.h"
+#include "run/executor.h"
 
+#include "budget_chart.h"
 #include "compare_view.h"
 #include "import_dialog.h"
 #include "lambda_view.h"
 #include "main_window.h"
 #include "param_view.h"
+#include "run_queue.h"
 #include "spec_editor.h"
 #include "sweep_dialog.h"
 #include "training_view.h"
@@ -52,7 +54,11 @@ QString projectWithRun(const QTemporaryDir& dir, const QString& name, const char
     tc.log_every = 5;
     tc.lr = pr.default_lr;
     tc.threads = 1;
-    peft::queueBuiltinRun(*p, pr.name, pr.id, peft::resolvePreset(pr, cfg), "sentiment", tc);
+    peft::RunRecipe r;
+    r.spec = peft::resolvePreset(pr, cfg);
+    r.train = tc;
+    r.data.task = "sentiment";
+    peft::addRun(*p, pr.name, pr.id, r);
     return path;
 }
 
@@ -518,6 +524,59 @@ private Q_SLOTS:
             QCOMPARE(img.size(), QSize(1280, 800));
             QVERIFY(img.save(dir_.filePath(QStringLiteral("view-%1.png").arg(i))));
         }
+    }
+
+    // On a BERT-base-sized backbone IA3 trains a few thousandths of a percent: its bar must still be on the
+    // chart (the value axis reaches below the smallest budget), like every other preset's.
+    void budgetChartShowsEveryPresetOnLargeBackbones() {
+        peft::ModelConfig bert = peft::defaultModelConfig();
+        bert.vocab_size = 30522;
+        bert.d_model = 768;
+        bert.n_heads = 12;
+        bert.n_layers = 12;
+        bert.d_ff = 3072;
+        bert.max_positions = 512;
+        peft::ui::BudgetChart chart;
+        chart.setBackbone(bert);
+        QCOMPARE(chart.trainedPct().size(), 16);
+        for (double pct : chart.trainedPct()) {
+            QVERIFY2(pct > 1e-5, qPrintable(QString::number(pct)));  // computed, not the floor
+            QVERIFY2(pct > chart.xAxis->range().lower, qPrintable(QString::number(pct)));
+        }
+    }
+
+    // The queue without a window: a pause pressed during the hand-over between two runs holds for the next
+    // run (it starts paused and makes no step until resumed), then the queue drains.
+    void runQueueKeepsAPauseAcrossTheHandOver() {
+        const QString path = projectWithRun(dir_, QStringLiteral("queue.peftproj"), "bitfit", 20);
+        {
+            auto p = peft::Project::open(path.toStdString());
+            peft::RunRecord second = p->run(1);
+            second.name = "second";
+            p->addRun(second);
+        }
+        peft::ui::RunQueue q;
+        q.setProject(path);
+        QSignalSpy drained(&q, &peft::ui::RunQueue::drained);
+        QList<qint64> stepsOfSecond;
+        connect(&q, &peft::ui::RunQueue::runFinished, &q, [&](qint64 run, bool ok, const QString& m) {
+            QVERIFY2(ok, qPrintable(m));
+            if (run == 1) q.setPaused(true);  // between the two runs
+        });
+        connect(&q, &peft::ui::RunQueue::progress, &q, [&](qint64 run, qint64 step, qint64, double, double) {
+            if (run == 2) stepsOfSecond << step;
+        });
+        q.start();
+        QTRY_VERIFY_WITH_TIMEOUT(q.currentRun() == 2, 180000);
+        QVERIFY(q.isPaused());
+        QTest::qWait(1500);  // paused: no step of the second run may happen, however long this waits
+        QVERIFY2(stepsOfSecond.isEmpty() || stepsOfSecond.last() == 0,
+                 qPrintable(QString::number(stepsOfSecond.isEmpty() ? -1 : stepsOfSecond.last())));
+        q.setPaused(false);
+        QVERIFY(drained.wait(180000));
+        QCOMPARE(stepsOfSecond.last(), qint64(20));
+        QVERIFY(peft::Project::open(path.toStdString(), peft::Project::Mode::ReadOnly)->run(2).state ==
+                peft::RunState::Finished);
     }
 
     void windowShowsBudgetPlotOfEveryPreset() {

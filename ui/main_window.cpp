@@ -36,11 +36,13 @@
 #include "qcp.h"
 
 #include "block_diagram.h"
+#include "budget_chart.h"
 #include "compare_view.h"
 #include "import_dialog.h"
 #include "lambda_view.h"
 #include "param_view.h"
 #include "plot_export.h"
+#include "run_queue.h"
 #include "run_worker.h"
 #include "spec_editor.h"
 #include "sweep_dialog.h"
@@ -51,6 +53,7 @@
 #include "peft/accounting.h"
 #include "peft/presets.h"
 #include "project/project.h"
+#include "project/run_record.h"
 #include "util/error.h"
 #include "util/system.h"
 
@@ -78,9 +81,6 @@ QString formatCount(int64_t n) {
     return QLocale::system().toString(static_cast<qlonglong>(n));
 }
 
-const QColor kTrained(0x4c, 0x78, 0xa8);
-const QColor kStored(0xf5, 0x85, 0x18);
-
 QString askNewProjectFile(QWidget* parent, const QString& title);  // below, with the other file dialogs
 
 }  // namespace
@@ -92,7 +92,7 @@ MainWindow::MainWindow(const QString& project, QWidget* parent)
     buildPresetDock();
     buildTrainingControls();
     buildActions();
-    fillBudgetPlot();
+    plot_->setBackbone(cfg_);
 
     runLabel_ = new QLabel(tr("idle"), this);
     progress_ = new QProgressBar(this);
@@ -108,43 +108,47 @@ MainWindow::MainWindow(const QString& project, QWidget* parent)
     backboneLabel_ = new QLabel(this);
     statusBar()->addPermanentWidget(backboneLabel_);
 
-    // The worker lives on its own thread; every call into it is a queued invocation.
-    worker_ = new RunWorker;
-    worker_->moveToThread(&workerThread_);
-    connect(&workerThread_, &QThread::finished, worker_, &QObject::deleteLater);
-    connect(worker_, &RunWorker::started, this, [this](qint64) {
-        paused_ = false;
+    // Training: the queue owns the worker thread; the window only shows what it reports.
+    queue_ = new RunQueue(this);
+    connect(queue_, &RunQueue::runStarting, this, [this](qint64 run, bool resume) {
+        const RunRecord r = project_->run(run);
+        runLabel_->setText(
+            tr("run %1 of %2 in the queue: %3").arg(queue_->position()).arg(queue_->total()).arg(qs(r.name)));
+        training_->addRun(run, qs(r.name));
+        if (resume)
+            for (const auto& m : project_->metrics(run))
+                training_->addSamples(run, {{m.step, m.wall_time, qs(m.split), qs(m.name), m.value}});
         refreshRuns();
     });
-    connect(worker_, &RunWorker::progress, this,
+    connect(queue_, &RunQueue::progress, this,
             [this](qint64, qint64 step, qint64 total, double rate, double eta) {
                 progress_->setRange(0, int(total));
                 progress_->setValue(int(step));
                 rateLabel_->setText(tr("%1 steps/s · ETA %2 s").arg(rate, 0, 'f', 1).arg(eta, 0, 'f', 0));
             });
-    connect(worker_, &RunWorker::metrics, this,
+    connect(queue_, &RunQueue::metrics, this,
             [this](qint64 run, const QVector<MetricSample>& m) { training_->addSamples(run, m); });
-    connect(worker_, &RunWorker::statusChanged, this,
+    connect(queue_, &RunQueue::statusChanged, this,
             [this](qint64 run, const QString& status, const QString& msg) {
                 runLabel_->setText(tr("run %1: %2%3")
                                        .arg(run)
                                        .arg(status, msg.isEmpty() ? QString() : QStringLiteral(" — ") + msg));
             });
-    connect(worker_, &RunWorker::finished, this, [this](qint64 run, bool ok, const QString& msg) {
-        currentRun_ = 0;
+    connect(queue_, &RunQueue::runFinished, this, [this](qint64 run, bool ok, const QString& msg) {
         rateLabel_->clear();
-        pauseAct_->setChecked(false);
         if (!ok) {
-            queueActive_ = false;
             runLabel_->setText(tr("run %1 failed: %2").arg(run).arg(msg));
             QMessageBox::warning(this, tr("Training failed"), tr("Run %1 failed:\n%2").arg(run).arg(msg));
         }
         refreshRuns();
         Q_EMIT runEnded(run);
-        if (queueActive_) startNextQueued();
     });
-    workerThread_.setObjectName(QStringLiteral("training"));
-    workerThread_.start();
+    connect(queue_, &RunQueue::drained, this, [this] {
+        runLabel_->setText(tr("queue done"));
+        pauseAct_->setChecked(false);
+        refreshRuns();
+        Q_EMIT queueDrained();
+    });
 
     lambdaWorker_ = new LambdaWorker;
     lambdaWorker_->moveToThread(&lambdaThread_);
@@ -181,9 +185,8 @@ MainWindow::MainWindow(const QString& project, QWidget* parent)
 }
 
 MainWindow::~MainWindow() {
-    if (worker_) worker_->cancel();
-    workerThread_.quit();
-    workerThread_.wait();
+    delete queue_;  // cancels the run in progress and joins the training thread
+    queue_ = nullptr;
     lambdaThread_.quit();
     lambdaThread_.wait();
 }
@@ -195,22 +198,19 @@ QString MainWindow::defaultProjectPath() {
 
 void MainWindow::createQueuedProject(const QString& path, const QString& task, int steps,
                                      const QString& backboneDir) {
-    const nlohmann::json ref = backboneDir.isEmpty() ? nlohmann::json{{"id", "default"}}
-                                                     : backboneReference(backboneDir.toStdString());
-    const ModelConfig cfg = projectBackboneConfig(ref, backboneDir.toStdString());
-    auto p = Project::create(path.toStdString(), ref);
+    const BackboneRef ref =
+        backboneDir.isEmpty() ? defaultBackboneRef() : folderBackboneRef(backboneDir.toStdString());
+    const ModelConfig cfg = backboneRefConfig(ref, backboneDir.toStdString());
+    auto p = Project::create(path.toStdString(), backboneRefToJson(ref));
+    const DataRef data = taskDataRef(*p, task.toStdString());
     for (const Preset& pr : peft::presets()) {
-        TrainConfig tc;
-        tc.steps = steps;
-        tc.eval_every = std::max(1, steps / 10);
-        tc.lr = pr.default_lr;
         Spec spec;
         try {
             spec = resolvePreset(pr, cfg);
         } catch (const Error&) {
             continue;  // a preset that does not fit this backbone (e.g. more prompt tokens than positions)
         }
-        queueBuiltinRun(*p, pr.name + " on " + task.toStdString(), pr.id, spec, task.toStdString(), tc);
+        queueSpec(*p, pr.name + " on " + task.toStdString(), pr.id, spec, data, steps, 0);
     }
 }
 
@@ -221,10 +221,9 @@ bool MainWindow::openBackbone(const QString& dir, QString projectFile) {
         return false;
     }
     try {
-        const nlohmann::json ref = backboneReference(dir.toStdString());  // fails before any file is made
+        const BackboneRef ref = folderBackboneRef(dir.toStdString());  // fails before any file is made
         if (projectFile.isEmpty()) {
-            projectFile =
-                askNewProjectFile(this, tr("New Project for Backbone '%1'").arg(qs(ref.value("name", ""))));
+            projectFile = askNewProjectFile(this, tr("New Project for Backbone '%1'").arg(qs(ref.name)));
             if (projectFile.isEmpty()) return false;
         }
         if (!QFileInfo::exists(projectFile))
@@ -248,7 +247,9 @@ void MainWindow::openBackboneDialog() {
 
 void MainWindow::applyBackbone() {
     try {
-        cfg_ = projectBackboneConfig(project_->backbone(), projectPath_.toStdString());
+        cfg_ = backboneRefConfig(
+            backboneRefFromJson(project_->backbone(), projectPath_.toStdString() + ": backbone"),
+            projectPath_.toStdString());
     } catch (const std::exception& e) {
         cfg_ = workbenchDefaultConfig(resourcesDir());
         QMessageBox::warning(
@@ -259,12 +260,12 @@ void MainWindow::applyBackbone() {
     }
     editor_->setConfig(cfg_);
     params_->setConfig(cfg_);
-    fillBudgetPlot();
+    plot_->setBackbone(cfg_);
     backboneLabel_->setText(tr("backbone %1 (%2 parameters) · device cpu · %3 threads · LibTorch %4")
                                 .arg(qs(cfg_.name))
                                 .arg(formatCount(backboneParamCount(cfg_)))
                                 .arg(defaultThreadCount())
-                                .arg(qs(torchVersion())));
+                                .arg(engineVersion()));
     // The preset in the editor is sized again for this backbone (its budget, not the last backbone's r / l).
     const QString preset = editor_->presetId();
     if (!preset.isEmpty()) {
@@ -378,17 +379,10 @@ qint64 MainWindow::queueSelectedPreset() {
         const std::string presetId = editor_->presetId().toStdString();
         const std::string name =
             presetId.empty() ? "custom: " + formulaShort(spec) : presetById(presetId).name;
-        TrainConfig tc;
-        tc.steps = steps_->value();
-        tc.eval_every = std::max(1, steps_->value() / 10);
-        tc.lr = presetId.empty() ? 3e-3 : presetById(presetId).default_lr;
-        const QString choice = task_->currentData().toString();
         const std::string task = task_->currentText().toStdString();
-        const std::string preset = presetId.empty() ? "custom" : presetId;
-        const qint64 id =
-            choice.startsWith(QStringLiteral("dataset:"))
-                ? queueFileRun(*project_, name + " on " + task, preset, spec, choice.mid(8).toLongLong(), tc)
-                : queueBuiltinRun(*project_, name + " on " + task, preset, spec, task, tc);
+        const qint64 id = queueSpec(*project_, name + " on " + task, presetId, spec,
+                                    taskDataRef(*project_, task_->currentData().toString().toStdString()),
+                                    steps_->value(), 0);
         refreshRuns();
         statusBar()->showMessage(tr("queued run %1: %2 on %3").arg(id).arg(qs(name), task_->currentText()),
                                  5000);
@@ -401,12 +395,8 @@ qint64 MainWindow::queueSelectedPreset() {
 
 void MainWindow::runQueue() {
     if (isTraining() || !project_) return;
-    queueActive_ = true;
-    queueIndex_ = 0;
-    queueTotal_ = 0;
-    for (const auto& r : project_->runs())
-        queueTotal_ += r.state == RunState::Queued || r.state == RunState::Interrupted;
-    startNextQueued();
+    queue_->setProject(projectPath_);
+    queue_->start();
 }
 
 QList<qint64> MainWindow::queueSweep(const QVector<SweepPoint>& points, int steps) {
@@ -418,16 +408,12 @@ QList<qint64> MainWindow::queueSweep(const QVector<SweepPoint>& points, int step
             const Preset& pr = presetById(pt.preset.toStdString());
             Spec spec = resolvePreset(pr, cfg);
             if (pt.budget > 0) spec = solveBudget(spec, cfg, pt.budget).spec;
-            TrainConfig tc;
-            tc.steps = steps;
-            tc.eval_every = std::max(1, steps / 10);
-            tc.lr = pr.default_lr;
-            tc.seed = uint64_t(pt.seed);
             const QString name =
                 QStringLiteral("%1%2 on %3%4")
                     .arg(qs(pr.name), pt.budget > 0 ? QStringLiteral(" @ %1 %").arg(pt.budget) : QString(),
                          pt.task, pt.seed ? QStringLiteral(" (seed %1)").arg(pt.seed) : QString());
-            ids << queueBuiltinRun(*project_, name.toStdString(), pr.id, spec, pt.task.toStdString(), tc);
+            ids << queueSpec(*project_, name.toStdString(), pr.id, spec,
+                             taskDataRef(*project_, pt.task.toStdString()), steps, uint64_t(pt.seed));
         }
     } catch (const std::exception& e) {
         QMessageBox::warning(this, tr("Cannot queue the sweep"), QString::fromUtf8(e.what()));
@@ -436,42 +422,13 @@ QList<qint64> MainWindow::queueSweep(const QVector<SweepPoint>& points, int step
     return ids;
 }
 
-void MainWindow::startNextQueued() {
-    if (!project_) return;
-    qint64 next = 0;
-    bool resume = false;
-    for (const auto& r : project_->runs())
-        if (r.state == RunState::Queued || r.state == RunState::Interrupted) {
-            next = r.id;
-            resume = r.state == RunState::Interrupted && project_->checkpoint(r.id, "eval").has_value();
-            break;
-        }
-    if (!next) {
-        queueActive_ = false;
-        runLabel_->setText(tr("queue done"));
-        Q_EMIT queueDrained();
-        return;
-    }
-    const RunRecord r = project_->run(next);
-    ++queueIndex_;
-    runLabel_->setText(tr("run %1 of %2 in the queue: %3")
-                           .arg(queueIndex_)
-                           .arg(std::max(queueTotal_, queueIndex_))
-                           .arg(qs(r.name)));
-    training_->addRun(next, qs(r.name));
-    if (resume)
-        for (const auto& m : project_->metrics(next))
-            training_->addSamples(next, {{m.step, m.wall_time, qs(m.split), qs(m.name), m.value}});
-    tabs_->setCurrentWidget(training_);
-    currentRun_ = next;  // until the worker confirms
-    refreshRuns();
-    QMetaObject::invokeMethod(worker_, "execute", Qt::QueuedConnection, Q_ARG(QString, projectPath_),
-                              Q_ARG(qint64, next), Q_ARG(bool, resume));
+void MainWindow::stopTraining() {
+    queue_->stop();
+    pauseAct_->setChecked(false);
 }
 
-void MainWindow::stopTraining() {
-    queueActive_ = false;
-    worker_->cancel();
+bool MainWindow::isTraining() const {
+    return queue_ && queue_->currentRun() != 0;
 }
 
 void MainWindow::refreshTasks() {
@@ -542,22 +499,13 @@ void MainWindow::inBackground(std::function<QString()> work,
 
 void MainWindow::importAdapter(const QString& dir, std::function<void(qint64)> done) {
     if (!project_ || project_->readOnly()) return;
-    const QString choice = task_->currentData().toString();
-    const bool dataset = choice.startsWith(QStringLiteral("dataset:"));
-    const std::string task = dataset ? std::string() : choice.toStdString();
-    const std::optional<int64_t> datasetId =
-        dataset ? std::optional<int64_t>(choice.mid(8).toLongLong()) : std::nullopt;
-    TrainConfig tc;
-    tc.steps = steps_->value();
-    tc.eval_every = std::max(1, steps_->value() / 10);
+    const std::string choice = task_->currentData().toString().toStdString();
+    TrainConfig tc = presetTrainConfig("", steps_->value(), 0);
     tc.lr = 1e-3;
     const std::string path = projectPath_.toStdString(), adapter = dir.toStdString();
     statusBar()->showMessage(tr("checking the adapter %1 against the backbone…").arg(dir));
     inBackground(
-        [path, adapter, task, datasetId, tc] {
-            auto p = Project::open(path);  // its own connection, on this thread
-            return QString::number(queueAdapterRun(*p, "", adapter, task, datasetId, tc));
-        },
+        [path, adapter, choice, tc] { return QString::number(queueAdapterRun(path, adapter, choice, tc)); },
         [this, dir, done](const QString& result, const QString& error) {
             if (!error.isEmpty()) {
                 statusBar()->clearMessage();
@@ -585,7 +533,7 @@ void MainWindow::exportAdapter(qint64 run, const QString& format, const QString&
                                std::function<void(QString)> done) {
     const std::string path = projectPath_.toStdString(), out = dir.toStdString(), fmt = format.toStdString();
     statusBar()->showMessage(tr("exporting run %1…").arg(run));
-    inBackground([path, run, out, fmt] { return qs(exportRunAdapter(path, run, fmt, out).dump()); },
+    inBackground([path, run, out, fmt] { return exportRunAdapter(path, run, fmt, out); },
                  [this, run, dir, done](const QString& result, const QString& error) {
                      if (!error.isEmpty()) {
                          statusBar()->clearMessage();
@@ -694,8 +642,7 @@ void MainWindow::saveProjectAs() {
 void MainWindow::closeEvent(QCloseEvent* event) {
     if (isTraining()) {
         // The run is cancelled and stays in the project; Run Queue resumes it later.
-        queueActive_ = false;
-        worker_->cancel();
+        queue_->stop();
     }
     QSettings settings;
     settings.setValue(QStringLiteral("window/geometry"), saveGeometry());
@@ -750,12 +697,9 @@ void MainWindow::buildActions() {
     pauseAct_->setCheckable(true);
     pauseAct_->setShortcut(QKeySequence(tr("Ctrl+P")));
     connect(pauseAct_, &QAction::toggled, this, [this](bool on) {
-        if (!isTraining()) return;
-        if (on)
-            worker_->pause();
-        else
-            worker_->resume();
-        runLabel_->setText(on ? tr("paused") : tr("training run %1 …").arg(currentRun_));
+        queue_->setPaused(on);  // holds across the hand-over to the queue's next run
+        if (isTraining())
+            runLabel_->setText(on ? tr("paused") : tr("training run %1 …").arg(queue_->currentRun()));
     });
     QAction* sweepAct = run->addAction(tr("S&weep…"), this, [this] {
         SweepDialog d(this);
@@ -828,7 +772,7 @@ void MainWindow::buildActions() {
             tr("<h3>PEFT Workbench %1</h3><p>Explore parameter-efficient fine-tuning as laid out in "
                "<i>Towards a Unified View of Parameter-Efficient Transfer Learning</i> (He et al., "
                "ICLR 2022).</p><p>LibTorch %2 · Qt %3</p><p>GPL-3.0-or-later</p>")
-                .arg(qs(appVersion()), qs(torchVersion()), QString::fromLatin1(qVersion())));
+                .arg(qs(appVersion()), engineVersion(), QString::fromLatin1(qVersion())));
     });
 
     QToolBar* tb = addToolBar(tr("Main"));
@@ -881,12 +825,9 @@ void MainWindow::buildPresetDock() {
 void MainWindow::buildCentral() {
     auto* splitter = new QSplitter(Qt::Vertical, this);
 
-    plot_ = new QCustomPlot(splitter);
-    plot_->setObjectName(QStringLiteral("BudgetPlot"));
+    plot_ = new BudgetChart(splitter);
     plot_->setMinimumHeight(440);
-    plot_->setInteractions(QCP::iRangeDrag | QCP::iRangeZoom);
-    plot_->axisRect()->setRangeDrag(Qt::Horizontal);
-    plot_->axisRect()->setRangeZoom(Qt::Horizontal);
+    connect(plot_, &BudgetChart::presetClicked, this, [this](int index) { presets_->setCurrentRow(index); });
     splitter->addWidget(plot_);
 
     auto* details = new QWidget(splitter);
@@ -951,86 +892,6 @@ void MainWindow::buildCentral() {
         training_->showOnly(ids);
     });
     setCentralWidget(tabs_);
-}
-
-void MainWindow::fillBudgetPlot() {
-    const auto& all = peft::presets();
-    auto ticker = QSharedPointer<QCPAxisTickerText>::create();
-    QVector<double> keys, trained, stored;
-    const int n = static_cast<int>(all.size());
-    for (int i = 0; i < n; ++i) {
-        QString label = qs(all[static_cast<size_t>(i)].name);
-        double t = 1e-4, st = 1e-4;
-        try {
-            const ParamReport rep = countParams(resolvePreset(all[static_cast<size_t>(i)], cfg_), cfg_);
-            t = std::max(rep.trainedPct(), 1e-4);
-            st = std::max(rep.storedPct(), 1e-4);
-        } catch (const Error&) {
-            label += tr(" (does not fit)");  // e.g. a prefix longer than the backbone's positions
-        }
-        const double key = n - i;  // first preset on top
-        ticker->addTick(key, label);
-        keys << key;
-        trained << t;
-        stored << st;
-    }
-    QCPAxis* keyAxis = plot_->yAxis;
-    QCPAxis* valueAxis = plot_->xAxis;
-    keyAxis->setTicker(ticker);
-    if (!budgetTrained_) {                // built once; a new backbone only changes data, ticks and title
-        keyAxis->setRange(0.3, n + 1.3);  // headroom above the first bar for the full fine-tuning label
-        keyAxis->grid()->setVisible(false);
-        valueAxis->setScaleType(QCPAxis::stLogarithmic);
-        valueAxis->setTicker(QSharedPointer<QCPAxisTickerLog>::create());
-        valueAxis->setNumberFormat(QStringLiteral("gb"));
-        valueAxis->setRange(0.05, 250);
-        valueAxis->setLabel(tr("parameters, % of the backbone (log scale)"));
-
-        highlight_ = new QCPItemRect(plot_);
-        highlight_->setPen(Qt::NoPen);
-        highlight_->setBrush(QColor(255, 220, 120, 90));
-        highlight_->setLayer(QStringLiteral("background"));
-
-        auto* group = new QCPBarsGroup(plot_);
-        auto makeBars = [&](const QString& name, const QColor& c) {
-            auto* bars = new QCPBars(keyAxis, valueAxis);
-            bars->setName(name);
-            bars->setPen(QPen(c.darker(130)));
-            bars->setBrush(c);
-            bars->setWidth(0.3);
-            bars->setBaseValue(1e-4);
-            bars->setBarsGroup(group);
-            return bars;
-        };
-        budgetTrained_ = makeBars(tr("trained"), kTrained);
-        budgetStored_ = makeBars(tr("stored"), kStored);
-
-        auto* full = new QCPItemStraightLine(plot_);
-        full->point1->setCoords(100, 0);
-        full->point2->setCoords(100, 1);
-        full->setPen(QPen(QColor(120, 120, 120), 1.5, Qt::DashLine));
-        auto* fullLabel = new QCPItemText(plot_);
-        fullLabel->position->setCoords(100, n + 0.9);
-        fullLabel->setPositionAlignment(Qt::AlignRight | Qt::AlignVCenter);
-        fullLabel->setText(tr("full fine-tuning "));
-        fullLabel->setColor(QColor(100, 100, 100));
-
-        plot_->plotLayout()->insertRow(0);
-        budgetTitle_ = new QCPTextElement(plot_, QString(), QFont(font().family(), 11, QFont::Bold));
-        plot_->plotLayout()->addElement(0, 0, budgetTitle_);
-        plot_->legend->setVisible(true);
-        plot_->axisRect()->insetLayout()->setInsetAlignment(0, Qt::AlignBottom | Qt::AlignRight);
-
-        connect(plot_, &QCustomPlot::plottableClick, this,
-                [this, n](QCPAbstractPlottable*, int dataIndex, QMouseEvent*) {
-                    if (dataIndex >= 0 && dataIndex < n) presets_->setCurrentRow(dataIndex);
-                });
-    }
-    budgetTrained_->setData(keys, trained, true);
-    budgetStored_->setData(keys, stored, true);
-    budgetTitle_->setText(tr("Parameter budget of every preset on the backbone '%1' (%2 parameters)")
-                              .arg(qs(cfg_.name), formatCount(backboneParamCount(cfg_))));
-    plot_->replot();
 }
 
 QString MainWindow::selectedPresetId() const {
@@ -1099,14 +960,7 @@ void MainWindow::showSelection() {
     table_->resizeColumnsToContents();
     table_->horizontalHeader()->setSectionResizeMode(0, QHeaderView::Stretch);
 
-    highlight_->setVisible(preset);
-    const int n = presets_->count();
-    const double key = n - row;
-    highlight_->topLeft->setType(QCPItemPosition::ptPlotCoords);
-    highlight_->bottomRight->setType(QCPItemPosition::ptPlotCoords);
-    highlight_->topLeft->setCoords(1e-6, key + 0.45);
-    highlight_->bottomRight->setCoords(1e6, key - 0.45);
-    plot_->replot(QCustomPlot::rpQueuedReplot);
+    plot_->highlightPreset(preset ? row : -1);
 }
 
 void MainWindow::exportPlot() {

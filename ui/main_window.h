@@ -34,11 +34,12 @@ class QTabWidget;
 namespace peft::ui {
 
 class BlockDiagram;
+class BudgetChart;
 class CompareView;
 class LambdaView;
 class ParamView;
 class LambdaWorker;
-class RunWorker;
+class RunQueue;
 class SpecEditor;
 class TrainingView;
 
@@ -91,13 +92,14 @@ public:
     /// Queues a sweep's points (each preset sized to its budget) with `steps` each; returns the run ids.
     QList<qint64> queueSweep(const QVector<struct SweepPoint>& points, int steps);
     void stopTraining();
-    bool isTraining() const { return currentRun_ != 0; }
+    bool isTraining() const;
+    RunQueue* runQueueController() const { return queue_; }
     /// Presentation mode for classrooms: larger type, the advanced controls hidden (QSettings
     /// "presentation/hidden"), formula and block diagram in front. Remembered per project.
     void setPresentationMode(bool on);
     bool presentationMode() const { return presenting_; }
 
-    QCustomPlot* budgetPlot() const { return plot_; }
+    BudgetChart* budgetPlot() const { return plot_; }
     QTableWidget* moduleTable() const { return table_; }
     QListWidget* presetList() const { return presets_; }
     QString selectedPresetId() const;
@@ -116,7 +118,6 @@ private:
     void refreshRuns();
     /// The task choices: the built-in tasks, then the project's imported datasets.
     void refreshTasks();
-    void startNextQueued();
     void setProjectTitle();
     void addRecent(const QString& path);
     void newProject();
@@ -132,14 +133,12 @@ private:
     void buildActions();
     void buildPresetDock();
     void buildCentral();
-    void fillBudgetPlot();
     void showSelection();
     void showAboutUnifiedView();
     void exportPlot();
 
     QListWidget* presets_ = nullptr;
-    QCustomPlot* plot_ = nullptr;
-    QCPItemRect* highlight_ = nullptr;
+    BudgetChart* plot_ = nullptr;
     QLabel* title_ = nullptr;
     QLabel* formula_ = nullptr;
     QLabel* counts_ = nullptr;
@@ -168,17 +167,9 @@ private:
     QList<qint64> selectedRuns_;  // in the Compare view
     ModelConfig cfg_;             // the open project's backbone
     QLabel* backboneLabel_ = nullptr;
-    QCPBars* budgetTrained_ = nullptr;
-    QCPBars* budgetStored_ = nullptr;
-    QCPTextElement* budgetTitle_ = nullptr;
     QString projectPath_;
-    QThread workerThread_;
-    RunWorker* worker_ = nullptr;
-    qint64 currentRun_ = 0;
-    bool queueActive_ = false;
-    bool paused_ = false;
+    RunQueue* queue_ = nullptr;
     bool presenting_ = false;
-    int queueTotal_ = 0, queueIndex_ = 0;
     QAction* presentAct_ = nullptr;
     QFont normalFont_;
 };

@@ -388,9 +388,6 @@ private Q_SLOTS:
         {
             json tc = json::parse(scalar("SELECT train_config FROM runs WHERE id = 1"));
             tc["steps"] = 40;
-            if (tc.contains("argv"))
-                for (size_t i = 0; i + 1 < tc["argv"].size(); ++i)
-                    if (tc["argv"][i] == "--steps") tc["argv"][i + 1] = "40";
             std::string q = "UPDATE runs SET train_config = '" + tc.dump() + "' WHERE id = 1";
             sql(q);
         }

@@ -1,0 +1,157 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
+#pragma once
+// An experiment project: one SQLite file (extension .peftproj) in WAL mode holding the backbone reference,
+// datasets, runs (spec, training config, seed, device, status), metric streams, checkpoints of the trainable
+// parameters (safetensors bytes, with the optimizer and RNG state needed to resume), summaries and notes.
+// The tables and columns are documented in docs/project-format.md.
+//
+// Bad files never crash and are never modified: opening checks the header, the application id, the schema
+// version and every table before anything is written, and each failure names the file and the problem.
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "data/file_data.h"
+#include "model/config.h"
+#include "peft/spec.h"
+#include "train/events.h"
+#include "train/train_config.h"
+
+struct sqlite3;
+
+namespace peft {
+
+/// The schema this build writes. Files with a larger version are refused; smaller ones are migrated.
+constexpr int kProjectSchemaVersion = 1;
+/// PRAGMA application_id of every project file ("PEFT").
+constexpr int32_t kProjectApplicationId = 0x50454654;
+
+/// Where a run stands. `Interrupted`: it was running when its process died (found when the file reopens).
+enum class RunState { Queued, Running, Paused, Finished, Cancelled, Diverged, Interrupted, Failed };
+const char* toString(RunState s);
+RunState runStateFromString(const std::string& s);  // throws peft::Error for an unknown name
+RunState toRunState(RunStatus s);                   // the trainer's status as stored
+
+struct RunSummary {
+    std::string metric_name;
+    double best_dev_metric = 0;
+    int64_t best_step = 0;
+    double seconds = 0;
+    int64_t peak_memory_bytes = 0;
+    int64_t trained_params = 0, stored_params = 0, backbone_params = 0;
+};
+
+struct RunRecord {
+    int64_t id = 0;
+    std::string name;
+    std::string preset;  // preset id, or "custom"
+    nlohmann::json spec;
+    nlohmann::json train_config;
+    std::optional<int64_t> dataset_id;
+    uint64_t seed = 0;
+    std::string device = "cpu";
+    RunState state = RunState::Queued;
+    std::string message;  // why it stopped, when not finished
+    int64_t steps_total = 0, steps_done = 0;
+    std::string created, started, finished;  // ISO 8601 UTC
+    std::string notes;
+    std::optional<RunSummary> summary;
+};
+
+struct DatasetRecord {
+    int64_t id = 0;
+    std::string name;    // "sentiment", or the file's name
+    std::string source;  // "builtin" or "file"
+    std::string path;    // for files
+    std::string content_hash;
+    nlohmann::json mapping;  // column mapping, split sizes, …
+    std::vector<std::string> labels;
+};
+
+struct MetricRow {
+    int64_t step = 0;
+    double wall_time = 0;
+    std::string split, name;
+    double value = 0;
+};
+
+/// A stored checkpoint: trainable tensors and, for resuming, the trainer's state at that step.
+struct CheckpointRecord {
+    int64_t id = 0, run_id = 0, step = 0;
+    std::string kind;  // "eval" (the latest evaluation point) or "best"
+    std::optional<double> metric;
+    std::string tensors;  // safetensors bytes
+    std::string resume;   // TrainCheckpoint::serialize() bytes; empty for "best"
+};
+
+class Project {
+public:
+    enum class Mode { ReadWrite, ReadOnly };
+
+    /// Creates a new project file; refuses to overwrite an existing file.
+    static std::unique_ptr<Project> create(const std::string& path, const nlohmann::json& backbone);
+    /// Opens a project. ReadWrite falls back to read-only (with a message) when the file is not writable.
+    /// Runs left "running" or "paused" by a process that no longer exists are marked "interrupted".
+    static std::unique_ptr<Project> open(const std::string& path, Mode mode = Mode::ReadWrite);
+    ~Project();
+    Project(const Project&) = delete;
+    Project& operator=(const Project&) = delete;
+
+    const std::string& path() const { return path_; }
+    bool readOnly() const { return readOnly_; }
+    /// What opening found and did (read-only fallback, runs marked interrupted, migration).
+    const std::vector<std::string>& openMessages() const { return messages_; }
+    int schemaVersion() const;
+
+    std::optional<std::string> meta(const std::string& key) const;
+    void setMeta(const std::string& key, const std::string& value);
+    /// The backbone reference: {"id": "default"} or {"path": …, "hash": …}.
+    nlohmann::json backbone() const;
+
+    int64_t addDataset(const DatasetRecord& d);
+    std::vector<DatasetRecord> datasets() const;
+
+    /// Adds a queued run; returns its id.
+    int64_t addRun(const RunRecord& r);
+    std::vector<RunRecord> runs() const;
+    RunRecord run(int64_t id) const;  // throws when there is no such run
+    void setRunState(int64_t id, RunState s, const std::string& message = {});
+    void setStepsDone(int64_t id, int64_t steps);
+    void setNotes(int64_t id, const std::string& notes);
+    void setSummary(int64_t id, const RunSummary& s);
+    /// Marks the run as owned by this process (for interruption detection) and refreshes its heartbeat.
+    void heartbeat(int64_t id);
+
+    /// Appends metric points in one transaction.
+    void appendMetrics(int64_t run, const std::vector<MetricPoint>& points);
+    std::vector<MetricRow> metrics(int64_t run, const std::string& name = {}) const;
+    int64_t metricCount(int64_t run) const;
+
+    /// Stores a checkpoint; an "eval" checkpoint replaces the run's previous one, a "best" one too.
+    void saveCheckpoint(const CheckpointRecord& c);
+    std::optional<CheckpointRecord> checkpoint(int64_t run, const std::string& kind) const;
+
+    /// Writes a consistent copy of the project to `path` (SQLite's online backup) and returns it opened.
+    std::unique_ptr<Project> saveAs(const std::string& path) const;
+
+    /// Deletes metric points after `step` (a resumed run continues its curve from its checkpoint).
+    void truncateMetricsAfter(int64_t run, int64_t step);
+
+private:
+    Project(std::string path, sqlite3* db, bool readOnly);
+    void checkWritable() const;
+    void validateSchema();
+    void markInterrupted();
+
+    std::string path_;
+    sqlite3* db_ = nullptr;
+    bool readOnly_ = false;
+    std::vector<std::string> messages_;
+};
+
+}  // namespace peft

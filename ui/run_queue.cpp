@@ -1,0 +1,135 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
+#include "run_queue.h"
+
+#include "project/project.h"
+
+namespace peft::ui {
+
+namespace {
+
+/// The next run to train: the first queued or interrupted one (and whether it resumes from a checkpoint).
+std::pair<qint64, bool> nextRun(const QString& path) {
+    auto p = Project::open(path.toStdString(), Project::Mode::ReadOnly);
+    for (const auto& r : p->runs())
+        if (r.state == RunState::Queued || r.state == RunState::Interrupted)
+            return {r.id, r.state == RunState::Interrupted && p->checkpoint(r.id, "eval").has_value()};
+    return {0, false};
+}
+
+int pendingRuns(const QString& path) {
+    int n = 0;
+    for (const auto& r : Project::open(path.toStdString(), Project::Mode::ReadOnly)->runs())
+        n += r.state == RunState::Queued || r.state == RunState::Interrupted;
+    return n;
+}
+
+}  // namespace
+
+RunQueue::RunQueue(QObject* parent) : QObject(parent) {
+    // The worker lives on its own thread; every call into it is a queued invocation.
+    worker_ = new RunWorker;
+    worker_->moveToThread(&thread_);
+    connect(&thread_, &QThread::finished, worker_, &QObject::deleteLater);
+    connect(worker_, &RunWorker::progress, this, &RunQueue::progress);
+    connect(worker_, &RunWorker::metrics, this, &RunQueue::metrics);
+    connect(worker_, &RunWorker::statusChanged, this, &RunQueue::statusChanged);
+    connect(worker_, &RunWorker::finished, this, [this](qint64 run, bool ok, const QString& message) {
+        current_ = 0;
+        if (!ok) active_ = false;
+        Q_EMIT runFinished(run, ok, message);
+        Q_EMIT stateChanged();
+        if (skip_) {
+            skip_ = false;
+            active_ = true;
+        }
+        if (active_) startNext();
+    });
+    thread_.setObjectName(QStringLiteral("training"));
+    thread_.start();
+}
+
+RunQueue::~RunQueue() {
+    active_ = false;
+    worker_->cancel();
+    thread_.quit();
+    thread_.wait();
+}
+
+void RunQueue::start() {
+    if (current_ || project_.isEmpty()) return;
+    active_ = true;
+    position_ = 0;
+    try {
+        total_ = pendingRuns(project_);
+    } catch (const std::exception&) {
+        total_ = 0;
+    }
+    startNext();
+}
+
+void RunQueue::startRun(qint64 run) {
+    if (current_ || project_.isEmpty()) return;
+    active_ = false;
+    position_ = 1;
+    total_ = 1;
+    bool resume = false;
+    try {
+        auto p = Project::open(project_.toStdString(), Project::Mode::ReadOnly);
+        resume = p->run(run).state == RunState::Interrupted && p->checkpoint(run, "eval").has_value();
+    } catch (const std::exception& e) {
+        Q_EMIT runFinished(run, false, QString::fromUtf8(e.what()));
+        return;
+    }
+    launch(run, resume);
+}
+
+void RunQueue::startNext() {
+    std::pair<qint64, bool> next{0, false};
+    try {
+        next = nextRun(project_);
+    } catch (const std::exception& e) {
+        active_ = false;
+        Q_EMIT runFinished(0, false, QString::fromUtf8(e.what()));
+    }
+    if (!next.first) {
+        active_ = false;
+        Q_EMIT stateChanged();
+        Q_EMIT drained();
+        return;
+    }
+    ++position_;
+    launch(next.first, next.second);
+}
+
+void RunQueue::launch(qint64 run, bool resume) {
+    current_ = run;  // until the worker reports back
+    Q_EMIT runStarting(run, resume);
+    Q_EMIT stateChanged();
+    QMetaObject::invokeMethod(worker_, "execute", Qt::QueuedConnection, Q_ARG(QString, project_),
+                              Q_ARG(qint64, run), Q_ARG(bool, resume));
+}
+
+void RunQueue::stop() {
+    active_ = false;
+    skip_ = false;
+    worker_->cancel();
+    Q_EMIT stateChanged();
+}
+
+void RunQueue::skipToNext() {
+    if (!current_) return;
+    skip_ = true;
+    worker_->cancel();
+}
+
+void RunQueue::setPaused(bool paused) {
+    if (paused_ == paused) return;
+    paused_ = paused;
+    if (paused)
+        worker_->pause();
+    else
+        worker_->resume();
+    Q_EMIT stateChanged();
+}
+
+}  // namespace peft::ui
