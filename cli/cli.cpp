@@ -132,7 +132,7 @@ int cmdForward(const Args& a, std::ostream& out, std::ostream&) {
     j["head"] = head;
     j["tokens"] = json::array();
     for (int64_t id : ids)
-        j["tokens"].push_back(lb.tokenText(id));
+        j["tokens"].push_back(lb.tokenizer->tokenText(id));
     j["ids"] = ids;
     if (!in.types.empty()) j["type_ids"] = in.types;
     j["logits"] = tensorToJson(logits);
@@ -157,7 +157,7 @@ int cmdForward(const Args& a, std::ostream& out, std::ostream&) {
     const auto top = logits.topk(std::min<int64_t>(5, logits.size(0)));
     for (int64_t i = 0; i < std::get<0>(top).size(0); ++i) {
         const int64_t id = std::get<1>(top)[i].item<int64_t>();
-        out << (head == "lm" ? lb.tokenText(id) : std::to_string(id)) << "="
+        out << (head == "lm" ? lb.tokenizer->tokenText(id) : std::to_string(id)) << "="
             << std::get<0>(top)[i].item<double>() << " ";
     }
     out << "\n";
@@ -183,7 +183,7 @@ int cmdTokenize(const Args& a, std::ostream& out, std::ostream&) {
     json j;
     j["tokens"] = json::array();
     for (int64_t id : in.ids)
-        j["tokens"].push_back(lb.tokenText(id));
+        j["tokens"].push_back(lb.tokenizer->tokenText(id));
     j["ids"] = in.ids;
     if (!in.types.empty()) j["type_ids"] = in.types;
     if (a.flag("json")) {
@@ -191,7 +191,7 @@ int cmdTokenize(const Args& a, std::ostream& out, std::ostream&) {
         return 0;
     }
     for (size_t i = 0; i < in.ids.size(); ++i)
-        out << in.ids[i] << "\t" << lb.tokenText(in.ids[i])
+        out << in.ids[i] << "\t" << lb.tokenizer->tokenText(in.ids[i])
             << (in.types.empty() ? "" : "\t" + std::to_string(in.types[i])) << "\n";
     return 0;
 }
@@ -232,12 +232,14 @@ int cmdDemo(const Args& a, std::ostream& out, std::ostream& err) {
 
 /// `peftwb train`'s options: the data's and the run's, and one per training setting (the TrainConfig table).
 std::vector<OptionSpec> trainOptions() {
-    std::vector<OptionSpec> o = {{"data"},         {"dev"},          {"text-column"}, {"label-column"},
-                                 {"limit"},        {"metrics"},      {"quiet", false}, {"task"},
-                                 {"train-size"},   {"save"},         {"project"},     {"resume"},
-                                 {"name"},         {"notes"},        {"test"},        {"pair-column"},
-                                 {"data-kind"},    {"source-field"}, {"target-field"}, {"dev-fraction"},
-                                 {"skip-bad-rows", false},           {"adapter"}};
+    std::vector<OptionSpec> o = {{"data"},         {"dev"},          {"text-column"},
+                                 {"label-column"}, {"limit"},        {"metrics"},
+                                 {"quiet", false}, {"task"},         {"train-size"},
+                                 {"save"},         {"project"},      {"resume"},
+                                 {"name"},         {"notes"},        {"test"},
+                                 {"pair-column"},  {"data-kind"},    {"source-field"},
+                                 {"target-field"}, {"dev-fraction"}, {"skip-bad-rows", false},
+                                 {"adapter"}};
     for (const TrainConfigField& f : trainConfigFields())
         o.push_back({f.flag});
     return o;
@@ -311,8 +313,7 @@ const std::vector<Command>& commands() {
          {{"model"}, {"text"}, {"pair"}, {"json", false}},
          cmdTokenize},
         {"train", "train a preset or spec on a dataset; progress on stderr, summary on stdout", nullptr,
-         withSpecOptions(trainOptions()),
-         cmdTrain},
+         withSpecOptions(trainOptions()), cmdTrain},
         {"score",
          "score outputs against references: BLEU (sacreBLEU), ROUGE (rouge-score), accuracy",
          "usage: peftwb score --metric bleu|rouge|accuracy --hyp FILE --ref FILE [--ref FILE2 …] [--json]\n\n"
@@ -500,7 +501,8 @@ std::string commandHelp(const Command& c) {
             "  --project FILE     record the run into a project (.peftproj; created when missing): config,\n"
             "                     metrics as they come, checkpoints at evaluations, summary\n"
             "  --name TEXT  --notes TEXT   the recorded run's name and notes\n"
-            "  --resume ID        with --project: continue run ID (created anywhere) from its last checkpoint, as\n"
+            "  --resume ID        with --project: continue run ID (created anywhere) from its last "
+            "checkpoint, as\n"
             "                     recorded (only --threads may differ)\n"
             "\nTraining settings (every one is recorded with the run):\n" +
             trainSettingsHelp() +

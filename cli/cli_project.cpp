@@ -16,9 +16,9 @@
 #include "data/world.h"
 #include "model/config.h"
 #include "peft/presets.h"
-#include "run/executor.h"
 #include "project/project.h"
 #include "project/run_record.h"
+#include "run/executor.h"
 #include "util/error.h"
 #include "util/system.h"
 #include "util/torch_runtime.h"
@@ -140,16 +140,15 @@ int cmdProject(const Args& a, std::ostream& out, std::ostream& err) {
     if (sub == "import") {
         auto p = Project::open(file);
         const int64_t id = addFileDataset(*p, fileSpecFromArgs(a));
-        for (const auto& d : p->datasets())
-            if (d.id == id)
-                out << "imported dataset " << id << ": " << d.name << " (" << d.mapping["train_examples"]
-                    << " training rows, " << d.mapping["dev_examples"] << " dev rows, "
-                    << (d.labels.empty() ? std::string("sequence to sequence")
-                                         : std::to_string(d.labels.size()) + " labels")
-                    << (d.mapping.value("skipped_rows", 0)
-                            ? ", " + d.mapping["skipped_rows"].dump() + " bad rows skipped"
-                            : "")
-                    << ")\n";
+        const DatasetRecord d = p->dataset(id);
+        out << "imported dataset " << id << ": " << d.name << " (" << d.mapping["train_examples"]
+            << " training rows, " << d.mapping["dev_examples"] << " dev rows, "
+            << (d.labels.empty() ? std::string("sequence to sequence")
+                                 : std::to_string(d.labels.size()) + " labels")
+            << (d.mapping.value("skipped_rows", 0)
+                    ? ", " + d.mapping["skipped_rows"].dump() + " bad rows skipped"
+                    : "")
+            << ")\n";
         return 0;
     }
     if (sub == "queue") {
@@ -160,10 +159,7 @@ int cmdProject(const Args& a, std::ostream& out, std::ostream& err) {
         if (dataset && a.get("task")) throw Error("--dataset", "give --task or --dataset, not both");
         if (!dataset) builtinTaskLabels(task);  // a clear error for an unknown task
         const uint64_t seed = uint64_t(a.getInt("seed").value_or(0));
-        std::string datasetName;
-        if (dataset)
-            for (const auto& d : p->datasets())
-                if (d.id == *dataset) datasetName = d.name;
+        const std::string datasetName = dataset ? p->dataset(*dataset).name : std::string();
         const BackboneRef backbone = backboneRefFromJson(p->backbone(), file + ": backbone");
         const ModelConfig cfg = backboneRefConfig(backbone, file);
         DataRef data;
@@ -232,7 +228,7 @@ int cmdProject(const Args& a, std::ostream& out, std::ostream& err) {
             for (const auto& m : p->openMessages())
                 err << file << ": " << m << "\n";
             p->run(id);  // a clear error for an unknown run
-        }  // closed before training reopens it
+        }                // closed before training reopens it
         ExecuteOptions opts;
         opts.resume = true;
         opts.threads = a.getInt("threads");

@@ -27,8 +27,8 @@
 #include "model/transformer.h"
 #include "peft/accounting.h"
 #include "peft/presets.h"
-#include "run/executor.h"
 #include "project/project.h"
+#include "run/executor.h"
 #include "run/recorder.h"
 #include "train/flops.h"
 #include "train/metrics.h"
@@ -149,7 +149,8 @@ std::string trainSettingsHelp() {
     std::string s;
     const TrainConfig d;
     for (const TrainConfigField& f : trainConfigFields()) {
-        std::string left = std::string("  --") + f.flag + " " + (f.key == std::string("schedule") ? "NAME" : "X");
+        std::string left =
+            std::string("  --") + f.flag + " " + (f.key == std::string("schedule") ? "NAME" : "X");
         left.resize(std::max<size_t>(left.size() + 1, 26), ' ');
         s += left + f.help + " (default " + trainConfigFieldValue(d, f).dump() + ")\n";
     }
@@ -197,8 +198,8 @@ void describeRun(const PreparedRun& p, std::ostream& err) {
     const ParamReport rep = countParams(p.recipe.spec, p.backbone.config);
     const Dataset& ds = p.data;
     err << "training '" << p.recipe.spec.name << "' on " << ds.name << " (" << ds.train.size() << " examples"
-        << (ds.label_names.empty() ? "" : ", " + std::to_string(ds.label_names.size()) + " labels") << ", dev "
-        << ds.dev.size() << ") with backbone '" << p.backbone.name << "'"
+        << (ds.label_names.empty() ? "" : ", " + std::to_string(ds.label_names.size()) + " labels")
+        << ", dev " << ds.dev.size() << ") with backbone '" << p.backbone.name << "'"
         << (p.recipe.backbone.random_init ? " (random init)" : "") << "; " << rep.summaryLine() << "\n";
 }
 
@@ -244,8 +245,9 @@ int cmdTrain(const Args& a, std::ostream& out, std::ostream& err) {
             runId = *resume;
             for (const char* own : {"preset", "spec", "task", "data", "adapter", "model", "config"})
                 if (a.get(own))
-                    throw Error(std::string("--") + own,
-                                "a resumed run trains as recorded: give only --project, --resume and --threads");
+                    throw Error(
+                        std::string("--") + own,
+                        "a resumed run trains as recorded: give only --project, --resume and --threads");
             {
                 auto p = Project::open(*file);
                 for (const auto& m : p->openMessages())
@@ -268,7 +270,8 @@ int cmdTrain(const Args& a, std::ostream& out, std::ostream& err) {
                 project = Project::create(*file, backboneRefToJson(recipe.backbone));
                 err << "created project " << *file << "\n";
             }
-            const std::string name = a.get("name").value_or(recipe.spec.name + " on " + dataName(recipe.data));
+            const std::string name =
+                a.get("name").value_or(recipe.spec.name + " on " + dataName(recipe.data));
             runId = addRun(*project, name, a.get("preset").value_or(a.get("adapter") ? "adapter" : "custom"),
                            recipe, a.get("notes").value_or(""));
             err << "recording run " << runId << " into " << *file << "\n";
@@ -414,9 +417,9 @@ int cmdEval(const Args& a, std::ostream& out, std::ostream&) {
     tc.max_length = lb.config.max_positions;
     tc = trainConfigFromArgs(a, tc);
     tc.steps = 1;
-    if (tc.pad_id < 0) tc.pad_id = lb.pad;
-    if (tc.eos_id < 0) tc.eos_id = lb.eos;
-    Trainer trainer(lb.model, ds, tc, lb.decode);
+    if (tc.pad_id < 0) tc.pad_id = lb.special.pad;
+    if (tc.eos_id < 0) tc.eos_id = lb.special.eos;
+    Trainer trainer(lb.model, ds, tc, lb.detokenizer());
     const EvalResult ev = trainer.evaluate(examples);
     // The examples scored: the split, or its first --max-eval.
     json j = {{"split", split}, {"examples", ev.examples}, {"spec", spec.name}, {"metrics", ev.metrics}};
@@ -430,7 +433,7 @@ int cmdEval(const Args& a, std::ostream& out, std::ostream&) {
         j["confusion"] = confusion;
     }
     if (const auto file = a.get("predictions")) {
-        writePredictions(*file, ds, examples, ev, lb.decode);
+        writePredictions(*file, ds, examples, ev, lb.detokenizer());
         j["predictions"] = *file;
     }
     if (a.flag("json")) {
@@ -584,7 +587,7 @@ int cmdLmProbe(const Args& a, std::ostream& out, std::ostream&) {
     const LoadedBackbone lb = chosenBackbone(a, 0, 0);
     if (!lb.world) throw Error("--model", "the probes are written in the built-in world's words");
     const World world(lb.info.value("world_seed", uint64_t{1}));
-    const WordTokenizer tok = WordTokenizer::fromVocabulary(lb.vocab, "vocab.txt of " + lb.name);
+    const WordTokenizer& tok = *lb.words;
     Transformer model = lb.model;
     model->applySpec(resolvePreset(presetById("full"), lb.config));
     const int n = int(a.getInt("n").value_or(500));

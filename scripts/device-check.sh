@@ -3,7 +3,8 @@
 # The GPU check, run once on a machine with an NVIDIA GPU and PyTorch (the project's lent H200):
 #   1. builds core + CLI (no Qt) against the CUDA LibTorch inside the installed PyTorch, with the Debian -dev
 #      packages it lacks unpacked from .deb files in $DEBS (nlohmann-json3-dev, libsqlite3-dev,
-#      libsqlite3-0, libutf8proc-dev, libutf8proc2: `apt-get download` them on a Debian 12 machine);
+#      libsqlite3-0, libutf8proc-dev, libutf8proc2, libre2-dev, libre2-9, libssl-dev, libssl3:
+#      `apt-get download` them on a Debian 12 machine);
 #   2. trains presets on the built-in sentiment task on `cuda`;
 #   3. runs the training-step benchmark on `cuda` (ratios against the GPU's own fp32 matmul peak and
 #      against full fine-tuning, measured in the same run);
@@ -35,7 +36,8 @@ configure_and_build() {
     rm -rf /tmp/build
     cmake -S . -B /tmp/build -G Ninja -DCMAKE_BUILD_TYPE=Release -DPEFT_BUILD_GUI=OFF -DPEFT_BUILD_TESTS=OFF \
         -DCMAKE_CXX_STANDARD="$1" -DCMAKE_PREFIX_PATH="$TORCH_CMAKE;/tmp/deps/usr" \
-        -Dnlohmann_json_DIR=/tmp/deps/usr/share/cmake/nlohmann_json >/tmp/configure.log 2>&1 ||
+        -Dnlohmann_json_DIR=/tmp/deps/usr/share/cmake/nlohmann_json -DOPENSSL_ROOT_DIR=/tmp/deps/usr \
+        >/tmp/configure.log 2>&1 ||
         { tail -30 /tmp/configure.log; return 1; }
     cmake --build /tmp/build -j "$(nproc)" --target peftwb 2>&1 | grep -E "error|FAILED|warning: unused" | head -40
     test -x /tmp/build/bin/peftwb

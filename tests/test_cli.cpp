@@ -7,6 +7,13 @@
 #include <QTemporaryDir>
 #include <QtTest>
 
+#include <variant>
+
+#include <nlohmann/json.hpp>
+
+#include "cli/commands.h"
+#include "project/project.h"
+#include "project/run_record.h"
 #include "test_support.h"
 
 namespace {
@@ -44,6 +51,83 @@ class TestCli : public QObject {
     Q_OBJECT
 
 private Q_SLOTS:
+    // Every training setting has its `peftwb train` option (from the one table): all of them changed at once
+    // on one command line come back in the settings, and --help names each option.
+    void everyTrainingSettingHasItsOption() {
+        using peft::TrainConfig;
+        TrainConfig want;
+        std::vector<std::string> argv;
+        std::vector<peft::OptionSpec> options;
+        for (const peft::TrainConfigField& f : peft::trainConfigFields()) {
+            want = withFieldChanged(want, f);
+            const nlohmann::json v = peft::trainConfigFieldValue(want, f);
+            argv.push_back(std::string("--") + f.flag);
+            argv.push_back(v.is_string() ? v.get<std::string>() : v.dump());
+            options.push_back({f.flag});
+        }
+        const peft::Args a(argv, options, "train");
+        QVERIFY(peft::trainConfigFromArgs(a, TrainConfig{}) == want);
+        const Result help = peftwb({QStringLiteral("train"), QStringLiteral("--help")});
+        for (const peft::TrainConfigField& f : peft::trainConfigFields())
+            QVERIFY2(help.out.contains(QByteArray("--") + f.flag), f.flag);
+    }
+
+    // What `peftwb train --project` ran is the project's record, every setting given on the command line
+    // included (label smoothing, length penalty, no-repeat n-gram had no option before), and `project show`
+    // prints it.
+    void trainRecordsTheWholeRunInTheProject() {
+        QTemporaryDir dir;
+        const QString project = dir.filePath(QStringLiteral("p.peftproj"));
+        const Result r = peftwb({QStringLiteral("train"),
+                                 QStringLiteral("--task"),
+                                 QStringLiteral("translation"),
+                                 QStringLiteral("--preset"),
+                                 QStringLiteral("lora"),
+                                 QStringLiteral("--steps"),
+                                 QStringLiteral("4"),
+                                 QStringLiteral("--train-size"),
+                                 QStringLiteral("64"),
+                                 QStringLiteral("--max-eval"),
+                                 QStringLiteral("4"),
+                                 QStringLiteral("--beam"),
+                                 QStringLiteral("2"),
+                                 QStringLiteral("--label-smoothing"),
+                                 QStringLiteral("0.1"),
+                                 QStringLiteral("--length-penalty"),
+                                 QStringLiteral("0.6"),
+                                 QStringLiteral("--no-repeat-ngram"),
+                                 QStringLiteral("3"),
+                                 QStringLiteral("--quiet"),
+                                 QStringLiteral("--json"),
+                                 QStringLiteral("--project"),
+                                 project});
+        QVERIFY2(r.code == 0, r.err.constData());
+        const Result show = peftwb({QStringLiteral("project"), QStringLiteral("show"), project,
+                                    QStringLiteral("--run"), QStringLiteral("1"), QStringLiteral("--json")});
+        QVERIFY2(show.code == 0, show.err.constData());
+        const nlohmann::json j = nlohmann::json::parse(show.out.toStdString());
+        const nlohmann::json& train = j.at("record").at("train");
+        QCOMPARE(train.at("label_smoothing").get<double>(), 0.1);
+        QCOMPARE(train.at("length_penalty").get<double>(), 0.6);
+        QCOMPARE(train.at("no_repeat_ngram").get<int>(), 3);
+        QCOMPARE(train.at("beam_size").get<int>(), 2);
+        QCOMPARE(train.size(), peft::trainConfigFields().size());
+        QCOMPARE(j.at("record").at("data").at("task").get<std::string>(), std::string("translation"));
+        QCOMPARE(j.at("record").at("data").at("train_size").get<int64_t>(), int64_t(64));
+        QCOMPARE(j.at("status").get<std::string>(), std::string("finished"));
+    }
+
+    // Without --preset, --spec or --adapter, forward runs the backbone as it is.
+    void forwardRunsTheUnmodifiedBackbone() {
+        const Result r = peftwb({QStringLiteral("forward"), QStringLiteral("--text"),
+                                 QStringLiteral("the plot was not bad ."), QStringLiteral("--json")});
+        QVERIFY2(r.code == 0, r.err.constData());
+        const nlohmann::json j = nlohmann::json::parse(r.out.toStdString());
+        QVERIFY(j.at("spec").get<std::string>().find("unmodified") != std::string::npos);
+        QVERIFY(!j.at("logits").empty());
+        QVERIFY(j.contains("lambda_reason"));
+    }
+
     void versionNamesLibTorchDevicesThreads() {
         const Result r = peftwb({QStringLiteral("--version")});
         QCOMPARE(r.code, 0);

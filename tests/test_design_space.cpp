@@ -3,6 +3,8 @@
 // checked against published numbers and the paper's App. B formulas.
 #include <QtTest>
 
+#include <set>
+
 #include <cmath>
 #include <nlohmann/json.hpp>
 
@@ -10,7 +12,11 @@
 #include "peft/accounting.h"
 #include "peft/presets.h"
 #include "peft/spec.h"
+#include "project/project.h"
+#include "train/schedule.h"
 #include "util/error.h"
+
+#include "test_support.h"
 
 using namespace peft;
 using json = nlohmann::json;
@@ -66,6 +72,40 @@ class TestDesignSpace : public QObject {
     Q_OBJECT
 
 private Q_SLOTS:
+    // Each enum is written and read through one table: every value has a distinct name that reads back as
+    // the value, and an unknown name is refused listing the names.
+    void enumNamesRoundTrip() {
+        auto check = [](auto values, auto name, auto parse) {
+            std::set<std::string> seen;
+            for (auto v : values) {
+                const std::string n = name(v);
+                QVERIFY2(n != "?" && seen.insert(n).second, n.c_str());
+                QVERIFY2(parse(n) == v, n.c_str());
+            }
+        };
+        using std::initializer_list;
+        check(
+            initializer_list<RunState>{RunState::Queued, RunState::Running, RunState::Paused,
+                                       RunState::Finished, RunState::Cancelled, RunState::Diverged,
+                                       RunState::Interrupted, RunState::Failed},
+            [](RunState v) { return std::string(toString(v)); },
+            [](const std::string& n) { return runStateFromString(n); });
+        check(
+            initializer_list<Schedule>{Schedule::Linear, Schedule::Cosine, Schedule::Constant},
+            [](Schedule v) { return std::string(toString(v)); },
+            [](const std::string& n) { return scheduleFromString(n); });
+        check(
+            initializer_list<Activation>{Activation::ReLU, Activation::GELU, Activation::GELUTanh,
+                                         Activation::SiLU, Activation::Tanh, Activation::Identity},
+            [](Activation v) { return std::string(toString(v)); },
+            [](const std::string& n) { return activationFromString(n, "test"); });
+        QCOMPARE(activationFromString("swish", "test"), Activation::SiLU);  // another tool's name, read only
+        QCOMPARE(toString(RunStatus::Diverged), "diverged");
+        const std::string e = errorOf([] { scheduleFromString("warm"); });
+        QVERIFY2(e.find("linear, cosine or constant") != std::string::npos, e.c_str());
+        QVERIFY(errorOf([] { runStateFromString("done"); }).find("queued") != std::string::npos);
+    }
+
     // Published totals: GPT-2 small has 124,439,808 parameters and bert-base-uncased 109,482,240
     // (Hugging Face model cards / `sum(p.numel())`), the latter including BERT's pooler.
     void backboneCountsMatchPublishedModels() {

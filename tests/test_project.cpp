@@ -131,22 +131,7 @@ private Q_SLOTS:
         std::set<std::string> keys, flags;
         for (const TrainConfigField& f : trainConfigFields()) {
             QVERIFY2(keys.insert(f.key).second && flags.insert(f.flag).second, f.key);
-            TrainConfig tc;
-            std::visit(
-                [&](auto m) {
-                    using T = std::decay_t<decltype(tc.*m)>;
-                    if constexpr (std::is_same_v<T, bool>)
-                        tc.*m = !(tc.*m);
-                    else if constexpr (std::is_same_v<T, std::string>)
-                        tc.*m = "cuda:1";
-                    else if constexpr (std::is_same_v<T, Schedule>)
-                        tc.*m = tc.*m == Schedule::Cosine ? Schedule::Constant : Schedule::Cosine;
-                    else if constexpr (std::is_same_v<T, double>)
-                        tc.*m = tc.*m + 0.375;
-                    else
-                        tc.*m = tc.*m + 7;
-                },
-                f.member);
+            const TrainConfig tc = withFieldChanged(TrainConfig{}, f);
             QVERIFY2(tc != TrainConfig{}, f.key);  // equality sees the field
             const nlohmann::json j = trainConfigToJson(tc);
             QCOMPARE(j.size(), trainConfigFields().size());

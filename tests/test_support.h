@@ -3,8 +3,11 @@
 // Small helpers shared by the test suites.
 #include <functional>
 #include <string>
+#include <type_traits>
+#include <variant>
 
 #include "model/config.h"
+#include "train/train_config.h"
 #include "util/error.h"
 
 /// Slow checks (a real process killed and resumed, the BLEU gate) run as their suite's own ctest entry
@@ -38,4 +41,33 @@ inline peft::ModelConfig tinyConfig(double attnDropout) {
     c.attn_dropout = attnDropout;
     c.pad_id = 0;
     return c;
+}
+
+/// The member type of a pointer to member.
+template <class M>
+struct MemberType;
+template <class C, class T>
+struct MemberType<T C::*> {
+    using type = T;
+};
+
+/// `tc` with field `f` set to a value other than its default (and other than the same field of a default
+/// TrainConfig), so that a table row that reads or writes the wrong member shows.
+inline peft::TrainConfig withFieldChanged(peft::TrainConfig tc, const peft::TrainConfigField& f) {
+    std::visit(
+        [&](auto m) {
+            using T = typename MemberType<decltype(m)>::type;
+            if constexpr (std::is_same_v<T, bool>)
+                tc.*m = !(tc.*m);
+            else if constexpr (std::is_same_v<T, std::string>)
+                tc.*m = "cuda:1";
+            else if constexpr (std::is_same_v<T, peft::Schedule>)
+                tc.*m = tc.*m == peft::Schedule::Cosine ? peft::Schedule::Constant : peft::Schedule::Cosine;
+            else if constexpr (std::is_same_v<T, double>)
+                tc.*m = tc.*m + 0.375;
+            else
+                tc.*m = tc.*m + 7;
+        },
+        f.member);
+    return tc;
 }

@@ -269,8 +269,14 @@ private Q_SLOTS:
         for (QAction* a : w.findChildren<QAction*>())
             if (a->text() == QStringLiteral("&Pause")) pause = a;
         QVERIFY(pause && pause->isEnabled());
+        QSignalSpy status(w.runQueueController(), &peft::ui::RunQueue::statusChanged);
         pause->trigger();
-        QTest::qWait(500);  // the step in flight and its metrics arrive
+        // The trainer reports "paused" after the step in flight; its points arrived before that report.
+        QTRY_VERIFY_WITH_TIMEOUT(std::any_of(status.begin(), status.end(),
+                                             [](const QList<QVariant>& a) {
+                                                 return a.at(1).toString() == QStringLiteral("paused");
+                                             }),
+                                 60000);
         const int held = w.trainingView()->pointCount(1, QStringLiteral("train/loss"));
         QTest::qWait(1000);
         QCOMPARE(w.trainingView()->pointCount(1, QStringLiteral("train/loss")), held);

@@ -187,6 +187,11 @@ MainWindow::MainWindow(const QString& project, QWidget* parent)
 MainWindow::~MainWindow() {
     delete queue_;  // cancels the run in progress and joins the training thread
     queue_ = nullptr;
+    // Background work still in flight (an adapter being checked or exported writes files): let it finish.
+    for (QThread* t : std::as_const(background_)) {
+        t->wait();
+        delete t;
+    }
     lambdaThread_.quit();
     lambdaThread_.wait();
 }
@@ -490,7 +495,9 @@ void MainWindow::inBackground(std::function<QString()> work,
             *error = QString::fromUtf8(e.what());
         }
     });
-    connect(t, &QThread::finished, this, [t, result, error, done = std::move(done)] {
+    background_.append(t);
+    connect(t, &QThread::finished, this, [this, t, result, error, done = std::move(done)] {
+        background_.removeOne(t);
         t->deleteLater();
         done(*result, *error);
     });

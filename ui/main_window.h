@@ -125,7 +125,8 @@ private:
     void openBackboneDialog();
     void importAdapterDialog();
     void exportAdapterDialog();
-    /// Runs `work` on a worker thread; `done` gets its result or its error message on the GUI thread.
+    /// Runs `work` on a worker thread; `done` gets its result or its error message on the GUI thread. The
+    /// window waits for such work when it is destroyed (it may be writing files).
     void inBackground(std::function<QString()> work, std::function<void(QString result, QString error)> done);
     /// Reads the open project's backbone config and shows it in the editor, counts and status bar.
     void applyBackbone();
@@ -169,6 +170,7 @@ private:
     QLabel* backboneLabel_ = nullptr;
     QString projectPath_;
     RunQueue* queue_ = nullptr;
+    QList<QThread*> background_;  // inBackground's threads not yet reported; waited for on destruction
     bool presenting_ = false;
     QAction* presentAct_ = nullptr;
     QFont normalFont_;

@@ -6,9 +6,11 @@
 #include <string>
 #include <vector>
 
+#include "data/tokenizer.h"
+
 namespace peft {
 
-class ByteTokenizer {
+class ByteTokenizer : public Tokenizer {
 public:
     static constexpr int64_t kPad = 256, kBos = 257, kEos = 258, kUnk = 259, kVocab = 260;
 
@@ -19,8 +21,21 @@ public:
             ids.push_back(c);
         return ids;
     }
+    std::vector<int64_t> encodeIds(const std::string& text) const override {
+        return std::vector<int64_t>(reinterpret_cast<const unsigned char*>(text.data()),
+                                    reinterpret_cast<const unsigned char*>(text.data()) + text.size());
+    }
+    /// The bytes of the ids below 256 (specials left out).
+    std::string decode(const std::vector<int64_t>& ids) const override {
+        std::string s;
+        for (int64_t id : ids)
+            if (id >= 0 && id < 256) s += static_cast<char>(id);
+        return s;
+    }
+    int64_t vocabSize() const override { return kVocab; }
+    SpecialIds specialIds() const override { return {kBos, kEos, kEos, kPad, kUnk}; }
     /// A readable form of one token: the character for printable ASCII, "<0xE2>" for other bytes.
-    std::string tokenText(int64_t id) const {
+    std::string tokenText(int64_t id) const override {
         switch (id) {
             case kPad:
                 return "<pad>";

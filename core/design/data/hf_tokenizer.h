@@ -16,6 +16,8 @@
 #include <unordered_map>
 #include <vector>
 
+#include "data/tokenizer.h"
+
 namespace peft {
 
 /// One encoded input as the model reads it.
@@ -32,7 +34,7 @@ enum class SpecialTemplate {
     Roberta,  // <s> a </s></s> b </s>, types all 0
 };
 
-class TextTokenizer {
+class TextTokenizer : public Tokenizer {
 public:
     virtual ~TextTokenizer() = default;
 
@@ -40,7 +42,7 @@ public:
     /// "<|endoftext|>") stay whole, as Hugging Face's added tokens do. Throws peft::Error on invalid UTF-8.
     std::vector<std::string> tokenize(const std::string& text) const;
     /// Token ids of `text` without special tokens.
-    std::vector<int64_t> encodeIds(const std::string& text) const;
+    std::vector<int64_t> encodeIds(const std::string& text) const override;
     /// `text` (and `pair`) framed by the family's special tokens.
     Encoding encode(const std::string& text, const std::optional<std::string>& pair = std::nullopt) const;
 
@@ -48,9 +50,14 @@ public:
     int64_t tokenId(const std::string& token) const;
     /// The token of an id ("" when out of range).
     const std::string& idToken(int64_t id) const;
-    int64_t vocabSize() const { return static_cast<int64_t>(idToToken_.size()); }
+    int64_t vocabSize() const override { return static_cast<int64_t>(idToToken_.size()); }
+    std::string tokenText(int64_t id) const override { return idToken(id); }
+    /// [CLS] / <s> as bos (else the separator), the separator as eos and sep, [PAD] (else the separator).
+    SpecialIds specialIds() const override {
+        return {cls_ >= 0 ? cls_ : sep_, sep_, sep_, pad_ >= 0 ? pad_ : sep_, unk_};
+    }
     /// Readable text of ids (byte-level tokens are mapped back to their bytes, "##" pieces joined).
-    virtual std::string decode(const std::vector<int64_t>& ids) const = 0;
+    std::string decode(const std::vector<int64_t>& ids) const override = 0;
 
     SpecialTemplate specialTemplate() const { return template_; }
     int64_t clsId() const { return cls_; }  // [CLS] / <s>; −1 when the family has none

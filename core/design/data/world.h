@@ -17,12 +17,13 @@
 #include <vector>
 
 #include "data/hf_tokenizer.h"
+#include "data/tokenizer.h"
 #include "train/dataset.h"
 
 namespace peft {
 
 /// Word-level tokenizer over the world's vocabulary: <pad> 0, <bos> 1, <eos> 2, <unk> 3, <sep> 4, then words.
-class WordTokenizer {
+class WordTokenizer : public Tokenizer {
 public:
     static constexpr int64_t kPad = 0, kBos = 1, kEos = 2, kUnk = 3, kSep = 4;
 
@@ -30,13 +31,16 @@ public:
     /// From a backbone's full vocabulary (vocab.txt: the five specials, then unique words); anything else is
     /// refused with a message naming `source`.
     static WordTokenizer fromVocabulary(const std::vector<std::string>& tokens, const std::string& source);
-    int64_t vocabSize() const { return static_cast<int64_t>(tokens_.size()); }
+    int64_t vocabSize() const override { return static_cast<int64_t>(tokens_.size()); }
     int64_t id(const std::string& word) const;
     const std::string& token(int64_t id) const;
     /// Splits on spaces; unknown words become <unk>.
     std::vector<int64_t> encode(const std::string& text) const;
     /// Space-joined words, specials dropped.
-    std::string decode(const std::vector<int64_t>& ids) const;
+    std::string decode(const std::vector<int64_t>& ids) const override;
+    std::vector<int64_t> encodeIds(const std::string& text) const override { return encode(text); }
+    std::string tokenText(int64_t id) const override { return token(id); }
+    SpecialIds specialIds() const override { return {kBos, kEos, kSep, kPad, kUnk}; }
     const std::vector<std::string>& tokens() const { return tokens_; }
 
 private:

@@ -6,39 +6,35 @@
 
 #include <nlohmann/json.hpp>
 
+#include "util/enum_table.h"
 #include "util/error.h"
 #include "util/json_read.h"
 #include "util/system.h"
 
 namespace peft {
 
+namespace {
+
+constexpr EnumName<Activation> kActivationNames[] = {
+    {Activation::ReLU, "relu"}, {Activation::GELU, "gelu"}, {Activation::GELUTanh, "gelu_new"},
+    {Activation::SiLU, "silu"}, {Activation::Tanh, "tanh"}, {Activation::Identity, "identity"}};
+/// Other names configs use for the same functions (Hugging Face's among them); read, never written.
+constexpr EnumName<Activation> kActivationAliases[] = {{Activation::GELUTanh, "gelu_tanh"},
+                                                       {Activation::GELUTanh, "gelu_pytorch_tanh"},
+                                                       {Activation::SiLU, "swish"},
+                                                       {Activation::Identity, "linear"}};
+constexpr EnumName<Pooling> kPoolingNames[] = {{Pooling::First, "first"}, {Pooling::Last, "last"}};
+
+}  // namespace
+
 const char* toString(Activation a) {
-    switch (a) {
-        case Activation::ReLU:
-            return "relu";
-        case Activation::GELU:
-            return "gelu";
-        case Activation::GELUTanh:
-            return "gelu_new";
-        case Activation::SiLU:
-            return "silu";
-        case Activation::Tanh:
-            return "tanh";
-        case Activation::Identity:
-            return "identity";
-    }
-    return "?";
+    return enumName(kActivationNames, a);
 }
 
 Activation activationFromString(const std::string& s, const std::string& where) {
-    if (s == "relu") return Activation::ReLU;
-    if (s == "gelu") return Activation::GELU;
-    if (s == "gelu_new" || s == "gelu_tanh" || s == "gelu_pytorch_tanh") return Activation::GELUTanh;
-    if (s == "silu" || s == "swish") return Activation::SiLU;
-    if (s == "tanh") return Activation::Tanh;
-    if (s == "identity" || s == "linear") return Activation::Identity;
-    throw Error(where,
-                "unknown activation '" + s + "' (expected relu, gelu, gelu_new, silu, tanh, identity)");
+    for (const auto& alias : kActivationAliases)
+        if (s == alias.name) return alias.value;
+    return enumFromName(kActivationNames, s, where, "activation");
 }
 
 double ModelConfig::approxParameters() const {
@@ -127,7 +123,7 @@ void to_json(nlohmann::json& j, const ModelConfig& c) {
                        {"num_labels", c.num_labels},
                        {"cls_dense", c.cls_dense},
                        {"cls_bias", c.cls_bias},
-                       {"pooling", c.pooling == Pooling::First ? "first" : "last"},
+                       {"pooling", enumName(kPoolingNames, c.pooling)},
                        {"pad_id", c.pad_id},
                        {"prefix_shifts_positions", c.prefix_shifts_positions}};
 }
@@ -155,14 +151,9 @@ void from_json(const nlohmann::json& j, ModelConfig& c) {
     r.get("num_labels", c.num_labels);
     r.get("cls_dense", c.cls_dense);
     r.get("cls_bias", c.cls_bias);
-    std::string pooling = c.pooling == Pooling::First ? "first" : "last";
+    std::string pooling = enumName(kPoolingNames, c.pooling);
     r.get("pooling", pooling);
-    if (pooling == "first")
-        c.pooling = Pooling::First;
-    else if (pooling == "last")
-        c.pooling = Pooling::Last;
-    else
-        throw Error(r.path("pooling"), "expected 'first' or 'last', got '" + pooling + "'");
+    c.pooling = enumFromName(kPoolingNames, pooling, r.path("pooling"), "pooling");
     r.get("pad_id", c.pad_id);
     r.get("prefix_shifts_positions", c.prefix_shifts_positions);
     r.finish();

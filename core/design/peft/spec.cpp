@@ -7,6 +7,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "util/enum_table.h"
 #include "util/error.h"
 #include "util/json_read.h"
 
@@ -14,49 +15,32 @@ namespace peft {
 
 namespace {
 
-template <typename E, size_t N>
-E parseEnum(const std::string& s, const std::string& where, const std::pair<const char*, E> (&table)[N]) {
-    for (const auto& [name, value] : table)
-        if (s == name) return value;
-    std::string options;
-    for (const auto& [name, value] : table)
-        options += (options.empty() ? "" : ", ") + std::string(name);
-    throw Error(where, "unknown value '" + s + "' (expected one of: " + options + ")");
-}
-
-const std::pair<const char*, Form> kForms[] = {{"adapter", Form::Adapter}, {"lora", Form::LoRA},
-                                               {"prefix", Form::Prefix},   {"mh_relu", Form::MultiHeadRelu},
-                                               {"ia3", Form::IA3},         {"prompt", Form::Prompt}};
-const std::pair<const char*, Site> kSites[] = {{"attention", Site::Attention},
-                                               {"head_attention", Site::HeadAttention},
-                                               {"ffn", Site::FFN},
-                                               {"W_q", Site::Wq},
-                                               {"W_k", Site::Wk},
-                                               {"W_v", Site::Wv},
-                                               {"W_o", Site::Wo},
-                                               {"W_1", Site::W1},
-                                               {"W_2", Site::W2},
-                                               {"input", Site::Input}};
-const std::pair<const char*, Insertion> kInsertions[] = {{"sequential", Insertion::Sequential},
-                                                         {"parallel", Insertion::Parallel}};
-const std::pair<const char*, Composition> kCompositions[] = {{"add", Composition::Add},
-                                                             {"scaled", Composition::Scaled},
-                                                             {"learned_scale", Composition::LearnedScale},
-                                                             {"gated", Composition::Gated},
-                                                             {"learned_gate", Composition::LearnedGate},
-                                                             {"rescale", Composition::Rescale}};
-const std::pair<const char*, AdapterNorm> kNorms[] = {
-    {"none", AdapterNorm::None}, {"in", AdapterNorm::In}, {"out", AdapterNorm::Out}};
-const std::pair<const char*, Init> kInits[] = {{"bert", Init::Bert}, {"lora", Init::Lora}};
-const std::pair<const char*, TrainBase> kTrainBase[] = {
-    {"none", TrainBase::None}, {"biases", TrainBase::Biases}, {"all", TrainBase::All}};
-
-template <typename E, size_t N>
-const char* enumName(E v, const std::pair<const char*, E> (&table)[N]) {
-    for (const auto& [name, value] : table)
-        if (v == value) return name;
-    return "?";
-}
+constexpr EnumName<Form> kForms[] = {{Form::Adapter, "adapter"}, {Form::LoRA, "lora"},
+                                     {Form::Prefix, "prefix"},   {Form::MultiHeadRelu, "mh_relu"},
+                                     {Form::IA3, "ia3"},         {Form::Prompt, "prompt"}};
+constexpr EnumName<Site> kSites[] = {{Site::Attention, "attention"},
+                                     {Site::HeadAttention, "head_attention"},
+                                     {Site::FFN, "ffn"},
+                                     {Site::Wq, "W_q"},
+                                     {Site::Wk, "W_k"},
+                                     {Site::Wv, "W_v"},
+                                     {Site::Wo, "W_o"},
+                                     {Site::W1, "W_1"},
+                                     {Site::W2, "W_2"},
+                                     {Site::Input, "input"}};
+constexpr EnumName<Insertion> kInsertions[] = {{Insertion::Sequential, "sequential"},
+                                               {Insertion::Parallel, "parallel"}};
+constexpr EnumName<Composition> kCompositions[] = {{Composition::Add, "add"},
+                                                   {Composition::Scaled, "scaled"},
+                                                   {Composition::LearnedScale, "learned_scale"},
+                                                   {Composition::Gated, "gated"},
+                                                   {Composition::LearnedGate, "learned_gate"},
+                                                   {Composition::Rescale, "rescale"}};
+constexpr EnumName<AdapterNorm> kNorms[] = {
+    {AdapterNorm::None, "none"}, {AdapterNorm::In, "in"}, {AdapterNorm::Out, "out"}};
+constexpr EnumName<Init> kInits[] = {{Init::Bert, "bert"}, {Init::Lora, "lora"}};
+constexpr EnumName<TrainBase> kTrainBase[] = {
+    {TrainBase::None, "none"}, {TrainBase::Biases, "biases"}, {TrainBase::All, "all"}};
 
 std::string fmtNumber(double v) {
     char buf[32];
@@ -67,25 +51,25 @@ std::string fmtNumber(double v) {
 }  // namespace
 
 const char* toString(Form v) {
-    return enumName(v, kForms);
+    return enumName(kForms, v);
 }
 const char* toString(Site v) {
-    return enumName(v, kSites);
+    return enumName(kSites, v);
 }
 const char* toString(Insertion v) {
-    return enumName(v, kInsertions);
+    return enumName(kInsertions, v);
 }
 const char* toString(Composition v) {
-    return enumName(v, kCompositions);
+    return enumName(kCompositions, v);
 }
 const char* toString(AdapterNorm v) {
-    return enumName(v, kNorms);
+    return enumName(kNorms, v);
 }
 const char* toString(Init v) {
-    return enumName(v, kInits);
+    return enumName(kInits, v);
 }
 const char* toString(TrainBase v) {
-    return enumName(v, kTrainBase);
+    return enumName(kTrainBase, v);
 }
 
 const char* siteDisplay(Site v) {
@@ -164,9 +148,9 @@ Modification modificationFromJson(const nlohmann::json& j, const std::string& pa
     r.get("name", m.name);
     if (!r.get("form", s))
         throw Error(r.path("form"), "missing (adapter, lora, prefix, mh_relu, ia3, prompt)");
-    m.form = parseEnum(s, r.path("form"), kForms);
+    m.form = enumFromName(kForms, s, r.path("form"), "value");
     if (!r.get("site", s)) throw Error(r.path("site"), "missing");
-    m.site = parseEnum(s, r.path("site"), kSites);
+    m.site = enumFromName(kSites, s, r.path("site"), "value");
     // Defaults that follow from the form, so a short spec means what the method means.
     m.insertion = Insertion::Parallel;
     m.composition = m.form == Form::Prefix ? Composition::Gated
@@ -174,8 +158,9 @@ Modification modificationFromJson(const nlohmann::json& j, const std::string& pa
                     : m.form == Form::LoRA ? Composition::Scaled
                                            : Composition::Add;
     if (m.form == Form::LoRA) m.init = Init::Lora;
-    if (r.get("insertion", s)) m.insertion = parseEnum(s, r.path("insertion"), kInsertions);
-    if (r.get("composition", s)) m.composition = parseEnum(s, r.path("composition"), kCompositions);
+    if (r.get("insertion", s)) m.insertion = enumFromName(kInsertions, s, r.path("insertion"), "value");
+    if (r.get("composition", s))
+        m.composition = enumFromName(kCompositions, s, r.path("composition"), "value");
     r.get("scale", m.scale);
     r.get("r", m.r);
     r.get("l", m.l);
@@ -186,8 +171,8 @@ Modification modificationFromJson(const nlohmann::json& j, const std::string& pa
         m.scale = alpha / static_cast<double>(m.r);
     }
     if (r.get("activation", s)) m.activation = activationFromString(s, r.path("activation"));
-    if (r.get("layernorm", s)) m.layernorm = parseEnum(s, r.path("layernorm"), kNorms);
-    if (r.get("init", s)) m.init = parseEnum(s, r.path("init"), kInits);
+    if (r.get("layernorm", s)) m.layernorm = enumFromName(kNorms, s, r.path("layernorm"), "value");
+    if (r.get("init", s)) m.init = enumFromName(kInits, s, r.path("init"), "value");
     r.get("dropout", m.dropout);
     r.get("prefix_mlp", m.prefix_mlp);
     r.get("mlp_width", m.mlp_width);
@@ -203,7 +188,7 @@ Spec specFromJson(const nlohmann::json& j) {
     Spec spec;
     r.get("name", spec.name);
     std::string tb;
-    if (r.get("train_base", tb)) spec.train_base = parseEnum(tb, "train_base", kTrainBase);
+    if (r.get("train_base", tb)) spec.train_base = enumFromName(kTrainBase, tb, "train_base", "value");
     if (r.has("modifications")) {
         const auto& mods = r.raw("modifications");
         if (!mods.is_array())

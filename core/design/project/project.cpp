@@ -16,6 +16,7 @@
 #include <limits>
 #include <set>
 
+#include "util/enum_table.h"
 #include "util/error.h"
 #include "util/files.h"
 #include "util/json_read.h"
@@ -308,33 +309,29 @@ bool looksLikeSqlite(const std::string& path) {
 
 }  // namespace
 
+namespace {
+
+constexpr EnumName<RunState> kRunStateNames[] = {
+    {RunState::Queued, "queued"},           {RunState::Running, "running"},
+    {RunState::Paused, "paused"},           {RunState::Finished, "finished"},
+    {RunState::Cancelled, "cancelled"},     {RunState::Diverged, "diverged"},
+    {RunState::Interrupted, "interrupted"}, {RunState::Failed, "failed"}};
+constexpr EnumName<RunStatus> kRunStatusNames[] = {
+    {RunStatus::Running, "running"},     {RunStatus::Paused, "paused"},     {RunStatus::Finished, "finished"},
+    {RunStatus::Cancelled, "cancelled"}, {RunStatus::Diverged, "diverged"}, {RunStatus::Failed, "failed"}};
+
+}  // namespace
+
 const char* toString(RunState s) {
-    switch (s) {
-        case RunState::Queued:
-            return "queued";
-        case RunState::Running:
-            return "running";
-        case RunState::Paused:
-            return "paused";
-        case RunState::Finished:
-            return "finished";
-        case RunState::Cancelled:
-            return "cancelled";
-        case RunState::Diverged:
-            return "diverged";
-        case RunState::Interrupted:
-            return "interrupted";
-        case RunState::Failed:
-            return "failed";
-    }
-    return "failed";
+    return enumName(kRunStateNames, s);
 }
 
 RunState runStateFromString(const std::string& s) {
-    for (RunState r : {RunState::Queued, RunState::Running, RunState::Paused, RunState::Finished,
-                       RunState::Cancelled, RunState::Diverged, RunState::Interrupted, RunState::Failed})
-        if (s == toString(r)) return r;
-    throw Error("status", "unknown run status '" + s + "'");
+    return enumFromName(kRunStateNames, s, "status", "run status");
+}
+
+const char* toString(RunStatus s) {
+    return enumName(kRunStatusNames, s);
 }
 
 RunState toRunState(RunStatus s) {
@@ -514,26 +511,42 @@ int64_t Project::addDataset(const DatasetRecord& d) {
     return sqlite3_last_insert_rowid(db_);
 }
 
+namespace {
+
+const char* const kDatasetColumns = "id, name, source, path, content_hash, mapping, labels";
+
+/// One row of a SELECT of kDatasetColumns.
+DatasetRecord readDataset(Stmt& s, const std::string& path_) {
+    DatasetRecord d;
+    d.id = s.i64(0);
+    d.name = s.text(1);
+    d.source = s.text(2);
+    d.path = s.text(3);
+    d.content_hash = s.text(4);
+    const std::string where = path_ + ": dataset " + std::to_string(d.id);
+    d.mapping = parseJsonColumn(s.text(5), where + " mapping");
+    const json labels = parseJsonColumn(s.text(6), where + " labels");
+    if (!labels.is_array()) throw Error(where, "labels are not a JSON array");
+    for (const auto& l : labels)
+        d.labels.push_back(l.is_string() ? l.get<std::string>() : l.dump());
+    return d;
+}
+
+}  // namespace
+
 std::vector<DatasetRecord> Project::datasets() const {
-    Stmt s(db_, "SELECT id, name, source, path, content_hash, mapping, labels FROM datasets ORDER BY id",
-           path_);
+    Stmt s(db_, std::string("SELECT ") + kDatasetColumns + " FROM datasets ORDER BY id", path_);
     std::vector<DatasetRecord> out;
-    while (s.step()) {
-        DatasetRecord d;
-        d.id = s.i64(0);
-        d.name = s.text(1);
-        d.source = s.text(2);
-        d.path = s.text(3);
-        d.content_hash = s.text(4);
-        const std::string where = path_ + ": dataset " + std::to_string(d.id);
-        d.mapping = parseJsonColumn(s.text(5), where + " mapping");
-        const json labels = parseJsonColumn(s.text(6), where + " labels");
-        if (!labels.is_array()) throw Error(where, "labels are not a JSON array");
-        for (const auto& l : labels)
-            d.labels.push_back(l.is_string() ? l.get<std::string>() : l.dump());
-        out.push_back(std::move(d));
-    }
+    while (s.step())
+        out.push_back(readDataset(s, path_));
     return out;
+}
+
+DatasetRecord Project::dataset(int64_t id) const {
+    Stmt s(db_, std::string("SELECT ") + kDatasetColumns + " FROM datasets WHERE id = ?", path_);
+    s.bind(1, id);
+    if (!s.step()) throw Error(path_, "no dataset " + std::to_string(id) + " in the project");
+    return readDataset(s, path_);
 }
 
 // ----- runs --------------------------------------------------------------------------------------------

@@ -115,6 +115,7 @@ public:
 
     int64_t addDataset(const DatasetRecord& d);
     std::vector<DatasetRecord> datasets() const;
+    DatasetRecord dataset(int64_t id) const;  // throws when there is no such dataset
 
     /// Adds a queued run; returns its id.
     int64_t addRun(const RunRecord& r);

@@ -229,7 +229,7 @@ std::vector<std::string> dataLabels(const DataRef& d, const std::vector<DatasetR
     if (d.dataset_id)
         for (const auto& row : datasets)
             if (row.id == *d.dataset_id) return row.labels;
-    return readFileData(*d.files).labels;
+    return readFileData(*d.files).labels;  // not in a project: the files say
 }
 
 // ----- the recipe -----------------------------------------------------------------------------------------
@@ -419,21 +419,18 @@ int64_t addFileDataset(Project& project, const FileDatasetSpec& spec0) {
 }
 
 DataRef datasetDataRef(const Project& project, int64_t datasetId) {
-    for (const auto& row : project.datasets()) {
-        if (row.id != datasetId) continue;
-        DataRef d;
-        d.dataset_id = row.id;
-        if (row.source == "builtin") {
-            d.task = row.name;
-            return d;
-        }
-        const std::string what = project.path() + ": dataset '" + row.name + "'";
-        if (!row.mapping.contains("files")) throw Error(what, "no file mapping recorded");
-        d.files = fileDatasetSpecFromJson(row.mapping["files"], what + " mapping");
-        d.content_hash = row.content_hash;
+    const DatasetRecord row = project.dataset(datasetId);
+    DataRef d;
+    d.dataset_id = row.id;
+    if (row.source == "builtin") {
+        d.task = row.name;
         return d;
     }
-    throw Error(project.path(), "no dataset " + std::to_string(datasetId) + " in the project");
+    const std::string what = project.path() + ": dataset '" + row.name + "'";
+    if (!row.mapping.contains("files")) throw Error(what, "no file mapping recorded");
+    d.files = fileDatasetSpecFromJson(row.mapping["files"], what + " mapping");
+    d.content_hash = row.content_hash;
+    return d;
 }
 
 FileData readRecordedFiles(const DataRef& d, const std::string& where) {

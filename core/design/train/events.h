@@ -8,7 +8,7 @@
 namespace peft {
 
 enum class RunStatus { Running, Paused, Finished, Cancelled, Diverged, Failed };
-const char* toString(RunStatus s);
+const char* toString(RunStatus s);  // in project.cpp, beside the run states it maps onto
 
 struct MetricPoint {
     int64_t step = 0;

@@ -87,8 +87,8 @@ PreparedRun prepareRun(const RunRecipe& recipe, const std::vector<DatasetRecord>
     p.recipe.spec = p.backbone.model->spec();
     tc.max_length = std::min(tc.max_length, p.backbone.model->maxInputTokens());
     p.data = buildRunData(p.backbone, recipe.data, files, tc.max_length);
-    if (tc.pad_id < 0) tc.pad_id = p.backbone.pad;
-    if (tc.eos_id < 0) tc.eos_id = p.backbone.eos;
+    if (tc.pad_id < 0) tc.pad_id = p.backbone.special.pad;
+    if (tc.eos_id < 0) tc.eos_id = p.backbone.special.eos;
     if (tc.batch_size > int64_t(p.data.train.size())) {  // as the trainer does; the record says what ran
         p.notes.push_back("batch size " + std::to_string(tc.batch_size) + " is more than the " +
                           std::to_string(p.data.train.size()) + " training examples: each batch holds all " +
@@ -113,7 +113,7 @@ TrainResult executeRun(PreparedRun& run, Project* project, int64_t runId, const 
             resumeState = resumeCheckpoint(*project, runId);
         }
         trainerOwner = std::make_unique<Trainer>(run.backbone.model, run.data, run.recipe.train,
-                                                 run.backbone.decode);  // checks the settings
+                                                 run.backbone.detokenizer());  // checks the settings
         if (opts.resume) trainerOwner->resumeFrom(std::move(resumeState));
     } catch (const Error& e) {
         if (project && !opts.resume) project->setRunState(runId, RunState::Failed, e.what());
@@ -242,17 +242,15 @@ LambdaMap lambdaOfRun(const std::string& projectPath, int64_t runId, const std::
     RunModel rm = loadRunModel(projectPath, runId);
     out.weights = rm.weights;
     std::vector<int64_t> ids;
-    std::function<std::string(int64_t)> tokenText;
     const LoadedBackbone& lb = rm.backbone;
     if (lb.hf) {
         ids = hfEncoder(lb.hf, false).classify(text, std::nullopt).ids;
     } else if (lb.world) {
-        ids = lb.encode(text);
-        if (!ids.empty() && rm.task != "sentiment") ids.push_back(lb.eos);
+        ids = lb.tokenizer->encodeIds(text);
+        if (!ids.empty() && rm.task != "sentiment") ids.push_back(lb.special.eos);
     } else {
         ids = frameInput(lb, text, std::nullopt, false).ids;
     }
-    tokenText = lb.tokenText;
     const int64_t maxPositions = rm.backbone.model->config().max_positions;
     if (ids.empty()) throw Error("text", "empty input");
     if (int64_t(ids.size()) > maxPositions)
@@ -268,7 +266,7 @@ LambdaMap lambdaOfRun(const std::string& projectPath, int64_t runId, const std::
     out.heads = lam.size(1);
     out.values.assign(lam.data_ptr<double>(), lam.data_ptr<double>() + lam.numel());
     for (int64_t id : ids)
-        out.tokens.push_back(tokenText(id));
+        out.tokens.push_back(lb.tokenizer->tokenText(id));
     return out;
 }
 

@@ -12,6 +12,7 @@
 #include <nlohmann/json.hpp>
 
 #include "data/hf_tokenizer.h"
+#include "data/tokenizer.h"
 #include "data/world.h"
 #include "model/transformer.h"
 #include "project/run_record.h"
@@ -24,16 +25,17 @@ struct LoadedBackbone {
     ModelConfig config;
     Transformer model{nullptr};
     std::string name;
-    bool world = false;  // a backbone of the built-in world (word tokenizer; built-in tasks)
-    std::vector<std::string> vocab;
-    std::function<std::vector<int64_t>(const std::string&)> encode;  // text → ids, no special tokens
-    std::function<std::string(int64_t)> tokenText;
-    std::function<std::string(const std::vector<int64_t>&)> decode;
-    int64_t bos = 0, eos = 0, sep = 0, pad = 0;
+    std::shared_ptr<const Tokenizer> tokenizer;  // byte, word or Hugging Face
+    SpecialIds special;                          // the tokenizer's
+    bool world = false;                          // the built-in world's (word tokenizer; built-in tasks)
+    std::shared_ptr<const TextTokenizer> hf;     // a Hugging Face backbone's tokenizer (its framing)
+    std::shared_ptr<const WordTokenizer> words;  // a world backbone's
     nlohmann::json info;
-    bool causalLm = true;                     // forward's default head: next-token logits, else classes
-    std::shared_ptr<const TextTokenizer> hf;  // a Hugging Face backbone's tokenizer
-    std::vector<std::string> notes;           // what loading decided for the user (head initialised, …)
+    bool causalLm = true;            // forward's default head: next-token logits, else classes
+    std::vector<std::string> notes;  // what loading decided for the user (head initialised, …)
+
+    /// The trainer's detokenizer: the tokenizer's decode.
+    std::function<std::string(const std::vector<int64_t>&)> detokenizer() const;
 };
 
 /// One input as the backbone reads it (ids, and token types when the backbone has them). A Hugging Face

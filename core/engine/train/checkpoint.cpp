@@ -9,24 +9,6 @@
 
 namespace peft {
 
-const char* toString(RunStatus s) {
-    switch (s) {
-        case RunStatus::Running:
-            return "running";
-        case RunStatus::Paused:
-            return "paused";
-        case RunStatus::Finished:
-            return "finished";
-        case RunStatus::Cancelled:
-            return "cancelled";
-        case RunStatus::Diverged:
-            return "diverged";
-        case RunStatus::Failed:
-            return "failed";
-    }
-    return "?";
-}
-
 std::string TrainCheckpoint::serializeState() const {
     // 8-byte little-endian length of a JSON header, the header, then the optimizer and RNG bytes.
     const nlohmann::json h = {{"format", "peft-resume-1"},
