@@ -207,29 +207,6 @@ std::vector<OptionSpec> withSpecOptions(std::vector<OptionSpec> extra) {
     return extra;
 }
 
-int cmdDemo(const Args& a, std::ostream& out, std::ostream& err) {
-    const ModelConfig cfg = backboneConfig(a);
-    out << "PEFT Workbench " << appVersion() << " — headless demo on the backbone '" << cfg.name
-        << "' (d = " << cfg.d_model << ", " << cfg.n_layers << " layers, " << backboneParamCount(cfg)
-        << " parameters)\n\n";
-    char buf[256];
-    std::snprintf(buf, sizeof buf, "%-18s %-40s %12s %9s %12s %9s\n", "preset", "name", "trained", "trained%",
-                  "stored", "stored%");
-    out << buf << std::string(106, '-') << "\n";
-    for (const auto& p : presets()) {
-        const ParamReport rep = countParams(resolvePreset(p, cfg), cfg);
-        std::snprintf(buf, sizeof buf, "%-18s %-40s %12lld %8.3f%% %12lld %8.3f%%\n", p.id.c_str(),
-                      p.name.c_str(), static_cast<long long>(rep.trained), rep.trainedPct(),
-                      static_cast<long long>(rep.stored), rep.storedPct());
-        out << buf;
-    }
-    out << "\nλ(x) of MAM's gated prefix for one sentence:\n";
-    std::vector<std::string> fwd = {"--preset", "mam", "--text", "the plot was not bad ."};
-    for (const char* opt : {"config", "model"})
-        if (auto v = a.get(opt)) fwd.insert(fwd.end(), {std::string("--") + opt, *v});
-    return cmdForward(Args(fwd, withSpecOptions({{"text"}, {"head"}, {"seed"}}), "peftwb forward"), out, err);
-}
-
 /// `peftwb train`'s options: the data's and the run's, and one per training setting (the TrainConfig table).
 std::vector<OptionSpec> trainOptions() {
     std::vector<OptionSpec> o = {{"data"},         {"dev"},          {"text-column"},
@@ -446,9 +423,17 @@ const std::vector<Command>& commands() {
          {{"model"}, {"n"}, {"json", false}},
          cmdLmProbe},
         {"demo",
-         "headless demo: presets with counts, then λ(x) of MAM",
-         "usage: peftwb demo [--model DIR]\n",
-         {{"config"}, {"model"}},
+         "headless demo: trains presets on the sentiment task, compares them with full fine-tuning, shows λ(x)",
+         "usage: peftwb demo [--presets a,b,…] [--steps N] [--train-size N] [--seed N] [--threads N]\n"
+         "                   [--model DIR | --config FILE] [--project FILE] [--quiet]\n\n"
+         "What the workbench does, without a display: queues the presets (default full, bitfit, lora, pa-ffn,\n"
+         "mam) on the built-in sentiment task in a project (a temporary one unless --project), trains them one\n"
+         "after another through the same pipeline as the GUI (200 steps each on 2,000 examples by default;\n"
+         "about a minute on 2 cores), then prints each one's trained share of the backbone, dev accuracy with\n"
+         "its 95 % Wilson interval over the dev examples, the difference from full fine-tuning and the time,\n"
+         "and λ(x) of the trained MAM's gated prefix for one sentence.\n",
+         {{"config"}, {"model"}, {"presets"}, {"steps"}, {"train-size"}, {"seed"}, {"threads"}, {"project"},
+          {"quiet", false}},
          cmdDemo},
     };
     return cmds;

@@ -339,6 +339,123 @@ int cmdTrain(const Args& a, std::ostream& out, std::ostream& err) {
     return r.status == RunStatus::Finished ? 0 : (r.status == RunStatus::Diverged ? 3 : 1);
 }
 
+// ----- demo (the workbench's job, headless) ----------------------------------------------------------
+
+int cmdDemo(const Args& a, std::ostream& out, std::ostream& err) {
+    RunRecipe base;
+    base.backbone = backboneRefFromArgs(a);
+    base.data.task = "sentiment";
+    base.data.train_size = a.getInt("train-size").value_or(2000);
+    const ModelConfig cfg = backboneRefConfig(base.backbone, "backbone");
+    const int64_t steps = a.getInt("steps").value_or(200);
+    const uint64_t seed = uint64_t(a.getInt("seed").value_or(0));
+    std::vector<std::string> ids;
+    {
+        std::stringstream ss(a.get("presets").value_or("full,bitfit,lora,pa-ffn,mam"));
+        for (std::string id; std::getline(ss, id, ',');)
+            ids.push_back(presetById(id).id);  // an unknown id is an error naming the presets
+    }
+    if (std::find(ids.begin(), ids.end(), "full") == ids.end()) ids.insert(ids.begin(), "full");  // the reference
+
+    // A project of its own: kept with --project, else in a temporary folder removed at the end.
+    namespace fs = std::filesystem;
+    std::string path = a.get("project").value_or("");
+    fs::path tempDir;
+    if (path.empty()) {
+        tempDir = fs::temp_directory_path() / ("peftwb-demo-" + std::to_string(::getpid()));
+        fs::create_directories(tempDir);
+        path = (tempDir / "demo.peftproj").string();
+    }
+    struct Cleanup {
+        fs::path dir;
+        ~Cleanup() {
+            std::error_code ec;
+            if (!dir.empty()) fs::remove_all(dir, ec);
+        }
+    } cleanup{tempDir};
+    std::vector<std::pair<std::string, int64_t>> runs;  // preset id, run id
+    {
+        auto project = fs::exists(path) ? Project::open(path) : Project::create(path, backboneRefToJson(base.backbone));
+        for (const auto& id : ids) {
+            RunRecipe r = base;
+            r.spec = resolvePreset(presetById(id), cfg);
+            r.train = presetTrainConfig(id, steps, seed);
+            r.train.threads = int(a.getInt("threads").value_or(0));
+            runs.emplace_back(id, addRun(*project, presetById(id).name + " on sentiment", id, r));
+        }
+    }
+    out << "PEFT Workbench " << appVersion() << " — headless demo: " << ids.size()
+        << " presets on the built-in sentiment task (" << base.data.train_size << " training examples, " << steps
+        << " steps each, seed " << seed << ") with the backbone '" << cfg.name << "' (" << backboneParamCount(cfg)
+        << " parameters)\n\n"
+        << std::flush;
+
+    struct Row {
+        std::string preset;
+        double trainedPct = 0, accuracy = 0, seconds = 0;
+        std::string status;
+    };
+    std::vector<Row> rows;
+    for (size_t i = 0; i < runs.size(); ++i) {
+        const auto& [id, run] = runs[i];
+        if (!a.flag("quiet")) err << "[" << i + 1 << "/" << runs.size() << "] " << id << "\n";
+        CliObserver obs(err, nullptr, a.flag("quiet"), "accuracy");
+        ExecuteOptions opts;
+        opts.observer = &obs;
+        const TrainResult r = executeRun(path, run, opts);
+        obs.finish();
+        Row row;
+        row.preset = id;
+        row.trainedPct = countParams(resolvePreset(presetById(id), cfg), cfg).trainedPct();
+        row.accuracy = r.best_dev_metric;
+        row.seconds = r.seconds;
+        row.status = toString(r.status);
+        rows.push_back(row);
+    }
+    const double full =
+        std::find_if(rows.begin(), rows.end(), [](const Row& r) { return r.preset == "full"; })->accuracy;
+    const int64_t devExamples = TaskSizes{}.dev;
+    char line[300];
+    std::snprintf(line, sizeof line, "%-10s %10s  %-26s %12s %9s  %s\n", "preset", "trained %", "dev accuracy [95 % CI]",
+                  "Δ vs full", "seconds", "status");
+    out << line << std::string(84, '-') << "\n";
+    for (const Row& r : rows) {
+        const auto [lo, hi] = wilsonInterval(r.accuracy, devExamples);
+        char acc[64], delta[32];
+        std::snprintf(acc, sizeof acc, "%.3f [%.3f, %.3f]", r.accuracy, lo, hi);
+        if (r.preset == "full")
+            std::snprintf(delta, sizeof delta, "reference");
+        else
+            std::snprintf(delta, sizeof delta, "%+.3f", r.accuracy - full);
+        std::snprintf(line, sizeof line, "%-10s %10.3f  %-26s %12s %9.1f  %s\n", r.preset.c_str(), r.trainedPct, acc,
+                      delta, r.seconds, r.status.c_str());
+        out << line;
+    }
+    out << "\nDev accuracy: the best evaluation's, on the " << devExamples
+        << " dev examples, with the 95 % Wilson score interval over\n"
+           "those examples. One seed per preset (n = 1): the variation between seeds is not in the interval, so\n"
+           "differences inside the intervals are not findings.\n";
+
+    const auto mam = std::find_if(runs.begin(), runs.end(), [](const auto& r) { return r.first == "mam"; });
+    if (mam != runs.end()) {
+        const std::string text = "the plot was not bad .";
+        const LambdaMap lam = lambdaOfRun(path, mam->second, text);
+        out << "\nλ(x) of the trained MAM's gated prefix (" << lam.weights << ") for \"" << text
+            << "\":\nthe prefix's share of each head's attention, mean over heads and tokens, per layer:";
+        for (int64_t l = 0; l < lam.layers; ++l) {
+            double sum = 0;
+            const int64_t per = lam.heads * int64_t(lam.tokens.size());
+            for (int64_t k = 0; k < per; ++k)
+                sum += lam.values[size_t(l * per + k)];
+            out << (l ? ", " : " ") << "layer " << l << " " << std::fixed << std::setprecision(3)
+                << sum / double(std::max<int64_t>(per, 1)) << std::defaultfloat;
+        }
+        out << "\n";
+    }
+    if (tempDir.empty()) out << "\nThe runs are in " << path << " (open it in the workbench: peft-workbench " << path << ")\n";
+    return std::all_of(rows.begin(), rows.end(), [](const Row& r) { return r.status == "finished"; }) ? 0 : 1;
+}
+
 namespace {
 
 /// One TSV row per example scored: its index, gold and predicted label (classification) or reference and

@@ -53,5 +53,6 @@ int cmdProject(const Args& a, std::ostream& out, std::ostream& err);
 int cmdLmProbe(const Args& a, std::ostream& out, std::ostream& err);
 int cmdExport(const Args& a, std::ostream& out, std::ostream& err);
 int cmdData(const Args& a, std::ostream& out, std::ostream& err);
+int cmdDemo(const Args& a, std::ostream& out, std::ostream& err);
 
 }  // namespace peft

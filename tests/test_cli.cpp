@@ -117,6 +117,18 @@ private Q_SLOTS:
         QCOMPARE(j.at("status").get<std::string>(), std::string("finished"));
     }
 
+    // The headless demo does the workbench's job: it trains presets (full fine-tuning always, as the
+    // reference), compares them with an interval, and shows the trained prefix's λ(x).
+    void demoTrainsAndCompares() {
+        const Result r = peftwb({QStringLiteral("demo"), QStringLiteral("--presets"), QStringLiteral("lora,mam"),
+                                 QStringLiteral("--steps"), QStringLiteral("20"), QStringLiteral("--train-size"),
+                                 QStringLiteral("200"), QStringLiteral("--quiet")});
+        QVERIFY2(r.code == 0, (r.out + r.err).constData());
+        for (const char* want : {"full", "reference", "lora", "mam", "Wilson", "n = 1", "λ(x) of the trained MAM"})
+            QVERIFY2(r.out.contains(want), (QByteArray(want) + " missing in:\n" + r.out).constData());
+        QCOMPARE(r.out.count("finished"), 3);
+    }
+
     // Without --preset, --spec or --adapter, forward runs the backbone as it is.
     void forwardRunsTheUnmodifiedBackbone() {
         const Result r = peftwb({QStringLiteral("forward"), QStringLiteral("--text"),

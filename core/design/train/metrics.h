@@ -5,6 +5,7 @@
 // 13a tokenisation, exponential smoothing, brevity penalty against the closest reference length).
 #include <cstdint>
 #include <string>
+#include <utility>
 #include <vector>
 
 namespace peft {
@@ -14,6 +15,10 @@ double accuracy(const std::vector<int64_t>& predicted, const std::vector<int64_t
 double macroF1(const std::vector<int64_t>& predicted, const std::vector<int64_t>& gold);
 /// exp of the mean negative log-likelihood per token.
 double perplexity(double total_nll, int64_t tokens);
+
+/// The Wilson score interval of a proportion `p` observed on `n` independent trials at confidence z (1.96:
+/// 95 %) — for an accuracy on n examples. {lower, upper}, within [0, 1]; {0, 1} when n is 0.
+std::pair<double, double> wilsonInterval(double p, int64_t n, double z = 1.959963984540054);
 
 struct RougeScore {
     double precision = 0, recall = 0, fmeasure = 0;
