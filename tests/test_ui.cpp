@@ -6,6 +6,7 @@
 #include <QDoubleSpinBox>
 #include <QListWidget>
 #include <QSignalSpy>
+#include <QStandardItemModel>
 #include <QStandardPaths>
 #include <QTabWidget>
 #include <QTableWidget>
@@ -20,8 +21,10 @@
 #include "io/adapter.h"
 #include "io/hf_model.h"
 #include "io/safetensors.h"
+#include "project/run_record.h"
 #include "qcp.h"
 #include "run/executor.h"
+#include "test_support.h"
 
 #include "budget_chart.h"
 #include "compare_view.h"
@@ -32,6 +35,7 @@
 #include "run_queue.h"
 #include "spec_editor.h"
 #include "sweep_dialog.h"
+#include "train_settings.h"
 #include "training_view.h"
 
 #include "model/config.h"
@@ -530,6 +534,55 @@ private Q_SLOTS:
             QCOMPARE(img.size(), QSize(1280, 800));
             QVERIFY(img.save(dir_.filePath(QStringLiteral("view-%1.png").arg(i))));
         }
+    }
+
+    // Every training setting of the panel reaches the queued run's record (data-driven over the fields of the
+    // one table): each field changed at once, then Queue This Spec.
+    void everyPanelSettingReachesTheRunRecord() {
+        const QString path = projectWithRun(dir_, QStringLiteral("panel.peftproj"), "lora", 20);
+        peft::ui::MainWindow w(path);
+        peft::ui::TrainSettingsPanel* panel = w.trainSettings();
+        QVERIFY(panel->validationError().isEmpty());
+        peft::TrainConfig want = panel->config();
+        QCOMPARE(want.lr, peft::presetById(w.selectedPresetId().toStdString()).default_lr);  // the preset's
+        for (const peft::TrainConfigField& f : peft::trainConfigFields()) {
+            if (f.key == std::string("device")) continue;  // a list of this machine's devices: below
+            want = withFieldChanged(want, f);
+            const nlohmann::json v = peft::trainConfigFieldValue(want, f);
+            panel->setFieldText(QString::fromLatin1(f.key),
+                                QString::fromStdString(v.is_string() ? v.get<std::string>() : v.dump()));
+            QVERIFY2(panel->isEdited(QString::fromLatin1(f.key)), f.key);
+        }
+        QVERIFY2(panel->validationError().isEmpty(), qPrintable(panel->validationError()));
+        const qint64 id = w.queueSelectedPreset();
+        QVERIFY(id > 0);
+        auto p = peft::Project::open(path.toStdString(), peft::Project::Mode::ReadOnly);
+        const peft::TrainConfig got = peft::runRecipe(*p, p->run(id)).train;
+        for (const peft::TrainConfigField& f : peft::trainConfigFields())
+            QVERIFY2(peft::trainConfigFieldValue(got, f) == peft::trainConfigFieldValue(want, f), f.key);
+        // A value the CLI would refuse is refused here too, naming the field, and nothing is queued.
+        panel->setFieldText(QStringLiteral("lr"), QStringLiteral("fast"));
+        QVERIFY(panel->validationError().contains(QStringLiteral("lr")));
+    }
+
+    // The device list: the CPU, then each CUDA device; on a build or machine without one, a disabled entry
+    // says why. The chosen device is the one the run record asks for.
+    void deviceListSaysWhyThereIsNoGpu() {
+        peft::ui::MainWindow w(projectWithRun(dir_, QStringLiteral("device.peftproj"), "lora", 20));
+        auto* device = w.trainSettings()->findChild<QComboBox*>(QStringLiteral("device"));
+        QVERIFY(device);
+        QCOMPARE(device->itemData(0).toString(), QStringLiteral("cpu"));
+        const QString why = peft::ui::cudaUnavailableReason();
+        auto* model = qobject_cast<QStandardItemModel*>(device->model());
+        QVERIFY(model);
+        if (!why.isEmpty()) {
+            const int last = device->count() - 1;
+            QVERIFY(device->itemText(last).contains(why));
+            QVERIFY(!model->item(last)->isEnabled());
+        } else {
+            QVERIFY(device->count() >= 2 && model->item(1)->isEnabled());
+        }
+        QCOMPARE(w.trainSettings()->config().device, std::string("cpu"));
     }
 
     // On a BERT-base-sized backbone IA3 trains a few thousandths of a percent: its bar must still be on the

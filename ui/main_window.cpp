@@ -46,6 +46,7 @@
 #include "run_worker.h"
 #include "spec_editor.h"
 #include "sweep_dialog.h"
+#include "train_settings.h"
 #include "training_view.h"
 
 #include "data/world.h"
@@ -91,6 +92,7 @@ MainWindow::MainWindow(const QString& project, QWidget* parent)
     buildCentral();
     buildPresetDock();
     buildTrainingControls();
+    buildSettingsDock();
     buildActions();
     plot_->setBackbone(cfg_);
 
@@ -115,6 +117,8 @@ MainWindow::MainWindow(const QString& project, QWidget* parent)
         runLabel_->setText(
             tr("run %1 of %2 in the queue: %3").arg(queue_->position()).arg(queue_->total()).arg(qs(r.name)));
         training_->addRun(run, qs(r.name));
+        runDevice_ = qs(r.device);
+        showEngineState();
         if (resume)
             for (const auto& m : project_->metrics(run))
                 training_->addSamples(run, {{m.step, m.wall_time, qs(m.split), qs(m.name), m.value}});
@@ -136,6 +140,8 @@ MainWindow::MainWindow(const QString& project, QWidget* parent)
             });
     connect(queue_, &RunQueue::runFinished, this, [this](qint64 run, bool ok, const QString& msg) {
         rateLabel_->clear();
+        runDevice_.clear();
+        showEngineState();
         if (!ok) {
             runLabel_->setText(tr("run %1 failed: %2").arg(run).arg(msg));
             QMessageBox::warning(this, tr("Training failed"), tr("Run %1 failed:\n%2").arg(run).arg(msg));
@@ -215,7 +221,8 @@ void MainWindow::createQueuedProject(const QString& path, const QString& task, i
         } catch (const Error&) {
             continue;  // a preset that does not fit this backbone (e.g. more prompt tokens than positions)
         }
-        queueSpec(*p, pr.name + " on " + task.toStdString(), pr.id, spec, data, steps, 0);
+        queueSpec(*p, pr.name + " on " + task.toStdString(), pr.id, spec, data,
+                  presetTrainConfig(pr.id, steps, 0));
     }
 }
 
@@ -266,11 +273,7 @@ void MainWindow::applyBackbone() {
     editor_->setConfig(cfg_);
     params_->setConfig(cfg_);
     plot_->setBackbone(cfg_);
-    backboneLabel_->setText(tr("backbone %1 (%2 parameters) · device cpu · %3 threads · LibTorch %4")
-                                .arg(qs(cfg_.name))
-                                .arg(formatCount(backboneParamCount(cfg_)))
-                                .arg(defaultThreadCount())
-                                .arg(engineVersion()));
+    showEngineState();
     // The preset in the editor is sized again for this backbone (its budget, not the last backbone's r / l).
     const QString preset = editor_->presetId();
     if (!preset.isEmpty()) {
@@ -387,7 +390,7 @@ qint64 MainWindow::queueSelectedPreset() {
         const std::string task = task_->currentText().toStdString();
         const qint64 id = queueSpec(*project_, name + " on " + task, presetId, spec,
                                     taskDataRef(*project_, task_->currentData().toString().toStdString()),
-                                    steps_->value(), 0);
+                                    settings_->config());
         refreshRuns();
         statusBar()->showMessage(tr("queued run %1: %2 on %3").arg(id).arg(qs(name), task_->currentText()),
                                  5000);
@@ -417,8 +420,16 @@ QList<qint64> MainWindow::queueSweep(const QVector<SweepPoint>& points, int step
                 QStringLiteral("%1%2 on %3%4")
                     .arg(qs(pr.name), pt.budget > 0 ? QStringLiteral(" @ %1 %").arg(pt.budget) : QString(),
                          pt.task, pt.seed ? QStringLiteral(" (seed %1)").arg(pt.seed) : QString());
+            // The panel's settings, at the sweep's steps and seed (and its preset's learning rate unless the
+            // panel sets one).
+            TrainConfig tc = settings_->config();
+            const TrainConfig policy = presetTrainConfig(pr.id, steps, uint64_t(pt.seed));
+            tc.steps = policy.steps;
+            tc.seed = policy.seed;
+            if (!settings_->isEdited(QStringLiteral("eval_every"))) tc.eval_every = policy.eval_every;
+            if (!settings_->isEdited(QStringLiteral("lr"))) tc.lr = policy.lr;
             ids << queueSpec(*project_, name.toStdString(), pr.id, spec,
-                             taskDataRef(*project_, pt.task.toStdString()), steps, uint64_t(pt.seed));
+                             taskDataRef(*project_, pt.task.toStdString()), tc);
         }
     } catch (const std::exception& e) {
         QMessageBox::warning(this, tr("Cannot queue the sweep"), QString::fromUtf8(e.what()));
@@ -507,8 +518,8 @@ void MainWindow::inBackground(std::function<QString()> work,
 void MainWindow::importAdapter(const QString& dir, std::function<void(qint64)> done) {
     if (!project_ || project_->readOnly()) return;
     const std::string choice = task_->currentData().toString().toStdString();
-    TrainConfig tc = presetTrainConfig("", steps_->value(), 0);
-    tc.lr = 1e-3;
+    TrainConfig tc = settings_->config();  // the panel's settings (checked before anything runs)
+    if (!settings_->isEdited(QStringLiteral("lr"))) tc.lr = 1e-3;
     const std::string path = projectPath_.toStdString(), adapter = dir.toStdString();
     statusBar()->showMessage(tr("checking the adapter %1 against the backbone…").arg(dir));
     inBackground(
@@ -827,6 +838,53 @@ void MainWindow::buildPresetDock() {
     dock->setWidget(split);
     dock->setMinimumWidth(300);
     addDockWidget(Qt::LeftDockWidgetArea, dock);
+}
+
+void MainWindow::buildSettingsDock() {
+    // The training settings of the next run, beside the editor (a tab of the same dock area).
+    QDockWidget* dock = findChild<QDockWidget*>(QStringLiteral("PresetDock"));
+    auto* settingsDock = new QDockWidget(tr("Training settings"), this);
+    settingsDock->setObjectName(QStringLiteral("TrainingSettingsDock"));
+    settings_ = new TrainSettingsPanel(settingsDock);
+    settingsDock->setWidget(settings_);
+    addDockWidget(Qt::LeftDockWidgetArea, settingsDock);
+    tabifyDockWidget(dock, settingsDock);
+    dock->raise();
+    connect(settings_, &TrainSettingsPanel::changed, this, [this](const QString& key) {
+        if (key == QLatin1String("steps") || key == QLatin1String("seed")) updateTrainingDefaults();
+        if (key == QLatin1String("steps")) {
+            bool ok = false;
+            const int steps = settings_->fieldText(key).toInt(&ok);
+            if (ok) {
+                const QSignalBlocker block(steps_);
+                steps_->setValue(steps);
+            }
+        }
+        if (key == QLatin1String("device") || key == QLatin1String("threads")) showEngineState();
+    });
+    connect(steps_, &QSpinBox::valueChanged, this,
+            [this](int steps) { settings_->setFieldText(QStringLiteral("steps"), QString::number(steps)); });
+    connect(editor_, &SpecEditor::specChanged, this, &MainWindow::updateTrainingDefaults);
+    updateTrainingDefaults();
+}
+
+void MainWindow::updateTrainingDefaults() {
+    const int64_t steps = settings_->fieldText(QStringLiteral("steps")).toLongLong();
+    const uint64_t seed = settings_->fieldText(QStringLiteral("seed")).toULongLong();
+    settings_->setDefaults(
+        presetTrainConfig(editor_->presetId().toStdString(), steps > 0 ? steps : steps_->value(), seed));
+}
+
+void MainWindow::showEngineState() {
+    // The running run's device, else the one the next run would ask for.
+    const QString device = runDevice_.isEmpty() ? settings_->fieldText(QStringLiteral("device")) : runDevice_;
+    const int threads = settings_->fieldText(QStringLiteral("threads")).toInt();
+    backboneLabel_->setText(tr("backbone %1 (%2 parameters) · %3 %4 · %5 threads · LibTorch %6")
+                                .arg(qs(cfg_.name))
+                                .arg(formatCount(backboneParamCount(cfg_)))
+                                .arg(runDevice_.isEmpty() ? tr("next run on") : tr("training on"), device)
+                                .arg(threads > 0 ? threads : defaultThreadCount())
+                                .arg(engineVersion()));
 }
 
 void MainWindow::buildCentral() {

@@ -42,6 +42,7 @@ class LambdaWorker;
 class RunQueue;
 class SpecEditor;
 class TrainingView;
+class TrainSettingsPanel;
 
 class MainWindow : public QMainWindow {
     Q_OBJECT
@@ -84,6 +85,7 @@ public:
     LambdaView* lambdaView() const { return lambda_; }
     SpecEditor* specEditor() const { return editor_; }
     ParamView* paramView() const { return params_; }
+    TrainSettingsPanel* trainSettings() const { return settings_; }
     QTabWidget* tabs() const { return tabs_; }
     /// Queues the selected preset on the chosen task; returns the run id (0 when it failed).
     qint64 queueSelectedPreset();
@@ -133,6 +135,12 @@ private:
     void saveProjectAs();
     void buildActions();
     void buildPresetDock();
+    /// The training-settings panel, tabbed with the design-space dock (after the toolbar's controls exist).
+    void buildSettingsDock();
+    /// The settings panel's defaults: the selected preset's policy at the panel's steps and seed.
+    void updateTrainingDefaults();
+    /// The status bar's backbone, device (of the running run, else of the next) and threads.
+    void showEngineState();
     void buildCentral();
     void showSelection();
     void showAboutUnifiedView();
@@ -170,6 +178,8 @@ private:
     QLabel* backboneLabel_ = nullptr;
     QString projectPath_;
     RunQueue* queue_ = nullptr;
+    TrainSettingsPanel* settings_ = nullptr;
+    QString runDevice_;           // the running run's device, empty when idle
     QList<QThread*> background_;  // inBackground's threads not yet reported; waited for on destruction
     bool presenting_ = false;
     QAction* presentAct_ = nullptr;

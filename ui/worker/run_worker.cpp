@@ -5,8 +5,8 @@
 
 #include <chrono>
 
-#include "run/executor.h"
 #include "project/project.h"
+#include "run/executor.h"
 #include "util/error.h"
 #include "util/torch_runtime.h"
 
@@ -131,6 +131,10 @@ QStringList engineDevices() {
     for (const auto& d : availableDevices())
         out << QString::fromStdString(d);
     return out;
+}
+
+QString cudaUnavailableReason() {
+    return QString::fromStdString(peft::cudaUnavailableReason());
 }
 
 qint64 queueAdapterRun(const std::string& projectPath, const std::string& adapterDir,

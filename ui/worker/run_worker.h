@@ -1,10 +1,11 @@
 // SPDX-License-Identifier: GPL-3.0-or-later
 #pragma once
 // The GUI's only door to the engine (ui/worker/ is the one part of ui/ linked with LibTorch; the rest of
-// ui/ cannot include a torch header: the build gives it none). Trains a project's runs on a worker thread. The GUI thread never touches torch: it asks the worker (queued
-// slot calls) to run a run of the project file; the worker executes it with core's trainer and its own
-// connection to the file, and reports back through queued signals — progress and metric points in batches,
-// at most 25 times a second, so a fast run cannot flood the event loop.
+// ui/ cannot include a torch header: the build gives it none). Trains a project's runs on a worker thread.
+// The GUI thread never touches torch: it asks the worker (queued slot calls) to run a run of the project
+// file; the worker executes it with core's trainer and its own connection to the file, and reports back
+// through queued signals — progress and metric points in batches, at most 25 times a second, so a fast run
+// cannot flood the event loop.
 #include <QObject>
 #include <QString>
 #include <QStringList>
@@ -90,7 +91,10 @@ Q_SIGNALS:
 /// LibTorch version; queueing a run that starts from an adapter folder (checked against the backbone);
 /// exporting a run's weights as an adapter folder (returns the export's JSON description).
 QString engineVersion();
+/// The devices a run may ask for: "cpu", then every CUDA device LibTorch reports.
 QStringList engineDevices();
+/// Why there is no CUDA device ("" when there is one), for the device list's disabled entry.
+QString cudaUnavailableReason();
 qint64 queueAdapterRun(const std::string& projectPath, const std::string& adapterDir,
                        const std::string& taskOrDataset, const peft::TrainConfig& tc);
 QString exportRunAdapter(const std::string& projectPath, qint64 run, const std::string& format,

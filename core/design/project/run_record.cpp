@@ -371,10 +371,10 @@ TrainConfig presetTrainConfig(const std::string& presetId, int64_t steps, uint64
 }
 
 int64_t queueSpec(Project& project, const std::string& name, const std::string& presetId, const Spec& spec,
-                  const DataRef& data, int64_t steps, uint64_t seed) {
+                  const DataRef& data, const TrainConfig& tc) {
     RunRecipe r;
     r.spec = spec;
-    r.train = presetTrainConfig(presetId, steps, seed);
+    r.train = tc;
     r.data = data;
     r.backbone = backboneRefFromJson(project.backbone(), project.path() + ": backbone");
     return addRun(project, name, presetId.empty() ? "custom" : presetId, r);

@@ -94,10 +94,10 @@ int64_t addRun(Project& project, const std::string& name, const std::string& pre
 /// preset's learning rate and an evaluation every tenth of the steps.
 TrainConfig presetTrainConfig(const std::string& presetId, int64_t steps, uint64_t seed);
 
-/// Queues `spec` (of preset `presetId`, or "custom") on `data` with the project's backbone, trained as
-/// presetTrainConfig says: the one way the GUI, `project queue` and sweeps queue presets.
+/// Queues `spec` (of preset `presetId`, or "custom") on `data` with the project's backbone and settings `tc`
+/// (presetTrainConfig's, or the GUI's panel's): the one way the GUI, `project queue` and sweeps queue specs.
 int64_t queueSpec(Project& project, const std::string& name, const std::string& presetId, const Spec& spec,
-                  const DataRef& data, int64_t steps, uint64_t seed);
+                  const DataRef& data, const TrainConfig& tc);
 /// A built-in task's data reference, or an imported dataset's ("dataset:ID" as the GUI's task list names it).
 DataRef taskDataRef(const Project& project, const std::string& taskOrDataset);
 

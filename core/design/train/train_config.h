@@ -47,9 +47,10 @@ struct TrainConfig {
 /// member. The table is the only place that names the fields: the JSON form, the CLI options, equality and
 /// the tests all walk it, and a compile-time check fails when TrainConfig gains a field the table lacks.
 struct TrainConfigField {
-    const char* key;   // JSON key in a run record
-    const char* flag;  // `peftwb train --FLAG`
-    const char* help;  // one line for --help
+    const char* key;    // JSON key in a run record
+    const char* flag;   // `peftwb train --FLAG`
+    const char* help;   // one line for --help
+    const char* group;  // optimisation, schedule, evaluation, data, decoding, hardware (the GUI's sections)
     std::variant<int64_t TrainConfig::*, uint64_t TrainConfig::*, int TrainConfig::*, double TrainConfig::*,
                  bool TrainConfig::*, std::string TrainConfig::*, Schedule TrainConfig::*>
         member;

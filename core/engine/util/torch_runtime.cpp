@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: GPL-3.0-or-later
 #include "util/torch_runtime.h"
 
+#include <ATen/Context.h>
 #include <ATen/Parallel.h>
 #include <torch/cuda.h>
 #include <torch/version.h>
@@ -19,6 +20,12 @@ std::vector<std::string> availableDevices() {
         for (size_t i = 0; i < torch::cuda::device_count(); ++i)
             out.push_back("cuda:" + std::to_string(i));
     return out;
+}
+
+std::string cudaUnavailableReason() {
+    if (!at::hasCUDA()) return "this LibTorch " + torchVersion() + " was built without CUDA";
+    if (!torch::cuda::is_available() || torch::cuda::device_count() == 0) return "no CUDA device was found";
+    return {};
 }
 
 void applyThreadCount(int64_t threads) {
