@@ -585,6 +585,49 @@ private Q_SLOTS:
         QCOMPARE(w.trainSettings()->config().device, std::string("cpu"));
     }
 
+    // Δ is against full fine-tuning of the same backbone and data only: two backbones, two tasks.
+    void compareNeverMixesGroups() {
+        auto run = [](qint64 id, const char* preset, double metric, int64_t trained) {
+            peft::RunRecord r;
+            r.id = id;
+            r.name = std::string(preset) + " " + std::to_string(id);
+            r.preset = preset;
+            r.spec = nlohmann::json::object();
+            r.state = peft::RunState::Finished;
+            peft::RunSummary s;
+            s.metric_name = "accuracy";
+            s.best_dev_metric = metric;
+            s.trained_params = trained;
+            s.backbone_params = 1000;
+            r.summary = s;
+            return r;
+        };
+        const std::vector<peft::RunRecord> runs = {run(1, "full", 0.90, 1000), run(2, "lora", 0.85, 5),
+                                                   run(3, "lora", 0.60, 5), run(4, "full", 0.70, 1000),
+                                                   run(5, "lora", 0.72, 5)};
+        const QString a = QStringLiteral("A · sentiment"), b = QStringLiteral("A · entailment"),
+                      c = QStringLiteral("B · sentiment");
+        peft::ui::CompareView v;
+        v.setRuns(runs, {a, a, b, c, c});
+        QTableWidget* t = v.table();
+        auto deltaOf = [&](qint64 id) {
+            for (int row = 0; row < t->rowCount(); ++row)
+                if (t->item(row, 0)->data(Qt::UserRole).toLongLong() == id) return t->item(row, 6)->text();
+            return QString();
+        };
+        QCOMPARE(deltaOf(2), QStringLiteral("-0.050"));
+        QCOMPARE(deltaOf(3),
+                 QStringLiteral("no reference"));        // entailment has no full fine-tuning of its own
+        QCOMPARE(deltaOf(5), QStringLiteral("+0.020"));  // against B's full fine-tuning, not A's
+        QCOMPARE(v.groupBox()->count(), 3);
+        v.groupBox()->setCurrentText(c);
+        bool line = false;
+        for (int i = 0; i < v.scatter()->itemCount(); ++i)
+            if (auto* text = qobject_cast<QCPItemText*>(v.scatter()->item(i)))
+                line = line || text->text().contains(QStringLiteral("full fine-tuning 0.700"));
+        QVERIFY(line);
+    }
+
     // On a BERT-base-sized backbone IA3 trains a few thousandths of a percent: its bar must still be on the
     // chart (the value axis reaches below the smallest budget), like every other preset's.
     void budgetChartShowsEveryPresetOnLargeBackbones() {

@@ -1,6 +1,8 @@
 // SPDX-License-Identifier: GPL-3.0-or-later
 #include "compare_view.h"
 
+#include <QComboBox>
+#include <QHBoxLayout>
 #include <QHeaderView>
 #include <QLabel>
 #include <QSplitter>
@@ -9,6 +11,7 @@
 
 #include <cmath>
 #include <map>
+#include <optional>
 
 #include "qcp.h"
 
@@ -57,9 +60,17 @@ QString dimensions(const nlohmann::json& spec) {
 CompareView::CompareView(QWidget* parent) : QWidget(parent) {
     table_ = new QTableWidget(this);
     table_->setObjectName(QStringLiteral("CompareTable"));
-    const QStringList headers = {
-        tr("Run"),      tr("Method"),       tr("Dimensions"), tr("Status"),   tr("Trained %"),
-        tr("Best dev"), tr("Δ vs full FT"), tr("Steps"),      tr("Time (s)"), tr("Process peak RSS (MB)")};
+    const QStringList headers = {tr("Run"),
+                                 tr("Method"),
+                                 tr("Dimensions"),
+                                 tr("Status"),
+                                 tr("Trained %"),
+                                 tr("Best dev"),
+                                 tr("Δ vs full FT"),
+                                 tr("Steps"),
+                                 tr("Time (s)"),
+                                 tr("Process peak RSS (MB)"),
+                                 tr("Backbone · data")};
     table_->setColumnCount(int(headers.size()));
     table_->setHorizontalHeaderLabels(headers);
     table_->horizontalHeader()->setSectionResizeMode(QHeaderView::ResizeToContents);
@@ -94,10 +105,24 @@ CompareView::CompareView(QWidget* parent) : QWidget(parent) {
            "The dashed line is full fine-tuning."));
     note_ = new QLabel(this);
     note_->setWordWrap(true);
+    group_ = new QComboBox(this);
+    group_->setObjectName(QStringLiteral("CompareGroup"));
+    group_->setToolTip(
+        tr("The scatter shows one backbone and data set at a time, against its own full fine-tuning"));
+    connect(group_, &QComboBox::currentIndexChanged, this, [this] { drawScatter(); });
+    groupLabel_ = new QLabel(tr("Scatter of:"), this);
 
     auto* split = new QSplitter(Qt::Vertical, this);
     split->addWidget(table_);
-    split->addWidget(plot_);
+    auto* scatterBox = new QWidget(split);
+    auto* scatterLayout = new QVBoxLayout(scatterBox);
+    scatterLayout->setContentsMargins(0, 0, 0, 0);
+    auto* groupRow = new QHBoxLayout;
+    groupRow->addWidget(groupLabel_);
+    groupRow->addWidget(group_, 1);
+    scatterLayout->addLayout(groupRow);
+    scatterLayout->addWidget(plot_, 1);
+    split->addWidget(scatterBox);
     split->setStretchFactor(0, 1);
     split->setStretchFactor(1, 1);
     auto* layout = new QVBoxLayout(this);
@@ -106,24 +131,31 @@ CompareView::CompareView(QWidget* parent) : QWidget(parent) {
     layout->addWidget(split, 1);
 }
 
-void CompareView::setRuns(const std::vector<RunRecord>& runs) {
-    // Full fine-tuning's best per task metric is the reference.
-    std::map<std::string, double> fullBest;
-    for (const auto& r : runs)
+void CompareView::setRuns(const std::vector<RunRecord>& runs, const std::vector<QString>& groups) {
+    runs_ = runs;
+    groups_ = groups;
+    groups_.resize(runs_.size());
+    // Full fine-tuning's best of each group (backbone and data) and metric is that group's reference: a run
+    // is never compared with full fine-tuning of another task or backbone.
+    fullBest_.clear();
+    for (size_t i = 0; i < runs_.size(); ++i) {
+        const RunRecord& r = runs_[i];
         if (r.preset == "full" && r.summary && r.state == RunState::Finished) {
-            auto it = fullBest.find(r.summary->metric_name);
-            if (it == fullBest.end() || r.summary->best_dev_metric > it->second)
-                fullBest[r.summary->metric_name] = r.summary->best_dev_metric;
+            const auto key = std::make_pair(groups_[i], QString::fromStdString(r.summary->metric_name));
+            auto it = fullBest_.find(key);
+            if (it == fullBest_.end() || r.summary->best_dev_metric > it->second)
+                fullBest_[key] = r.summary->best_dev_metric;
         }
+    }
 
     table_->setSortingEnabled(false);
-    table_->setRowCount(int(runs.size()));
-    QVector<double> xs, ys;
-    QStringList labels;
-    int row = 0;
-    for (const auto& r : runs) {
+    table_->setRowCount(int(runs_.size()));
+    for (size_t i = 0; i < runs_.size(); ++i) {
+        const RunRecord& r = runs_[i];
+        const int row = int(i);
         auto* name = new QTableWidgetItem(QString::fromStdString(r.name));
         name->setData(Qt::UserRole, qint64(r.id));
+        name->setToolTip(QString::fromStdString(r.name));
         table_->setItem(row, 0, name);
         table_->setItem(row, 1, new QTableWidgetItem(QString::fromStdString(r.preset)));
         auto* dims = new QTableWidgetItem(dimensions(r.spec));
@@ -140,24 +172,22 @@ void CompareView::setRuns(const std::vector<RunRecord>& runs) {
                             new NumberItem(s.best_dev_metric, QStringLiteral("%1 %2")
                                                                   .arg(QString::fromStdString(s.metric_name))
                                                                   .arg(s.best_dev_metric, 0, 'f', 3)));
-            auto full = fullBest.find(s.metric_name);
-            if (full != fullBest.end()) {
+            auto full = fullBest_.find(std::make_pair(groups_[i], QString::fromStdString(s.metric_name)));
+            if (full != fullBest_.end()) {
                 const double d = s.best_dev_metric - full->second;
                 table_->setItem(
                     row, 6,
                     new NumberItem(d, QStringLiteral("%1%2").arg(d >= 0 ? "+" : "").arg(d, 0, 'f', 3)));
             } else {
-                table_->setItem(row, 6, new NumberItem(0, QStringLiteral("—")));
+                auto* none = new NumberItem(-1e9, tr("no reference"));
+                none->setToolTip(
+                    tr("No finished full fine-tuning run on %1: queue one to compare with").arg(groups_[i]));
+                table_->setItem(row, 6, none);
             }
             table_->setItem(row, 8, new NumberItem(s.seconds, QString::number(s.seconds, 'f', 1)));
             table_->setItem(row, 9,
                             new NumberItem(double(s.peak_memory_bytes) / 1e6,
                                            QString::number(double(s.peak_memory_bytes) / 1e6, 'f', 0)));
-            if (pct > 0) {
-                xs << pct;
-                ys << s.best_dev_metric;
-                labels << QString::fromStdString(r.preset);
-            }
         } else {
             for (int c : {4, 5, 6, 8, 9})
                 table_->setItem(row, c, new NumberItem(-1, QStringLiteral("—")));
@@ -165,10 +195,63 @@ void CompareView::setRuns(const std::vector<RunRecord>& runs) {
         table_->setItem(row, 7,
                         new NumberItem(double(r.steps_done),
                                        QStringLiteral("%1/%2").arg(r.steps_done).arg(r.steps_total)));
-        ++row;
+        table_->setItem(row, 10, new QTableWidgetItem(groups_[i]));
     }
     table_->setSortingEnabled(true);
 
+    // The scatter shows one group at a time: the one chosen, else the one with the most runs.
+    std::map<QString, int> sizes;
+    for (const QString& g : groups_)
+        ++sizes[g];
+    const QString keep = group_->currentText();
+    {
+        const QSignalBlocker block(group_);
+        group_->clear();
+        for (const auto& [g, n] : sizes)
+            group_->addItem(g);
+        int pick = group_->findText(keep);
+        if (pick < 0) {
+            int most = -1;
+            for (int k = 0; k < group_->count(); ++k)
+                if (sizes[group_->itemText(k)] > most) most = sizes[group_->itemText(k)], pick = k;
+        }
+        group_->setCurrentIndex(pick);
+    }
+    group_->setVisible(group_->count() > 1);
+    groupLabel_->setVisible(group_->count() > 1);
+    drawScatter();
+    int finished = 0;
+    for (const auto& r : runs_)
+        finished += r.state == RunState::Finished;
+    note_->setText(
+        tr("%1 runs, %2 finished, in %3 group(s) of backbone and data; Δ is against full fine-tuning "
+           "of the same group. Trained % counts the parameters the optimizer updates (the task head "
+           "apart), as the paper does.")
+            .arg(runs_.size())
+            .arg(finished)
+            .arg(sizes.size()));
+}
+
+void CompareView::drawScatter() {
+    const QString group = group_->currentText();
+    QVector<double> xs, ys;
+    QStringList labels;
+    std::optional<double> reference;
+    QString metric;
+    for (size_t i = 0; i < runs_.size(); ++i) {
+        const RunRecord& r = runs_[i];
+        if (groups_[i] != group || !r.summary || r.summary->backbone_params <= 0) continue;
+        const auto& s = *r.summary;
+        const double pct = 100.0 * double(s.trained_params) / double(s.backbone_params);
+        if (pct <= 0) continue;
+        xs << pct;
+        ys << s.best_dev_metric;
+        // Method and budget: two LoRA runs of different sizes are told apart.
+        labels << QStringLiteral("%1 %2 %").arg(QString::fromStdString(r.preset)).arg(pct, 0, 'g', 2);
+        metric = QString::fromStdString(s.metric_name);
+        if (auto it = fullBest_.find(std::make_pair(group, metric)); it != fullBest_.end())
+            reference = it->second;
+    }
     plot_->clearPlottables();
     plot_->clearItems();
     if (!xs.isEmpty()) {
@@ -186,8 +269,8 @@ void CompareView::setRuns(const std::vector<RunRecord>& runs) {
         double lo = *std::min_element(xs.begin(), xs.end()), hi = *std::max_element(xs.begin(), xs.end());
         plot_->xAxis->setRange(lo / 2, std::max(hi * 2, 150.0));
         double ylo = *std::min_element(ys.begin(), ys.end()), yhi = *std::max_element(ys.begin(), ys.end());
-        if (!fullBest.empty()) {
-            const double f = fullBest.begin()->second;
+        if (reference) {
+            const double f = *reference;
             auto* line = new QCPItemStraightLine(plot_);
             line->point1->setCoords(1e-6, f);
             line->point2->setCoords(1e6, f);
@@ -201,11 +284,12 @@ void CompareView::setRuns(const std::vector<RunRecord>& runs) {
         }
         const double pad = std::max(0.02, (yhi - ylo) * 0.1);
         plot_->yAxis->setRange(ylo - pad, yhi + pad);
-    }
-    if (xs.isEmpty()) {
+        plot_->yAxis->setLabel(tr("best dev %1 — %2").arg(metric, group));
+    } else {
         // Nothing finished yet: a hint instead of empty axes.
         plot_->xAxis->setRange(0.05, 200);
         plot_->yAxis->setRange(0, 1);
+        plot_->yAxis->setLabel(tr("best dev metric"));
         auto* hint = new QCPItemText(plot_);
         hint->position->setType(QCPItemPosition::ptAxisRectRatio);
         hint->position->setCoords(0.5, 0.5);
@@ -213,13 +297,6 @@ void CompareView::setRuns(const std::vector<RunRecord>& runs) {
         hint->setColor(Qt::gray);
     }
     plot_->replot();
-    int finished = 0;
-    for (const auto& r : runs)
-        finished += r.state == RunState::Finished;
-    note_->setText(tr("%1 runs, %2 finished. Trained % counts the parameters the optimizer updates (the task "
-                      "head apart), as the paper does.")
-                       .arg(runs.size())
-                       .arg(finished));
 }
 
 }  // namespace peft::ui

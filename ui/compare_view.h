@@ -5,10 +5,13 @@
 // — dev metric against trained % of the backbone on a log axis, full fine-tuning as a reference line.
 #include <QWidget>
 
+#include <map>
+#include <utility>
 #include <vector>
 
 #include "project/project.h"
 
+class QComboBox;
 class QCustomPlot;
 class QTableWidget;
 class QLabel;
@@ -20,7 +23,10 @@ class CompareView : public QWidget {
 
 public:
     explicit CompareView(QWidget* parent = nullptr);
-    void setRuns(const std::vector<RunRecord>& runs);
+    /// The project's runs and each one's group (backbone · data, as runGroup names it): Δ and the scatter's
+    /// reference line are within a group only.
+    void setRuns(const std::vector<RunRecord>& runs, const std::vector<QString>& groups);
+    QComboBox* groupBox() const { return group_; }
     QTableWidget* table() const { return table_; }
     QCustomPlot* scatter() const { return plot_; }
 
@@ -29,6 +35,13 @@ Q_SIGNALS:
     void runsSelected(const QList<qint64>& runs);
 
 private:
+    void drawScatter();
+
+    std::vector<RunRecord> runs_;
+    std::vector<QString> groups_;
+    std::map<std::pair<QString, QString>, double> fullBest_;  // (group, metric) → full fine-tuning's best
+    QComboBox* group_ = nullptr;
+    QLabel* groupLabel_ = nullptr;
     QTableWidget* table_ = nullptr;
     QCustomPlot* plot_ = nullptr;
     QLabel* note_ = nullptr;

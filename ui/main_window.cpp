@@ -361,7 +361,15 @@ void MainWindow::refreshRuns() {
     if (!project_) return;
     try {
         const auto runs = project_->runs();
-        compare_->setRuns(runs);
+        std::vector<QString> groups;
+        for (const auto& r : runs) {
+            try {
+                groups.push_back(qs(runGroup(runRecipe(*project_, r))));
+            } catch (const std::exception&) {
+                groups.push_back(tr("unreadable record"));
+            }
+        }
+        compare_->setRuns(runs, groups);
         QList<QPair<qint64, QString>> choices;
         for (const auto& r : runs)
             choices.append({qint64(r.id), qs(r.name)});

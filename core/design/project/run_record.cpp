@@ -361,6 +361,12 @@ int64_t addRun(Project& project, const std::string& name, const std::string& pre
     return project.addRun(r);
 }
 
+std::string runGroup(const RunRecipe& r) {
+    std::string backbone = r.backbone.name.empty() ? toString(r.backbone.kind) : r.backbone.name;
+    if (r.backbone.random_init) backbone += " (random init)";
+    return backbone + " · " + dataName(r.data);
+}
+
 TrainConfig presetTrainConfig(const std::string& presetId, int64_t steps, uint64_t seed) {
     TrainConfig tc;
     tc.steps = steps;

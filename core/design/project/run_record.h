@@ -90,6 +90,10 @@ RunRecipe runRecipe(const Project& project, const RunRecord& run);
 int64_t addRun(Project& project, const std::string& name, const std::string& preset, RunRecipe recipe,
                const std::string& notes = {});
 
+/// The group a run is compared within: its backbone and its data ("world-lm · sentiment"). Runs of one
+/// group share a full fine-tuning reference; runs of different groups are never compared.
+std::string runGroup(const RunRecipe& r);
+
 /// How a preset is trained when queued without further settings (the GUI, `project queue`, studies): the
 /// preset's learning rate and an evaluation every tenth of the steps.
 TrainConfig presetTrainConfig(const std::string& presetId, int64_t steps, uint64_t seed);
