@@ -247,7 +247,10 @@ void CompareView::drawScatter() {
         xs << pct;
         ys << s.best_dev_metric;
         // Method and budget: two LoRA runs of different sizes are told apart.
-        labels << QStringLiteral("%1 %2 %").arg(QString::fromStdString(r.preset)).arg(pct, 0, 'g', 2);
+        const QString budget = pct >= 10 ? QString::number(pct, 'f', 0)
+                               : pct >= 1 ? QString::number(pct, 'f', 1)
+                                          : QString::number(pct, 'g', 2);
+        labels << QStringLiteral("%1 %2 %").arg(QString::fromStdString(r.preset), budget);
         metric = QString::fromStdString(s.metric_name);
         if (auto it = fullBest_.find(std::make_pair(group, metric)); it != fullBest_.end())
             reference = it->second;
@@ -284,7 +287,7 @@ void CompareView::drawScatter() {
         }
         const double pad = std::max(0.02, (yhi - ylo) * 0.1);
         plot_->yAxis->setRange(ylo - pad, yhi + pad);
-        plot_->yAxis->setLabel(tr("best dev %1 — %2").arg(metric, group));
+        plot_->yAxis->setLabel(tr("best dev %1").arg(metric));
     } else {
         // Nothing finished yet: a hint instead of empty axes.
         plot_->xAxis->setRange(0.05, 200);
