@@ -435,6 +435,49 @@ private Q_SLOTS:
         QVERIFY(Project::open(path, Project::Mode::ReadOnly)->run(queued).state == RunState::Finished);
     }
 
+    // Run management: re-queue from scratch drops what the run produced, delete drops the run with it, and
+    // compaction gives the space back.
+    void runsAreRequeuedDeletedAndCompacted() {
+        const std::string path = dir_ + "/manage.peftproj";
+        fs::remove(path);
+        int64_t id = 0;
+        {
+            auto p = Project::create(path, {{"kind", "tiny-random"}});
+            RunRecipe r;
+            r.spec = resolvePreset(presetById("full"), defaultModelConfig());
+            r.train = presetTrainConfig("full", 10, 1);
+            r.train.threads = 1;
+            r.train.eval_every = 5;
+            r.train.max_eval_examples = 16;
+            r.data.task = "sentiment";
+            r.data.train_size = 64;
+            r.backbone.kind = BackboneRef::Kind::TinyRandom;
+            id = addRun(*p, "to manage", "full", r);
+        }
+        QVERIFY(executeRun(path, id).status == RunStatus::Finished);
+        auto p = Project::open(path);
+        QVERIFY(p->metricCount(id) > 0 && p->checkpoint(id, "best") && p->run(id).summary);
+        p->renameRun(id, "renamed");
+        QCOMPARE(p->run(id).name, std::string("renamed"));
+        p->requeueRun(id);
+        RunRecord r = p->run(id);
+        QVERIFY(r.state == RunState::Queued && r.steps_done == 0 && !r.summary && r.started.empty());
+        QCOMPARE(p->metricCount(id), int64_t(0));
+        QVERIFY(!p->checkpoint(id, "best") && !p->checkpoint(id, "eval"));
+        p.reset();
+        QVERIFY(executeRun(path, id).status == RunStatus::Finished);  // and trains again from step 0
+        p = Project::open(path);
+        const auto sizeBefore = fs::file_size(path);
+        p->deleteRun(id);
+        QVERIFY_THROWS_EXCEPTION(Error, p->run(id));
+        QCOMPARE(p->metricCount(id), int64_t(0));
+        QVERIFY(!p->checkpoint(id, "best"));
+        p->compact();
+        p.reset();
+        QVERIFY2(fs::file_size(path) < sizeBefore,
+                 (std::to_string(fs::file_size(path)) + " >= " + std::to_string(sizeBefore)).c_str());
+    }
+
     void badResumeStateIsRefused() {
         QVERIFY_THROWS_EXCEPTION(Error, TrainCheckpoint::parseState("", "x"));
         QVERIFY_THROWS_EXCEPTION(Error, TrainCheckpoint::parseState(std::string(8, '\xff') + "{}", "x"));

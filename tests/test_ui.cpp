@@ -5,12 +5,15 @@
 #include <QComboBox>
 #include <QDoubleSpinBox>
 #include <QListWidget>
+#include <QMessageBox>
+#include <QPushButton>
 #include <QSignalSpy>
 #include <QStandardItemModel>
 #include <QStandardPaths>
 #include <QTabWidget>
 #include <QTableWidget>
 #include <QTemporaryDir>
+#include <QTimer>
 #include <QtTest>
 
 #include <cmath>
@@ -583,6 +586,43 @@ private Q_SLOTS:
             QVERIFY(device->count() >= 2 && model->item(1)->isEnabled());
         }
         QCOMPARE(w.trainSettings()->config().device, std::string("cpu"));
+    }
+
+    // Duplicate with changes: a run's spec goes to the editor and its settings to the panel; queueing makes a
+    // new run with them and the change. Delete removes the run.
+    void runActionsDuplicateAndDelete() {
+        const QString path = projectWithRun(dir_, QStringLiteral("actions.peftproj"), "lora", 20);
+        peft::ui::MainWindow w(path);
+        auto act = [&](qint64 id, const QString& text) {
+            const QList<QAction*> actions = w.runActions(id);
+            QAction* found = nullptr;
+            for (QAction* a : actions)
+                if (a->text() == text) found = a;
+            QVERIFY2(found && found->isEnabled(), qPrintable(text));
+            found->trigger();
+            qDeleteAll(actions);
+        };
+        act(1, QStringLiteral("Duplicate with Changes…"));
+        QCOMPARE(w.specEditor()->presetId(), QStringLiteral("lora"));
+        QCOMPARE(w.trainSettings()->fieldText(QStringLiteral("steps")), QStringLiteral("20"));
+        w.trainSettings()->setFieldText(QStringLiteral("lr"), QStringLiteral("0.0005"));
+        const qint64 copy = w.queueSelectedPreset();
+        QVERIFY(copy > 1);
+        {
+            auto p = peft::Project::open(path.toStdString(), peft::Project::Mode::ReadOnly);
+            const peft::RunRecipe a = peft::runRecipe(*p, p->run(1)), b = peft::runRecipe(*p, p->run(copy));
+            QCOMPARE(b.train.lr, 0.0005);
+            QCOMPARE(b.train.steps, a.train.steps);
+            QCOMPARE(b.train.log_every, a.train.log_every);  // the duplicated run's own settings
+            QVERIFY(nlohmann::json(b.spec) == nlohmann::json(a.spec));
+        }
+        QTimer::singleShot(0, [] {  // the confirmation
+            for (QWidget* top : QApplication::topLevelWidgets())
+                if (auto* box = qobject_cast<QMessageBox*>(top)) box->button(QMessageBox::Yes)->click();
+        });
+        act(copy, QStringLiteral("Delete…"));
+        QVERIFY_THROWS_EXCEPTION(
+            peft::Error, peft::Project::open(path.toStdString(), peft::Project::Mode::ReadOnly)->run(copy));
     }
 
     // Δ is against full fine-tuning of the same backbone and data only: two backbones, two tasks.

@@ -17,7 +17,9 @@
 #include <QInputDialog>
 #include <QKeySequence>
 #include <QLabel>
+#include <QLineEdit>
 #include <QListWidget>
+#include <QMenu>
 #include <QMenuBar>
 #include <QMessageBox>
 #include <QProgressBar>
@@ -964,7 +966,104 @@ void MainWindow::buildCentral() {
         selectedRuns_ = ids;
         training_->showOnly(ids);
     });
+    QTableWidget* runTable = compare_->table();
+    runTable->setContextMenuPolicy(Qt::CustomContextMenu);
+    connect(runTable, &QTableWidget::customContextMenuRequested, this, [this, runTable](const QPoint& at) {
+        const QTableWidgetItem* item = runTable->itemAt(at);
+        if (!item) return;
+        const qint64 id = runTable->item(item->row(), 0)->data(Qt::UserRole).toLongLong();
+        QMenu menu(this);
+        for (QAction* a : runActions(id))
+            menu.addAction(a);
+        menu.exec(runTable->viewport()->mapToGlobal(at));
+        qDeleteAll(menu.actions());
+    });
     setCentralWidget(tabs_);
+}
+
+QList<QAction*> MainWindow::runActions(qint64 id) {
+    QList<QAction*> out;
+    if (!project_) return out;
+    RunRecord r;
+    try {
+        r = project_->run(id);
+    } catch (const std::exception&) {
+        return out;
+    }
+    const bool writable = !project_->readOnly();
+    const bool trains = queue_->currentRun() == id;
+    auto add = [&](const QString& text, bool enabled, std::function<void()> f) {
+        auto* a = new QAction(text, nullptr);
+        a->setEnabled(enabled);
+        connect(a, &QAction::triggered, this, [f = std::move(f)] { f(); });
+        out << a;
+    };
+    add(tr("Show Settings"), true, [this, id] { showRunSettings(id, false); });
+    add(tr("Duplicate with Changes…"), true, [this, id] { showRunSettings(id, true); });
+    const bool resumable = (r.state == RunState::Interrupted || r.state == RunState::Cancelled) &&
+                           project_->checkpoint(id, "eval").has_value();
+    add(tr("Resume"), writable && resumable && !isTraining(), [this, id] {
+        queue_->setProject(projectPath_);
+        queue_->startRun(id);
+    });
+    add(tr("Re-queue from Scratch"), writable && !trains && r.state != RunState::Queued,
+        [this, id] { manageRun(id, [](Project& p, int64_t run) { p.requeueRun(run); }); });
+    add(tr("Rename…"), writable, [this, id, name = qs(r.name)] {
+        bool ok = false;
+        const QString to =
+            QInputDialog::getText(this, tr("Rename Run"), tr("Name"), QLineEdit::Normal, name, &ok);
+        if (ok && !to.trimmed().isEmpty())
+            manageRun(id, [n = to.trimmed().toStdString()](Project& p, int64_t run) { p.renameRun(run, n); });
+    });
+    add(tr("Notes…"), writable, [this, id, notes = qs(r.notes)] {
+        bool ok = false;
+        const QString text = QInputDialog::getMultiLineText(this, tr("Run Notes"), tr("Notes"), notes, &ok);
+        if (ok) manageRun(id, [n = text.toStdString()](Project& p, int64_t run) { p.setNotes(run, n); });
+    });
+    add(tr("Delete…"), writable && !trains, [this, id, name = qs(r.name)] {
+        if (QMessageBox::question(
+                this, tr("Delete Run"),
+                tr("Delete run %1 (%2) with its curves and checkpoints? This cannot be undone.")
+                    .arg(id)
+                    .arg(name)) != QMessageBox::Yes)
+            return;
+        manageRun(id, [](Project& p, int64_t run) { p.deleteRun(run); });
+        training_->removeRun(id);
+    });
+    return out;
+}
+
+void MainWindow::manageRun(qint64 id, const std::function<void(Project&, int64_t)>& change) {
+    try {
+        change(*project_, id);
+    } catch (const std::exception& e) {
+        QMessageBox::warning(this, tr("Run %1").arg(id), QString::fromUtf8(e.what()));
+    }
+    refreshRuns();
+}
+
+void MainWindow::showRunSettings(qint64 id, bool duplicate) {
+    try {
+        const RunRecipe r = runRecipe(*project_, project_->run(id));
+        const bool started = project_->run(id).state != RunState::Queued;
+        if (duplicate) {
+            // The run's spec in the editor and its settings in the panel, for the next Queue This Spec.
+            const RunRecord rec = project_->run(id);
+            editor_->setSpec(r.spec,
+                             rec.preset == "custom" || rec.preset == "adapter" ? QString() : qs(rec.preset));
+            settings_->loadForNextRun(r.train);
+            statusBar()->showMessage(tr("Run %1's spec and settings are in the editor and the Training "
+                                        "settings: change them, then "
+                                        "Queue This Spec")
+                                         .arg(id),
+                                     8000);
+        } else {
+            settings_->showConfig(r.train, started);
+        }
+        if (auto* dock = findChild<QDockWidget*>(QStringLiteral("TrainingSettingsDock"))) dock->raise();
+    } catch (const std::exception& e) {
+        QMessageBox::warning(this, tr("Run %1").arg(id), QString::fromUtf8(e.what()));
+    }
 }
 
 QString MainWindow::selectedPresetId() const {

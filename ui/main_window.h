@@ -87,6 +87,12 @@ public:
     ParamView* paramView() const { return params_; }
     TrainSettingsPanel* trainSettings() const { return settings_; }
     QTabWidget* tabs() const { return tabs_; }
+    /// What can be done with run `id` (the Compare table's context menu): show its settings, duplicate it
+    /// with changes, resume, re-queue from scratch, rename, notes, delete. The caller owns the actions.
+    QList<QAction*> runActions(qint64 id);
+    /// Shows run `id`'s settings in the panel (read-only once it started), or with `duplicate` puts its spec
+    /// in the editor and its settings in the panel for the next Queue This Spec.
+    void showRunSettings(qint64 id, bool duplicate);
     /// Queues the selected preset on the chosen task; returns the run id (0 when it failed).
     qint64 queueSelectedPreset();
     /// Runs the queued runs one after another.
@@ -135,6 +141,8 @@ private:
     void saveProjectAs();
     void buildActions();
     void buildPresetDock();
+    /// Applies `change` to run `id` of the open project, says why when it cannot, and rereads the runs.
+    void manageRun(qint64 id, const std::function<void(Project&, int64_t)>& change);
     /// The training-settings panel, tabbed with the design-space dock (after the toolbar's controls exist).
     void buildSettingsDock();
     /// The settings panel's defaults: the selected preset's policy at the panel's steps and seed.

@@ -75,7 +75,9 @@ void RunQueue::startRun(qint64 run) {
     bool resume = false;
     try {
         auto p = Project::open(project_.toStdString(), Project::Mode::ReadOnly);
-        resume = p->run(run).state == RunState::Interrupted && p->checkpoint(run, "eval").has_value();
+        const RunState state = p->run(run).state;
+        resume = (state == RunState::Interrupted || state == RunState::Cancelled) &&
+                 p->checkpoint(run, "eval").has_value();
     } catch (const std::exception& e) {
         Q_EMIT runFinished(run, false, QString::fromUtf8(e.what()));
         return;

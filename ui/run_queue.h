@@ -26,7 +26,7 @@ public:
 
     /// Trains the queued and interrupted runs one after another, in id order, until none is left.
     void start();
-    /// Trains one run now (resuming it when it was interrupted and has a checkpoint), then stops.
+    /// Trains one run now (resuming it from its checkpoint when it was interrupted or cancelled), then stops.
     void startRun(qint64 run);
     /// Cancels the run in progress and ends the queue; the run stays in the project, resumable.
     void stop();

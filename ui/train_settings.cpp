@@ -238,6 +238,18 @@ void TrainSettingsPanel::resetToDefaults() {
     setDefaults(defaults_);
 }
 
+void TrainSettingsPanel::loadForNextRun(const TrainConfig& tc) {
+    resetToDefaults();
+    loading_ = true;
+    for (const TrainConfigField& f : trainConfigFields()) {
+        const QString key = QString::fromLatin1(f.key);
+        setText(key, valueText(tc, f));
+        markEdited(key, trainConfigFieldValue(tc, f) != trainConfigFieldValue(defaults_, f));
+    }
+    loading_ = false;
+    validate();
+}
+
 void TrainSettingsPanel::showConfig(const TrainConfig& tc, bool readOnly) {
     loading_ = true;
     for (const TrainConfigField& f : trainConfigFields())

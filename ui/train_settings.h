@@ -27,6 +27,9 @@ public:
     void setDefaults(const TrainConfig& tc);
     /// Shows `tc` as it is (an existing run's settings); `readOnly` for a run that has started.
     void showConfig(const TrainConfig& tc, bool readOnly);
+    /// Edits the next run starting from `tc` (a run being duplicated): fields that differ from the defaults
+    /// are marked changed.
+    void loadForNextRun(const TrainConfig& tc);
     /// Back to editing the next run to queue, from the current defaults.
     void resetToDefaults();
     /// The settings as entered. Throws peft::Error naming the field ("lr: expected a number, got 'x'").

@@ -670,6 +670,64 @@ void Project::setNotes(int64_t id, const std::string& notes) {
     if (sqlite3_changes(db_) == 0) throw Error(path_, "no run with id " + std::to_string(id));
 }
 
+void Project::renameRun(int64_t id, const std::string& name) {
+    checkWritable();
+    if (name.empty()) throw Error(path_, "a run's name cannot be empty");
+    Stmt s(db_, "UPDATE runs SET name = ? WHERE id = ?", path_);
+    s.bind(1, name).bind(2, id);
+    s.step();
+    if (sqlite3_changes(db_) == 0) throw Error(path_, "no run with id " + std::to_string(id));
+}
+
+namespace {
+
+/// Deletes what a run produced (metrics, checkpoints, summary) inside the caller's transaction.
+void deleteRunOutputs(sqlite3* db, int64_t id, const std::string& path) {
+    for (const char* sql :
+         {"DELETE FROM metrics WHERE run_id = ?", "DELETE FROM checkpoints WHERE run_id = ?",
+          "DELETE FROM summaries WHERE run_id = ?"}) {
+        Stmt s(db, sql, path);
+        s.bind(1, id);
+        s.step();
+    }
+}
+
+}  // namespace
+
+void Project::requeueRun(int64_t id) {
+    checkWritable();
+    const RunRecord r = run(id);  // liveness computed: a dead owner's run reads as interrupted
+    if (r.state == RunState::Running || r.state == RunState::Paused)
+        throw Error(path_, "run " + std::to_string(id) + " is training: stop it first");
+    Transaction t(db_, path_);
+    deleteRunOutputs(db_, id, path_);
+    Stmt s(db_,
+           "UPDATE runs SET status = 'queued', message = '', steps_done = 0, started = '', finished = '', "
+           "owner = '', heartbeat = 0 WHERE id = ?",
+           path_);
+    s.bind(1, id);
+    s.step();
+    t.commit();
+}
+
+void Project::deleteRun(int64_t id) {
+    checkWritable();
+    const RunRecord r = run(id);
+    if (r.state == RunState::Running || r.state == RunState::Paused)
+        throw Error(path_, "run " + std::to_string(id) + " is training: stop it first");
+    Transaction t(db_, path_);
+    deleteRunOutputs(db_, id, path_);
+    Stmt s(db_, "DELETE FROM runs WHERE id = ?", path_);
+    s.bind(1, id);
+    s.step();
+    t.commit();
+}
+
+void Project::compact() {
+    checkWritable();
+    exec(db_, "VACUUM", path_);
+}
+
 void Project::setSummary(int64_t id, const RunSummary& m) {
     checkWritable();
     Stmt s(db_,

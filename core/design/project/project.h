@@ -124,6 +124,15 @@ public:
     void setRunState(int64_t id, RunState s, const std::string& message = {});
     void setStepsDone(int64_t id, int64_t steps);
     void setNotes(int64_t id, const std::string& notes);
+    void renameRun(int64_t id, const std::string& name);
+    /// Queues a run again from step 0: its metrics, checkpoints and summary are deleted (one transaction).
+    /// Refused while it trains.
+    void requeueRun(int64_t id);
+    /// Deletes a run with its metrics, checkpoints and summary (one transaction); the file gives the space
+    /// back at the next compact(). Refused while it trains.
+    void deleteRun(int64_t id);
+    /// VACUUM: returns the pages of deleted runs to the file system.
+    void compact();
     void setSummary(int64_t id, const RunSummary& s);
     /// Marks the run as owned by this process (for interruption detection) and refreshes its heartbeat.
     void heartbeat(int64_t id);
