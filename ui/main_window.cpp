@@ -35,6 +35,8 @@
 #include <QToolBar>
 #include <QVBoxLayout>
 
+#include <filesystem>
+
 #include "qcp.h"
 
 #include "block_diagram.h"
@@ -697,6 +699,25 @@ void MainWindow::buildActions() {
            "tokenizer files): a new project with every preset queued on it"));
     recentMenu_ = file->addMenu(tr("Open &Recent"));
     file->addAction(tr("Save Project &As…"), QKeySequence::SaveAs, this, &MainWindow::saveProjectAs);
+    QAction* compactAct = file->addAction(tr("&Compact Project"), this, [this] {
+        if (!project_ || project_->readOnly()) return;
+        const std::string path = projectPath_.toStdString();
+        statusBar()->showMessage(tr("compacting %1…").arg(projectPath_));
+        inBackground(  // its own connection; the window's stays idle meanwhile
+            [path] {
+                const auto before = std::filesystem::file_size(path);
+                Project::open(path)->compact();
+                return QString::number(qint64(before) - qint64(std::filesystem::file_size(path)));
+            },
+            [this](const QString& saved, const QString& error) {
+                if (!error.isEmpty())
+                    QMessageBox::warning(this, tr("Compact Project"), error);
+                else
+                    statusBar()->showMessage(
+                        tr("compacted: %1 MB given back").arg(saved.toDouble() / 1e6, 0, 'f', 1), 5000);
+            });
+    });
+    compactAct->setToolTip(tr("Give the space of deleted runs back to the file system"));
     file->addSeparator();
     QAction* exportAct = file->addAction(tr("&Export Plot…"), this, &MainWindow::exportPlot);
     exportAct->setShortcut(QKeySequence(tr("Ctrl+E")));
