@@ -59,6 +59,8 @@ class CliObserver : public TrainObserver {
 public:
     CliObserver(std::ostream& err, std::ostream* metrics, bool quiet, std::string taskMetric)
         : err_(err), metrics_(metrics), quiet_(quiet), taskMetric_(std::move(taskMetric)) {}
+    /// The dev metric printed as evaluations come (known once the run's data is prepared).
+    void setTaskMetric(std::string m) { taskMetric_ = std::move(m); }
     void onProgress(int64_t step, int64_t total, double rate, double eta) override {
         const auto now = std::chrono::steady_clock::now();
         if (quiet_ || (step != total && now - last_ < std::chrono::milliseconds(200))) return;
@@ -211,36 +213,25 @@ int cmdTrain(const Args& a, std::ostream& out, std::ostream& err) {
         metricsFile.open(*path);
         if (!metricsFile) throw Error("--metrics", "cannot write " + *path);
     }
-    std::optional<CliObserver> obs;
+    CliObserver obs(err, metricsFile.is_open() ? &metricsFile : nullptr, a.flag("quiet"), "");
     ExecuteOptions opts;
+    opts.observer = &obs;
+    PreparedRun ran;  // what trains, as prepared (the record with max_length, pad / eos filled in)
     opts.onPrepared = [&](const PreparedRun& p) {
         describeRun(p, err);
-        obs.emplace(err, metricsFile.is_open() ? &metricsFile : nullptr, a.flag("quiet"), p.data.metric);
+        obs.setTaskMetric(p.data.metric);
+        ran.recipe = p.recipe;
+        ran.backbone.name = p.backbone.name;
+        ran.backbone.config = p.backbone.config;
+        ran.data.name = p.data.name;
+        ran.data.label_names = p.data.label_names;
     };
-    // The observer exists only once the run is prepared: forward to it from the start.
-    struct Forward : TrainObserver {
-        std::optional<CliObserver>* to;
-        void onProgress(int64_t s, int64_t t, double r, double e) override {
-            if (*to) (*to)->onProgress(s, t, r, e);
-        }
-        void onMetric(const MetricPoint& p) override {
-            if (*to) (*to)->onMetric(p);
-        }
-        void onStatus(RunStatus st, const std::string& m) override {
-            if (*to) (*to)->onStatus(st, m);
-        }
-    } forward;
-    forward.to = &obs;
-    opts.observer = &forward;
 
     // --project FILE records the run (created when missing) and trains it as any queued run is trained;
     // --resume ID continues an interrupted one from its record alone.
     TrainResult r;
-    PreparedRun local;
-    std::string projectPath;
-    int64_t runId = 0;
+    std::optional<int64_t> runId;
     if (auto file = a.get("project")) {
-        projectPath = *file;
         if (auto resume = a.getInt("resume")) {
             runId = *resume;
             for (const char* own : {"preset", "spec", "task", "data", "adapter", "model", "config"})
@@ -252,12 +243,12 @@ int cmdTrain(const Args& a, std::ostream& out, std::ostream& err) {
                 auto p = Project::open(*file);
                 for (const auto& m : p->openMessages())
                     err << *file << ": " << m << "\n";
-                const RunRecord run = p->run(runId);
-                if (run.state == RunState::Finished)
-                    throw Error("--resume", "run " + std::to_string(runId) + " already finished");
+                if (p->run(*runId).state == RunState::Finished)
+                    throw Error("--resume", "run " + std::to_string(*runId) + " already finished");
             }
-            err << "resuming run " << runId << " of " << *file << "\n";
+            err << "resuming run " << *runId << " of " << *file << "\n";
             opts.resume = true;
+            opts.threads = a.getInt("threads");  // this machine's setting, not the record's
         } else {
             const RunRecipe recipe = recipeFromArgs(a);
             std::unique_ptr<Project> project;
@@ -274,46 +265,31 @@ int cmdTrain(const Args& a, std::ostream& out, std::ostream& err) {
                 a.get("name").value_or(recipe.spec.name + " on " + dataName(recipe.data));
             runId = addRun(*project, name, a.get("preset").value_or(a.get("adapter") ? "adapter" : "custom"),
                            recipe, a.get("notes").value_or(""));
-            err << "recording run " << runId << " into " << *file << "\n";
+            err << "recording run " << *runId << " into " << *file << "\n";
         }
-        if (opts.resume) opts.threads = a.getInt("threads");  // this machine's setting, not the record's
-        r = executeRun(projectPath, runId, opts);
+        r = executeRun(*file, *runId, opts);
     } else {
         if (a.get("resume")) throw Error("--resume", "needs --project FILE");
-        const RunRecipe recipe = recipeFromArgs(a);
-        local = prepareRun(recipe, {}, "train");
+        PreparedRun local = prepareRun(recipeFromArgs(a), {}, "train");
         r = executeRun(local, nullptr, 0, opts);
     }
-    if (obs) obs->finish();
-    // What ran: the record as prepared (a project run is read back from its file).
-    RunRecipe ran = local.recipe;
-    std::string backboneName = local.backbone.name;
-    std::vector<std::string> labelNames = local.data.label_names;
-    std::string dataName0 = local.data.name;
-    if (!projectPath.empty()) {
-        auto p = Project::open(projectPath, Project::Mode::ReadOnly);
-        ran = runRecipe(*p, p->run(runId));
-        backboneName = ran.backbone.name;
-        dataName0 = dataName(ran.data);
-        labelNames = dataLabels(ran.data, p->datasets());
-    }
-    const ModelConfig cfg = backboneRefConfig(ran.backbone, "backbone");
-    const ParamReport rep = countParams(ran.spec, cfg);
+    obs.finish();
+    const ParamReport rep = countParams(ran.recipe.spec, ran.backbone.config);
     if (auto path = a.get("save")) {
         if (r.best_state.empty())
             throw Error("--save", "no evaluation ran, so there is no best checkpoint to save");
-        saveTrainable(*path, r.best_state, ran.spec,
-                      {{"task", dataName0},
+        saveTrainable(*path, r.best_state, ran.recipe.spec,
+                      {{"task", ran.data.name},
                        {"metric", r.metric_name},
                        {"best_dev_metric", r.best_dev_metric},
                        {"best_step", r.best_step},
-                       {"backbone", backboneName},
-                       {"labels", labelNames}});
+                       {"backbone", ran.backbone.name},
+                       {"labels", ran.data.label_names}});
     }
 
     json j = {{"status", toString(r.status)},
               {"message", r.message},
-              {"task", dataName0},
+              {"task", ran.data.name},
               {"metric_name", r.metric_name},
               {"best_dev_metric", r.best_dev_metric},
               {"best_step", r.best_step},
@@ -321,19 +297,20 @@ int cmdTrain(const Args& a, std::ostream& out, std::ostream& err) {
               {"seconds", r.seconds},
               {"trained", rep.trained},
               {"trained_pct", rep.trainedPct()},
-              {"spec", ran.spec.name},
-              {"backbone", backboneName},
-              {"device", ran.train.device},
+              {"spec", ran.recipe.spec.name},
+              {"backbone", ran.backbone.name},
+              {"device", ran.recipe.train.device},
               {"threads", currentThreadCount()}};
-    if (!projectPath.empty()) j["run"] = runId;
+    if (runId) j["run"] = *runId;
     if (a.flag("json")) {
         out << j.dump() << "\n";
     } else {
         char buf[300];
-        std::snprintf(
-            buf, sizeof buf, "%s: best dev %s %.4f at step %lld; %lld steps in %.1f s (%s, %d threads)\n",
-            toString(r.status), r.metric_name.c_str(), r.best_dev_metric, static_cast<long long>(r.best_step),
-            static_cast<long long>(r.steps_done), r.seconds, ran.train.device.c_str(), currentThreadCount());
+        std::snprintf(buf, sizeof buf,
+                      "%s: best dev %s %.4f at step %lld; %lld steps in %.1f s (%s, %d threads)\n",
+                      toString(r.status), r.metric_name.c_str(), r.best_dev_metric,
+                      static_cast<long long>(r.best_step), static_cast<long long>(r.steps_done), r.seconds,
+                      ran.recipe.train.device.c_str(), currentThreadCount());
         out << buf;
     }
     return r.status == RunStatus::Finished ? 0 : (r.status == RunStatus::Diverged ? 3 : 1);
@@ -355,7 +332,8 @@ int cmdDemo(const Args& a, std::ostream& out, std::ostream& err) {
         for (std::string id; std::getline(ss, id, ',');)
             ids.push_back(presetById(id).id);  // an unknown id is an error naming the presets
     }
-    if (std::find(ids.begin(), ids.end(), "full") == ids.end()) ids.insert(ids.begin(), "full");  // the reference
+    if (std::find(ids.begin(), ids.end(), "full") == ids.end())
+        ids.insert(ids.begin(), "full");  // the reference
 
     // A project of its own: kept with --project, else in a temporary folder removed at the end.
     namespace fs = std::filesystem;
@@ -375,7 +353,8 @@ int cmdDemo(const Args& a, std::ostream& out, std::ostream& err) {
     } cleanup{tempDir};
     std::vector<std::pair<std::string, int64_t>> runs;  // preset id, run id
     {
-        auto project = fs::exists(path) ? Project::open(path) : Project::create(path, backboneRefToJson(base.backbone));
+        auto project =
+            fs::exists(path) ? Project::open(path) : Project::create(path, backboneRefToJson(base.backbone));
         for (const auto& id : ids) {
             RunRecipe r = base;
             r.spec = resolvePreset(presetById(id), cfg);
@@ -385,9 +364,9 @@ int cmdDemo(const Args& a, std::ostream& out, std::ostream& err) {
         }
     }
     out << "PEFT Workbench " << appVersion() << " — headless demo: " << ids.size()
-        << " presets on the built-in sentiment task (" << base.data.train_size << " training examples, " << steps
-        << " steps each, seed " << seed << ") with the backbone '" << cfg.name << "' (" << backboneParamCount(cfg)
-        << " parameters)\n\n"
+        << " presets on the built-in sentiment task (" << base.data.train_size << " training examples, "
+        << steps << " steps each, seed " << seed << ") with the backbone '" << cfg.name << "' ("
+        << backboneParamCount(cfg) << " parameters)\n\n"
         << std::flush;
 
     struct Row {
@@ -416,8 +395,8 @@ int cmdDemo(const Args& a, std::ostream& out, std::ostream& err) {
         std::find_if(rows.begin(), rows.end(), [](const Row& r) { return r.preset == "full"; })->accuracy;
     const int64_t devExamples = TaskSizes{}.dev;
     char line[300];
-    std::snprintf(line, sizeof line, "%-10s %10s  %-26s %12s %9s  %s\n", "preset", "trained %", "dev accuracy [95 % CI]",
-                  "Δ vs full", "seconds", "status");
+    std::snprintf(line, sizeof line, "%-10s %10s  %-26s %12s %9s  %s\n", "preset", "trained %",
+                  "dev accuracy [95 % CI]", "Δ vs full", "seconds", "status");
     out << line << std::string(84, '-') << "\n";
     for (const Row& r : rows) {
         const auto [lo, hi] = wilsonInterval(r.accuracy, devExamples);
@@ -427,13 +406,14 @@ int cmdDemo(const Args& a, std::ostream& out, std::ostream& err) {
             std::snprintf(delta, sizeof delta, "reference");
         else
             std::snprintf(delta, sizeof delta, "%+.3f", r.accuracy - full);
-        std::snprintf(line, sizeof line, "%-10s %10.3f  %-26s %12s %9.1f  %s\n", r.preset.c_str(), r.trainedPct, acc,
-                      delta, r.seconds, r.status.c_str());
+        std::snprintf(line, sizeof line, "%-10s %10.3f  %-26s %12s %9.1f  %s\n", r.preset.c_str(),
+                      r.trainedPct, acc, delta, r.seconds, r.status.c_str());
         out << line;
     }
     out << "\nDev accuracy: the best evaluation's, on the " << devExamples
         << " dev examples, with the 95 % Wilson score interval over\n"
-           "those examples. One seed per preset (n = 1): the variation between seeds is not in the interval, so\n"
+           "those examples. One seed per preset (n = 1): the variation between seeds is not in the interval, "
+           "so\n"
            "differences inside the intervals are not findings.\n";
 
     const auto mam = std::find_if(runs.begin(), runs.end(), [](const auto& r) { return r.first == "mam"; });
@@ -452,7 +432,8 @@ int cmdDemo(const Args& a, std::ostream& out, std::ostream& err) {
         }
         out << "\n";
     }
-    if (tempDir.empty()) out << "\nThe runs are in " << path << " (open it in the workbench: peft-workbench " << path << ")\n";
+    if (tempDir.empty())
+        out << "\nThe runs are in " << path << " (open it in the workbench: peft-workbench " << path << ")\n";
     return std::all_of(rows.begin(), rows.end(), [](const Row& r) { return r.status == "finished"; }) ? 0 : 1;
 }
 
