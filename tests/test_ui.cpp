@@ -271,6 +271,12 @@ private Q_SLOTS:
         QSignalSpy ended(&w, &peft::ui::MainWindow::runEnded);
         w.runQueue();
         QTRY_VERIFY_WITH_TIMEOUT(w.trainingView()->pointCount(1, QStringLiteral("train/loss")) > 2, 120000);
+        // The Compare row of the running run is live: its status and step, not "queued 0/…".
+        QTableWidget* table = w.compareView()->table();
+        QTRY_VERIFY_WITH_TIMEOUT(
+            table->item(0, 3)->text() == QStringLiteral("running") &&
+                table->item(0, 7)->text().section(QLatin1Char('/'), 0, 0).toLongLong() > 0,
+            30000);
         // Pause holds the curve still; resume continues it.
         QAction* pause = nullptr;
         for (QAction* a : w.findChildren<QAction*>())
@@ -586,6 +592,30 @@ private Q_SLOTS:
             QVERIFY(device->count() >= 2 && model->item(1)->isEnabled());
         }
         QCOMPARE(w.trainSettings()->config().device, std::string("cpu"));
+    }
+
+    // A run that fails does not stop the queue: it is recorded as failed (no dialog) and the next one trains.
+    void queueGoesOnPastAFailedRun() {
+        const QString path = projectWithRun(dir_, QStringLiteral("failing.peftproj"), "bitfit", 10);
+        {
+            auto p = peft::Project::open(path.toStdString());
+            peft::RunRecord broken = p->run(1);
+            broken.name = "broken";
+            broken.train_config["precision"] = "bf16";  // a setting this version cannot honour
+            p->addRun(broken);
+            peft::RunRecord good = p->run(1);
+            good.name = "good";
+            p->addRun(good);
+        }
+        peft::ui::MainWindow w(path);
+        QSignalSpy drained(&w, &peft::ui::MainWindow::queueDrained);
+        w.runQueue();
+        QVERIFY(drained.wait(180000));
+        auto p = peft::Project::open(path.toStdString(), peft::Project::Mode::ReadOnly);
+        QCOMPARE(QString::fromUtf8(peft::toString(p->run(2).state)), QStringLiteral("failed"));
+        QVERIFY(p->run(2).message.find("precision") != std::string::npos);
+        QCOMPARE(QString::fromUtf8(peft::toString(p->run(1).state)), QStringLiteral("finished"));
+        QCOMPARE(QString::fromUtf8(peft::toString(p->run(3).state)), QStringLiteral("finished"));
     }
 
     // Duplicate with changes: a run's spec goes to the editor and its settings to the panel; queueing makes a

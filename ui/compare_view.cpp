@@ -232,6 +232,33 @@ void CompareView::setRuns(const std::vector<RunRecord>& runs, const std::vector<
             .arg(sizes.size()));
 }
 
+int CompareView::rowOf(qint64 run) const {
+    for (int row = 0; row < table_->rowCount(); ++row)
+        if (const QTableWidgetItem* item = table_->item(row, 0);
+            item && item->data(Qt::UserRole).toLongLong() == run)
+            return row;
+    return -1;
+}
+
+void CompareView::showProgress(qint64 run, qint64 step, qint64 total) {
+    const int row = rowOf(run);
+    if (row < 0) return;
+    table_->setSortingEnabled(false);  // the row stays where it is while it updates
+    table_->setItem(row, 3, new QTableWidgetItem(QString::fromUtf8(toString(RunState::Running))));
+    table_->setItem(row, 7, new NumberItem(double(step), QStringLiteral("%1/%2").arg(step).arg(total)));
+    table_->setSortingEnabled(true);
+}
+
+void CompareView::showLatestMetric(qint64 run, const QString& name, double value) {
+    const int row = rowOf(run);
+    if (row < 0) return;
+    table_->setSortingEnabled(false);
+    auto* item = new NumberItem(value, tr("%1 %2 (latest)").arg(name).arg(value, 0, 'f', 3));
+    item->setToolTip(tr("The run is training: its latest evaluation; the best one is shown when it ends"));
+    table_->setItem(row, 5, item);
+    table_->setSortingEnabled(true);
+}
+
 void CompareView::drawScatter() {
     const QString group = group_->currentText();
     QVector<double> xs, ys;
@@ -247,7 +274,7 @@ void CompareView::drawScatter() {
         xs << pct;
         ys << s.best_dev_metric;
         // Method and budget: two LoRA runs of different sizes are told apart.
-        const QString budget = pct >= 10 ? QString::number(pct, 'f', 0)
+        const QString budget = pct >= 10  ? QString::number(pct, 'f', 0)
                                : pct >= 1 ? QString::number(pct, 'f', 1)
                                           : QString::number(pct, 'g', 2);
         labels << QStringLiteral("%1 %2 %").arg(QString::fromStdString(r.preset), budget);

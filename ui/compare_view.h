@@ -27,6 +27,9 @@ public:
     /// reference line are within a group only.
     void setRuns(const std::vector<RunRecord>& runs, const std::vector<QString>& groups);
     QComboBox* groupBox() const { return group_; }
+    /// Live state of a training run between rereads of the project: its step and its latest dev metric.
+    void showProgress(qint64 run, qint64 step, qint64 total);
+    void showLatestMetric(qint64 run, const QString& name, double value);
     QTableWidget* table() const { return table_; }
     QCustomPlot* scatter() const { return plot_; }
 
@@ -36,6 +39,7 @@ Q_SIGNALS:
 
 private:
     void drawScatter();
+    int rowOf(qint64 run) const;
 
     std::vector<RunRecord> runs_;
     std::vector<QString> groups_;

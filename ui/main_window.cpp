@@ -129,13 +129,18 @@ MainWindow::MainWindow(const QString& project, QWidget* parent)
         refreshRuns();
     });
     connect(queue_, &RunQueue::progress, this,
-            [this](qint64, qint64 step, qint64 total, double rate, double eta) {
+            [this](qint64 run, qint64 step, qint64 total, double rate, double eta) {
+                compare_->showProgress(run, step, total);
                 progress_->setRange(0, int(total));
                 progress_->setValue(int(step));
                 rateLabel_->setText(tr("%1 steps/s · ETA %2 s").arg(rate, 0, 'f', 1).arg(eta, 0, 'f', 0));
             });
-    connect(queue_, &RunQueue::metrics, this,
-            [this](qint64 run, const QVector<MetricSample>& m) { training_->addSamples(run, m); });
+    connect(queue_, &RunQueue::metrics, this, [this](qint64 run, const QVector<MetricSample>& m) {
+        training_->addSamples(run, m);
+        for (const MetricSample& sample : m)
+            if (sample.split == QLatin1String("dev") && sample.name != QLatin1String("loss"))
+                compare_->showLatestMetric(run, sample.name, sample.value);
+    });
     connect(queue_, &RunQueue::statusChanged, this,
             [this](qint64 run, const QString& status, const QString& msg) {
                 runLabel_->setText(tr("run %1: %2%3")
@@ -146,9 +151,10 @@ MainWindow::MainWindow(const QString& project, QWidget* parent)
         rateLabel_->clear();
         runDevice_.clear();
         showEngineState();
-        if (!ok) {
+        if (!ok) {  // said, not a dialog: the queue goes on with the next run (the Compare row keeps the
+                    // reason)
             runLabel_->setText(tr("run %1 failed: %2").arg(run).arg(msg));
-            QMessageBox::warning(this, tr("Training failed"), tr("Run %1 failed:\n%2").arg(run).arg(msg));
+            runLabel_->setToolTip(msg);
         }
         refreshRuns();
         Q_EMIT runEnded(run);

@@ -7,11 +7,13 @@ namespace peft::ui {
 
 namespace {
 
-/// The next run to train: the first queued or interrupted one (and whether it resumes from a checkpoint).
-std::pair<qint64, bool> nextRun(const QString& path) {
+/// The next run to train: the first queued or interrupted one not tried yet in this pass (and whether it
+/// resumes from a checkpoint). A run that failed without its record changing (a resume whose state cannot
+/// be read leaves the run as it was) is not tried twice.
+std::pair<qint64, bool> nextRun(const QString& path, const QSet<qint64>& tried) {
     auto p = Project::open(path.toStdString(), Project::Mode::ReadOnly);
     for (const auto& r : p->runs())
-        if (r.state == RunState::Queued || r.state == RunState::Interrupted)
+        if ((r.state == RunState::Queued || r.state == RunState::Interrupted) && !tried.contains(r.id))
             return {r.id, r.state == RunState::Interrupted && p->checkpoint(r.id, "eval").has_value()};
     return {0, false};
 }
@@ -34,8 +36,7 @@ RunQueue::RunQueue(QObject* parent) : QObject(parent) {
     connect(worker_, &RunWorker::metrics, this, &RunQueue::metrics);
     connect(worker_, &RunWorker::statusChanged, this, &RunQueue::statusChanged);
     connect(worker_, &RunWorker::finished, this, [this](qint64 run, bool ok, const QString& message) {
-        current_ = 0;
-        if (!ok) active_ = false;
+        current_ = 0;  // a failed run is recorded as failed and the queue goes on: it is not picked again
         Q_EMIT runFinished(run, ok, message);
         Q_EMIT stateChanged();
         if (skip_) {
@@ -59,6 +60,7 @@ void RunQueue::start() {
     if (current_ || project_.isEmpty()) return;
     active_ = true;
     position_ = 0;
+    tried_.clear();
     try {
         total_ = pendingRuns(project_);
     } catch (const std::exception&) {
@@ -88,7 +90,7 @@ void RunQueue::startRun(qint64 run) {
 void RunQueue::startNext() {
     std::pair<qint64, bool> next{0, false};
     try {
-        next = nextRun(project_);
+        next = nextRun(project_, tried_);
     } catch (const std::exception& e) {
         active_ = false;
         Q_EMIT runFinished(0, false, QString::fromUtf8(e.what()));
@@ -100,6 +102,7 @@ void RunQueue::startNext() {
         return;
     }
     ++position_;
+    tried_.insert(next.first);
     launch(next.first, next.second);
 }
 

@@ -4,6 +4,7 @@
 // RunWorker, picks the project's next queued or interrupted run (interrupted ones resume from their
 // checkpoint), and offers start / pause / stop / next. A pause holds across the hand-over between two runs.
 #include <QObject>
+#include <QSet>
 #include <QString>
 #include <QThread>
 #include <QVector>
@@ -49,7 +50,7 @@ Q_SIGNALS:
     void progress(qint64 run, qint64 step, qint64 total, double stepsPerSecond, double etaSeconds);
     void metrics(qint64 run, const QVector<peft::ui::MetricSample>& samples);
     void statusChanged(qint64 run, const QString& status, const QString& message);
-    /// `ok` false: it failed (the message says why) and the queue stopped.
+    /// `ok` false: it failed (the message says why; the run is recorded as failed) — the queue goes on.
     void runFinished(qint64 run, bool ok, const QString& message);
     /// No queued or interrupted run is left (or the queue was stopped).
     void drained();
@@ -66,6 +67,7 @@ private:
     qint64 current_ = 0;
     bool active_ = false, paused_ = false, skip_ = false;
     int position_ = 0, total_ = 0;
+    QSet<qint64> tried_;  // runs started in this pass of the queue
 };
 
 }  // namespace peft::ui

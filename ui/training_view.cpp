@@ -33,10 +33,18 @@ bool isTrainLossGraph(const QCPGraph* g) {
 }  // namespace
 
 QColor TrainingView::runColor(int index) {
-    // Tableau 10: distinct, colour-blind friendly in the first few.
-    static const QRgb colors[] = {0x4e79a7, 0xf28e2b, 0xe15759, 0x76b7b2, 0x59a14f,
-                                  0xedc948, 0xb07aa1, 0xff9da7, 0x9c755f, 0xbab0ac};
-    return QColor(colors[index % 10]);
+    // Tableau 20: the ten strong hues first (distinct, colour-blind friendly in the first few), then their
+    // light partners, so 20 runs get 20 colours; beyond that the line style changes too (runPenStyle).
+    static const QRgb colors[] = {0x4e79a7, 0xf28e2b, 0xe15759, 0x76b7b2, 0x59a14f, 0xedc948, 0xb07aa1,
+                                  0xff9da7, 0x9c755f, 0x79706e, 0xa0cbe8, 0xffbe7d, 0xff9d9a, 0x86bcb6,
+                                  0x8cd17d, 0xf1ce63, 0xd4a6c8, 0xfabfd2, 0xd7b5a6, 0xbab0ac};
+    constexpr int n = int(sizeof colors / sizeof colors[0]);
+    return QColor(colors[((index % n) + n) % n]);
+}
+
+Qt::PenStyle TrainingView::runPenStyle(int index) {
+    static const Qt::PenStyle styles[] = {Qt::SolidLine, Qt::DashDotLine, Qt::DashDotDotLine};
+    return styles[(std::max(index, 0) / 20) % 3];
 }
 
 TrainingView::TrainingView(QWidget* parent) : QWidget(parent) {
@@ -107,6 +115,7 @@ void TrainingView::addRun(qint64 run, const QString& name) {
     Run r;
     r.name = name;
     r.color = runColor(int(order_.size()));
+    r.style = runPenStyle(int(order_.size()));
     runs_.insert(run, r);
     order_.push_back(run);
     scheduleReplot();
@@ -154,7 +163,7 @@ TrainingView::Series& TrainingView::seriesFor(Run& r, qint64 run, const QString&
     const bool metric = !key.endsWith(QLatin1String("/loss"));
     s.graph = plot_->addGraph(plot_->xAxis, metric ? plot_->yAxis2 : plot_->yAxis);
     QPen pen(r.color, isTrainLoss(key) ? 1.6 : 1.4);
-    if (key == QLatin1String("dev/loss")) pen.setStyle(Qt::DashLine);
+    pen.setStyle(key == QLatin1String("dev/loss") ? Qt::DashLine : r.style);
     s.graph->setPen(pen);
     if (metric) {
         s.graph->setScatterStyle(QCPScatterStyle(QCPScatterStyle::ssDisc, r.color, r.color, 5));

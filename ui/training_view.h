@@ -55,6 +55,8 @@ public:
     bool exportCsv(const QString& path) const;
 
     static QColor runColor(int index);
+    /// The training-loss line style of the index-th run: solid for the first 20, then dash-dot patterns.
+    static Qt::PenStyle runPenStyle(int index);
 
 private:
     struct Series {
@@ -67,6 +69,7 @@ private:
     struct Run {
         QString name;
         QColor color;
+        Qt::PenStyle style = Qt::SolidLine;
         QHash<QString, Series> series;
     };
     Series& seriesFor(Run& r, qint64 run, const QString& key);
