@@ -270,7 +270,7 @@ int cmdTrain(const Args& a, std::ostream& out, std::ostream& err) {
         r = executeRun(*file, *runId, opts);
     } else {
         if (a.get("resume")) throw Error("--resume", "needs --project FILE");
-        PreparedRun local = prepareRun(recipeFromArgs(a), {}, "train");
+        PreparedRun local = prepareRun(recipeFromArgs(a), "train");
         r = executeRun(local, nullptr, 0, opts);
     }
     obs.finish();

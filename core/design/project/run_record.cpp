@@ -133,9 +133,16 @@ BackboneRef folderBackboneRef(const std::string& dir0, bool hash) {
     const std::string weights = dir + "/" + r.weights;
     if (!fs::exists(weights))
         throw Error(dir, "no weights: expected model.safetensors or model.safetensors.index.json");
-    std::error_code ec;
-    if (hash && fs::file_size(weights, ec) < kMaxHashedWeightsBytes && !ec) r.hash = sha256File(weights);
+    if (hash) hashBackboneWeights(r);
     return r;
+}
+
+void hashBackboneWeights(BackboneRef& r) {
+    if (r.kind != BackboneRef::Kind::Folder || !r.hash.empty() || r.weights.empty()) return;
+    const std::string weights = r.path + "/" + r.weights;
+    std::error_code ec;
+    const auto size = fs::file_size(weights, ec);
+    if (!ec && size < kMaxHashedWeightsBytes) r.hash = sha256File(weights);
 }
 
 void checkBackboneWeights(const BackboneRef& r, const std::string& where) {
@@ -340,11 +347,7 @@ int64_t addRun(Project& project, const std::string& name, const std::string& pre
             d.dataset_id = project.addDataset(row);
         }
     }
-    if (recipe.backbone.kind == BackboneRef::Kind::Folder && recipe.backbone.hash.empty()) {
-        const bool randomInit = recipe.backbone.random_init;
-        recipe.backbone = folderBackboneRef(recipe.backbone.path, true);
-        recipe.backbone.random_init = randomInit;
-    }
+    hashBackboneWeights(recipe.backbone);
     RunRecord r;
     r.name = name;
     r.preset = preset;

@@ -46,6 +46,9 @@ BackboneRef backboneRefFromJson(const nlohmann::json& j, const std::string& wher
 /// tokenizer) loads and that it has weights: path made absolute; with `hash`, the weights' SHA-256 when
 /// the file is under 1 GiB (addRun hashes a reference that has none).
 BackboneRef folderBackboneRef(const std::string& dir, bool hash = true);
+/// Fills in a folder reference's missing SHA-256 of its weights when the file is under 1 GiB (nothing else is
+/// read: no config, no tokenizer).
+void hashBackboneWeights(BackboneRef& r);
 /// Refuses a folder reference whose weights no longer have the recorded SHA-256 (`where` names the run).
 void checkBackboneWeights(const BackboneRef& r, const std::string& where);
 /// The shipped default backbone when installed, else the built-in random byte-level one.

@@ -65,14 +65,13 @@ Dataset buildRunData(const LoadedBackbone& lb, const DataRef& d, const std::opti
     return ds;
 }
 
-PreparedRun prepareRun(const RunRecipe& recipe, const std::vector<DatasetRecord>& datasets,
-                       const std::string& where) {
+PreparedRun prepareRun(const RunRecipe& recipe, const std::string& where) {
     PreparedRun p;
     p.recipe = recipe;
     TrainConfig& tc = p.recipe.train;
     std::optional<FileData> files;
     if (recipe.data.files) files = readRecordedFiles(recipe.data, where);
-    const std::vector<std::string> labels = files ? files->labels : dataLabels(recipe.data, datasets);
+    const std::vector<std::string> labels = files ? files->labels : builtinTaskLabels(recipe.data.task);
     checkBackboneWeights(recipe.backbone, where);
     p.backbone = openBackbone(recipe.backbone, int64_t(labels.size()), tc.seed);
     p.notes = p.backbone.notes;
@@ -164,7 +163,7 @@ TrainResult executeRun(const std::string& projectPath, int64_t runId, const Exec
     if (record.state == RunState::Finished) throw Error(where, "already finished");  // and stays so
     PreparedRun run;
     try {
-        run = prepareRun(runRecipe(*project, record), project->datasets(), where);
+        run = prepareRun(runRecipe(*project, record), where);
     } catch (const Error& e) {
         project->setRunState(runId, RunState::Failed, e.what());
         throw;

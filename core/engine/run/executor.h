@@ -30,10 +30,9 @@ struct PreparedRun {
 };
 
 /// Loads the backbone, applies the spec (or imports the adapter the run starts from), reads and encodes the
-/// data. `datasets` are the project's dataset rows (for imported files' labels); `where` names the run in
-/// errors. Checks that recorded files and backbone weights did not change since they were recorded.
-PreparedRun prepareRun(const RunRecipe& recipe, const std::vector<DatasetRecord>& datasets,
-                       const std::string& where);
+/// data; `where` names the run in errors. Checks that recorded files and backbone weights did not change
+/// since they were recorded.
+PreparedRun prepareRun(const RunRecipe& recipe, const std::string& where);
 
 /// The encoded data of `d` for `lb` (built-in task or files already read), inputs cut to `maxLength`.
 Dataset buildRunData(const LoadedBackbone& lb, const DataRef& d, const std::optional<FileData>& files,
