@@ -655,6 +655,39 @@ private Q_SLOTS:
             peft::Error, peft::Project::open(path.toStdString(), peft::Project::Mode::ReadOnly)->run(copy));
     }
 
+    // The run list beside the curves decides what is drawn (with the Compare selection as a second filter);
+    // 20 runs get 20 different colours.
+    void runListDecidesWhatIsDrawn() {
+        peft::ui::TrainingView v;
+        v.addRun(1, QStringLiteral("first"));
+        v.addRun(2, QStringLiteral("second"));
+        v.addSamples(1, {{1, 0.1, QStringLiteral("train"), QStringLiteral("loss"), 0.5}});
+        v.addSamples(2, {{1, 0.1, QStringLiteral("train"), QStringLiteral("loss"), 0.7}});
+        QCOMPARE(v.runList()->count(), 2);
+        auto drawn = [&](qint64 run) {
+            bool any = false;
+            for (int i = 0; i < v.plot()->graphCount(); ++i)
+                if (v.plot()->graph(i)->property("run").toLongLong() == run)
+                    any = any || v.plot()->graph(i)->visible();
+            return any;
+        };
+        QVERIFY(drawn(1) && drawn(2));
+        v.runList()->item(1)->setCheckState(Qt::Unchecked);
+        QVERIFY(drawn(1) && !drawn(2) && !v.isRunShown(2));
+        v.addSamples(2, {{2, 0.2, QStringLiteral("dev"), QStringLiteral("accuracy"), 0.6}});  // a new series
+        QVERIFY(!drawn(2));
+        v.showOnly({2});  // the Compare selection
+        QVERIFY(!drawn(1) && !drawn(2));
+        v.showOnly({});
+        QVERIFY(drawn(1) && !drawn(2));
+        v.removeRun(1);
+        QCOMPARE(v.runList()->count(), 1);
+        QSet<QRgb> colours;
+        for (int i = 0; i < 20; ++i)
+            colours.insert(peft::ui::TrainingView::runColor(i).rgb());
+        QCOMPARE(colours.size(), 20);
+    }
+
     // Δ is against full fine-tuning of the same backbone and data only: two backbones, two tasks.
     void compareNeverMixesGroups() {
         auto run = [](qint64 id, const char* preset, double metric, int64_t trained) {

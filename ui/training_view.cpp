@@ -7,7 +7,10 @@
 #include <QFile>
 #include <QHBoxLayout>
 #include <QLabel>
+#include <QListWidget>
+#include <QPainter>
 #include <QSlider>
+#include <QSplitter>
 #include <QTextStream>
 #include <QTimer>
 #include <QVBoxLayout>
@@ -60,9 +63,20 @@ TrainingView::TrainingView(QWidget* parent) : QWidget(parent) {
     plot_->yAxis2->setVisible(true);
     plot_->yAxis2->setLabel(tr("dev metric"));
     plot_->yAxis2->setRange(0, 1);
-    plot_->legend->setVisible(true);
+    // The run list beside the plot is the legend on screen (it never covers the curves); the plot's own
+    // legend appears in exported images only.
+    plot_->legend->setVisible(false);
     plot_->legend->setFont(QFont(font().family(), 8));
     plot_->axisRect()->insetLayout()->setInsetAlignment(0, Qt::AlignTop | Qt::AlignRight);
+    list_ = new QListWidget(this);
+    list_->setObjectName(QStringLiteral("TrainingRunList"));
+    list_->setToolTip(tr("The runs drawn: untick to hide a run's curves"));
+    list_->setTextElideMode(Qt::ElideMiddle);
+    list_->setHorizontalScrollBarPolicy(Qt::ScrollBarAlwaysOff);  // long names elide instead
+    connect(list_, &QListWidget::itemChanged, this, [this] { applyVisibility(); });
+    filterNote_ = new QLabel(this);
+    filterNote_->setWordWrap(true);
+    filterNote_->setVisible(false);
     plot_->setToolTip(
         tr("Solid: training loss (EMA-smoothed). Dashed: evaluation loss. Dots: the task metric on the "
            "right axis. Drag to pan, wheel to zoom, double-click to fit."));
@@ -98,10 +112,21 @@ TrainingView::TrainingView(QWidget* parent) : QWidget(parent) {
     controls->addSpacing(16);
     controls->addWidget(logY_);
     controls->addWidget(xAxis_);
+    auto* side = new QWidget(this);
+    auto* sideLayout = new QVBoxLayout(side);
+    sideLayout->setContentsMargins(0, 0, 0, 0);
+    sideLayout->addWidget(filterNote_);
+    sideLayout->addWidget(list_, 1);
+    auto* split = new QSplitter(Qt::Horizontal, this);
+    split->addWidget(plot_);
+    split->addWidget(side);
+    split->setStretchFactor(0, 1);
+    split->setStretchFactor(1, 0);
+    split->setSizes({900, 240});
     auto* layout = new QVBoxLayout(this);
     layout->setContentsMargins(0, 0, 0, 0);
     layout->addLayout(controls);
-    layout->addWidget(plot_, 1);
+    layout->addWidget(split, 1);
     smoothLabel_->setText(QString::number(alpha_, 'f', 2));
 
     replotTimer_ = new QTimer(this);
@@ -118,6 +143,20 @@ void TrainingView::addRun(qint64 run, const QString& name) {
     r.style = runPenStyle(int(order_.size()));
     runs_.insert(run, r);
     order_.push_back(run);
+    // Its row in the run list: a swatch of its colour and line, its name, ticked.
+    QPixmap swatch(22, 12);
+    swatch.fill(Qt::transparent);
+    {
+        QPainter painter(&swatch);
+        painter.setPen(QPen(r.color, 3, r.style));
+        painter.drawLine(1, 6, 21, 6);
+    }
+    const QSignalBlocker block(list_);
+    auto* item = new QListWidgetItem(QIcon(swatch), name, list_);
+    item->setToolTip(name);
+    item->setData(Qt::UserRole, run);
+    item->setFlags(item->flags() | Qt::ItemIsUserCheckable);
+    item->setCheckState(Qt::Checked);
     scheduleReplot();
 }
 
@@ -128,6 +167,9 @@ void TrainingView::removeRun(qint64 run) {
         if (s.graph) plot_->removeGraph(s.graph);
     runs_.erase(it);
     order_.removeAll(run);
+    const QSignalBlocker block(list_);
+    for (int i = list_->count() - 1; i >= 0; --i)
+        if (list_->item(i)->data(Qt::UserRole).toLongLong() == run) delete list_->takeItem(i);
     scheduleReplot();
 }
 
@@ -135,13 +177,28 @@ void TrainingView::clear() {
     plot_->clearGraphs();
     runs_.clear();
     order_.clear();
+    const QSignalBlocker block(list_);
+    list_->clear();
     followData_ = true;
     scheduleReplot();
 }
 
 void TrainingView::showOnly(const QList<qint64>& runs) {
+    compareFilter_ = runs;
+    applyVisibility();
+}
+
+bool TrainingView::isRunShown(qint64 run) const {
+    if (!compareFilter_.isEmpty() && !compareFilter_.contains(run)) return false;
+    for (int i = 0; i < list_->count(); ++i)
+        if (list_->item(i)->data(Qt::UserRole).toLongLong() == run)
+            return list_->item(i)->checkState() == Qt::Checked;
+    return true;
+}
+
+void TrainingView::applyVisibility() {
     for (auto it = runs_.begin(); it != runs_.end(); ++it) {
-        const bool visible = runs.isEmpty() || runs.contains(it.key());
+        const bool visible = isRunShown(it.key());
         for (auto& series : it->series) {
             series.graph->setVisible(visible);
             if (isTrainLossGraph(series.graph)) {
@@ -152,6 +209,9 @@ void TrainingView::showOnly(const QList<qint64>& runs) {
             }
         }
     }
+    filterNote_->setVisible(!compareFilter_.isEmpty());
+    filterNote_->setText(tr("Showing the %n run(s) selected in Compare (clear that selection to show all)",
+                            "", int(compareFilter_.size())));
     followData_ = true;
     scheduleReplot();
 }
@@ -173,6 +233,10 @@ TrainingView::Series& TrainingView::seriesFor(Run& r, qint64 run, const QString&
     s.graph->setProperty("series", key);
     if (!isTrainLoss(key)) s.graph->removeFromLegend();  // one legend row per run: its training loss
     s.graph->setProperty("run", run);
+    if (!isRunShown(run)) {  // a hidden run's new series stays hidden
+        s.graph->setVisible(false);
+        s.graph->removeFromLegend();
+    }
     return *r.series.insert(key, s);
 }
 
@@ -316,8 +380,12 @@ double TrainingView::replotNow() {
 }
 
 bool TrainingView::exportImage(const QString& path) {
+    plot_->legend->setVisible(true);  // the image carries its own legend (the run list is not in it)
     replotNow();
-    return savePlot(plot_, path);
+    const bool ok = savePlot(plot_, path);
+    plot_->legend->setVisible(false);
+    replotNow();
+    return ok;
 }
 
 bool TrainingView::exportCsv(const QString& path) const {

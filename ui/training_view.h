@@ -20,6 +20,7 @@ class QCPAxis;
 class QCPGraph;
 class QCPRange;
 class QLabel;
+class QListWidget;
 class QSlider;
 class QTimer;
 
@@ -35,8 +36,12 @@ public:
     void addRun(qint64 run, const QString& name);
     void removeRun(qint64 run);
     void clear();
-    /// Shows only these runs (all when empty).
+    /// Shows only these runs (all when empty) — the Compare selection; a note says so. Runs unticked in the
+    /// run list stay hidden either way.
     void showOnly(const QList<qint64>& runs);
+    /// Whether a run's curves are drawn (ticked in the run list and not filtered out by Compare).
+    bool isRunShown(qint64 run) const;
+    QListWidget* runList() const { return list_; }
     /// Appends points of a run (unknown runs are added with a generic name).
     void addSamples(qint64 run, const QVector<MetricSample>& samples);
     bool hasRun(qint64 run) const { return runs_.contains(run); }
@@ -78,8 +83,12 @@ private:
     void rebuildAll();
     void scheduleReplot();
     bool visibleSpan(QCPAxis* valueAxis, QCPRange& out) const;
+    void applyVisibility();
 
     QCustomPlot* plot_ = nullptr;
+    QListWidget* list_ = nullptr;
+    QLabel* filterNote_ = nullptr;
+    QList<qint64> compareFilter_;
     QSlider* smoothSlider_ = nullptr;
     QLabel* smoothLabel_ = nullptr;
     QCheckBox* logY_ = nullptr;
