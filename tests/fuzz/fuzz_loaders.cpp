@@ -21,6 +21,7 @@
 #include "model/config.h"
 #include "peft/spec.h"
 #include "project/project.h"
+#include "project/run_record.h"
 #include "train/trainer.h"
 #include "util/error.h"
 #include "util/json_read.h"
@@ -29,7 +30,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     if (size == 0) return 0;
     const std::string bytes(reinterpret_cast<const char*>(data) + 1, size - 1);
     try {
-        switch (data[0] % 9) {
+        // 0xfe selects the run record (the case added last: the other seeds keep their cases).
+        switch (data[0] == 0xfe ? 9 : data[0] % 9) {
             case 0:
                 peft::parseSafetensors(bytes, "fuzz");
                 break;
@@ -131,6 +133,14 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
             case 8:  // a design-space spec
                 peft::specFromJsonText(bytes, "spec.json");
                 break;
+            case 9: {  // a run record (what `project show` prints, what a run's train_config holds): read,
+                       // and what was read writes and reads back to the same settings
+                const peft::RunRecipe r =
+                    peft::runRecipeFromJson(peft::parseJson(bytes, "record.json"), "record");
+                if (peft::runRecipeFromJson(peft::runRecipeToJson(r), "again").train != r.train)
+                    __builtin_trap();
+                break;
+            }
             default: {
                 static const auto bert = peft::WordPieceTokenizer::fromVocabFile(
                     PEFT_TEST_DATA "/tokenizers/bert-base-uncased/vocab.txt");
