@@ -19,6 +19,7 @@
 #include <nlohmann/json.hpp>
 
 #include "cli/commands.h"
+#include "data/coverage.h"
 #include "data/file_data.h"
 #include "data/world.h"
 #include "io/adapter.h"
@@ -1122,6 +1123,19 @@ int cmdData(const Args& a, std::ostream& out, std::ostream&) {
         j["labels"] = d.labels;
         j["label_counts"] = counts;
     }
+    std::string warning;
+    if (a.get("model")) {
+        const BackboneRef ref = backboneRefFromArgs(a);
+        const VocabularyCoverage c = dataCoverage(*openFolderTokenizer(backboneRefDir(ref, "--model")), d);
+        const std::string name = backboneRefConfig(ref, "--model").name;
+        warning = coverageWarning(c, name);
+        j["coverage"] = {{"backbone", name},
+                         {"texts", c.texts},
+                         {"tokens", c.tokens},
+                         {"unknown", c.unknown},
+                         {"unknown_share", c.unknownShare()},
+                         {"warning", warning}};
+    }
     if (a.flag("json")) {
         out << j.dump(2) << "\n";
         return 0;
@@ -1142,6 +1156,14 @@ int cmdData(const Args& a, std::ostream& out, std::ostream&) {
         out << "skipped " << d.skipped << " bad rows:\n";
         for (const auto& m : d.skipped_messages)
             out << "  " << m << "\n";
+    }
+    if (j.contains("coverage")) {
+        const json& c = j["coverage"];
+        out << "vocabulary: " << c["unknown"].get<int64_t>() << " of " << c["tokens"].get<int64_t>()
+            << " tokens are <unk> for " << c["backbone"].get<std::string>() << "'s tokenizer ("
+            << static_cast<int>(std::lround(1000 * c["unknown_share"].get<double>())) / 10.0 << " %, first "
+            << c["texts"].get<int64_t>() << " texts)\n";
+        if (!warning.empty()) out << "warning: " << warning << "\n";
     }
     return 0;
 }

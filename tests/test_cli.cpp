@@ -145,12 +145,32 @@ private Q_SLOTS:
         QVERIFY(j.contains("lambda_reason"));
     }
 
+    // `peftwb data --model` says how much of the text the backbone's tokenizer maps to <unk>: SST-2 on the
+    // built-in world's words is mostly unknown (a warning; the JSON has the counts).
+    void dataReportsVocabularyCoverage() {
+        const QString sst2 = QStringLiteral(PEFT_TEST_DATA "/glue/SST-2/dev.tsv");
+        const Result r = peftwb({QStringLiteral("data"), QStringLiteral("--data"), sst2,
+                                 QStringLiteral("--model"), QStringLiteral("default")});
+        QCOMPARE(r.code, 0);
+        QVERIFY2(r.out.contains("tokens are <unk> for world-lm's tokenizer"), r.out.constData());
+        QVERIFY(r.out.contains("warning: "));
+        const Result j =
+            peftwb({QStringLiteral("data"), QStringLiteral("--data"), sst2, QStringLiteral("--model"),
+                    QStringLiteral("default"), QStringLiteral("--json")});
+        const nlohmann::json c = nlohmann::json::parse(j.out.toStdString()).at("coverage");
+        QCOMPARE(c.at("texts").get<int64_t>(), int64_t(872));
+        QVERIFY(c.at("unknown_share").get<double>() > 0.5);
+        QCOMPARE(c.at("unknown_share").get<double>(),
+                 double(c.at("unknown").get<int64_t>()) / double(c.at("tokens").get<int64_t>()));
+    }
+
     void versionNamesLibTorchDevicesThreads() {
         const Result r = peftwb({QStringLiteral("--version")});
         QCOMPARE(r.code, 0);
         QVERIFY(r.out.startsWith("peftwb 0."));
         QVERIFY(r.out.contains("LibTorch 1.") || r.out.contains("LibTorch 2."));
-        QVERIFY(r.out.contains("devices: cpu"));
+        QVERIFY2(r.out.contains("devices:\n  cpu — "), r.out.constData());  // each with its name and memory
+        QVERIFY(r.out.contains(" GiB"));
         QVERIFY(r.out.contains("threads: "));
     }
 

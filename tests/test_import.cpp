@@ -9,8 +9,11 @@
 #include <fstream>
 #include <numeric>
 
+#include "data/coverage.h"
 #include "data/file_data.h"
+#include "data/hf_tokenizer.h"
 #include "data/table.h"
+#include "model/backbone_config.h"
 #include "test_support.h"
 #include "util/error.h"
 
@@ -47,6 +50,39 @@ class TestImport : public QObject {
     Q_OBJECT
 
 private Q_SLOTS:
+    // Vocabulary coverage: the <unk> share counted by hand on a small text, then SST-2 through the built-in
+    // world's word tokenizer (mostly unknown: warned) and BERT's WordPiece (covered: no warning).
+    void vocabularyCoverageCountsUnknownTokens() {
+        const std::string world = defaultBackboneDir();
+        QVERIFY(!world.empty());
+        const auto words = openFolderTokenizer(world);
+        // "the" and "was" are words of the world; the two made-up ones are not: 2 of 6 tokens.
+        const VocabularyCoverage small = vocabularyCoverage(*words, {"the plot was", "zqxj the vbnm"});
+        QCOMPARE(small.texts, int64_t(2));
+        QCOMPARE(small.tokens, int64_t(6));
+        QCOMPARE(small.unknown, int64_t(2));
+        QCOMPARE(vocabularyCoverage(*words, {"a", "b", "c"}, 2).texts, int64_t(2));  // the limit
+        // The byte-level tokenizer has no <unk>: everything is covered.
+        QCOMPARE(vocabularyCoverage(*openFolderTokenizer(""), {"zqxj ünïcode"}).unknown, int64_t(0));
+
+        FileDatasetSpec s;
+        s.train = PEFT_TEST_DATA "/glue/SST-2/dev.tsv";
+        s.dev_fraction = 0;
+        const FileData sst2 = readFileData(s);
+        const VocabularyCoverage onWorld = dataCoverage(*words, sst2);
+        QCOMPARE(onWorld.texts, int64_t(872));
+        QVERIFY2(onWorld.unknownShare() > 0.5, std::to_string(onWorld.unknownShare()).c_str());
+        const std::string warning = coverageWarning(onWorld, "world-lm");
+        QVERIFY(warning.find("% of the tokens are <unk> for world-lm") != std::string::npos);
+        const auto bert = loadHfTokenizer(PEFT_TEST_DATA "/tokenizers/bert-base-uncased", "bert");
+        const VocabularyCoverage onBert = dataCoverage(*bert, sst2);
+        QVERIFY2(onBert.unknownShare() < 0.01, std::to_string(onBert.unknownShare()).c_str());
+        QVERIFY(coverageWarning(onBert, "bert").empty());
+        // The threshold: 19 of 100 is not warned, 20 of 100 is.
+        QVERIFY(coverageWarning({1, 100, 19}, "x").empty());
+        QVERIFY(!coverageWarning({1, 100, 20}, "x").empty());
+    }
+
     // Integer labels sort by value at any length: the fuzzer's 20-digit label once overflowed stoll.
     void integerLabelsSortByValue() {
         std::vector<LabeledRow> rows;

@@ -29,18 +29,21 @@
 #include "run/executor.h"
 #include "test_support.h"
 
+#include "block_diagram.h"
 #include "budget_chart.h"
 #include "compare_view.h"
 #include "import_dialog.h"
 #include "lambda_view.h"
 #include "main_window.h"
 #include "param_view.h"
+#include "plot_style.h"
 #include "run_queue.h"
 #include "spec_editor.h"
 #include "sweep_dialog.h"
 #include "train_settings.h"
 #include "training_view.h"
 
+#include "model/backbone_config.h"
 #include "model/config.h"
 #include "peft/accounting.h"
 #include "peft/presets.h"
@@ -48,6 +51,8 @@
 #include "util/system.h"
 
 namespace {
+
+using CV = peft::ui::CompareView;
 
 /// A project with one queued run of `preset` on sentiment.
 QString projectWithRun(const QTemporaryDir& dir, const QString& name, const char* preset, int steps) {
@@ -104,7 +109,7 @@ private Q_SLOTS:
         QCOMPARE(w.projectPath(), peft::ui::MainWindow::defaultProjectPath());
         QVERIFY(QFileInfo::exists(w.projectPath()));
         QCOMPARE(w.compareView()->table()->rowCount(), 16);
-        QCOMPARE(w.compareView()->table()->item(0, 3)->text(), QStringLiteral("queued"));
+        QCOMPARE(w.compareView()->table()->item(0, CV::ColStatus)->text(), QStringLiteral("queued"));
     }
 
     void runFromGuiReportsProgressAndFinishes() {
@@ -113,17 +118,23 @@ private Q_SLOTS:
         QCOMPARE(w.projectPath(), path);
         QSignalSpy ended(&w, &peft::ui::MainWindow::runEnded);
         QSignalSpy drained(&w, &peft::ui::MainWindow::queueDrained);
+        const int lambdaTab = w.tabs()->indexOf(w.lambdaView());
+        w.tabs()->setCurrentIndex(lambdaTab);  // the user is elsewhere: starting a run must not move them
         w.runQueue();
         QVERIFY(w.isTraining());
         QVERIFY(drained.wait(180000));
+        QCOMPARE(w.tabs()->currentIndex(), lambdaTab);
         QCOMPARE(ended.count(), 1);
         QVERIFY(!w.isTraining());
         QVERIFY(w.trainingView()->pointCount(1, QStringLiteral("train/loss")) >= 6);  // steps 1, 5, …, 30
         QCOMPARE(w.trainingView()->pointCount(1, QStringLiteral("dev/accuracy")), 3);
         QTableWidget* t = w.compareView()->table();
         QCOMPARE(t->rowCount(), 1);
-        QCOMPARE(t->item(0, 3)->text(), QStringLiteral("finished"));
-        QVERIFY(t->item(0, 5)->text().startsWith(QStringLiteral("accuracy ")));
+        QCOMPARE(t->item(0, CV::ColStatus)->text(), QStringLiteral("finished"));
+        QVERIFY(t->item(0, CV::ColBest)->text().startsWith(QStringLiteral("accuracy ")));
+        // The run list beside the curves gives the finished run's best dev metric.
+        QVERIFY2(w.trainingView()->runStatus(1).startsWith(QStringLiteral("0.")),
+                 qPrintable(w.trainingView()->runStatus(1)));
     }
 
     // File ▸ Import Dataset: GLUE SST-2's dev file previewed, mapped and counted off the GUI thread, recorded
@@ -274,9 +285,11 @@ private Q_SLOTS:
         // The Compare row of the running run is live: its status and step, not "queued 0/…".
         QTableWidget* table = w.compareView()->table();
         QTRY_VERIFY_WITH_TIMEOUT(
-            table->item(0, 3)->text() == QStringLiteral("running") &&
-                table->item(0, 7)->text().section(QLatin1Char('/'), 0, 0).toLongLong() > 0,
+            table->item(0, CV::ColStatus)->text() == QStringLiteral("running") &&
+                table->item(0, CV::ColSteps)->text().section(QLatin1Char('/'), 0, 0).toLongLong() > 0,
             30000);
+        // So is its line in the Training view's run list: "step/total".
+        QTRY_VERIFY_WITH_TIMEOUT(w.trainingView()->runStatus(1).contains(QStringLiteral("/100000")), 30000);
         // Pause holds the curve still; resume continues it.
         QAction* pause = nullptr;
         for (QAction* a : w.findChildren<QAction*>())
@@ -581,6 +594,7 @@ private Q_SLOTS:
         auto* device = w.trainSettings()->findChild<QComboBox*>(QStringLiteral("device"));
         QVERIFY(device);
         QCOMPARE(device->itemData(0).toString(), QStringLiteral("cpu"));
+        QVERIFY2(device->itemText(0).startsWith(QStringLiteral("cpu — ")), qPrintable(device->itemText(0)));
         const QString why = peft::ui::cudaUnavailableReason();
         auto* model = qobject_cast<QStandardItemModel*>(device->model());
         QVERIFY(model);
@@ -715,7 +729,8 @@ private Q_SLOTS:
         QTableWidget* t = v.table();
         auto deltaOf = [&](qint64 id) {
             for (int row = 0; row < t->rowCount(); ++row)
-                if (t->item(row, 0)->data(Qt::UserRole).toLongLong() == id) return t->item(row, 6)->text();
+                if (t->item(row, CV::ColRun)->data(Qt::UserRole).toLongLong() == id)
+                    return t->item(row, CV::ColDelta)->text();
             return QString();
         };
         QCOMPARE(deltaOf(2), QStringLiteral("-0.050"));
@@ -729,6 +744,160 @@ private Q_SLOTS:
             if (auto* text = qobject_cast<QCPItemText*>(v.scatter()->item(i)))
                 line = line || text->text().contains(QStringLiteral("full fine-tuning 0.700"));
         QVERIFY(line);
+    }
+
+    // The scatter's labels: method and budget (and the run id where two would read alike), never on one
+    // another or on a point, with 20 runs at nearly one budget and metric; those left out are counted on the
+    // plot. Presentation mode's larger type is placed by the same rule.
+    void scatterLabelsNeverOverlap() {
+        std::vector<peft::RunRecord> runs;
+        for (int i = 0; i < 20; ++i) {
+            peft::RunRecord r;
+            r.id = i + 1;
+            r.name = "a long run name, number " + std::to_string(i + 1);
+            r.preset = i % 2 ? "lora" : "pa-ffn";
+            r.spec = nlohmann::json::object();
+            r.state = peft::RunState::Finished;
+            peft::RunSummary s;
+            s.metric_name = "accuracy";
+            s.best_dev_metric = 0.91 + 0.001 * (i % 7);
+            s.trained_params = 500 + 10 * (i % 5);  // 0.50 … 0.54 % of the backbone
+            s.backbone_params = 100000;
+            r.summary = s;
+            runs.push_back(r);
+        }
+        peft::ui::CompareView v;
+        v.resize(970, 700);  // the Compare view's share of a 1280 × 800 window
+        v.setRuns(runs,
+                  std::vector<QString>(
+                      runs.size(), QStringLiteral("a-long-backbone-name · dataset: a long file name.tsv")));
+        v.show();
+        QVERIFY(QTest::qWaitForWindowExposed(&v));
+        // The table fits: no column beyond the view (the run names elide instead).
+        QTableWidget* table = v.table();
+        QVERIFY2(table->horizontalHeader()->length() <= table->viewport()->width(),
+                 qPrintable(QStringLiteral("%1 > %2")
+                                .arg(table->horizontalHeader()->length())
+                                .arg(table->viewport()->width())));
+        QVERIFY(table->columnWidth(CV::ColRun) >= 120);
+        for (double scale : {1.0, 1.5}) {
+            peft::ui::setPlotScale(v.scatter(), scale);  // replots: the labels are placed after the layout
+            QCustomPlot* plot = v.scatter();
+            QList<QRectF> shown;
+            QSet<QString> texts;
+            for (QCPItemText* t : v.pointLabels()) {
+                texts.insert(t->text());
+                if (t->visible())
+                    shown << QRectF(t->topLeft->pixelPosition(), t->bottomRight->pixelPosition());
+            }
+            QCOMPARE(texts.size(), 20);
+            QVERIFY(shown.size() >= 4);
+            for (int a = 0; a < shown.size(); ++a)
+                for (int b = a + 1; b < shown.size(); ++b)
+                    QVERIFY2(!shown[a].intersects(shown[b]),
+                             qPrintable(QStringLiteral("labels %1 and %2").arg(a).arg(b)));
+            for (const auto& r : runs) {
+                const QPointF at(plot->xAxis->coordToPixel(100.0 * double(r.summary->trained_params) /
+                                                           double(r.summary->backbone_params)),
+                                 plot->yAxis->coordToPixel(r.summary->best_dev_metric));
+                for (const QRectF& rect : shown)
+                    QVERIFY(!rect.contains(at));
+            }
+            QString crowded;
+            for (int i = 0; i < plot->itemCount(); ++i)
+                if (plot->item(i)->objectName() == QLatin1String("crowded"))
+                    crowded = qobject_cast<QCPItemText*>(plot->item(i))->text();
+            if (shown.size() < 20)
+                QVERIFY2(crowded.startsWith(QStringLiteral("%1 of 20 labels").arg(20 - shown.size())),
+                         qPrintable(crowded));
+            else
+                QVERIFY(crowded.isEmpty());
+        }
+    }
+
+    // A group without full fine-tuning offers it in one click: queued with the group's backbone, data and
+    // settings, the full preset's spec and learning rate.
+    void fullFineTuningIsQueuedForAGroupWithoutIt() {
+        const QString path = projectWithRun(dir_, QStringLiteral("reference.peftproj"), "lora", 20);
+        peft::ui::MainWindow w(path);
+        QPushButton* button = w.compareView()->referenceButton();
+        QVERIFY(!button->isHidden());
+        button->click();
+        auto p = peft::Project::open(path.toStdString(), peft::Project::Mode::ReadOnly);
+        QCOMPARE(p->runs().size(), size_t(2));
+        const peft::RunRecord full = p->run(2);
+        QCOMPARE(full.preset, std::string("full"));
+        const peft::RunRecipe a = peft::runRecipe(*p, p->run(1)), b = peft::runRecipe(*p, full);
+        QCOMPARE(peft::runGroup(b), peft::runGroup(a));
+        QCOMPARE(b.train.steps, a.train.steps);
+        QCOMPARE(b.train.seed, a.train.seed);
+        QCOMPARE(b.train.batch_size, a.train.batch_size);
+        QCOMPARE(b.train.lr, peft::presetById("full").default_lr);
+        QVERIFY(b.spec.train_base == peft::TrainBase::All && b.spec.modifications.empty());
+        QVERIFY(button->isHidden());  // the group has its reference now (queued)
+    }
+
+    // Presentation mode enlarges plot type, lines and markers — also of graphs added while it is on — and
+    // puts them back after.
+    void presentationModeEnlargesPlots() {
+        peft::ui::MainWindow w(projectWithRun(dir_, QStringLiteral("plot-scale.peftproj"), "lora", 20));
+        QCustomPlot* scatter = w.compareView()->scatter();
+        const double tick = scatter->xAxis->tickLabelFont().pointSizeF(),
+                     label = scatter->xAxis->labelFont().pointSizeF();
+        w.setPresentationMode(true);
+        QCOMPARE(scatter->xAxis->tickLabelFont().pointSizeF(), 1.5 * tick);
+        QCOMPARE(scatter->xAxis->labelFont().pointSizeF(), 1.5 * label);
+        w.trainingView()->addSamples(7, {{1, 0.1, QStringLiteral("train"), QStringLiteral("loss"), 0.5}});
+        QCustomPlot* curves = w.trainingView()->plot();
+        QCPGraph* g = curves->graph(curves->graphCount() - 1);
+        QCOMPARE(g->pen().widthF(), 1.6 * 1.5);
+        QCOMPARE(curves->yAxis->labelFont().pointSizeF(), 1.5 * label);
+        w.setPresentationMode(false);
+        QCOMPARE(scatter->xAxis->tickLabelFont().pointSizeF(), tick);
+        QCOMPARE(g->pen().widthF(), 1.6);
+    }
+
+    // The block diagram's boxes hold their text (the type shrinks before anything is cut) for every preset.
+    void blockDiagramTextFitsEveryPreset() {
+        const peft::ModelConfig cfg = peft::workbenchDefaultConfig(peft::resourcesDir());
+        peft::ui::BlockDiagram d;
+        d.resize(d.sizeHint());
+        for (const peft::Preset& p : peft::presets()) {
+            d.setSpec(peft::resolvePreset(p, cfg), true);
+            (void)d.grab();
+            QVERIFY2(d.clippedTexts() == 0, p.id.c_str());
+        }
+    }
+
+    // The λ view before anything is computed: no colour map (a hint instead), and the first run with a gated
+    // prefix chosen; runs without one are listed as such.
+    void lambdaViewStartsEmptyAndChoosesAGatedRun() {
+        peft::ui::LambdaView v;
+        QVERIFY(!v.heatmap()->plottable(0)->visible());
+        bool hint = false;
+        for (int i = 0; i < v.heatmap()->itemCount(); ++i)
+            if (auto* t = qobject_cast<QCPItemText*>(v.heatmap()->item(i)))
+                hint = hint || (t->visible() && t->text().contains(QStringLiteral("Show λ")));
+        QVERIFY(hint);
+        v.setRuns({{1, QStringLiteral("full")}, {2, QStringLiteral("mam")}, {3, QStringLiteral("lora")}},
+                  {2});
+        QCOMPARE(v.selectedRun(), qint64(2));
+        auto* runs = v.findChild<QComboBox*>();
+        QVERIFY(runs->itemText(0).contains(QStringLiteral("no gated prefix")));
+    }
+
+    // Importing text the backbone's tokenizer cannot read says so: SST-2 is mostly <unk> for the built-in
+    // world's words (warned), and covered by BERT's WordPiece.
+    void importReportsVocabularyCoverage() {
+        peft::ui::ImportDialog dialog(nullptr, QStringLiteral(PEFT_TEST_DATA "/glue/SST-2/dev.tsv"));
+        dialog.setBackbone(QString::fromStdString(peft::defaultBackboneDir()), QStringLiteral("world-lm"));
+        QTRY_VERIFY_WITH_TIMEOUT(dialog.checkedOk() && dialog.unknownShare() > 0, 30000);
+        QVERIFY(dialog.unknownShare() > 0.5);
+        QVERIFY2(dialog.summary()->text().contains(QStringLiteral("&lt;unk&gt; for world-lm")),
+                 qPrintable(dialog.summary()->text()));
+        dialog.setBackbone(bertFolder(), QStringLiteral("bert-small"));
+        QTRY_VERIFY_WITH_TIMEOUT(dialog.checkedOk() && dialog.unknownShare() < 0.01, 30000);
+        QVERIFY(dialog.summary()->text().contains(QStringLiteral("Vocabulary: ")));
     }
 
     // On a BERT-base-sized backbone IA3 trains a few thousandths of a percent: its bar must still be on the

@@ -50,13 +50,28 @@ void arrow(QPainter& p, QPointF from, QPointF to) {
     p.setBrush(Qt::NoBrush);
 }
 
-void box(QPainter& p, const QRectF& r, const QColor& fill, const QColor& edge, const QString& text) {
+/// A rounded box with its text word-wrapped inside, the type made smaller (down to 60 %) until the text
+/// fits. Returns false when it does not fit even then.
+bool drawBox(QPainter& p, const QRectF& r, const QColor& fill, const QColor& edge, const QString& text) {
     p.setPen(QPen(edge, 1.4));
     p.setBrush(fill);
     p.drawRoundedRect(r, 5, 5);
     p.setBrush(Qt::NoBrush);
     p.setPen(Qt::black);
-    p.drawText(r, Qt::AlignCenter | Qt::TextWordWrap, text);
+    const QFont original = p.font();
+    const QRectF inside = r.adjusted(3, 1, -3, -1);
+    QFont f = original;
+    bool fits = false;
+    for (int i = 0; i < 6 && !fits; ++i) {
+        if (i > 0) f.setPointSizeF(original.pointSizeF() * (1.0 - 0.08 * i));
+        const QRectF need =
+            QFontMetricsF(f).boundingRect(inside, int(Qt::AlignCenter | Qt::TextWordWrap), text);
+        fits = need.width() <= inside.width() + 0.5 && need.height() <= inside.height() + 0.5;
+    }
+    p.setFont(f);
+    p.drawText(inside, Qt::AlignCenter | Qt::TextWordWrap, text);
+    p.setFont(original);
+    return fits;
 }
 
 }  // namespace
@@ -75,11 +90,16 @@ void BlockDiagram::setSpec(const Spec& spec, bool preLn) {
 }
 
 void BlockDiagram::paintEvent(QPaintEvent*) {
+    clipped_ = 0;
     QPainter p(this);
     p.setRenderHint(QPainter::Antialiasing);
     p.fillRect(rect(), palette().base());
     const double W = width(), H = height();
-    const double cx = W * 0.38, bw = W * 0.46, bh = H * 0.14;
+    const double cx = W * 0.38, bw = W * 0.46, bh = H * 0.15;
+    // Every box's text fits or is counted (clippedTexts) — the tests draw every preset.
+    auto box = [&](const QRectF& r, const QColor& fill, const QColor& edge, const QString& text) {
+        clipped_ += !drawBox(p, r, fill, edge, text);
+    };
     QFont small = font();
     small.setPointSizeF(font().pointSizeF() * 0.85);
 
@@ -121,7 +141,7 @@ void BlockDiagram::paintEvent(QPaintEvent*) {
                             m.site == Site::Wo;
         const QRectF& sub = atAttn ? attn : ffn;
         if (m.site == Site::Input) {
-            box(p, QRectF(cx + 14, yIn - 34, W * 0.42, 20), kDelta, kDeltaEdge, label + tr(" prepended"));
+            box(QRectF(cx + 14, yIn - 34, W * 0.42, 20), kDelta, kDeltaEdge, label + tr(" prepended"));
             continue;
         }
         if (isWeightSite(m.site) || m.form == Form::IA3) {
@@ -137,7 +157,7 @@ void BlockDiagram::paintEvent(QPaintEvent*) {
         if (m.insertion == Insertion::Sequential) {
             // On the path, between the sublayer and its ⊕.
             const double y = sub.top() - (sub.top() - (atAttn ? yAdd1 : yAdd2)) / 2;
-            box(p, QRectF(cx + 10, y - 10, W * 0.34, 20), kDelta, kDeltaEdge,
+            box(QRectF(cx + 10, y - 10, W * 0.34, 20), kDelta, kDeltaEdge,
                 tr("sequential %1 %2").arg(label, compositionMark(m)));
             continue;
         }
@@ -147,7 +167,7 @@ void BlockDiagram::paintEvent(QPaintEvent*) {
         p.setPen(br);
         p.drawPolyline(
             QPolygonF({{cx, sub.bottom() + 8}, {bx + 30, sub.bottom() + 8}, {bx + 30, sub.bottom()}}));
-        box(p, QRectF(bx, sub.top() + 4, W - bx - 6, sub.height() - 8), kDelta, kDeltaEdge,
+        box(QRectF(bx, sub.top() + 4, W - bx - 6, sub.height() - 8), kDelta, kDeltaEdge,
             tr("parallel %1").arg(label));
         p.setPen(br);
         p.drawLine(QPointF(bx + 30, sub.top()), QPointF(bx + 30, sub.top() - 10));
@@ -157,10 +177,10 @@ void BlockDiagram::paintEvent(QPaintEvent*) {
         ++branch;
     }
     p.setFont(font());
-    box(p, attn, kSublayer, kSublayerEdge,
+    box(attn, kSublayer, kSublayerEdge,
         tr("multi-head attention") +
             (attnNotes.isEmpty() ? QString() : QStringLiteral("\n") + attnNotes.join(QStringLiteral("; "))));
-    box(p, ffn, kSublayer, kSublayerEdge,
+    box(ffn, kSublayer, kSublayerEdge,
         tr("FFN") +
             (ffnNotes.isEmpty() ? QString() : QStringLiteral("\n") + ffnNotes.join(QStringLiteral("; "))));
     p.setFont(small);

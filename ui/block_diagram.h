@@ -19,6 +19,8 @@ public:
     void setSpec(const Spec& spec, bool preLn);
     QSize sizeHint() const override { return {300, 260}; }
     QSize minimumSizeHint() const override { return {240, 220}; }
+    /// Boxes whose text did not fit at the last paint (the type shrinks to 60 % first).
+    int clippedTexts() const { return clipped_; }
 
 protected:
     void paintEvent(QPaintEvent* event) override;
@@ -26,6 +28,7 @@ protected:
 private:
     Spec spec_;
     bool preLn_ = true;
+    int clipped_ = 0;
 };
 
 }  // namespace peft::ui

@@ -8,6 +8,7 @@
 
 #include "peft/accounting.h"
 #include "peft/presets.h"
+#include "plot_style.h"
 #include "util/error.h"
 
 namespace peft::ui {
@@ -105,6 +106,7 @@ void BudgetChart::setBackbone(const ModelConfig& cfg) {
     title_->setText(tr("Parameter budget of every preset on the backbone '%1' (%2 parameters)")
                         .arg(QString::fromStdString(cfg.name),
                              QLocale::system().toString(static_cast<qlonglong>(backboneParamCount(cfg)))));
+    applyPlotScale(this);
     replot();
 }
 

@@ -20,6 +20,7 @@
 #include <algorithm>
 #include <map>
 
+#include "data/coverage.h"
 #include "util/error.h"
 
 namespace peft::ui {
@@ -177,6 +178,13 @@ void ImportDialog::setTrainFile(const QString& path) {
     }
 }
 
+void ImportDialog::setBackbone(const QString& dir, const QString& name) {
+    backboneDir_ = dir;
+    backboneName_ = name;
+    hasBackbone_ = true;
+    if (!train_->text().isEmpty()) check();
+}
+
 FileDatasetSpec ImportDialog::spec() const {
     FileDatasetSpec s;
     s.train = train_->text().toStdString();
@@ -203,7 +211,11 @@ void ImportDialog::check() {
     auto result = std::make_shared<FileData>();
     auto error = std::make_shared<std::string>();
     auto ms = std::make_shared<qint64>(0);
-    worker_ = QThread::create([s, result, error, ms] {
+    auto coverage = std::make_shared<VocabularyCoverage>();
+    auto coverageError = std::make_shared<std::string>();
+    const std::string backboneDir = backboneDir_.toStdString();
+    const bool withBackbone = hasBackbone_;
+    worker_ = QThread::create([s, result, error, ms, coverage, coverageError, backboneDir, withBackbone] {
         QElapsedTimer t;
         t.start();
         try {
@@ -212,8 +224,14 @@ void ImportDialog::check() {
             *error = e.what();
         }
         *ms = t.elapsed();
+        if (!error->empty() || !withBackbone) return;
+        try {  // what the backbone's tokenizer makes of the training text (the first 5,000 rows)
+            *coverage = dataCoverage(*openFolderTokenizer(backboneDir), *result);
+        } catch (const std::exception& e) {
+            *coverageError = e.what();
+        }
     });
-    connect(worker_, &QThread::finished, this, [this, result, error, ms] {
+    connect(worker_, &QThread::finished, this, [this, result, error, ms, coverage, coverageError] {
         worker_->deleteLater();
         worker_ = nullptr;
         if (!error->empty()) {
@@ -247,6 +265,23 @@ void ImportDialog::check() {
             for (const auto& m : d.skipped_messages)
                 text += QStringLiteral("<br>&nbsp;&nbsp;") + qs(m).toHtmlEscaped();
             text += QStringLiteral("</span>");
+        }
+        unknownShare_ = coverage->unknownShare();
+        if (!coverageError->empty()) {
+            text += QStringLiteral("<br><span style='color:#b9770e'>%1</span>")
+                        .arg(tr("The backbone's tokenizer could not be read: %1")
+                                 .arg(qs(*coverageError).toHtmlEscaped()));
+        } else if (coverage->tokens > 0) {
+            const std::string warning = coverageWarning(*coverage, backboneName_.toStdString());
+            if (warning.empty())
+                text += QStringLiteral("<br>") + tr("Vocabulary: %1 % of the tokens are &lt;unk&gt; for %2's "
+                                                    "tokenizer (%3 texts).")
+                                                     .arg(100 * coverage->unknownShare(), 0, 'f', 1)
+                                                     .arg(backboneName_.toHtmlEscaped())
+                                                     .arg(coverage->texts);
+            else
+                text += QStringLiteral("<br><span style='color:#c0392b'><b>%1</b></span>")
+                            .arg(qs(warning).toHtmlEscaped());
         }
         summary_->setText(text);
         ok_ = true;

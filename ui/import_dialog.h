@@ -37,8 +37,13 @@ public:
     QLabel* summary() const { return summary_; }
     /// Sets the training file: fills the preview and the column choices, then checks the whole file.
     void setTrainFile(const QString& path);
+    /// The backbone the data will train on: the check reports how much of the text its tokenizer maps to
+    /// <unk> (an empty dir: the byte-level random backbone). Checks again when a file is set.
+    void setBackbone(const QString& dir, const QString& name);
     /// Reads every file with the current mapping on a worker thread; `checked` reports the outcome.
     void check();
+    /// The <unk> share found by the last check (0 when no backbone is set).
+    double unknownShare() const { return unknownShare_; }
     bool checkedOk() const { return ok_; }
 
 Q_SIGNALS:
@@ -59,6 +64,9 @@ private:
     QDialogButtonBox* buttons_ = nullptr;
     QThread* worker_ = nullptr;
     bool ok_ = false;
+    QString backboneDir_, backboneName_;
+    bool hasBackbone_ = false;
+    double unknownShare_ = 0;
     bool filling_ = false;
 };
 

@@ -132,19 +132,34 @@ LambdaView::LambdaView(QWidget* parent) : QWidget(parent) {
     layout->addWidget(info_);
     layout->addWidget(plot_, 3);
     layout->addWidget(strip_, 1);
+    hint_ = new QCPItemText(plot_);
+    hint_->position->setType(QCPItemPosition::ptAxisRectRatio);
+    hint_->position->setCoords(0.5, 0.5);
+    hint_->setColor(Qt::gray);
+    showEmpty(tr("Choose a run with a gated prefix and a sentence, then Show λ"));
     info_->setText(
         tr("λ(x) is the share of attention the prefix takes in the joint softmax (the paper's "
            "Eq. 7): h ← (1 − λ(x))·Attn(x W_q, C W_k, C W_v) + λ(x)·softmax(x W_q P_kᵀ) P_v. Choose "
            "a run with a gated prefix and a sentence."));
 }
 
-void LambdaView::setRuns(const QList<QPair<qint64, QString>>& runs) {
+void LambdaView::setRuns(const QList<QPair<qint64, QString>>& runs, const QSet<qint64>& gated) {
     const qint64 current = selectedRun();
+    const QSignalBlocker block(runs_);
     runs_->clear();
-    for (const auto& [id, name] : runs)
-        runs_->addItem(QStringLiteral("%1 · %2").arg(id).arg(name), id);
-    const int i = runs_->findData(current);
-    if (i >= 0) runs_->setCurrentIndex(i);
+    for (const auto& [id, name] : runs) {
+        if (gated.contains(id)) {
+            runs_->addItem(QStringLiteral("%1 · %2").arg(id).arg(name), id);
+        } else {
+            runs_->addItem(tr("%1 · %2 — no gated prefix").arg(id).arg(name), id);
+            runs_->setItemData(runs_->count() - 1, runs_->palette().color(QPalette::PlaceholderText),
+                               Qt::ForegroundRole);
+        }
+    }
+    int i = runs_->findData(current);
+    for (int k = 0; i < 0 && k < runs.size(); ++k)
+        if (gated.contains(runs[k].first)) i = k;
+    runs_->setCurrentIndex(i >= 0 ? i : 0);
 }
 
 qint64 LambdaView::selectedRun() const {
@@ -186,6 +201,8 @@ void LambdaView::pickDevExample() {
 }
 
 void LambdaView::showError(const QString& message) {
+    data_ = LambdaData();
+    showEmpty(tr("No λ: see the message above"));
     info_->setText(message);
     Q_EMIT shown();
 }
@@ -194,13 +211,27 @@ double LambdaView::shownValue(int head, int token) const {
     return map_->data()->cell(token, head);
 }
 
+void LambdaView::showEmpty(const QString& hint) {
+    map_->data()->clear();
+    stripMap_->data()->clear();
+    map_->setVisible(false);
+    stripMap_->setVisible(false);
+    for (QCustomPlot* p : {plot_, strip_}) {
+        p->xAxis->setTicks(false);
+        p->yAxis->setTicks(false);
+        p->xAxis->setRange(0, 1);
+        p->yAxis->setRange(0, 1);
+    }
+    hint_->setText(hint);
+    hint_->setVisible(true);
+    plot_->replot();
+    strip_->replot();
+}
+
 void LambdaView::showLambda(qint64, const QString&, const LambdaData& data) {
     data_ = data;
     if (!data.reason.isEmpty()) {
-        map_->data()->clear();
-        stripMap_->data()->clear();
-        plot_->replot();
-        strip_->replot();
+        showEmpty(tr("No λ for this run"));
         info_->setText(tr("No λ for this run: %1").arg(data.reason));
         Q_EMIT shown();
         return;
@@ -214,6 +245,13 @@ void LambdaView::redraw() {
     const LambdaData& d = data_;
     if (d.tokens.isEmpty() || d.layers == 0) return;
     const int T = int(d.tokens.size()), L = std::min(layer_->value(), d.layers - 1);
+    hint_->setVisible(false);
+    map_->setVisible(true);
+    stripMap_->setVisible(true);
+    for (QCustomPlot* p : {plot_, strip_}) {
+        p->xAxis->setTicks(true);
+        p->yAxis->setTicks(true);
+    }
     map_->data()->setSize(T, d.heads);
     map_->data()->setRange(QCPRange(0, T - 1), QCPRange(0, d.heads - 1));
     for (int t = 0; t < T; ++t)

@@ -4,6 +4,7 @@
 // λ(x) = Σ_i exp(x W_q P_k,iᵀ) / (Σ_i exp(x W_q P_k,iᵀ) + Σ_j exp(x W_q W_k ᵀ C_jᵀ)), as a head × token
 // heatmap of one layer (colour scale, token labels, the exact value under the mouse) and a strip of the
 // per-layer means over heads. For a run without gating it says why there is no λ.
+#include <QSet>
 #include <QWidget>
 
 #include "run_worker.h"
@@ -11,6 +12,7 @@
 class QComboBox;
 class QCustomPlot;
 class QCPColorMap;
+class QCPItemText;
 class QLabel;
 class QLineEdit;
 class QSpinBox;
@@ -23,8 +25,9 @@ class LambdaView : public QWidget {
 public:
     explicit LambdaView(QWidget* parent = nullptr);
 
-    /// The runs to choose from: (id, name) of the project's runs.
-    void setRuns(const QList<QPair<qint64, QString>>& runs);
+    /// The runs to choose from: (id, name) of the project's runs, and those with a gated prefix (the others
+    /// are listed greyed, saying they have no λ; the first gated one is chosen when nothing is).
+    void setRuns(const QList<QPair<qint64, QString>>& runs, const QSet<qint64>& gated);
     /// Shows λ of `run` for `text` (what LambdaWorker computed).
     void showLambda(qint64 run, const QString& text, const LambdaData& data);
     void showError(const QString& message);
@@ -49,6 +52,8 @@ Q_SIGNALS:
 
 private:
     void redraw();
+    /// Empty maps with a hint in their middle (before anything is computed, or when there is no λ).
+    void showEmpty(const QString& hint);
     void pickDevExample();
 
     QComboBox* runs_ = nullptr;
@@ -59,6 +64,7 @@ private:
     QCPColorMap* map_ = nullptr;
     QCustomPlot* strip_ = nullptr;
     QCPColorMap* stripMap_ = nullptr;
+    QCPItemText* hint_ = nullptr;
     LambdaData data_;
     int exampleCounter_ = 0;
 };

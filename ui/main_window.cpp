@@ -46,6 +46,7 @@
 #include "lambda_view.h"
 #include "param_view.h"
 #include "plot_export.h"
+#include "plot_style.h"
 #include "run_queue.h"
 #include "run_worker.h"
 #include "spec_editor.h"
@@ -105,8 +106,7 @@ MainWindow::MainWindow(const QString& project, QWidget* parent)
     progress_->setMaximumWidth(220);
     progress_->setTextVisible(true);
     progress_->setFormat(QStringLiteral("%v / %m"));
-    progress_->setRange(0, 1);
-    progress_->setValue(0);
+    progress_->setVisible(false);  // shown while a run trains: an idle bar would read "0 / 1"
     rateLabel_ = new QLabel(this);
     statusBar()->addWidget(runLabel_, 1);
     statusBar()->addPermanentWidget(progress_);
@@ -121,6 +121,9 @@ MainWindow::MainWindow(const QString& project, QWidget* parent)
         runLabel_->setText(
             tr("run %1 of %2 in the queue: %3").arg(queue_->position()).arg(queue_->total()).arg(qs(r.name)));
         training_->addRun(run, qs(r.name));
+        progress_->setRange(0, int(std::max<int64_t>(1, r.steps_total)));
+        progress_->setValue(int(r.steps_done));
+        progress_->setVisible(true);
         runDevice_ = qs(r.device);
         showEngineState();
         if (resume)
@@ -131,6 +134,7 @@ MainWindow::MainWindow(const QString& project, QWidget* parent)
     connect(queue_, &RunQueue::progress, this,
             [this](qint64 run, qint64 step, qint64 total, double rate, double eta) {
                 compare_->showProgress(run, step, total);
+                training_->setRunStatus(run, QStringLiteral("%1/%2").arg(step).arg(total));
                 progress_->setRange(0, int(total));
                 progress_->setValue(int(step));
                 rateLabel_->setText(tr("%1 steps/s · ETA %2 s").arg(rate, 0, 'f', 1).arg(eta, 0, 'f', 0));
@@ -149,6 +153,7 @@ MainWindow::MainWindow(const QString& project, QWidget* parent)
             });
     connect(queue_, &RunQueue::runFinished, this, [this](qint64 run, bool ok, const QString& msg) {
         rateLabel_->clear();
+        progress_->setVisible(false);
         runDevice_.clear();
         showEngineState();
         if (!ok) {  // said, not a dialog: the queue goes on with the next run (the Compare row keeps the
@@ -352,6 +357,8 @@ void MainWindow::setPresentationMode(bool on) {
             .toStringList();
     editor_->setAdvancedHidden(on, hidden);
     plot_->setVisible(!on);  // the budget chart gives way to the formula and the block diagram
+    for (QCustomPlot* p : findChildren<QCustomPlot*>())  // plot type, lines and markers grow with the text
+        setPlotScale(p, on ? 1.5 : 1.0);
     if (on) tabs_->setCurrentIndex(0);
     if (presentAct_->isChecked() != on) {
         const QSignalBlocker block(presentAct_);  // only the user's toggle is stored in the project
@@ -372,18 +379,35 @@ void MainWindow::refreshRuns() {
     try {
         const auto runs = project_->runs();
         std::vector<QString> groups;
+        QSet<qint64> gated;  // runs with a gated prefix: the ones λ(x) exists for
         for (const auto& r : runs) {
             try {
-                groups.push_back(qs(runGroup(runRecipe(*project_, r))));
+                const RunRecipe recipe = runRecipe(*project_, r);
+                groups.push_back(qs(runGroup(recipe)));
+                for (const Modification& m : recipe.spec.modifications)
+                    if (m.form == Form::Prefix && m.composition == Composition::Gated) gated.insert(r.id);
             } catch (const std::exception&) {
                 groups.push_back(tr("unreadable record"));
             }
         }
         compare_->setRuns(runs, groups);
+        for (const auto& r : runs) {
+            if (!training_->hasRun(r.id)) continue;
+            // Short, beside the name: the best dev metric of a finished run, else the state and step.
+            QString state = QString::fromUtf8(toString(r.state)), detail;
+            if (r.state == RunState::Finished && r.summary) {
+                state = QString::number(r.summary->best_dev_metric, 'f', 3);
+                detail = tr("finished: best dev %1 %2").arg(qs(r.summary->metric_name), state);
+            } else if (r.state != RunState::Queued && r.state != RunState::Failed) {
+                state += QStringLiteral(" %1/%2").arg(r.steps_done).arg(r.steps_total);
+            }
+            training_->setRunStatus(r.id, state,
+                                    detail.isEmpty() && !r.message.empty() ? qs(r.message) : detail);
+        }
         QList<QPair<qint64, QString>> choices;
         for (const auto& r : runs)
             choices.append({qint64(r.id), qs(r.name)});
-        lambda_->setRuns(choices);
+        lambda_->setRuns(choices, gated);
         int queued = 0;
         for (const auto& r : runs)
             queued += r.state == RunState::Queued || r.state == RunState::Interrupted;
@@ -413,6 +437,36 @@ qint64 MainWindow::queueSelectedPreset() {
         statusBar()->showMessage(tr("queued run %1: %2 on %3").arg(id).arg(qs(name), task_->currentText()),
                                  5000);
         return id;
+    } catch (const std::exception& e) {
+        QMessageBox::warning(this, tr("Cannot queue"), QString::fromUtf8(e.what()));
+        return 0;
+    }
+}
+
+qint64 MainWindow::queueReference(const QString& group) {
+    if (!project_ || project_->readOnly()) return 0;
+    try {
+        for (const RunRecord& r : project_->runs()) {
+            RunRecipe recipe;
+            try {
+                recipe = runRecipe(*project_, r);
+            } catch (const std::exception&) {
+                continue;  // an unreadable record belongs to no group
+            }
+            if (qs(runGroup(recipe)) != group) continue;
+            const RunRecipe full = fullFineTuningLike(recipe);
+            const qint64 id =
+                addRun(*project_, presetById("full").name + " on " + dataName(full.data), "full", full,
+                       "the reference of " + group.toStdString() + ", like run " + std::to_string(r.id));
+            refreshRuns();
+            statusBar()->showMessage(tr("queued run %1: full fine-tuning on %2 with run %3's settings")
+                                         .arg(id)
+                                         .arg(group)
+                                         .arg(r.id),
+                                     8000);
+            return id;
+        }
+        throw Error("compare", "no run of the group " + group.toStdString());
     } catch (const std::exception& e) {
         QMessageBox::warning(this, tr("Cannot queue"), QString::fromUtf8(e.what()));
         return 0;
@@ -510,6 +564,13 @@ qint64 MainWindow::importDataset(const FileDatasetSpec& spec) {
 void MainWindow::importDatasetDialog(const QString& file) {
     if (!project_) return;
     ImportDialog dialog(this, file);
+    try {  // the vocabulary check is against the project's backbone
+        dialog.setBackbone(
+            qs(backboneRefDir(backboneRefFromJson(project_->backbone(), "backbone"), "backbone")),
+            qs(cfg_.name));
+    } catch (const std::exception& e) {
+        statusBar()->showMessage(QString::fromUtf8(e.what()), 8000);
+    }
     if (dialog.exec() == QDialog::Accepted) importDataset(dialog.spec());
 }
 
@@ -797,9 +858,10 @@ void MainWindow::buildActions() {
             settings.value(QStringLiteral("presentation/hidden"), SpecEditor::advancedControlNames())
                 .toStringList();
         QList<QCheckBox*> boxes;
-        for (const QString& name : SpecEditor::advancedControlNames()) {
-            auto* box = new QCheckBox(name, &d);
-            box->setChecked(hidden.contains(name));
+        for (const auto& [key, label] : SpecEditor::advancedControls()) {
+            auto* box = new QCheckBox(label, &d);
+            box->setProperty("key", key);
+            box->setChecked(hidden.contains(key));
             layout->addWidget(box);
             boxes << box;
         }
@@ -810,7 +872,7 @@ void MainWindow::buildActions() {
         if (d.exec() != QDialog::Accepted) return;
         QStringList chosen;
         for (QCheckBox* box : boxes)
-            if (box->isChecked()) chosen << box->text();
+            if (box->isChecked()) chosen << box->property("key").toString();
         settings.setValue(QStringLiteral("presentation/hidden"), chosen);
         if (presenting_) editor_->setAdvancedHidden(true, chosen);
     });
@@ -916,12 +978,14 @@ void MainWindow::showEngineState() {
     // The running run's device, else the one the next run would ask for.
     const QString device = runDevice_.isEmpty() ? settings_->fieldText(QStringLiteral("device")) : runDevice_;
     const int threads = settings_->fieldText(QStringLiteral("threads")).toInt();
-    backboneLabel_->setText(tr("backbone %1 (%2 parameters) · %3 %4 · %5 threads · LibTorch %6")
+    backboneLabel_->setText(tr("%1 (%2 parameters) · %3 %4 · %5 threads")
                                 .arg(qs(cfg_.name))
                                 .arg(formatCount(backboneParamCount(cfg_)))
                                 .arg(runDevice_.isEmpty() ? tr("next run on") : tr("training on"), device)
-                                .arg(threads > 0 ? threads : defaultThreadCount())
-                                .arg(engineVersion()));
+                                .arg(threads > 0 ? threads : defaultThreadCount()));
+    backboneLabel_->setToolTip(tr("The project's backbone, the device and threads of the running run (or of "
+                                  "the next one, from Training settings); LibTorch %1")
+                                   .arg(engineVersion()));
 }
 
 void MainWindow::buildCentral() {
@@ -988,7 +1052,9 @@ void MainWindow::buildCentral() {
     lambda_ = new LambdaView(tabs_);
     tabs_->addTab(lambda_, tr("λ(x)"));
     tabs_->setTabToolTip(
-        3, tr("The prefix's gate λ(x) per layer, head and token for a run with a gated prefix"));
+        tabs_->indexOf(lambda_),
+        tr("The prefix's gate λ(x) per layer, head and token for a run with a gated prefix"));
+    connect(compare_, &CompareView::referenceRequested, this, &MainWindow::queueReference);
     connect(compare_, &CompareView::runsSelected, this, [this](const QList<qint64>& ids) {
         selectedRuns_ = ids;
         training_->showOnly(ids);

@@ -95,6 +95,9 @@ public:
     void showRunSettings(qint64 id, bool duplicate);
     /// Queues the selected preset on the chosen task; returns the run id (0 when it failed).
     qint64 queueSelectedPreset();
+    /// Queues full fine-tuning on a group (backbone · data) that has none, with the settings of the group's
+    /// first run; returns the run id (0 when it failed).
+    qint64 queueReference(const QString& group);
     /// Runs the queued runs one after another.
     void runQueue();
     /// Queues a sweep's points (each preset sized to its budget) with `steps` each; returns the run ids.

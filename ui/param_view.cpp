@@ -4,6 +4,7 @@
 #include <QLabel>
 #include <QVBoxLayout>
 
+#include "plot_style.h"
 #include "qcp.h"
 
 #include "peft/accounting.h"
@@ -97,6 +98,7 @@ void ParamView::setSpec(const Spec& spec) {
     for (int i = 0; i <= L; ++i)
         top = std::max({top, trained_[i], stored_[i]});
     plot_->yAxis->setRange(0.5, top * 4);
+    applyPlotScale(plot_);
     plot_->replot();
     caption_->setText(
         tr("In total %1 parameters trained and %2 stored, of the backbone's %3 (%4 % / %5 %); the bars split "

@@ -264,10 +264,22 @@ void SpecEditor::buildUi() {
     });
 }
 
+QList<QPair<QString, QString>> SpecEditor::advancedControls() {
+    return {{QStringLiteral("train_base"), tr("Backbone trains (full, BitFit)")},
+            {QStringLiteral("scale"), tr("s — the scaling factor")},
+            {QStringLiteral("activation"), tr("f — the activation")},
+            {QStringLiteral("layers"), tr("Layers modified")},
+            {QStringLiteral("layernorm"), tr("LayerNorm of the adapter")},
+            {QStringLiteral("init"), tr("Initialisation")},
+            {QStringLiteral("dropout"), tr("Dropout")},
+            {QStringLiteral("prefix_mlp"), tr("Prefix MLP (reparametrisation)")}};
+}
+
 QStringList SpecEditor::advancedControlNames() {
-    return {QStringLiteral("train_base"), QStringLiteral("scale"),     QStringLiteral("activation"),
-            QStringLiteral("layers"),     QStringLiteral("layernorm"), QStringLiteral("init"),
-            QStringLiteral("dropout"),    QStringLiteral("prefix_mlp")};
+    QStringList keys;
+    for (const auto& [key, label] : advancedControls())
+        keys << key;
+    return keys;
 }
 
 void SpecEditor::setAdvancedHidden(bool hidden, const QStringList& names) {

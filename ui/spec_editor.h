@@ -55,6 +55,8 @@ public:
     /// Hides (or shows again) the advanced controls named in `names` (activation, layers, layernorm, init,
     /// dropout, prefix_mlp, scale, train_base), as presentation mode does.
     void setAdvancedHidden(bool hidden, const QStringList& names);
+    /// The controls presentation mode may hide: (settings key, label as the user reads it).
+    static QList<QPair<QString, QString>> advancedControls();
     static QStringList advancedControlNames();
 
 Q_SIGNALS:

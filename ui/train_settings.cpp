@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: GPL-3.0-or-later
 #include "train_settings.h"
 
+#include <QAbstractItemView>
 #include <QCheckBox>
 #include <QComboBox>
 #include <QFormLayout>
@@ -134,8 +135,9 @@ QWidget* TrainSettingsPanel::editorFor(const TrainConfigField& f) {
         c->setSizeAdjustPolicy(QComboBox::AdjustToMinimumContentsLengthWithIcon);
         c->setMinimumContentsLength(6);
         if (key == QLatin1String("device")) {
-            for (const QString& d : engineDevices())
-                c->addItem(d, d);
+            for (const auto& [id, label] : engineDevices())
+                c->addItem(label, id);
+            c->view()->setMinimumWidth(c->view()->sizeHintForColumn(0) + 24);  // whole names in the list
             const QString why = cudaUnavailableReason();
             if (!why.isEmpty()) {  // shown, disabled, with the reason
                 c->addItem(tr("cuda — not available: %1").arg(why), QStringLiteral("cuda"));

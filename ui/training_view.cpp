@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: GPL-3.0-or-later
 #include "training_view.h"
 
+#include <QApplication>
 #include <QCheckBox>
 #include <QComboBox>
 #include <QElapsedTimer>
@@ -11,6 +12,7 @@
 #include <QPainter>
 #include <QSlider>
 #include <QSplitter>
+#include <QStyledItemDelegate>
 #include <QTextStream>
 #include <QTimer>
 #include <QVBoxLayout>
@@ -19,11 +21,50 @@
 #include <cmath>
 
 #include "plot_export.h"
+#include "plot_style.h"
 #include "qcp.h"
 
 namespace peft::ui {
 
 namespace {
+
+constexpr int StatusRole = Qt::UserRole + 1;
+
+/// A run-list row: tick, swatch, the name (elided in the middle) and, right-aligned in grey, the run's state
+/// ("48/80", "finished 0.918", "failed").
+class RunItemDelegate : public QStyledItemDelegate {
+public:
+    using QStyledItemDelegate::QStyledItemDelegate;
+    void paint(QPainter* painter, const QStyleOptionViewItem& option,
+               const QModelIndex& index) const override {
+        QStyleOptionViewItem opt = option;
+        initStyleOption(&opt, index);
+        const QString name = opt.text, status = index.data(StatusRole).toString();
+        opt.text.clear();
+        const QWidget* w = opt.widget;
+        QStyle* style = w ? w->style() : QApplication::style();
+        style->drawControl(QStyle::CE_ItemViewItem, &opt, painter, w);
+        const QRect text = style->subElementRect(QStyle::SE_ItemViewItemText, &opt, w).adjusted(2, 0, -2, 0);
+        const QFontMetrics fm(opt.font);
+        const int statusWidth =
+            status.isEmpty() ? 0 : std::min(fm.horizontalAdvance(status), text.width() / 2);
+        const QPalette::ColorRole role =
+            opt.state & QStyle::State_Selected ? QPalette::HighlightedText : QPalette::Text;
+        painter->save();
+        painter->setFont(opt.font);
+        painter->setPen(opt.palette.color(QPalette::Active, role));
+        const QRect nameRect = text.adjusted(0, 0, -(statusWidth ? statusWidth + 8 : 0), 0);
+        painter->drawText(nameRect, Qt::AlignLeft | Qt::AlignVCenter,
+                          fm.elidedText(name, Qt::ElideMiddle, nameRect.width()));
+        if (!status.isEmpty()) {
+            if (!(opt.state & QStyle::State_Selected))
+                painter->setPen(opt.palette.color(QPalette::PlaceholderText));
+            painter->drawText(text, Qt::AlignRight | Qt::AlignVCenter,
+                              fm.elidedText(status, Qt::ElideRight, statusWidth));
+        }
+        painter->restore();
+    }
+};
 
 bool isTrainLoss(const QString& key) {
     return key == QLatin1String("train/loss");
@@ -73,6 +114,7 @@ TrainingView::TrainingView(QWidget* parent) : QWidget(parent) {
     list_->setToolTip(tr("The runs drawn: untick to hide a run's curves"));
     list_->setTextElideMode(Qt::ElideMiddle);
     list_->setHorizontalScrollBarPolicy(Qt::ScrollBarAlwaysOff);  // long names elide instead
+    list_->setItemDelegate(new RunItemDelegate(list_));
     connect(list_, &QListWidget::itemChanged, this, [this] { applyVisibility(); });
     filterNote_ = new QLabel(this);
     filterNote_->setWordWrap(true);
@@ -122,7 +164,7 @@ TrainingView::TrainingView(QWidget* parent) : QWidget(parent) {
     split->addWidget(side);
     split->setStretchFactor(0, 1);
     split->setStretchFactor(1, 0);
-    split->setSizes({900, 240});
+    split->setSizes({880, 290});
     auto* layout = new QVBoxLayout(this);
     layout->setContentsMargins(0, 0, 0, 0);
     layout->addLayout(controls);
@@ -158,6 +200,24 @@ void TrainingView::addRun(qint64 run, const QString& name) {
     item->setFlags(item->flags() | Qt::ItemIsUserCheckable);
     item->setCheckState(Qt::Checked);
     scheduleReplot();
+}
+
+void TrainingView::setRunStatus(qint64 run, const QString& status, const QString& detail) {
+    for (int i = 0; i < list_->count(); ++i)
+        if (QListWidgetItem* item = list_->item(i); item->data(Qt::UserRole).toLongLong() == run) {
+            const QSignalBlocker block(list_);  // not a change of what is shown
+            item->setData(StatusRole, status);
+            const QString more = detail.isEmpty() ? status : detail;
+            item->setToolTip(more.isEmpty() ? runs_.value(run).name
+                                            : QStringLiteral("%1\n%2").arg(runs_.value(run).name, more));
+        }
+}
+
+QString TrainingView::runStatus(qint64 run) const {
+    for (int i = 0; i < list_->count(); ++i)
+        if (list_->item(i)->data(Qt::UserRole).toLongLong() == run)
+            return list_->item(i)->data(StatusRole).toString();
+    return {};
 }
 
 void TrainingView::removeRun(qint64 run) {
@@ -233,6 +293,7 @@ TrainingView::Series& TrainingView::seriesFor(Run& r, qint64 run, const QString&
     s.graph->setProperty("series", key);
     if (!isTrainLoss(key)) s.graph->removeFromLegend();  // one legend row per run: its training loss
     s.graph->setProperty("run", run);
+    applyPlotScale(plot_);   // presentation mode's line widths and markers for the new graph
     if (!isRunShown(run)) {  // a hidden run's new series stays hidden
         s.graph->setVisible(false);
         s.graph->removeFromLegend();

@@ -42,6 +42,9 @@ public:
     /// Whether a run's curves are drawn (ticked in the run list and not filtered out by Compare).
     bool isRunShown(qint64 run) const;
     QListWidget* runList() const { return list_; }
+    /// The run's state beside its name in the run list ("48/80", "0.918"), and a longer form for its tooltip.
+    void setRunStatus(qint64 run, const QString& status, const QString& detail = {});
+    QString runStatus(qint64 run) const;
     /// Appends points of a run (unknown runs are added with a generic name).
     void addSamples(qint64 run, const QVector<MetricSample>& samples);
     bool hasRun(qint64 run) const { return runs_.contains(run); }

@@ -7,10 +7,9 @@
 // design-space spec. A
 // peft::Error is the expected answer to bad input; anything else (a crash, an uncaught exception, a sanitizer
 // report) is a finding.
-#include <unistd.h>
-
 #include <cstdint>
 #include <cstdio>
+#include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <string>
@@ -26,6 +25,31 @@
 #include "util/error.h"
 #include "util/json_read.h"
 
+namespace {
+
+// One private scratch folder per fuzzing process, removed when the process exits (libFuzzer ends with
+// exit()).
+struct Scratch {
+    std::filesystem::path dir;
+    Scratch() {
+        std::string tmpl = (std::filesystem::temp_directory_path() / "peft-fuzz-XXXXXX").string();
+        if (mkdtemp(tmpl.data()) == nullptr) std::abort();
+        dir = tmpl;
+    }
+    ~Scratch() {
+        std::error_code ec;
+        std::filesystem::remove_all(dir, ec);
+    }
+    std::string operator/(const char* name) const { return (dir / name).string(); }
+};
+
+const Scratch& scratch() {
+    static const Scratch s;
+    return s;
+}
+
+}  // namespace
+
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     if (size == 0) return 0;
     const std::string bytes(reinterpret_cast<const char*>(data) + 1, size - 1);
@@ -36,7 +60,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
                 peft::parseSafetensors(bytes, "fuzz");
                 break;
             case 1: {
-                static const std::string path = "/tmp/peft-fuzz-" + std::to_string(getpid()) + ".peftproj";
+                static const std::string path = scratch() / "fuzz.peftproj";
                 std::remove((path + "-wal").c_str());
                 std::remove((path + "-shm").c_str());
                 {
@@ -61,7 +85,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
                 peft::TrainCheckpoint::parseState(bytes, "fuzz");
                 break;
             case 4: {  // a user's data file, as TSV, CSV and JSON Lines, strict and skipping bad rows
-                static const std::string base = "/tmp/peft-fuzz-" + std::to_string(getpid());
+                static const std::string base = scratch() / "data";
                 for (const char* ext : {".tsv", ".csv", ".jsonl"}) {
                     const std::string path = base + ext;
                     {
@@ -101,7 +125,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
                 break;
             }
             case 6: {  // a Hugging Face tokenizer folder: the bytes as tokenizer.json, then as its config
-                static const std::string dir = "/tmp/peft-fuzz-tok-" + std::to_string(getpid());
+                static const std::string dir = scratch() / "tokenizer";
                 std::filesystem::create_directories(dir);
                 for (const char* file : {"tokenizer.json", "tokenizer_config.json"}) {
                     std::filesystem::remove(dir + "/tokenizer.json");

@@ -126,10 +126,10 @@ QString engineVersion() {
     return QString::fromStdString(torchVersion());
 }
 
-QStringList engineDevices() {
-    QStringList out;
+QList<QPair<QString, QString>> engineDevices() {
+    QList<QPair<QString, QString>> out;
     for (const auto& d : availableDevices())
-        out << QString::fromStdString(d);
+        out.append({QString::fromStdString(d.id), QString::fromStdString(d.label())});
     return out;
 }
 

@@ -91,8 +91,9 @@ Q_SIGNALS:
 /// LibTorch version; queueing a run that starts from an adapter folder (checked against the backbone);
 /// exporting a run's weights as an adapter folder (returns the export's JSON description).
 QString engineVersion();
-/// The devices a run may ask for: "cpu", then every CUDA device LibTorch reports.
-QStringList engineDevices();
+/// The devices a run may ask for: (id, label) of the CPU, then of every CUDA device LibTorch reports
+/// ("cuda:0", "cuda:0 — NVIDIA H200, 139.8 GiB").
+QList<QPair<QString, QString>> engineDevices();
 /// Why there is no CUDA device ("" when there is one), for the device list's disabled entry.
 QString cudaUnavailableReason();
 qint64 queueAdapterRun(const std::string& projectPath, const std::string& adapterDir,

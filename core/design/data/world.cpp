@@ -3,8 +3,10 @@
 
 #include <algorithm>
 #include <set>
+#include <sstream>
 
 #include "util/error.h"
+#include "util/files.h"
 
 namespace peft {
 
@@ -17,6 +19,14 @@ WordTokenizer::WordTokenizer(std::vector<std::string> words) {
             tokens_.push_back(w);
     for (size_t i = 0; i < tokens_.size(); ++i)
         index_[tokens_[i]] = static_cast<int64_t>(i);
+}
+
+std::vector<std::string> readVocabularyFile(const std::string& path) {
+    std::istringstream in(readFileBytes(path, "a vocabulary file"));
+    std::vector<std::string> tokens;
+    for (std::string line; std::getline(in, line);)
+        tokens.push_back(line);
+    return tokens;
 }
 
 WordTokenizer WordTokenizer::fromVocabulary(const std::vector<std::string>& tokens,

@@ -22,6 +22,9 @@
 
 namespace peft {
 
+/// A vocabulary file: one token per line, the id is the line number (read whole, size-checked).
+std::vector<std::string> readVocabularyFile(const std::string& path);
+
 /// Word-level tokenizer over the world's vocabulary: <pad> 0, <bos> 1, <eos> 2, <unk> 3, <sep> 4, then words.
 class WordTokenizer : public Tokenizer {
 public:

@@ -379,6 +379,15 @@ TrainConfig presetTrainConfig(const std::string& presetId, int64_t steps, uint64
     return tc;
 }
 
+RunRecipe fullFineTuningLike(const RunRecipe& run) {
+    const Preset& full = presetById("full");
+    RunRecipe r = run;
+    r.spec = full.spec;  // a fixed size: nothing to solve on the backbone
+    r.train.lr = full.default_lr;
+    r.init_adapter.clear();
+    return r;
+}
+
 int64_t queueSpec(Project& project, const std::string& name, const std::string& presetId, const Spec& spec,
                   const DataRef& data, const TrainConfig& tc) {
     RunRecipe r;

@@ -101,6 +101,10 @@ std::string runGroup(const RunRecipe& r);
 /// preset's learning rate and an evaluation every tenth of the steps.
 TrainConfig presetTrainConfig(const std::string& presetId, int64_t steps, uint64_t seed);
 
+/// Full fine-tuning like `run`: its backbone, data and settings (steps, batch, seed, device, …) with the full
+/// preset's spec and learning rate — the reference its group lacks. `init_adapter` is dropped.
+RunRecipe fullFineTuningLike(const RunRecipe& run);
+
 /// Queues `spec` (of preset `presetId`, or "custom") on `data` with the project's backbone and settings `tc`
 /// (presetTrainConfig's, or the GUI's panel's): the one way the GUI, `project queue` and sweeps queue specs.
 int64_t queueSpec(Project& project, const std::string& name, const std::string& presetId, const Spec& spec,

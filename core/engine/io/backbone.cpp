@@ -7,6 +7,7 @@
 #include <set>
 #include <sstream>
 
+#include "data/world.h"
 #include "io/safetensors.h"
 #include "util/error.h"
 #include "util/files.h"
@@ -149,9 +150,7 @@ Backbone loadBackbone(const std::string& dir, int64_t num_labels, uint64_t seed,
     } catch (const Error& e) {
         throw Error(cfgPath + ": " + e.where(), e.reason());
     }
-    std::istringstream voc(readFileBytes(dir + "/vocab.txt", "a vocabulary file"));
-    for (std::string line; std::getline(voc, line);)
-        b.vocab.push_back(line);
+    b.vocab = readVocabularyFile(dir + "/vocab.txt");
     if (static_cast<int64_t>(b.vocab.size()) != b.config.vocab_size)
         throw Error(dir + "/vocab.txt", std::to_string(b.vocab.size()) +
                                             " tokens, but config.json says vocab_size " +

@@ -6,6 +6,11 @@
 #include <torch/cuda.h>
 #include <torch/version.h>
 
+#include <dlfcn.h>
+
+#include <cstdio>
+#include <fstream>
+
 #include "util/system.h"
 
 namespace peft {
@@ -14,11 +19,60 @@ std::string torchVersion() {
     return TORCH_VERSION;
 }
 
-std::vector<std::string> availableDevices() {
-    std::vector<std::string> out{"cpu"};
+namespace {
+
+std::string cpuModelName() {
+    std::ifstream in("/proc/cpuinfo");
+    for (std::string line; std::getline(in, line);)
+        if (line.rfind("model name", 0) == 0) {
+            const size_t colon = line.find(':');
+            if (colon != std::string::npos) return line.substr(line.find_first_not_of(" \t", colon + 1));
+        }
+    return "CPU";
+}
+
+/// Name and memory of CUDA device `index` from the driver API (libcuda.so.1, present wherever a GPU driver
+/// is): no CUDA headers at build time, so the same code builds against CPU and CUDA LibTorch.
+DeviceInfo cudaDeviceInfo(int index) {
+    DeviceInfo d;
+    d.id = "cuda:" + std::to_string(index);
+    d.name = "CUDA device " + std::to_string(index);
+    static void* lib = dlopen("libcuda.so.1", RTLD_LAZY | RTLD_LOCAL);
+    if (!lib) return d;
+    using Init = int (*)(unsigned);
+    using Get = int (*)(int*, int);
+    using Name = int (*)(char*, int, int);
+    using Mem = int (*)(size_t*, int);
+    auto init = reinterpret_cast<Init>(dlsym(lib, "cuInit"));
+    auto get = reinterpret_cast<Get>(dlsym(lib, "cuDeviceGet"));
+    auto name = reinterpret_cast<Name>(dlsym(lib, "cuDeviceGetName"));
+    auto mem = reinterpret_cast<Mem>(dlsym(lib, "cuDeviceTotalMem_v2"));
+    int dev = 0;
+    if (!init || !get || init(0) != 0 || get(&dev, index) != 0) return d;
+    char buf[256] = {};
+    if (name && name(buf, int(sizeof buf) - 1, dev) == 0 && buf[0]) d.name = buf;
+    size_t bytes = 0;
+    if (mem && mem(&bytes, dev) == 0) d.memory_bytes = int64_t(bytes);
+    return d;
+}
+
+}  // namespace
+
+std::string DeviceInfo::label() const {
+    std::string s = id + " — " + name;
+    if (memory_bytes > 0) {
+        char gib[32];
+        std::snprintf(gib, sizeof gib, ", %.1f GiB", double(memory_bytes) / double(1ull << 30));
+        s += gib;
+    }
+    return s;
+}
+
+std::vector<DeviceInfo> availableDevices() {
+    std::vector<DeviceInfo> out{{"cpu", cpuModelName(), physicalMemoryBytes()}};
     if (torch::cuda::is_available())
         for (size_t i = 0; i < torch::cuda::device_count(); ++i)
-            out.push_back("cuda:" + std::to_string(i));
+            out.push_back(cudaDeviceInfo(int(i)));
     return out;
 }
 

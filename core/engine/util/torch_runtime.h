@@ -8,8 +8,16 @@
 namespace peft {
 
 std::string torchVersion();
-/// "cpu", then "cuda:0", "cuda:1", … when the LibTorch build has CUDA and a GPU is present.
-std::vector<std::string> availableDevices();
+struct DeviceInfo {
+    std::string id;            // "cpu", "cuda:0", …: what a run record's device names
+    std::string name;          // "NVIDIA H200"; for the CPU its model name (from /proc/cpuinfo) when known
+    int64_t memory_bytes = 0;  // the device's memory (the machine's for the CPU); 0 when unknown
+    /// "cuda:0 — NVIDIA H200, 139.8 GiB"
+    std::string label() const;
+};
+/// The CPU, then each CUDA device LibTorch sees (when the build has CUDA and a GPU is present), with names
+/// and memory from the CUDA driver (libcuda, opened at run time; without it the name says so).
+std::vector<DeviceInfo> availableDevices();
 /// Why no CUDA device can be used ("" when one can): a LibTorch built without CUDA, or no GPU found.
 std::string cudaUnavailableReason();
 /// Applies the intra-op thread count (checked as checkThreadCount does). LibTorch's setting is per OpenMP
