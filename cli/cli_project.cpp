@@ -12,6 +12,7 @@
 
 #include "cli/cli.h"
 #include "cli/commands.h"
+#include "cli/text_table.h"
 #include "data/file_data.h"
 #include "data/world.h"
 #include "model/config.h"
@@ -287,22 +288,17 @@ int cmdProject(const Args& a, std::ostream& out, std::ostream& err) {
             out << all.dump() << "\n";
             return 0;
         }
-        char buf[400];
-        std::snprintf(buf, sizeof buf, "%4s  %-34s %-12s %-11s %11s  %s\n", "id", "name", "preset", "status",
-                      "steps", "best dev");
-        out << buf;
-        for (const auto& j : all) {
-            const std::string steps = std::to_string(j["steps_done"].get<int64_t>()) + "/" +
-                                      std::to_string(j["steps_total"].get<int64_t>());
-            const std::string best = j["best_metric"].is_null() ? "-"
-                                                                : j["metric_name"].get<std::string>() + " " +
-                                                                      number(j["best_metric"].get<double>());
-            std::snprintf(buf, sizeof buf, "%4lld  %-34s %-12s %-11s %11s  %s\n",
-                          static_cast<long long>(j["id"].get<int64_t>()),
-                          j["name"].get<std::string>().c_str(), j["preset"].get<std::string>().c_str(),
-                          j["status"].get<std::string>().c_str(), steps.c_str(), best.c_str());
-            out << buf;
-        }
+        TextTable table(
+            {{"id", true}, {"name", false, 48}, {"preset"}, {"status"}, {"steps", true}, {"best dev"}});
+        for (const auto& j : all)
+            table.add({std::to_string(j["id"].get<int64_t>()), j["name"].get<std::string>(),
+                       j["preset"].get<std::string>(), j["status"].get<std::string>(),
+                       std::to_string(j["steps_done"].get<int64_t>()) + "/" +
+                           std::to_string(j["steps_total"].get<int64_t>()),
+                       j["best_metric"].is_null() ? "-"
+                                                  : j["metric_name"].get<std::string>() + " " +
+                                                        number(j["best_metric"].get<double>())});
+        table.print(out);
         return 0;
     }
     if (sub == "metrics") {

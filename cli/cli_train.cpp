@@ -19,6 +19,7 @@
 #include <nlohmann/json.hpp>
 
 #include "cli/commands.h"
+#include "cli/text_table.h"
 #include "data/coverage.h"
 #include "data/file_data.h"
 #include "data/world.h"
@@ -395,22 +396,25 @@ int cmdDemo(const Args& a, std::ostream& out, std::ostream& err) {
     const double full =
         std::find_if(rows.begin(), rows.end(), [](const Row& r) { return r.preset == "full"; })->accuracy;
     const int64_t devExamples = TaskSizes{}.dev;
-    char line[300];
-    std::snprintf(line, sizeof line, "%-10s %10s  %-26s %12s %9s  %s\n", "preset", "trained %",
-                  "dev accuracy [95 % CI]", "Δ vs full", "seconds", "status");
-    out << line << std::string(84, '-') << "\n";
+    TextTable table({{"preset"},
+                     {"trained %", true},
+                     {"dev accuracy [95 % CI]"},
+                     {"Δ vs full", true},
+                     {"seconds", true},
+                     {"status"}});
     for (const Row& r : rows) {
         const auto [lo, hi] = wilsonInterval(r.accuracy, devExamples);
-        char acc[64], delta[32];
+        char trained[32], acc[64], delta[32], seconds[32];
+        std::snprintf(trained, sizeof trained, "%.3f", r.trainedPct);
         std::snprintf(acc, sizeof acc, "%.3f [%.3f, %.3f]", r.accuracy, lo, hi);
         if (r.preset == "full")
             std::snprintf(delta, sizeof delta, "reference");
         else
             std::snprintf(delta, sizeof delta, "%+.3f", r.accuracy - full);
-        std::snprintf(line, sizeof line, "%-10s %10.3f  %-26s %12s %9.1f  %s\n", r.preset.c_str(),
-                      r.trainedPct, acc, delta, r.seconds, r.status.c_str());
-        out << line;
+        std::snprintf(seconds, sizeof seconds, "%.1f", r.seconds);
+        table.add({r.preset, trained, acc, delta, seconds, r.status});
     }
+    table.print(out);
     out << "\nDev accuracy: the best evaluation's, on the " << devExamples
         << " dev examples, with the 95 % Wilson score interval over\n"
            "those examples. One seed per preset (n = 1): the variation between seeds is not in the interval, "

@@ -10,6 +10,9 @@
 #include <variant>
 
 #include <nlohmann/json.hpp>
+#include <sstream>
+
+#include "cli/text_table.h"
 
 #include "cli/commands.h"
 #include "project/project.h"
@@ -162,6 +165,24 @@ private Q_SLOTS:
         QVERIFY(c.at("unknown_share").get<double>() > 0.5);
         QCOMPARE(c.at("unknown_share").get<double>(),
                  double(c.at("unknown").get<int64_t>()) / double(c.at("tokens").get<int64_t>()));
+    }
+
+    // The terminal tables count characters, not bytes: a column holding "Δ" or "λ" stays straight, and long
+    // names are cut in the middle.
+    void textTablesAlignUtf8AndShortenNames() {
+        QCOMPARE(peft::TextTable::width("Δ λ"), size_t(3));
+        QCOMPARE(peft::TextTable::shorten("abcdefghij", 5), std::string("ab…ij"));
+        QCOMPARE(peft::TextTable::shorten("ΔΔΔΔΔλλλλλ", 6), std::string("ΔΔΔ…λλ"));
+        QCOMPARE(peft::TextTable::shorten("short", 5), std::string("short"));
+        peft::TextTable t({{"name", false, 8}, {"Δ", true}});
+        t.add({"λ-gated prefix", "+0.1"});
+        t.add({"lora", "-0.25"});
+        std::ostringstream out;
+        t.print(out);
+        QCOMPARE(out.str(), std::string("name          Δ\n"
+                                        "---------------\n"
+                                        "λ-ga…fix   +0.1\n"
+                                        "lora      -0.25\n"));
     }
 
     void versionNamesLibTorchDevicesThreads() {

@@ -70,6 +70,7 @@ LambdaView::LambdaView(QWidget* parent) : QWidget(parent) {
     runs_->setMinimumContentsLength(28);
     text_ = new QLineEdit(this);
     text_->setText(QStringLiteral("the plot was not bad but the music was dull . i"));
+    text_->setCursorPosition(0);  // the sentence from its start
     text_->setToolTip(tr("A sentence in the built-in world's words (unknown words become <unk>)"));
     auto* show = new QPushButton(tr("Show λ"), this);
     auto* dev = new QPushButton(tr("Dev example"), this);
@@ -177,6 +178,7 @@ QString LambdaView::text() const {
 
 void LambdaView::setText(const QString& text) {
     text_->setText(text);
+    text_->setCursorPosition(0);
 }
 
 void LambdaView::setLayer(int layer) {

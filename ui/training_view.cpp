@@ -47,7 +47,7 @@ public:
         const QRect text = style->subElementRect(QStyle::SE_ItemViewItemText, &opt, w).adjusted(2, 0, -2, 0);
         const QFontMetrics fm(opt.font);
         const int statusWidth =
-            status.isEmpty() ? 0 : std::min(fm.horizontalAdvance(status), text.width() / 2);
+            status.isEmpty() ? 0 : std::min(fm.horizontalAdvance(status) + 4, text.width() / 2);
         const QPalette::ColorRole role =
             opt.state & QStyle::State_Selected ? QPalette::HighlightedText : QPalette::Text;
         painter->save();
