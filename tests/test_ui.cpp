@@ -953,6 +953,22 @@ private Q_SLOTS:
                 peft::RunState::Finished);
     }
 
+    // Stop pressed right after a run is handed to the worker (before or after it starts loading) cancels
+    // that run: a 100,000-step run ends cancelled, early.
+    void runQueueStopRightAfterTheHandOverCancels() {
+        const QString path = projectWithRun(dir_, QStringLiteral("early-stop.peftproj"), "bitfit", 100000);
+        peft::ui::RunQueue q;
+        q.setProject(path);
+        QSignalSpy finished(&q, &peft::ui::RunQueue::runFinished);
+        q.start();
+        q.stop();
+        QVERIFY(finished.wait(120000));
+        const peft::RunRecord r =
+            peft::Project::open(path.toStdString(), peft::Project::Mode::ReadOnly)->run(1);
+        QCOMPARE(QString::fromUtf8(peft::toString(r.state)), QStringLiteral("cancelled"));
+        QVERIFY(r.steps_done < 1000);
+    }
+
     void windowShowsBudgetPlotOfEveryPreset() {
         peft::ui::MainWindow w;
         w.show();

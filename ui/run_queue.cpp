@@ -117,7 +117,7 @@ void RunQueue::launch(qint64 run, bool resume) {
 void RunQueue::stop() {
     active_ = false;
     skip_ = false;
-    worker_->cancel();
+    if (current_) worker_->cancel();  // the run in flight, or handed over and not started yet
     Q_EMIT stateChanged();
 }
 

@@ -79,7 +79,8 @@ void RunWorker::cancel() {
 
 void RunWorker::execute(const QString& project, qint64 run, bool resumeRun) {
     busy_ = true;
-    cancelRequested_ = false;
+    // A cancel requested since this run was handed over (queued, not yet started) applies to it: the flag is
+    // cleared when a run ends, not when one starts.
     Q_EMIT started(run);
     bool ok = true;
     QString message;
@@ -100,6 +101,11 @@ void RunWorker::execute(const QString& project, qint64 run, bool resumeRun) {
     } catch (const std::exception& e) {
         ok = false;
         message = QString::fromUtf8(e.what());
+    }
+    {
+        std::lock_guard<std::mutex> lock(mutex_);
+        trainer_ = nullptr;
+        cancelRequested_ = false;
     }
     busy_ = false;
     Q_EMIT finished(run, ok, message);
