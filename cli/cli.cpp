@@ -40,6 +40,7 @@ struct Command {
     const char* usage;  // the full --help text
     std::vector<OptionSpec> options;
     std::function<int(const Args&, std::ostream&, std::ostream&)> run;
+    bool subcommands = false;  // takes positional words: "project runs FILE", "study show ID"
 };
 
 // ----- presets ------------------------------------------------------------------------------------
@@ -393,7 +394,9 @@ const std::vector<Command>& commands() {
          "       peftwb project queue FILE --adapter DIR [--task NAME | --dataset ID] [--steps N] [--lr X]\n"
          "                    (a run that starts from an adapter folder: PEFT LoRA / prefix tuning, or "
          "native)\n"
-         "       peftwb project run FILE [--run ID] [--threads N]   (the run, or every queued run in order)\n"
+         "       peftwb project run FILE [--run ID] [--threads N] [--parallel N]   (the run, or every queued "
+         "run:\n"
+         "                    in order, or N at a time in processes of their own sharing the threads)\n"
          "       peftwb project resume FILE --run ID [--threads N] [--quiet]\n"
          "       peftwb project notes FILE --run ID --text TEXT\n"
          "       peftwb project bench FILE [--points N]   (metric append throughput into a new FILE)\n\n"
@@ -411,8 +414,53 @@ const std::vector<Command>& commands() {
           {"preset"},       {"task"},         {"steps"},       {"seed"},         {"data"},
           {"dev"},          {"test"},         {"text-column"}, {"pair-column"},  {"label-column"},
           {"source-field"}, {"target-field"}, {"data-kind"},   {"dev-fraction"}, {"skip-bad-rows", false},
-          {"dataset"},      {"adapter"},      {"lr"}},
-         cmdProject},
+          {"dataset"},      {"adapter"},      {"lr"},          {"parallel"}},
+         cmdProject,
+         true},
+        {"study",
+         "the paper's experiments as studies: arms × budgets × tasks × seeds, paired verdicts with intervals",
+         "usage: peftwb study list [--json]\n"
+         "       peftwb study show ID|FILE [--seeds N] [--task T,…] [--json]\n"
+         "       peftwb study run ID|FILE --project P [--seeds N] [--task T,…] [--steps N] [--threads N]\n"
+         "                  [--parallel N] [--model DIR | --data FILE …] [--queue-only]\n"
+         "       peftwb study report ID|FILE --project P [--out DIR] [--seeds N] [--task T,…] [--json]\n\n"
+         "A study (built in: resources/studies/, or a JSON file of your own; docs/studies.md) is a claim\n"
+         "of the paper, arms (presets or specs at budgets), tasks, seeds and comparisons. 'run' queues one "
+         "run\n"
+         "per arm × budget × task × seed in the project (created on --model's backbone when new; --data "
+         "trains\n"
+         "on your file instead of the study's tasks) and trains those not finished: run it again to resume,\n"
+         "or with more --seeds to add only the new runs. 'report' gives per cell the mean over seeds with\n"
+         "its 95 % Student-t interval and n, and per comparison the paired difference, its interval and the\n"
+         "verdict (agrees / disagrees / inconclusive, with the seeds an inconclusive one would need); --out\n"
+         "writes report.md, runs.csv (one row per run), table.tex and plot.svg. --parallel N trains N runs "
+         "at\n"
+         "a time, each in its own process with threads / N threads (two 1-thread runs on 2 cores finish a\n"
+         "study of the built-in backbone sooner than 2-thread runs one at a time; docs/benchmarks.md).\n",
+         {{"project"},
+          {"parallel"},
+          {"seeds"},
+          {"task"},
+          {"steps"},
+          {"threads"},
+          {"model"},
+          {"config"},
+          {"data"},
+          {"dev"},
+          {"test"},
+          {"text-column"},
+          {"pair-column"},
+          {"label-column"},
+          {"source-field"},
+          {"target-field"},
+          {"data-kind"},
+          {"dev-fraction"},
+          {"skip-bad-rows", false},
+          {"queue-only", false},
+          {"out"},
+          {"json", false}},
+         cmdStudy,
+         true},
         {"lm-probe",
          "what a built-in-world backbone's language model knows: review verdicts, looking facts up",
          "usage: peftwb lm-probe [--model DIR] [--n N] [--json]\n\n"
@@ -637,7 +685,7 @@ int runCli(const std::vector<std::string>& argv, std::ostream& out, std::ostream
                     return 0;
                 }
             const Args args(rest, c.options, std::string("peftwb ") + c.name);
-            if (!args.positional().empty() && std::string(c.name) != "project")
+            if (!args.positional().empty() && !c.subcommands)
                 throw Error(args.positional().front(),
                             std::string("unexpected argument for 'peftwb ") + c.name + "'");
             return c.run(args, out, err);

@@ -13,6 +13,12 @@
 #include "cli/cli.h"
 #include "cli/commands.h"
 #include "cli/text_table.h"
+
+#include <spawn.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <map>
 #include "data/file_data.h"
 #include "data/world.h"
 #include "model/config.h"
@@ -85,6 +91,60 @@ std::string number(double v) {
 }
 
 }  // namespace
+
+std::string selfExe() {
+    char buf[4096];
+    const ssize_t n = readlink("/proc/self/exe", buf, sizeof buf - 1);
+    return n > 0 ? std::string(buf, static_cast<size_t>(n)) : std::string("peftwb");
+}
+
+int runProjectRuns(const std::string& file, const std::vector<QueuedRun>& runs, int64_t parallel,
+                   std::optional<int64_t> threads, std::ostream& out) {
+    if (parallel < 1 || parallel > 256) throw Error("--parallel", "expected 1 to 256 runs at once");
+    int rc = 0;
+    if (parallel == 1) {  // in this process, one after another
+        ExecuteOptions opts;
+        opts.threads = threads;
+        for (const QueuedRun& q : runs) {
+            opts.resume = q.resume;
+            const TrainResult r = executeRun(file, q.run, opts);
+            out << "run " << q.run << ": " << toString(r.status) << ", best dev " << r.metric_name << " "
+                << number(r.best_dev_metric) << " at step " << r.best_step << " (" << number(r.seconds)
+                << " s)" << std::endl;
+            if (r.status != RunStatus::Finished) rc = 1;
+        }
+        return rc;
+    }
+    // Several at once, each in a process of its own (its own random generators and thread pools, so a
+    // run's curve does not depend on what runs beside it), with an equal share of the threads.
+    const int64_t total = threads.value_or(0) > 0 ? *threads : defaultThreadCount();
+    const std::string each = std::to_string(std::max<int64_t>(1, total / parallel));
+    const std::string exe = selfExe();
+    std::map<pid_t, int64_t> running;
+    size_t next = 0;
+    while (next < runs.size() || !running.empty()) {
+        while (next < runs.size() && int64_t(running.size()) < parallel) {
+            const QueuedRun& q = runs[next++];
+            const std::string id = std::to_string(q.run);
+            std::vector<std::string> argv = {
+                exe, "project", q.resume ? "resume" : "run", file, "--run", id, "--threads", each};
+            std::vector<char*> cargv;
+            for (auto& s : argv)
+                cargv.push_back(s.data());
+            cargv.push_back(nullptr);
+            out.flush();
+            pid_t pid = 0;
+            if (posix_spawn(&pid, exe.c_str(), nullptr, nullptr, cargv.data(), environ) != 0)
+                throw Error("--parallel", "cannot start " + exe);
+            running[pid] = q.run;
+        }
+        int status = 0;
+        const pid_t done = waitpid(-1, &status, 0);
+        if (done < 0) break;
+        if (running.erase(done) && !(WIFEXITED(status) && WEXITSTATUS(status) == 0)) rc = 1;
+    }
+    return rc;
+}
 
 int cmdProject(const Args& a, std::ostream& out, std::ostream& err) {
     const auto& pos = a.positional();
@@ -201,25 +261,15 @@ int cmdProject(const Args& a, std::ostream& out, std::ostream& err) {
         return 0;
     }
     if (sub == "run") {
-        // Runs the given queued run, or every queued run in order.
-        std::vector<int64_t> ids;
+        // Runs the given queued run, or every queued run in order (--parallel N: N at a time).
+        std::vector<QueuedRun> ids;
         if (auto id = a.getInt("run")) {
-            ids.push_back(*id);
+            ids.push_back({*id, false});
         } else {
             for (const auto& r : Project::open(file, Project::Mode::ReadOnly)->runs())
-                if (r.state == RunState::Queued) ids.push_back(r.id);
+                if (r.state == RunState::Queued) ids.push_back({r.id, false});
         }
-        ExecuteOptions opts;
-        opts.threads = a.getInt("threads");
-        int rc = 0;
-        for (int64_t id : ids) {
-            const TrainResult r = executeRun(file, id, opts);
-            out << "run " << id << ": " << toString(r.status) << ", best dev " << r.metric_name << " "
-                << number(r.best_dev_metric) << " at step " << r.best_step << " (" << number(r.seconds)
-                << " s)\n";
-            if (r.status != RunStatus::Finished) rc = 1;
-        }
-        return rc;
+        return runProjectRuns(file, ids, a.getInt("parallel").value_or(1), a.getInt("threads"), out);
     }
     if (sub == "resume") {
         // Any run resumes from its own record, wherever it was created (train --project, queue, the GUI).

@@ -54,5 +54,18 @@ int cmdLmProbe(const Args& a, std::ostream& out, std::ostream& err);
 int cmdExport(const Args& a, std::ostream& out, std::ostream& err);
 int cmdData(const Args& a, std::ostream& out, std::ostream& err);
 int cmdDemo(const Args& a, std::ostream& out, std::ostream& err);
+int cmdStudy(const Args& a, std::ostream& out, std::ostream& err);
+
+/// This executable's path (for child processes).
+std::string selfExe();
+struct QueuedRun {
+    int64_t run = 0;
+    bool resume = false;  // an interrupted run with a checkpoint: resume it
+};
+/// Trains runs of a project: in this process one after another (parallel 1), or `parallel` at a time, each
+/// in a child process with threads / parallel threads (`threads`: 0 or absent = one per core). Returns 0
+/// when every run finished.
+int runProjectRuns(const std::string& file, const std::vector<QueuedRun>& runs, int64_t parallel,
+                   std::optional<int64_t> threads, std::ostream& out);
 
 }  // namespace peft

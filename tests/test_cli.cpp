@@ -185,6 +185,47 @@ private Q_SLOTS:
                                         "lora      -0.25\n"));
     }
 
+    // Runs trained two at a time (each in its own process, one thread each) give the same curves as the same
+    // runs trained one after another on one thread: a run's result does not depend on what runs beside it.
+    void parallelRunsGiveTheSameCurves() {
+        QTemporaryDir dir;
+        auto curves = [](const QString& project, int run) {
+            std::vector<std::tuple<std::string, int64_t, double>> points;
+            const Result m =
+                peftwb({QStringLiteral("project"), QStringLiteral("metrics"), project,
+                        QStringLiteral("--run"), QString::number(run), QStringLiteral("--json")});
+            std::istringstream lines(m.out.toStdString());
+            for (std::string line; std::getline(lines, line);) {
+                const nlohmann::json j = nlohmann::json::parse(line);
+                points.emplace_back(j.at("split").get<std::string>() + "/" + j.at("name").get<std::string>(),
+                                    j.at("step").get<int64_t>(), j.at("value").get<double>());
+            }
+            return points;
+        };
+        std::vector<QString> projects;
+        for (const char* how : {"sequential", "parallel"}) {
+            const QString p = dir.filePath(QString::fromLatin1(how) + QStringLiteral(".peftproj"));
+            QCOMPARE(peftwb({QStringLiteral("project"), QStringLiteral("new"), p}).code, 0);
+            QCOMPARE(
+                peftwb({QStringLiteral("project"), QStringLiteral("queue"), p, QStringLiteral("--preset"),
+                        QStringLiteral("lora,pa-ffn"), QStringLiteral("--steps"), QStringLiteral("30")})
+                    .code,
+                0);
+            const bool parallel = std::string(how) == "parallel";
+            const Result r =
+                peftwb({QStringLiteral("project"), QStringLiteral("run"), p, QStringLiteral("--threads"),
+                        parallel ? QStringLiteral("2") : QStringLiteral("1"), QStringLiteral("--parallel"),
+                        parallel ? QStringLiteral("2") : QStringLiteral("1")});
+            QVERIFY2(r.code == 0, r.err.constData());
+            projects.push_back(p);
+        }
+        for (int run : {1, 2}) {
+            const auto a = curves(projects[0], run), b = curves(projects[1], run);
+            QVERIFY(a.size() > 10);
+            QVERIFY(a == b);
+        }
+    }
+
     void versionNamesLibTorchDevicesThreads() {
         const Result r = peftwb({QStringLiteral("--version")});
         QCOMPARE(r.code, 0);

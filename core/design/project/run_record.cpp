@@ -256,12 +256,8 @@ RunRecipe runRecipeFromJson(const json& j, const std::string& where) {
     if (!in.has("spec")) throw Error(in.path("spec"), "missing");
     r.spec = specAt(in.raw("spec"), in.path("spec"));
     if (in.has("train")) {
-        const json& t = in.raw("train");
-        r.train = trainConfigFromJson(t, in.path("train"));
-        for (auto it = t.begin(); it != t.end(); ++it)
-            if (std::none_of(trainConfigFields().begin(), trainConfigFields().end(),
-                             [&](const TrainConfigField& f) { return it.key() == f.key; }))
-                throw Error(in.path("train") + "." + it.key(), "unknown field");
+        r.train = TrainConfig{};
+        applyTrainConfigJson(r.train, in.raw("train"), in.path("train"));
     }
     if (!in.has("data")) throw Error(in.path("data"), "missing");
     r.data = dataRefFromJson(in.raw("data"), in.path("data"));

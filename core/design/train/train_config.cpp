@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: GPL-3.0-or-later
 #include "train/train_config.h"
 
+#include <algorithm>
 #include <cmath>
 #include <iterator>
 #include <limits>
@@ -42,7 +43,9 @@ constexpr TrainConfigField kFields[] = {
     {"max_length", "max-length", "tokens per example (longer ones are truncated)", "data", &TC::max_length},
     {"seed", "seed", "seed of initialisation, batches and dropout", "hardware", &TC::seed},
     {"device", "device", "cpu, cuda or cuda:N", "hardware", &TC::device},
-    {"threads", "threads", "intra-op threads; 0 = one per core", "hardware", &TC::threads},
+    {"threads", "threads",
+     "CPU threads (LibTorch's and the BLAS library's); 0 = auto: 1 below d_model 256, else one per core",
+     "hardware", &TC::threads},
     {"beam_size", "beam", "beam width of generation", "decoding", &TC::beam_size},
     {"length_penalty", "length-penalty", "beam score divided by length^penalty", "decoding",
      &TC::length_penalty},
@@ -168,6 +171,16 @@ TrainConfig trainConfigFromJson(const json& j, const std::string& where) {
     for (const auto& f : kFields)
         if (auto it = j.find(f.key); it != j.end()) setTrainConfigField(tc, f, *it, where + ": " + f.key);
     return tc;
+}
+
+void applyTrainConfigJson(TrainConfig& tc, const json& j, const std::string& where) {
+    if (!j.is_object()) throw Error(where, "expected an object of training settings");
+    for (auto it = j.begin(); it != j.end(); ++it) {
+        const auto* f = std::find_if(std::begin(kFields), std::end(kFields),
+                                     [&](const TrainConfigField& field) { return it.key() == field.key; });
+        if (f == std::end(kFields)) throw Error(where + "." + it.key(), "unknown field");
+        setTrainConfigField(tc, *f, *it, where + "." + it.key());
+    }
 }
 
 bool operator==(const TrainConfig& a, const TrainConfig& b) {

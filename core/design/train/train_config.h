@@ -72,6 +72,9 @@ nlohmann::json trainConfigToJson(const TrainConfig& tc);
 /// wrong type raise peft::Error naming `where` and the key. Keys that are not fields are left to the caller
 /// (a run record keeps its data and backbone references beside them).
 TrainConfig trainConfigFromJson(const nlohmann::json& j, const std::string& where);
+/// Sets the fields `j` gives over `tc`, strictly: a key that is not a field is refused ("WHERE.key: unknown
+/// field"), as is a value of the wrong type.
+void applyTrainConfigJson(TrainConfig& tc, const nlohmann::json& j, const std::string& where);
 bool operator==(const TrainConfig& a, const TrainConfig& b);
 inline bool operator!=(const TrainConfig& a, const TrainConfig& b) {
     return !(a == b);

@@ -98,13 +98,14 @@ public:
         out = v.get<double>();
         if (!std::isfinite(out)) throw Error(where, "must be finite");
     }
-    static void read(const nlohmann::json& v, const std::string& where, std::vector<int64_t>& out) {
-        if (!v.is_array()) throw Error(where, "expected an array of integers, got " + typeName(v));
+    template <typename T>
+    static void read(const nlohmann::json& v, const std::string& where, std::vector<T>& out) {
+        if (!v.is_array()) throw Error(where, "expected an array, got " + typeName(v));
         out.clear();
         for (size_t i = 0; i < v.size(); ++i) {
-            int64_t x = 0;
+            T x{};
             read(v[i], where + "[" + std::to_string(i) + "]", x);
-            out.push_back(x);
+            out.push_back(std::move(x));
         }
     }
 

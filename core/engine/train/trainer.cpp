@@ -133,7 +133,8 @@ Trainer::Trainer(Transformer model, const Dataset& data, TrainConfig cfg, Detoke
     const int64_t vocab = model_->config().vocab_size;
     if (cfg_.pad_id < 0) cfg_.pad_id = model_->config().pad_id;
     if (cfg_.eos_id < 0 && data_.kind == TaskKind::Generation)
-        throw Error("eos_id", "not set: generation needs the end-of-sequence token of the backbone's tokenizer");
+        throw Error("eos_id",
+                    "not set: generation needs the end-of-sequence token of the backbone's tokenizer");
     if (cfg_.eos_id < 0) cfg_.eos_id = cfg_.pad_id;  // unused by classification
     for (auto [name, id] : {std::pair<const char*, int64_t>{"pad_id", cfg_.pad_id}, {"eos_id", cfg_.eos_id}})
         if (id < 0 || id >= vocab)
@@ -280,7 +281,8 @@ TrainResult Trainer::run(TrainObserver* observer) {
         if (observer) observer->onStatus(s, msg);
     };
 
-    applyThreadCount(cfg_.threads);  // per thread in LibTorch: set it on the thread that trains
+    // Per thread in LibTorch: set it on the thread that trains. 0 ("auto") chooses by the model's width.
+    applyThreadCount(cfg_.threads > 0 ? cfg_.threads : autoThreadCount(model_->config().d_model));
     torch::manual_seed(cfg_.seed);
     std::mt19937_64 rng(cfg_.seed);
     model_->to(device_);

@@ -7,6 +7,7 @@
 #include <torch/version.h>
 
 #include <dlfcn.h>
+#include <sys/resource.h>
 
 #include <cstdio>
 #include <fstream>
@@ -84,7 +85,25 @@ std::string cudaUnavailableReason() {
 
 void applyThreadCount(int64_t threads) {
     checkThreadCount(threads);
-    at::set_num_threads(threads > 0 ? static_cast<int>(threads) : defaultThreadCount());
+    const int n = threads > 0 ? static_cast<int>(threads) : defaultThreadCount();
+    at::set_num_threads(n);
+    // OpenBLAS (Debian's LibTorch calls it for matmuls) keeps a pool of its own; found at run time, so
+    // the code builds against any BLAS and any LibTorch.
+    using SetThreads = void (*)(int);
+    static const auto openblas =
+        reinterpret_cast<SetThreads>(dlsym(RTLD_DEFAULT, "openblas_set_num_threads"));
+    if (openblas) openblas(n);
+}
+
+int autoThreadCount(int64_t d_model) {
+    return d_model < 256 ? 1 : defaultThreadCount();
+}
+
+double processCpuSeconds() {
+    rusage u{};
+    getrusage(RUSAGE_SELF, &u);
+    return double(u.ru_utime.tv_sec + u.ru_stime.tv_sec) +
+           1e-6 * double(u.ru_utime.tv_usec + u.ru_stime.tv_usec);
 }
 
 int currentThreadCount() {

@@ -1,0 +1,132 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
+#pragma once
+// A study: one of the paper's experiments as a file — a claim (in words, with the table or figure it comes
+// from), arms (presets or specs, each at one or more budgets), tasks, seeds, training settings, and the
+// comparisons that test the claim ("parallel adapter at the FFN > sequential adapter at the FFN, at every
+// budget"). Running it queues one run per arm × budget × task × seed in a project (each remembered, so a
+// second run queues only what is missing); its report reads the finished runs back into per-cell summaries
+// and paired verdicts (study/stats.h). JSON as strict as specs: an unknown field, a wrong type, an unknown
+// preset, a spec that does not validate, a budget no size reaches, zero seeds or a comparison naming no arm
+// is refused with the field path before anything is queued. No torch.
+#include <cstdint>
+#include <optional>
+#include <ostream>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "peft/spec.h"
+#include "project/project.h"
+#include "project/run_record.h"
+#include "study/stats.h"
+#include "train/train_config.h"
+
+namespace peft {
+
+struct StudyArm {
+    std::string id;               // how comparisons name it: "pa-ffn"
+    std::string label;            // for tables and legends: "parallel adapter (FFN)"
+    std::string preset;           // a preset id, or empty with `spec`
+    std::optional<Spec> spec;     // a spec of its own (sized by the budgets like a preset)
+    std::vector<double> budgets;  // % of the backbone trained; empty: the preset's default (or fixed) size
+};
+
+struct StudyComparison {
+    std::string better, worse;    // arm ids: the paper finds `better` ahead of `worse`
+    std::vector<double> budgets;  // only at these budgets (empty: every budget both arms have)
+    std::string claim;            // the comparison in words
+};
+
+struct Study {
+    std::string id, title, claim, source;  // source: where in the paper ("Table 3, Section 4.3")
+    std::vector<std::string> tasks;        // built-in task names (or "dataset:ID" of a project)
+    int64_t train_size = 0;                // training examples of a built-in task (0: the task's default)
+    int64_t seeds = 3;
+    nlohmann::json train = nlohmann::json::object();  // training settings over each preset's defaults
+    std::vector<StudyArm> arms;
+    std::vector<StudyComparison> comparisons;
+    std::string reference;  // an arm drawn as a band (full fine-tuning), or empty
+};
+
+/// Reads a study; every problem names `source` and the field path ("arms[2].budgets[0]").
+Study studyFromJson(const nlohmann::json& j, const std::string& source);
+nlohmann::json studyToJson(const Study& s);
+/// The built-in studies (resources/studies/*.json), by id.
+std::vector<Study> builtinStudies();
+/// A built-in study's id, or a study file's path.
+Study loadStudy(const std::string& idOrFile);
+
+/// What a study runs on, when not its own defaults.
+struct StudyOptions {
+    std::optional<int64_t> seeds;    // instead of the study's
+    std::vector<std::string> tasks;  // instead of the study's ("sentiment", "dataset:3")
+    std::optional<int64_t> steps;    // instead of the study's training steps
+};
+
+/// One run of a study: an arm at a budget on a task with a seed.
+struct StudyCell {
+    std::string arm;
+    double budget = 0;  // 0: the arm's default size
+    std::string task;
+    uint64_t seed = 0;
+    /// "pa-ffn@0.5/summarization/seed 2": how the project remembers the cell's run.
+    std::string key() const;
+};
+
+/// Every cell: arms × budgets × tasks × seeds (seeds 1 … n: the same seeds for every arm, so runs pair).
+std::vector<StudyCell> studyCells(const Study& s, const StudyOptions& o = {});
+/// The recipe of each cell on the project's backbone (every spec sized and validated: a budget no size
+/// reaches is an error naming the arm and budget).
+std::vector<RunRecipe> studyRecipes(const Project& p, const Study& s, const std::vector<StudyCell>& cells,
+                                    const StudyOptions& o = {});
+
+struct QueuedStudy {
+    std::vector<int64_t> runs;  // every cell's run, in cell order
+    int64_t added = 0;          // of which queued now (the others were there: finished or still queued)
+};
+/// Queues the cells that have no run in the project yet (a run deleted since is queued again), remembering
+/// each in the project (meta "study/ID/KEY" = run id). Everything is checked before the first run is added.
+QueuedStudy queueStudy(Project& p, const Study& s, const StudyOptions& o = {});
+
+/// One cell's outcome.
+struct StudyRunResult {
+    StudyCell cell;
+    int64_t run = 0;  // 0: never queued
+    RunState state = RunState::Queued;
+    std::optional<double> metric;  // the best dev metric of a finished run
+    std::string metric_name;
+    double trained_pct = 0;
+};
+std::vector<StudyRunResult> studyResults(const Project& p, const Study& s, const StudyOptions& o = {});
+
+/// Per arm × budget × task: the summary over the seeds that finished, and the cells that did not.
+struct StudyCellSummary {
+    std::string arm, task, metric_name;
+    double budget = 0, trained_pct = 0;
+    Summary summary;
+    std::vector<std::string> missing;  // "seed 3: failed", "seed 2: queued"
+};
+struct StudyVerdict {
+    StudyComparison comparison;
+    std::string task;
+    double budget_better = 0, budget_worse = 0;
+    Verdict verdict;
+};
+struct StudyReport {
+    std::vector<StudyCellSummary> cells;
+    std::vector<StudyVerdict> verdicts;
+    std::vector<StudyRunResult> runs;
+};
+StudyReport studyReport(const Study& s, const std::vector<StudyRunResult>& runs);
+
+/// The report as Markdown (claim, settings, table of means with intervals and n, verdicts, what is missing),
+/// CSV (one row per run, raw values), a LaTeX tabular and an SVG plot (metric against trained %, means with
+/// 95 % whiskers per arm); JSON for --json.
+std::string reportMarkdown(const Study& s, const StudyReport& r, const std::string& plotFile);
+std::string reportCsv(const StudyReport& r);
+std::string reportLatex(const Study& s, const StudyReport& r);
+std::string reportSvg(const Study& s, const StudyReport& r);
+nlohmann::json reportJson(const Study& s, const StudyReport& r);
+
+}  // namespace peft
