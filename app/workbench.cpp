@@ -19,6 +19,7 @@
 #include "import_dialog.h"
 #include "lambda_view.h"
 #include "main_window.h"
+#include "study_view.h"
 #include "training_view.h"
 #include "util/system.h"
 
@@ -40,9 +41,10 @@ int main(int argc, char** argv) {
         QStringLiteral("Render the main window to FILE (PNG) and quit (with --run-queue: "
                        "once the queue is done)."),
         QStringLiteral("FILE"));
-    QCommandLineOption view(QStringLiteral("view"),
-                            QStringLiteral("Open on a view: design, training, compare, parameters, lambda."),
-                            QStringLiteral("NAME"));
+    QCommandLineOption view(
+        QStringLiteral("view"),
+        QStringLiteral("Open on a view: design, training, compare, studies, parameters, lambda."),
+        QStringLiteral("NAME"));
     QCommandLineOption runQueue(QStringLiteral("run-queue"),
                                 QStringLiteral("Start the project's queue on open."));
     QCommandLineOption probe(
@@ -54,6 +56,10 @@ int main(int argc, char** argv) {
         QStringLiteral("Show λ(x) of run ID (with --view lambda; --screenshot waits for it)."),
         QStringLiteral("ID"));
     parser.addOption(lambdaRun);
+    QCommandLineOption studyOption(
+        QStringLiteral("study"),
+        QStringLiteral("Show study ID (a built-in one) or FILE in the Studies view."), QStringLiteral("ID"));
+    parser.addOption(studyOption);
     QCommandLineOption benchReplot(
         QStringLiteral("bench-replot"),
         QStringLiteral("Benchmark: replot time of the training view holding N points (prints and quits)."),
@@ -147,9 +153,10 @@ int main(int argc, char** argv) {
     if (parser.isSet(importFile))
         QTimer::singleShot(0, &window, [&] { window.importDatasetDialog(parser.value(importFile)); });
     if (parser.isSet(present)) window.setPresentationMode(true);
-    const QStringList views = {QStringLiteral("design"), QStringLiteral("training"),
-                               QStringLiteral("compare"), QStringLiteral("parameters"),
-                               QStringLiteral("lambda")};
+    const QStringList views = {QStringLiteral("design"),     QStringLiteral("training"),
+                               QStringLiteral("compare"),    QStringLiteral("studies"),
+                               QStringLiteral("parameters"), QStringLiteral("lambda")};
+    if (parser.isSet(studyOption)) window.studyView()->selectStudy(parser.value(studyOption));
     if (parser.isSet(view))
         window.tabs()->setCurrentIndex(std::max(0, int(views.indexOf(parser.value(view)))));
 

@@ -399,6 +399,9 @@ const std::vector<Command>& commands() {
          "                    in order, or N at a time in processes of their own sharing the threads)\n"
          "       peftwb project resume FILE --run ID [--threads N] [--quiet]\n"
          "       peftwb project notes FILE --run ID --text TEXT\n"
+         "       peftwb project compact FILE [--drop-checkpoints]   (give deleted runs' space back; first "
+         "delete\n"
+         "                    every checkpoint, keeping metrics and summaries)\n"
          "       peftwb project bench FILE [--points N]   (metric append throughput into a new FILE)\n\n"
          "A project is one SQLite file (.peftproj, documented in docs/project-format.md). Record runs into "
          "it\n"
@@ -414,7 +417,7 @@ const std::vector<Command>& commands() {
           {"preset"},       {"task"},         {"steps"},       {"seed"},         {"data"},
           {"dev"},          {"test"},         {"text-column"}, {"pair-column"},  {"label-column"},
           {"source-field"}, {"target-field"}, {"data-kind"},   {"dev-fraction"}, {"skip-bad-rows", false},
-          {"dataset"},      {"adapter"},      {"lr"},          {"parallel"}},
+          {"dataset"},      {"adapter"},      {"lr"},          {"parallel"},     {"drop-checkpoints", false}},
          cmdProject,
          true},
         {"study",

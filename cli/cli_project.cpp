@@ -32,6 +32,8 @@
 
 namespace peft {
 
+namespace fs = std::filesystem;
+
 namespace {
 
 using json = nlohmann::json;
@@ -270,6 +272,16 @@ int cmdProject(const Args& a, std::ostream& out, std::ostream& err) {
                 if (r.state == RunState::Queued) ids.push_back({r.id, false});
         }
         return runProjectRuns(file, ids, a.getInt("parallel").value_or(1), a.getInt("threads"), out);
+    }
+    if (sub == "compact") {
+        // Gives the space of deleted runs back; --drop-checkpoints first deletes every checkpoint (metrics
+        // and summaries stay): a project to ship or archive.
+        auto p = Project::open(file);
+        if (a.flag("drop-checkpoints")) out << "deleted " << p->dropCheckpoints() << " checkpoints\n";
+        const auto before = fs::file_size(file);
+        p->compact();
+        out << "compacted " << file << ": " << before << " → " << fs::file_size(file) << " bytes\n";
+        return 0;
     }
     if (sub == "resume") {
         // Any run resumes from its own record, wherever it was created (train --project, queue, the GUI).

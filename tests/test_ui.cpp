@@ -4,6 +4,7 @@
 // a project with its runs, curves and comparison, and renders every view to an image.
 #include <QComboBox>
 #include <QDoubleSpinBox>
+#include <QFile>
 #include <QListWidget>
 #include <QMessageBox>
 #include <QPushButton>
@@ -39,6 +40,7 @@
 #include "plot_style.h"
 #include "run_queue.h"
 #include "spec_editor.h"
+#include "study_view.h"
 #include "sweep_dialog.h"
 #include "train_settings.h"
 #include "training_view.h"
@@ -757,6 +759,7 @@ private Q_SLOTS:
             r.name = "a long run name, number " + std::to_string(i + 1);
             r.preset = i % 2 ? "lora" : "pa-ffn";
             r.spec = nlohmann::json::object();
+            r.train_config = {{"lr", 0.001 * (i + 1)}};  // 20 different runs, not seeds of a few
             r.state = peft::RunState::Finished;
             peft::RunSummary s;
             s.metric_name = "accuracy";
@@ -898,6 +901,90 @@ private Q_SLOTS:
         dialog.setBackbone(bertFolder(), QStringLiteral("bert-small"));
         QTRY_VERIFY_WITH_TIMEOUT(dialog.checkedOk() && dialog.unknownShare() < 0.01, 30000);
         QVERIFY(dialog.summary()->text().contains(QStringLiteral("Vocabulary: ")));
+    }
+
+    // Runs that differ only in their seed are one scatter point: their mean with the 95 % t interval as
+    // whiskers and n in the label; the table keeps each run.
+    void compareAggregatesSeeds() {
+        std::vector<peft::RunRecord> runs;
+        const double values[] = {0.80, 0.82, 0.84, 0.90};
+        for (int i = 0; i < 4; ++i) {
+            peft::RunRecord r;
+            r.id = i + 1;
+            r.name = "run " + std::to_string(i + 1);
+            r.preset = i < 3 ? "lora" : "full";
+            r.spec = {{"name", r.preset}};
+            r.train_config = {{"seed", i + 1}, {"lr", 0.003}};
+            r.state = peft::RunState::Finished;
+            peft::RunSummary s;
+            s.metric_name = "accuracy";
+            s.best_dev_metric = values[i];
+            s.trained_params = i < 3 ? 500 : 100000;
+            s.backbone_params = 100000;
+            r.summary = s;
+            runs.push_back(r);
+        }
+        peft::ui::CompareView v;
+        v.setRuns(runs, std::vector<QString>(runs.size(), QStringLiteral("g")));
+        QCOMPARE(v.table()->rowCount(), 4);
+        QCOMPARE(v.pointLabels().size(), 2);
+        QVERIFY(v.pointLabels()[0]->text().contains(QStringLiteral("(n = 3)")));
+        QCPErrorBars* bars = nullptr;
+        for (int i = 0; i < v.scatter()->plottableCount(); ++i)
+            if (auto* b = qobject_cast<QCPErrorBars*>(v.scatter()->plottable(i))) bars = b;
+        QVERIFY(bars);
+        // mean 0.82, sd 0.02, half-width t(0.975, 2)·0.02/√3 = 0.049683; full fine-tuning's single run: none.
+        QVERIFY(std::fabs(bars->data()->at(0).errorPlus - 0.049683) < 1e-5);
+        QCOMPARE(bars->data()->at(1).errorPlus, 0.0);
+    }
+
+    // The Studies view: a study queued from the view adds its runs to the project; with their results in,
+    // the plot has each arm's mean (n in the legend) and the verdict table the paired verdict.
+    void studyViewQueuesAndShowsVerdicts() {
+        const QString path = projectWithRun(dir_, QStringLiteral("study.peftproj"), "lora", 20);
+        const QString file = dir_.filePath(QStringLiteral("two-arms.json"));
+        {
+            QFile f(file);
+            QVERIFY(f.open(QIODevice::WriteOnly));
+            f.write(
+                R"({"id": "two-arms", "title": "two arms", "claim": "LoRA beats BitFit", "source": "a test",
+                       "tasks": ["sentiment"], "seeds": 3, "train": {"steps": 10},
+                       "arms": [{"id": "lora", "preset": "lora"}, {"id": "bitfit", "preset": "bitfit"}],
+                       "comparisons": [{"better": "lora", "worse": "bitfit"}]})");
+        }
+        peft::ui::MainWindow w(path);
+        peft::ui::StudyView* view = w.studyView();
+        QVERIFY(view->selectStudy(file));
+        QCOMPARE(view->seeds(), 3);
+        view->queueButton()->click();
+        std::vector<peft::RunRecord> studyRuns;
+        {
+            auto p = peft::Project::open(path.toStdString());
+            for (const auto& r : p->runs())
+                if (r.name.find("[two-arms]") != std::string::npos) studyRuns.push_back(r);
+            QCOMPARE(studyRuns.size(), size_t(6));
+            // Results as training would leave them: LoRA ahead of BitFit by 0.05 ± 0.01 on every seed.
+            const double lora[] = {0.90, 0.92, 0.91}, bitfit[] = {0.85, 0.86, 0.88};
+            for (size_t i = 0; i < studyRuns.size(); ++i) {
+                peft::RunSummary s;
+                s.metric_name = "accuracy";
+                s.best_dev_metric = i < 3 ? lora[i] : bitfit[i - 3];
+                s.trained_params = 500;
+                s.backbone_params = 100000;
+                p->setSummary(studyRuns[i].id, s);
+                p->setRunState(studyRuns[i].id, peft::RunState::Finished);
+            }
+        }
+        auto p = peft::Project::open(path.toStdString(), peft::Project::Mode::ReadOnly);
+        view->showProject(p.get());
+        QTableWidget* verdicts = view->verdictTable();
+        QCOMPARE(verdicts->rowCount(), 1);
+        QCOMPARE(verdicts->item(0, 4)->text(), QStringLiteral("agrees"));
+        QCOMPARE(verdicts->item(0, 2)->text(), QStringLiteral("3"));
+        QVERIFY(verdicts->item(0, 3)->text().startsWith(QStringLiteral("0.047 [0.009, 0.085]")));
+        QCOMPARE(view->plot()->graphCount(), 2);
+        QVERIFY(view->plot()->graph(0)->name().contains(QStringLiteral("n = 3")));
+        view->showProject(nullptr);  // before the project closes
     }
 
     // On a BERT-base-sized backbone IA3 trains a few thousandths of a percent: its bar must still be on the

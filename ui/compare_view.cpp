@@ -22,6 +22,7 @@
 
 #include "plot_style.h"
 #include "qcp.h"
+#include "study/stats.h"
 
 namespace peft::ui {
 
@@ -353,54 +354,98 @@ void CompareView::drawScatter() {
     std::optional<double> reference;
     QString metric;
     bool hasFull = false;
-    QMap<QString, int> labelCount;
+    // Runs that differ only in their seed are one point: the mean over them with its 95 % t interval as
+    // whiskers (n in the label); a run of its own is drawn as it is. The table keeps every run.
+    std::vector<std::string> keys;
+    std::map<std::string, std::vector<size_t>> members;
     for (size_t i = 0; i < runs_.size(); ++i) {
         const RunRecord& r = runs_[i];
         if (groups_[i] != group) continue;
         hasFull = hasFull || r.preset == "full";
-        if (!r.summary || r.summary->backbone_params <= 0) continue;
+        if (!r.summary || r.summary->backbone_params <= 0 || r.summary->trained_params <= 0) continue;
+        nlohmann::json settings = r.train_config.is_object() ? r.train_config : nlohmann::json::object();
+        for (const char* k : {"seed", "threads", "device"})
+            settings.erase(k);
+        const std::string key = r.preset + "\n" + r.spec.dump() + "\n" + settings.dump() + "\n" +
+                                std::to_string(r.summary->trained_params);
+        if (!members.count(key)) keys.push_back(key);
+        members[key].push_back(i);
+    }
+    QMap<QString, int> labelCount;
+    std::vector<qint64> firstId;
+    for (const std::string& key : keys) {
+        const std::vector<size_t>& idx = members[key];
+        const RunRecord& r = runs_[idx.front()];
         const auto& s = *r.summary;
         const double pct = 100.0 * double(s.trained_params) / double(s.backbone_params);
-        if (pct <= 0) continue;
+        std::vector<double> values;
+        QStringList names;
+        for (size_t i : idx) {
+            values.push_back(runs_[i].summary->best_dev_metric);
+            names << QStringLiteral("%1 (run %2): %3")
+                         .arg(QString::fromStdString(runs_[i].name))
+                         .arg(runs_[i].id)
+                         .arg(runs_[i].summary->best_dev_metric, 0, 'f', 3);
+        }
+        const Summary m = summarize(values);
         // Method and budget: two LoRA runs of different sizes are told apart (and equal ones by run id).
         const QString budget = pct >= 10  ? QString::number(pct, 'f', 0)
                                : pct >= 1 ? QString::number(pct, 'f', 1)
                                           : QString::number(pct, 'g', 2);
         Point p;
         p.x = pct;
-        p.y = s.best_dev_metric;
+        p.y = m.mean;
+        p.err = m.hasInterval() ? m.hi - m.mean : 0.0;
         p.label = QStringLiteral("%1 %2 %").arg(QString::fromStdString(r.preset), budget);
-        p.tip = tr("%1 (run %2)\n%3 · %4 % trained · best dev %5 %6")
-                    .arg(QString::fromStdString(r.name))
-                    .arg(r.id)
-                    .arg(QString::fromStdString(r.preset))
-                    .arg(QString::number(pct, 'g', 3))
-                    .arg(QString::fromStdString(s.metric_name))
-                    .arg(s.best_dev_metric, 0, 'f', 3);
+        if (m.n > 1) p.label += QStringLiteral(" (n = %1)").arg(m.n);
+        p.tip =
+            m.n > 1
+                ? tr("%1 · %2 % trained · best dev %3: mean %4, 95 % CI [%5, %6] over n = %7 seeds (t)\n%8")
+                      .arg(QString::fromStdString(r.preset))
+                      .arg(QString::number(pct, 'g', 3))
+                      .arg(QString::fromStdString(s.metric_name))
+                      .arg(m.mean, 0, 'f', 3)
+                      .arg(m.lo, 0, 'f', 3)
+                      .arg(m.hi, 0, 'f', 3)
+                      .arg(m.n)
+                      .arg(names.join(QLatin1Char('\n')))
+                : tr("%1 (run %2)\n%3 · %4 % trained · best dev %5 %6")
+                      .arg(QString::fromStdString(r.name))
+                      .arg(r.id)
+                      .arg(QString::fromStdString(r.preset))
+                      .arg(QString::number(pct, 'g', 3))
+                      .arg(QString::fromStdString(s.metric_name))
+                      .arg(m.mean, 0, 'f', 3);
         ++labelCount[p.label];
         points_ << p;
+        firstId.push_back(r.id);
         metric = QString::fromStdString(s.metric_name);
         if (auto it = fullBest_.find(std::make_pair(group, metric)); it != fullBest_.end())
             reference = it->second;
     }
-    for (size_t i = 0, k = 0; i < runs_.size(); ++i)  // repeated labels get the run id
-        if (groups_[i] == group && runs_[i].summary && runs_[i].summary->backbone_params > 0 &&
-            runs_[i].summary->trained_params > 0) {
-            if (labelCount[points_[int(k)].label] > 1)
-                points_[int(k)].label += QStringLiteral(" #%1").arg(runs_[i].id);
-            ++k;
-        }
+    for (int k = 0; k < points_.size(); ++k)  // repeated labels get the (first) run id
+        if (labelCount[points_[k].label] > 1)
+            points_[k].label += QStringLiteral(" #%1").arg(firstId[size_t(k)]);
+    // By trained %: the graph keeps its points sorted by x, and the error bars follow the graph's order.
+    std::stable_sort(points_.begin(), points_.end(),
+                     [](const Point& a, const Point& b) { return a.x < b.x; });
     reference_->setVisible(!group.isEmpty() && !hasFull);
     plot_->clearPlottables();
     plot_->clearItems();
     if (!points_.isEmpty()) {
-        QVector<double> xs, ys;
+        QVector<double> xs, ys, errs;
         for (const Point& p : points_)
-            xs << p.x, ys << p.y;
+            xs << p.x, ys << p.y, errs << p.err;
         QCPGraph* g = plot_->addGraph();
         g->setLineStyle(QCPGraph::lsNone);
         g->setScatterStyle(QCPScatterStyle(QCPScatterStyle::ssDisc, QColor(0x4e79a7), QColor(0x4e79a7), 8));
         g->setData(xs, ys);
+        if (std::any_of(errs.begin(), errs.end(), [](double e) { return e > 0; })) {
+            auto* bars = new QCPErrorBars(plot_->xAxis, plot_->yAxis);
+            bars->setDataPlottable(g);
+            bars->setData(errs);
+            bars->setPen(QPen(QColor(0x4e79a7), 1.2));
+        }
         for (const Point& p : points_) {
             auto* t = new QCPItemText(plot_);
             t->setPositionAlignment(Qt::AlignLeft | Qt::AlignTop);
@@ -423,7 +468,9 @@ void CompareView::drawScatter() {
         crowded->setColor(Qt::darkGray);
         double lo = *std::min_element(xs.begin(), xs.end()), hi = *std::max_element(xs.begin(), xs.end());
         plot_->xAxis->setRange(lo / 2, std::max(hi * 2, 150.0));
-        double ylo = *std::min_element(ys.begin(), ys.end()), yhi = *std::max_element(ys.begin(), ys.end());
+        double ylo = 1e9, yhi = -1e9;
+        for (int i = 0; i < ys.size(); ++i)
+            ylo = std::min(ylo, ys[i] - errs[i]), yhi = std::max(yhi, ys[i] + errs[i]);
         if (reference) {
             const double f = *reference;
             auto* line = new QCPItemStraightLine(plot_);
@@ -467,6 +514,9 @@ void CompareView::placeLabels() {
     for (const Point& p : points_) {
         at << QPointF(plot_->xAxis->coordToPixel(p.x), plot_->yAxis->coordToPixel(p.y));
         taken << QRectF(at.back() - QPointF(5, 5), QSizeF(10, 10));
+        if (p.err > 0)  // the whisker
+            taken << QRectF(QPointF(at.back().x() - 4, plot_->yAxis->coordToPixel(p.y + p.err)),
+                            QPointF(at.back().x() + 4, plot_->yAxis->coordToPixel(p.y - p.err)));
     }
     QCPItemText* crowded = nullptr;
     for (int i = 0; i < plot_->itemCount(); ++i)

@@ -68,7 +68,8 @@ Q_SIGNALS:
 
 private:
     struct Point {
-        double x = 0, y = 0;  // trained %, best dev metric
+        double x = 0, y = 0;  // trained %, best dev metric (the mean over seeds)
+        double err = 0;       // half the 95 % t interval over seeds (0 for a single run)
         QString label, tip;
     };
     void drawScatter();

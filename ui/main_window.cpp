@@ -50,6 +50,7 @@
 #include "run_queue.h"
 #include "run_worker.h"
 #include "spec_editor.h"
+#include "study_view.h"
 #include "sweep_dialog.h"
 #include "train_settings.h"
 #include "training_view.h"
@@ -408,6 +409,7 @@ void MainWindow::refreshRuns() {
         for (const auto& r : runs)
             choices.append({qint64(r.id), qs(r.name)});
         lambda_->setRuns(choices, gated);
+        studies_->showProject(project_.get());
         int queued = 0;
         for (const auto& r : runs)
             queued += r.state == RunState::Queued || r.state == RunState::Interrupted;
@@ -1041,6 +1043,29 @@ void MainWindow::buildCentral() {
     tabs_->addTab(training_, tr("Training"));
     compare_ = new CompareView(tabs_);
     tabs_->addTab(compare_, tr("Compare"));
+    studies_ = new StudyView(tabs_);
+    tabs_->addTab(studies_, tr("Studies"));
+    tabs_->setTabToolTip(
+        tabs_->indexOf(studies_),
+        tr("The paper's experiments over several seeds: claim, plot with intervals, verdicts"));
+    connect(studies_, &StudyView::queueRequested, this, [this](const Study& s, int seeds) {
+        if (!project_ || project_->readOnly()) return;
+        try {
+            StudyOptions o;
+            o.seeds = seeds;
+            const QueuedStudy q = queueStudy(*project_, s, o);
+            refreshRuns();
+            statusBar()->showMessage(
+                tr("study %1: %2 runs queued, %3 already in the project; Run ▸ Run Queue "
+                   "trains them")
+                    .arg(qs(s.id))
+                    .arg(q.added)
+                    .arg(qint64(q.runs.size()) - q.added),
+                8000);
+        } catch (const std::exception& e) {
+            QMessageBox::warning(this, tr("Cannot queue the study"), QString::fromUtf8(e.what()));
+        }
+    });
     tabs_->setTabToolTip(0, tr("Where each preset sits in the design space and what it trains"));
     tabs_->setTabToolTip(tabs_->indexOf(training_), tr("Live loss and metric curves of the project's runs"));
     tabs_->setTabToolTip(tabs_->indexOf(compare_),

@@ -41,6 +41,7 @@ class ParamView;
 class LambdaWorker;
 class RunQueue;
 class SpecEditor;
+class StudyView;
 class TrainingView;
 class TrainSettingsPanel;
 
@@ -83,6 +84,7 @@ public:
     TrainingView* trainingView() const { return training_; }
     CompareView* compareView() const { return compare_; }
     LambdaView* lambdaView() const { return lambda_; }
+    StudyView* studyView() const { return studies_; }
     SpecEditor* specEditor() const { return editor_; }
     ParamView* paramView() const { return params_; }
     TrainSettingsPanel* trainSettings() const { return settings_; }
@@ -171,6 +173,7 @@ private:
     TrainingView* training_ = nullptr;
     CompareView* compare_ = nullptr;
     LambdaView* lambda_ = nullptr;
+    StudyView* studies_ = nullptr;
     QThread lambdaThread_;
     LambdaWorker* lambdaWorker_ = nullptr;
     QComboBox* task_ = nullptr;

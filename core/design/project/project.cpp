@@ -723,9 +723,23 @@ void Project::deleteRun(int64_t id) {
     t.commit();
 }
 
+int64_t Project::dropCheckpoints() {
+    checkWritable();
+    Transaction t(db_, path_);
+    Stmt s(db_,
+           "DELETE FROM checkpoints WHERE run_id NOT IN (SELECT id FROM runs WHERE status IN ('running', "
+           "'paused'))",
+           path_);
+    s.step();
+    const int64_t n = sqlite3_changes(db_);
+    t.commit();
+    return n;
+}
+
 void Project::compact() {
     checkWritable();
     exec(db_, "VACUUM", path_);
+    exec(db_, "PRAGMA wal_checkpoint(TRUNCATE)", path_);  // the smaller file now, not when the WAL is folded in
 }
 
 void Project::setSummary(int64_t id, const RunSummary& m) {

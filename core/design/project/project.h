@@ -133,6 +133,9 @@ public:
     void deleteRun(int64_t id);
     /// VACUUM: returns the pages of deleted runs to the file system.
     void compact();
+    /// Deletes the checkpoints of every run that is not training (metrics and summaries stay: a project to
+    /// ship or archive); returns how many. The space comes back at the next compact().
+    int64_t dropCheckpoints();
     void setSummary(int64_t id, const RunSummary& s);
     /// Marks the run as owned by this process (for interruption detection) and refreshes its heartbeat.
     void heartbeat(int64_t id);

@@ -568,7 +568,7 @@ std::string reportLatex(const Study& s, const StudyReport& r) {
 std::string reportSvg(const Study& s, const StudyReport& r) {
     // Metric against trained % (log x): per arm its means with 95 % whiskers, joined across budgets; the
     // reference arm as a band. One task (the first) per plot.
-    const double W = 720, H = 440, L = 70, R = 200, T = 40, B = 50;
+    const double W = 860, H = 440, L = 70, R = 300, T = 40, B = 50;
     std::vector<const StudyCellSummary*> cells;
     const std::string task = r.cells.empty() ? std::string() : r.cells.front().task;
     double xlo = 1e9, xhi = 0, ylo = 1e9, yhi = -1e9;
@@ -594,6 +594,9 @@ std::string reportSvg(const Study& s, const StudyReport& r) {
     const double pad = std::max(0.01, (yhi - ylo) * 0.1);
     ylo -= pad, yhi += pad;
     auto X = [&](double pct) { return L + (std::log10(pct) - lx0) / (lx1 - lx0) * (W - L - R); };
+    // Arms at one budget are spread sideways (a few pixels each) so that none hides another.
+    const double arms = double(s.arms.size());
+    auto dodge = [&](size_t arm) { return (double(arm) - (arms - 1) / 2) * 7.0; };
     auto Y = [&](double v) { return T + (yhi - v) / (yhi - ylo) * (H - T - B); };
     svg << "<rect x=\"" << L << "\" y=\"" << T << "\" width=\"" << W - L - R << "\" height=\"" << H - T - B
         << "\" fill=\"none\" stroke=\"#888\"/>\n";
@@ -609,7 +612,7 @@ std::string reportSvg(const Study& s, const StudyReport& r) {
             << "</text>\n";
     }
     svg << "<text x=\"" << (L + W - R) / 2 << "\" y=\"" << H - 12 << "\" text-anchor=\"middle\">trained "
-        << "parameters (% of the backbone, log scale)</text>\n";
+        << "parameters (% of the backbone, log scale; arms at one budget spread sideways)</text>\n";
     svg << "<text transform=\"translate(16," << (T + H - B) / 2 << ") rotate(-90)\" text-anchor=\"middle\">"
         << (cells.front()->metric_name.empty() ? "metric" : "best dev " + cells.front()->metric_name)
         << " (mean, 95 % CI)</text>\n";
@@ -633,7 +636,7 @@ std::string reportSvg(const Study& s, const StudyReport& r) {
         }
         std::string path;
         for (const auto* c : mine) {
-            const double x = X(c->trained_pct);
+            const double x = X(c->trained_pct) + dodge(a);
             path += (path.empty() ? "M" : " L") + num(x, "%.1f") + "," + num(Y(c->summary.mean), "%.1f");
             if (c->summary.hasInterval())
                 svg << "<line x1=\"" << x << "\" x2=\"" << x << "\" y1=\"" << Y(c->summary.lo) << "\" y2=\""

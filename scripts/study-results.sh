@@ -1,0 +1,20 @@
+#!/usr/bin/env bash
+# Rebuilds the shipped results of the built-in studies: resources/studies/results/ID.peftproj (metrics and
+# summaries, no checkpoints) and resources/studies/results/ID/ (report.md, runs.csv, table.tex, plot.svg).
+#   scripts/study-results.sh [BIN_DIR] [STUDY …]     (default build/release/bin, every built-in study)
+# About an hour on 2 cores for all five (two runs at a time, one thread each).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+bin=${1:-build/release/bin}
+shift || true
+studies=("$@")
+[ ${#studies[@]} -gt 0 ] || studies=(insertion-form composition mam modified-representation figure1)
+out=resources/studies/results
+mkdir -p "$out"
+for id in "${studies[@]}"; do
+    project="$out/$id.peftproj"
+    echo "== $id"
+    "$bin/peftwb" study run "$id" --project "$project" --parallel 2 --threads 2
+    "$bin/peftwb" project compact "$project" --drop-checkpoints
+    "$bin/peftwb" study report "$id" --project "$project" --out "$out/$id"
+done

@@ -1,0 +1,64 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
+#pragma once
+// The Studies view: pick one of the paper's experiments (a built-in study or a file), read its claim, arms,
+// comparisons and what it costs (runs × steps at the project's measured speed), queue it in the project, and
+// watch its paper-shaped plot fill in — the mean of each arm over seeds against trained % with 95 % whiskers,
+// the reference as a band — beside the verdict table (paired difference, interval, n, verdict). The numbers
+// are study/study.h's, the same as `peftwb study report`.
+#include <QWidget>
+
+#include <optional>
+#include <vector>
+
+#include "project/project.h"
+#include "study/study.h"
+
+class QComboBox;
+class QCustomPlot;
+class QLabel;
+class QPushButton;
+class QSpinBox;
+class QTableWidget;
+
+namespace peft::ui {
+
+class StudyView : public QWidget {
+    Q_OBJECT
+
+public:
+    explicit StudyView(QWidget* parent = nullptr);
+    /// The project the study's runs are in (read again on every call: the plot and verdicts follow its runs).
+    void showProject(const Project* project);
+    /// Chooses a built-in study by id, or adds and chooses a study file; false (and a message) when it fails.
+    bool selectStudy(const QString& idOrFile);
+    const Study* study() const;
+    int seeds() const;
+    void setSeeds(int seeds);
+    QCustomPlot* plot() const { return plot_; }
+    QTableWidget* verdictTable() const { return verdicts_; }
+    QPushButton* queueButton() const { return queue_; }
+    /// The last report drawn.
+    const StudyReport& report() const { return report_; }
+
+Q_SIGNALS:
+    /// The user wants the study's runs queued in the project with this many seeds.
+    void queueRequested(const peft::Study& study, int seeds);
+
+private:
+    void showStudy();
+    void redraw();
+
+    std::vector<Study> studies_;
+    QComboBox* choice_ = nullptr;
+    QLabel* about_ = nullptr;
+    QLabel* cost_ = nullptr;
+    QSpinBox* seeds_ = nullptr;
+    QPushButton* queue_ = nullptr;
+    QCustomPlot* plot_ = nullptr;
+    QTableWidget* verdicts_ = nullptr;
+    QLabel* missing_ = nullptr;
+    const Project* project_ = nullptr;
+    StudyReport report_;
+};
+
+}  // namespace peft::ui
