@@ -956,6 +956,9 @@ private Q_SLOTS:
         peft::ui::StudyView* view = w.studyView();
         QVERIFY(view->selectStudy(file));
         QCOMPARE(view->seeds(), 3);
+        QVERIFY(view->tasks().empty());  // the study's own task unless another is chosen
+        auto* task = view->findChild<QComboBox*>(QStringLiteral("StudyTask"));
+        QVERIFY(task && task->findData(QStringLiteral("entailment")) > 0);
         view->queueButton()->click();
         std::vector<peft::RunRecord> studyRuns;
         {

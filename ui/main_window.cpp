@@ -539,6 +539,10 @@ void MainWindow::refreshTasks() {
     }
     const int i = task_->findData(current);
     task_->setCurrentIndex(std::max(0, i));
+    QList<QPair<QString, QString>> choices;
+    for (int k = 0; k < task_->count(); ++k)
+        choices.append({task_->itemText(k), task_->itemData(k).toString()});
+    studies_->setTaskChoices(choices);
     if (!moved.isEmpty())
         statusBar()->showMessage(tr("Dataset files moved or deleted since they were imported: %1")
                                      .arg(moved.join(QStringLiteral(", "))),
@@ -1048,11 +1052,9 @@ void MainWindow::buildCentral() {
     tabs_->setTabToolTip(
         tabs_->indexOf(studies_),
         tr("The paper's experiments over several seeds: claim, plot with intervals, verdicts"));
-    connect(studies_, &StudyView::queueRequested, this, [this](const Study& s, int seeds) {
+    connect(studies_, &StudyView::queueRequested, this, [this](const Study& s, const StudyOptions& o) {
         if (!project_ || project_->readOnly()) return;
         try {
-            StudyOptions o;
-            o.seeds = seeds;
             const QueuedStudy q = queueStudy(*project_, s, o);
             refreshRuns();
             statusBar()->showMessage(

@@ -42,6 +42,9 @@ QString interval(const Summary& m) {
 StudyView::StudyView(QWidget* parent) : QWidget(parent) {
     choice_ = new QComboBox(this);
     choice_->setObjectName(QStringLiteral("StudyChoice"));
+    // Long titles and dataset names must not widen the window: the combos shrink and elide.
+    choice_->setSizeAdjustPolicy(QComboBox::AdjustToMinimumContentsLengthWithIcon);
+    choice_->setMinimumContentsLength(24);
     choice_->setToolTip(
         tr("One of the paper's experiments (resources/studies/), or a study file of your own"));
     try {
@@ -62,12 +65,21 @@ StudyView::StudyView(QWidget* parent) : QWidget(parent) {
     seeds_->setPrefix(tr("seeds: "));
     seeds_->setToolTip(
         tr("Runs per arm, budget and task (seeds 1 … n, the same for every arm: runs pair by seed)"));
+    task_ = new QComboBox(this);
+    task_->setObjectName(QStringLiteral("StudyTask"));
+    task_->setSizeAdjustPolicy(QComboBox::AdjustToMinimumContentsLengthWithIcon);
+    task_->setMinimumContentsLength(14);
+    task_->setToolTip(
+        tr("Run the study on its own tasks, or on another task or an imported dataset of the "
+           "project (with the project's backbone)"));
+    task_->addItem(tr("on the study's tasks"), QString());
+    connect(task_, &QComboBox::currentIndexChanged, this, [this] { redraw(); });
     queue_ = new QPushButton(tr("Queue Study"), this);
     queue_->setToolTip(
         tr("Queue the runs the project does not have yet (finished ones are never run again); "
            "Run ▸ Run Queue trains them"));
     connect(queue_, &QPushButton::clicked, this, [this] {
-        if (const Study* s = study()) Q_EMIT queueRequested(*s, seeds_->value());
+        if (const Study* s = study()) Q_EMIT queueRequested(*s, options());
     });
     connect(choice_, &QComboBox::currentIndexChanged, this, [this] { showStudy(); });
     connect(seeds_, qOverload<int>(&QSpinBox::valueChanged), this, [this] { redraw(); });
@@ -111,6 +123,7 @@ StudyView::StudyView(QWidget* parent) : QWidget(parent) {
     top->addWidget(new QLabel(tr("Study:"), this));
     top->addWidget(choice_, 1);
     top->addWidget(open);
+    top->addWidget(task_);
     top->addWidget(seeds_);
     top->addWidget(queue_);
     auto* lower = new QWidget(this);
@@ -129,6 +142,28 @@ StudyView::StudyView(QWidget* parent) : QWidget(parent) {
     layout->addWidget(cost_);
     layout->addWidget(split, 1);
     showStudy();
+}
+
+void StudyView::setTaskChoices(const QList<QPair<QString, QString>>& choices) {
+    const QString keep = task_->currentData().toString();
+    const QSignalBlocker block(task_);
+    while (task_->count() > 1)
+        task_->removeItem(1);
+    for (const auto& [label, key] : choices)
+        task_->addItem(tr("on %1").arg(label), key);
+    task_->setCurrentIndex(std::max(0, task_->findData(keep)));
+}
+
+std::vector<std::string> StudyView::tasks() const {
+    const QString key = task_->currentData().toString();
+    return key.isEmpty() ? std::vector<std::string>{} : std::vector<std::string>{key.toStdString()};
+}
+
+StudyOptions StudyView::options() const {
+    StudyOptions o;
+    o.seeds = seeds_->value();
+    o.tasks = tasks();
+    return o;
 }
 
 const Study* StudyView::study() const {
@@ -205,8 +240,7 @@ void StudyView::redraw() {
     plot_->clearItems();
     verdicts_->setRowCount(0);
     if (!s) return;
-    StudyOptions o;
-    o.seeds = seeds_->value();
+    const StudyOptions o = options();
     std::vector<StudyRunResult> runs;
     try {
         const std::vector<StudyCell> cells = studyCells(*s, o);

@@ -29,6 +29,11 @@ public:
     explicit StudyView(QWidget* parent = nullptr);
     /// The project the study's runs are in (read again on every call: the plot and verdicts follow its runs).
     void showProject(const Project* project);
+    /// What the study may run on instead of its own tasks: (label, key) of the built-in tasks and the
+    /// project's imported datasets ("dataset:ID"), as the main window's task list has them.
+    void setTaskChoices(const QList<QPair<QString, QString>>& choices);
+    /// The tasks the study runs on: its own (empty), or the one chosen.
+    std::vector<std::string> tasks() const;
     /// Chooses a built-in study by id, or adds and chooses a study file; false (and a message) when it fails.
     bool selectStudy(const QString& idOrFile);
     const Study* study() const;
@@ -42,17 +47,19 @@ public:
 
 Q_SIGNALS:
     /// The user wants the study's runs queued in the project with this many seeds.
-    void queueRequested(const peft::Study& study, int seeds);
+    void queueRequested(const peft::Study& study, const peft::StudyOptions& options);
 
 private:
     void showStudy();
     void redraw();
+    StudyOptions options() const;
 
     std::vector<Study> studies_;
     QComboBox* choice_ = nullptr;
     QLabel* about_ = nullptr;
     QLabel* cost_ = nullptr;
     QSpinBox* seeds_ = nullptr;
+    QComboBox* task_ = nullptr;
     QPushButton* queue_ = nullptr;
     QCustomPlot* plot_ = nullptr;
     QTableWidget* verdicts_ = nullptr;

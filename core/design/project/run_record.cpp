@@ -429,6 +429,11 @@ int64_t addFileDataset(Project& project, const FileDatasetSpec& spec0) {
                  {"dev_examples", data.seq2seq ? data.sdev.size() : data.dev.size()},
                  {"skipped_rows", data.skipped}};
     if (!spec.dev.empty()) d.mapping["dev_hash"] = sha256File(spec.dev);
+    // The same files with the same mapping are the same dataset (a study run again on them resumes).
+    for (const DatasetRecord& had : project.datasets())
+        if (had.source == "file" && had.path == d.path && had.content_hash == d.content_hash &&
+            had.mapping == d.mapping)
+            return had.id;
     return project.addDataset(d);
 }
 

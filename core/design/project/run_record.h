@@ -113,7 +113,8 @@ int64_t queueSpec(Project& project, const std::string& name, const std::string& 
 DataRef taskDataRef(const Project& project, const std::string& taskOrDataset);
 
 /// Imports the user's files as a dataset of the project (read once to check them and learn the labels; paths
-/// made absolute; the training file's SHA-256 recorded); returns its id.
+/// made absolute; the training file's SHA-256 recorded); returns its id — the existing one when the same
+/// files with the same contents and mapping were imported before.
 int64_t addFileDataset(Project& project, const FileDatasetSpec& spec);
 /// The data reference of a project's dataset row (a built-in task's, or imported files').
 DataRef datasetDataRef(const Project& project, int64_t datasetId);
