@@ -202,6 +202,25 @@ int cmdTokenize(const Args& a, std::ostream& out, std::ostream&) {
 const std::vector<OptionSpec> kSpecOptions = {{"preset"}, {"spec"},   {"r"},     {"l"},
                                               {"budget"}, {"config"}, {"model"}, {"random-init", false}};
 
+/// The options that describe a data file, as fileSpecFromArgs reads them (train, eval, data, project import,
+/// study run): one list.
+const std::vector<OptionSpec> kDataFileOptions = {{"data"},
+                                                  {"dev"},
+                                                  {"test"},
+                                                  {"text-column"},
+                                                  {"pair-column"},
+                                                  {"label-column"},
+                                                  {"source-field"},
+                                                  {"target-field"},
+                                                  {"data-kind"},
+                                                  {"dev-fraction"},
+                                                  {"skip-bad-rows", false}};
+
+std::vector<OptionSpec> withDataFileOptions(std::vector<OptionSpec> extra) {
+    extra.insert(extra.end(), kDataFileOptions.begin(), kDataFileOptions.end());
+    return extra;
+}
+
 std::vector<OptionSpec> withSpecOptions(std::vector<OptionSpec> extra) {
     extra.insert(extra.end(), kSpecOptions.begin(), kSpecOptions.end());
     extra.push_back({"json", false});
@@ -210,14 +229,17 @@ std::vector<OptionSpec> withSpecOptions(std::vector<OptionSpec> extra) {
 
 /// `peftwb train`'s options: the data's and the run's, and one per training setting (the TrainConfig table).
 std::vector<OptionSpec> trainOptions() {
-    std::vector<OptionSpec> o = {{"data"},         {"dev"},          {"text-column"},
-                                 {"label-column"}, {"limit"},        {"metrics"},
-                                 {"quiet", false}, {"task"},         {"train-size"},
-                                 {"save"},         {"project"},      {"resume"},
-                                 {"name"},         {"notes"},        {"test"},
-                                 {"pair-column"},  {"data-kind"},    {"source-field"},
-                                 {"target-field"}, {"dev-fraction"}, {"skip-bad-rows", false},
-                                 {"adapter"}};
+    std::vector<OptionSpec> o = withDataFileOptions({{"limit"},
+                                                     {"metrics"},
+                                                     {"quiet", false},
+                                                     {"task"},
+                                                     {"train-size"},
+                                                     {"save"},
+                                                     {"project"},
+                                                     {"resume"},
+                                                     {"name"},
+                                                     {"notes"},
+                                                     {"adapter"}});
     for (const TrainConfigField& f : trainConfigFields())
         o.push_back({f.flag});
     return o;
@@ -270,19 +292,7 @@ const std::vector<Command>& commands() {
          "                   [--skip-bad-rows] [--model DIR] [--json]\n\n"
          "With --model (a backbone folder; 'default' is the built-in world's): the share of the training "
          "text's tokens that its tokenizer maps to <unk>, with a warning from 20 %.\n",
-         {{"data"},
-          {"dev"},
-          {"text-column"},
-          {"pair-column"},
-          {"label-column"},
-          {"source-field"},
-          {"target-field"},
-          {"data-kind"},
-          {"skip-bad-rows", false},
-          {"dev-fraction"},
-          {"model"},
-          {"json", false}},
-         cmdData},
+         withDataFileOptions({{"model"}, {"json", false}}), cmdData},
         {"tokenize",
          "print a backbone's tokens and ids of a text (Hugging Face folders: exactly its tokenizer's)",
          "usage: peftwb tokenize --text \"…\" [--pair \"…\"] [--model DIR] [--json]\n\n"
@@ -357,8 +367,7 @@ const std::vector<Command>& commands() {
           {"json", false},
           {"quiet", false}},
          cmdPretrain},
-        {"eval",
-         "evaluate a saved checkpoint (train --save) or an adapter folder on a task or dataset split",
+        {"eval", "evaluate a saved checkpoint (train --save) or an adapter folder on a task or dataset split",
          "usage: peftwb eval (--checkpoint FILE | --adapter DIR) (--task NAME | --data FILE [--dev FILE] "
          "[--test "
          "FILE])\n"
@@ -369,14 +378,19 @@ const std::vector<Command>& commands() {
          "columns: predicted). Generation tasks decode greedily (--beam N: beam search; --max-new-tokens,\n"
          "default 24). --predictions FILE writes one TSV row per example scored: index, gold and predicted\n"
          "label (or reference and output of a generation task), and the input as the model read it.\n",
-         {{"checkpoint"},   {"predictions"},    {"adapter"},
-          {"task"},         {"data"},           {"dev"},
-          {"test"},         {"split"},          {"model"},
-          {"config"},       {"text-column"},    {"pair-column"},
-          {"label-column"}, {"source-field"},   {"target-field"},
-          {"data-kind"},    {"dev-fraction"},   {"seed"},
-          {"max-eval"},     {"threads"},        {"skip-bad-rows", false},
-          {"beam"},         {"max-new-tokens"}, {"json", false}},
+         withDataFileOptions({{"checkpoint"},
+                              {"predictions"},
+                              {"adapter"},
+                              {"task"},
+                              {"split"},
+                              {"model"},
+                              {"config"},
+                              {"seed"},
+                              {"max-eval"},
+                              {"threads"},
+                              {"beam"},
+                              {"max-new-tokens"},
+                              {"json", false}}),
          cmdEval},
         {"project",
          "experiment projects: new, info, runs, show, metrics, export-csv, queue, run, resume, notes",
@@ -412,14 +426,26 @@ const std::vector<Command>& commands() {
          "\"steps_total\",\n"
          "                  \"best_metric\", \"metric_name\", \"record\": {\"spec\", \"train\", \"data\", "
          "\"backbone\", \"init_adapter\"}}]\n",
-         {{"run"},          {"name"},         {"json", false}, {"out"},          {"model"},
-          {"config"},       {"text"},         {"threads"},     {"quiet", false}, {"points"},
-          {"preset"},       {"task"},         {"steps"},       {"seed"},         {"data"},
-          {"dev"},          {"test"},         {"text-column"}, {"pair-column"},  {"label-column"},
-          {"source-field"}, {"target-field"}, {"data-kind"},   {"dev-fraction"}, {"skip-bad-rows", false},
-          {"dataset"},      {"adapter"},      {"lr"},          {"parallel"},     {"drop-checkpoints", false}},
-         cmdProject,
-         true},
+         withDataFileOptions({{"run"},
+                              {"name"},
+                              {"json", false},
+                              {"out"},
+                              {"model"},
+                              {"config"},
+                              {"text"},
+                              {"threads"},
+                              {"quiet", false},
+                              {"points"},
+                              {"preset"},
+                              {"task"},
+                              {"steps"},
+                              {"seed"},
+                              {"dataset"},
+                              {"adapter"},
+                              {"lr"},
+                              {"parallel"},
+                              {"drop-checkpoints", false}}),
+         cmdProject, true},
         {"study",
          "the paper's experiments as studies: arms × budgets × tasks × seeds, paired verdicts with intervals",
          "usage: peftwb study list [--json]\n"
@@ -440,30 +466,18 @@ const std::vector<Command>& commands() {
          "at\n"
          "a time, each in its own process with threads / N threads (two 1-thread runs on 2 cores finish a\n"
          "study of the built-in backbone sooner than 2-thread runs one at a time; docs/benchmarks.md).\n",
-         {{"project"},
-          {"parallel"},
-          {"seeds"},
-          {"task"},
-          {"steps"},
-          {"threads"},
-          {"model"},
-          {"config"},
-          {"data"},
-          {"dev"},
-          {"test"},
-          {"text-column"},
-          {"pair-column"},
-          {"label-column"},
-          {"source-field"},
-          {"target-field"},
-          {"data-kind"},
-          {"dev-fraction"},
-          {"skip-bad-rows", false},
-          {"queue-only", false},
-          {"out"},
-          {"json", false}},
-         cmdStudy,
-         true},
+         withDataFileOptions({{"project"},
+                              {"parallel"},
+                              {"seeds"},
+                              {"task"},
+                              {"steps"},
+                              {"threads"},
+                              {"model"},
+                              {"config"},
+                              {"queue-only", false},
+                              {"out"},
+                              {"json", false}}),
+         cmdStudy, true},
         {"lm-probe",
          "what a built-in-world backbone's language model knows: review verdicts, looking facts up",
          "usage: peftwb lm-probe [--model DIR] [--n N] [--json]\n\n"
