@@ -21,6 +21,7 @@
 #include "peft/spec.h"
 #include "project/project.h"
 #include "project/run_record.h"
+#include "study/study.h"
 #include "train/trainer.h"
 #include "util/error.h"
 #include "util/json_read.h"
@@ -55,7 +56,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     const std::string bytes(reinterpret_cast<const char*>(data) + 1, size - 1);
     try {
         // 0xfe selects the run record (the case added last: the other seeds keep their cases).
-        switch (data[0] == 0xfe ? 9 : data[0] % 9) {
+        switch (data[0] == 0xfe ? 9 : data[0] == 0xfd ? 10 : data[0] % 9) {
             case 0:
                 peft::parseSafetensors(bytes, "fuzz");
                 break;
@@ -163,6 +164,14 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
                     peft::runRecipeFromJson(peft::parseJson(bytes, "record.json"), "record");
                 if (peft::runRecipeFromJson(peft::runRecipeToJson(r), "again").train != r.train)
                     __builtin_trap();
+                break;
+            }
+            case 10: {  // a study file: read, written and read again to the same study; its runs counted
+                const peft::Study s = peft::studyFromJson(peft::parseJson(bytes, "study.json"), "study");
+                if (peft::studyToJson(peft::studyFromJson(peft::studyToJson(s), "again")) !=
+                    peft::studyToJson(s))
+                    __builtin_trap();
+                peft::studyCells(s);
                 break;
             }
             default: {

@@ -232,6 +232,14 @@ Study loadStudy(const std::string& idOrFile) {
 std::vector<StudyCell> studyCells(const Study& s, const StudyOptions& o) {
     const int64_t seeds = o.seeds.value_or(s.seeds);
     if (seeds < 1 || seeds > 1000) throw Error("--seeds", "must be 1 … 1000");
+    // Counted before anything is built: a file with many arms, budgets and tasks must not exhaust memory.
+    constexpr int64_t kMaxRuns = 100000;
+    int64_t count = 0;
+    for (const auto& a : s.arms)
+        count += int64_t(armBudgets(a).size()) * int64_t(tasksOf(s, o).size()) * seeds;
+    if (count > kMaxRuns)
+        throw Error("study " + s.id, std::to_string(count) + " runs: more than " + std::to_string(kMaxRuns) +
+                                         " (arms × budgets × tasks × seeds)");
     std::vector<StudyCell> cells;
     for (const auto& a : s.arms)
         for (double b : armBudgets(a))
