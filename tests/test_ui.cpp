@@ -988,6 +988,14 @@ private Q_SLOTS:
         QCOMPARE(view->plot()->graphCount(), 2);
         QVERIFY(view->plot()->graph(0)->name().contains(QStringLiteral("n = 3")));
         view->showProject(nullptr);  // before the project closes
+        // A built-in study's shipped results open read-only, on the Studies view.
+        QVERIFY(view->selectStudy(QStringLiteral("insertion-form")));
+        if (view->shippedResults().isEmpty()) QSKIP("no shipped results of insertion-form in resources/");
+        for (QPushButton* b : view->findChildren<QPushButton*>())
+            if (b->text() == QStringLiteral("Open Shipped Results")) b->click();
+        QCOMPARE(w.projectPath(), view->shippedResults());
+        QVERIFY(w.windowTitle().contains(QStringLiteral("read-only")));
+        QVERIFY(view->report().runs.size() == 15 && view->report().verdicts.size() == 2);
     }
 
     // On a BERT-base-sized backbone IA3 trains a few thousandths of a percent: its bar must still be on the

@@ -301,14 +301,15 @@ void MainWindow::applyBackbone() {
     }
 }
 
-bool MainWindow::openProject(const QString& path) {
+bool MainWindow::openProject(const QString& path, bool readOnly) {
     if (isTraining()) {
         QMessageBox::information(this, tr("Training"),
                                  tr("Stop the run in progress before opening another project."));
         return false;
     }
     try {
-        auto p = Project::open(path.toStdString());
+        auto p =
+            Project::open(path.toStdString(), readOnly ? Project::Mode::ReadOnly : Project::Mode::ReadWrite);
         project_ = std::move(p);
     } catch (const std::exception& e) {
         QMessageBox::warning(this, tr("Cannot open project"), QString::fromUtf8(e.what()));
@@ -1052,6 +1053,13 @@ void MainWindow::buildCentral() {
     tabs_->setTabToolTip(
         tabs_->indexOf(studies_),
         tr("The paper's experiments over several seeds: claim, plot with intervals, verdicts"));
+    connect(studies_, &StudyView::openRequested, this, [this](const QString& path) {
+        const QString id = studies_->study() ? qs(studies_->study()->id) : QString();
+        if (openProject(path, true) && !id.isEmpty()) {  // read-only: the shipped file stays as shipped
+            studies_->selectStudy(id);
+            tabs_->setCurrentWidget(studies_);  // the user asked for this view's content
+        }
+    });
     connect(studies_, &StudyView::queueRequested, this, [this](const Study& s, const StudyOptions& o) {
         if (!project_ || project_->readOnly()) return;
         try {

@@ -79,7 +79,7 @@ public:
     /// The shape of the open project's backbone, which the design-space editor and counts use.
     const ModelConfig& backboneConfig() const { return cfg_; }
 
-    bool openProject(const QString& path);
+    bool openProject(const QString& path, bool readOnly = false);
     QString projectPath() const { return projectPath_; }
     TrainingView* trainingView() const { return training_; }
     CompareView* compareView() const { return compare_; }

@@ -3,6 +3,7 @@
 
 #include <QComboBox>
 #include <QFileDialog>
+#include <QFileInfo>
 #include <QHBoxLayout>
 #include <QHeaderView>
 #include <QLabel>
@@ -19,6 +20,7 @@
 #include "plot_style.h"
 #include "qcp.h"
 #include "training_view.h"
+#include "util/system.h"
 
 namespace peft::ui {
 
@@ -81,6 +83,13 @@ StudyView::StudyView(QWidget* parent) : QWidget(parent) {
     connect(queue_, &QPushButton::clicked, this, [this] {
         if (const Study* s = study()) Q_EMIT queueRequested(*s, options());
     });
+    shipped_ = new QPushButton(tr("Open Shipped Results"), this);
+    shipped_->setToolTip(
+        tr("The study's results on the built-in world, as shipped with the workbench (a project "
+           "of its own; scripts/study-results.sh rebuilds it)"));
+    connect(shipped_, &QPushButton::clicked, this, [this] {
+        if (!shippedResults().isEmpty()) Q_EMIT openRequested(shippedResults());
+    });
     connect(choice_, &QComboBox::currentIndexChanged, this, [this] { showStudy(); });
     connect(seeds_, qOverload<int>(&QSpinBox::valueChanged), this, [this] { redraw(); });
 
@@ -126,6 +135,7 @@ StudyView::StudyView(QWidget* parent) : QWidget(parent) {
     top->addWidget(task_);
     top->addWidget(seeds_);
     top->addWidget(queue_);
+    top->addWidget(shipped_);
     auto* lower = new QWidget(this);
     auto* lowerLayout = new QVBoxLayout(lower);
     lowerLayout->setContentsMargins(0, 0, 0, 0);
@@ -164,6 +174,13 @@ StudyOptions StudyView::options() const {
     o.seeds = seeds_->value();
     o.tasks = tasks();
     return o;
+}
+
+QString StudyView::shippedResults() const {
+    const Study* s = study();
+    if (!s || resourcesDir().empty()) return {};
+    const QString path = qs(resourcesDir() + "/studies/results/" + s->id + ".peftproj");
+    return QFileInfo::exists(path) ? path : QString();
 }
 
 const Study* StudyView::study() const {
@@ -205,6 +222,7 @@ void StudyView::showProject(const Project* project) {
 void StudyView::showStudy() {
     const Study* s = study();
     queue_->setEnabled(s != nullptr);
+    shipped_->setEnabled(!shippedResults().isEmpty());
     if (!s) {
         about_->setText(tr("No study found (resources/studies/ is missing): open a study file."));
         return;

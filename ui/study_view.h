@@ -42,12 +42,16 @@ public:
     QCustomPlot* plot() const { return plot_; }
     QTableWidget* verdictTable() const { return verdicts_; }
     QPushButton* queueButton() const { return queue_; }
+    /// The shipped results of the chosen study (resources/studies/results/ID.peftproj), or empty.
+    QString shippedResults() const;
     /// The last report drawn.
     const StudyReport& report() const { return report_; }
 
 Q_SIGNALS:
     /// The user wants the study's runs queued in the project with this many seeds.
     void queueRequested(const peft::Study& study, const peft::StudyOptions& options);
+    /// The user wants to open the shipped results of a built-in study (a project file).
+    void openRequested(const QString& project);
 
 private:
     void showStudy();
@@ -61,6 +65,7 @@ private:
     QSpinBox* seeds_ = nullptr;
     QComboBox* task_ = nullptr;
     QPushButton* queue_ = nullptr;
+    QPushButton* shipped_ = nullptr;
     QCustomPlot* plot_ = nullptr;
     QTableWidget* verdicts_ = nullptr;
     QLabel* missing_ = nullptr;
