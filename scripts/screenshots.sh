@@ -29,3 +29,10 @@ shot compare.png --view compare
 shot lambda.png --view lambda --lambda-run 14  # MAM: a gated prefix
 shot parameters.png --view parameters
 shot presentation.png --presentation --view compare
+# The Studies view on a built-in study's shipped results (a copy: the shipped file stays as it is).
+if [ -f resources/studies/results/insertion-form.peftproj ]; then
+    cp resources/studies/results/insertion-form.peftproj "$work/insertion-form.peftproj"
+    HOME="$work" QT_QPA_PLATFORM=offscreen "$bin/peft-workbench" "$work/insertion-form.peftproj" \
+        --study insertion-form --view studies --screenshot "$out/studies.png"
+    echo "$out/studies.png"
+fi

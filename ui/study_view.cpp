@@ -281,7 +281,7 @@ void StudyView::redraw() {
                            .arg(cells.size())
                            .arg(steps)
                            .arg(todo);
-        if (!rates.empty()) {
+        if (!rates.empty() && todo > 0) {
             std::sort(rates.begin(), rates.end());
             const double rate = rates[rates.size() / 2];
             cost += tr(" — about %1 min at this project's median %2 steps/s (evaluations included)")
