@@ -166,6 +166,16 @@ int cmdStudy(const Args& a, std::ostream& out, std::ostream& err) {
             out << v.comparison.better << " > " << v.comparison.worse << " on " << v.task
                 << (v.budget_better > 0 ? " at " + shortNumber(v.budget_better) + " %" : "") << ": "
                 << v.verdict.text << "\n";
+        for (const auto& c : r.ceilings) {
+            out << "headroom: the best arm, " << c.best_arm << ", is " << c.distance << " below the "
+                << c.metric << " ceiling (" << c.ceiling << ")";
+            if (!c.at_ceiling.empty()) {
+                out << "; at the ceiling:";
+                for (const auto& x : c.at_ceiling)
+                    out << " " << x;
+            }
+            out << "\n";
+        }
         if (const auto dir = a.get("out"))
             out << "wrote report.md, runs.csv, table.tex, plot.svg in " << *dir << "\n";
         return 0;

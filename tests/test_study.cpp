@@ -207,6 +207,11 @@ private Q_SLOTS:
         QVERIFY(md.find("| n |") != std::string::npos && md.find("seed 3: queued") != std::string::npos);
         QVERIFY(reportSvg(s, r).find("<svg") == 0);
         QVERIFY(reportLatex(s, r).find("\\begin{tabular}") != std::string::npos);
+        // Headroom: the best arm's distance to accuracy's ceiling of 1.
+        QCOMPARE(r.ceilings.size(), size_t(1));
+        const double best = std::max(r.cells[0].summary.mean, r.cells[1].summary.mean);
+        QVERIFY(std::fabs(r.ceilings[0].distance - (1.0 - best)) < 1e-12);
+        QVERIFY(md.find("**Headroom** (accuracy, ceiling 1)") != std::string::npos);
         // The metric of each finished run is the project's own best dev metric.
         for (const StudyRunResult& x : r.runs)
             if (x.metric) QCOMPARE(*x.metric, p->run(x.run).summary->best_dev_metric);

@@ -412,6 +412,21 @@ void StudyView::redraw() {
         ++planned;
         finished += r.metric.has_value();
     }
+    QString headroom;
+    for (const CeilingNote& c : report_.ceilings) {
+        headroom += tr(" Headroom: the best arm, %1, is %2 below the %3 ceiling of %4")
+                        .arg(qs(c.best_arm))
+                        .arg(c.distance, 0, 'f', 3)
+                        .arg(qs(c.metric))
+                        .arg(c.ceiling);
+        if (!c.at_ceiling.empty()) {
+            QStringList at;
+            for (const auto& a : c.at_ceiling)
+                at << qs(a);
+            headroom += tr("; at the ceiling: %1").arg(at.join(QStringLiteral(", ")));
+        }
+        headroom += QLatin1Char('.');
+    }
     missing_->setText(
         tr("%1 of %2 runs finished. Means and intervals use the finished seeds (n); comparisons pair them by "
            "seed.%3")
@@ -420,7 +435,8 @@ void StudyView::redraw() {
             .arg(missing.isEmpty() || missing.size() > 12
                      ? QString(missing.isEmpty() ? QString()
                                                  : tr(" %1 runs not finished.").arg(missing.size()))
-                     : tr(" Not finished: %1.").arg(missing.join(QStringLiteral("; ")))));
+                     : tr(" Not finished: %1.").arg(missing.join(QStringLiteral("; ")))) +
+        headroom);
 }
 
 }  // namespace peft::ui

@@ -389,6 +389,13 @@ std::vector<StudyRunResult> studyResults(const Project& p, const Study& s, const
     return out;
 }
 
+double metricCeiling(const std::string& metric) {
+    if (metric == "bleu" || metric == "BLEU") return 100.0;
+    for (const char* m : {"accuracy", "macro_f1", "rougeL", "rouge1", "rouge2"})
+        if (metric == m) return 1.0;
+    return 0.0;
+}
+
 StudyReport studyReport(const Study& s, const std::vector<StudyRunResult>& runs) {
     StudyReport rep;
     rep.runs = runs;
@@ -418,6 +425,25 @@ StudyReport studyReport(const Study& s, const std::vector<StudyRunResult>& runs)
         c.summary = summarize(values);
         rep.cells.push_back(c);
     }
+    // Per metric with a ceiling: the best non-reference arm's distance to it, and the arms at it.
+    std::map<std::string, CeilingNote> notes;
+    for (const auto& c : rep.cells) {
+        const double ceiling = metricCeiling(c.metric_name);
+        if (c.summary.n == 0 || ceiling <= 0) continue;
+        CeilingNote& n = notes[c.metric_name];
+        n.metric = c.metric_name;
+        n.ceiling = ceiling;
+        const std::string name = c.arm + (c.budget > 0 ? " " + num(c.budget) + " %" : "") +
+                                 (c.task.empty() ? "" : " on " + c.task);
+        if (c.summary.mean >= ceiling * 0.995) n.at_ceiling.push_back(name);
+        if (c.arm != s.reference && (n.best_arm.empty() || c.summary.mean > n.best_mean)) {
+            n.best_arm = name;
+            n.best_mean = c.summary.mean;
+            n.distance = ceiling - c.summary.mean;
+        }
+    }
+    for (auto& [metric, n] : notes)
+        rep.ceilings.push_back(n);
     // Each comparison per task and budget, paired by seed.
     for (const auto& cmp : s.comparisons) {
         const StudyArm &x = armById(s, cmp.better), &y = armById(s, cmp.worse);
@@ -536,6 +562,18 @@ std::string reportMarkdown(const Study& s, const StudyReport& r, const std::stri
                << " |\n";
     } else {
         md << "\nNo comparisons: a descriptive study.\n";
+    }
+    for (const auto& c : r.ceilings) {
+        md << "\n**Headroom** (" << c.metric << ", ceiling " << num(c.ceiling) << "): the best arm"
+           << (s.reference.empty() ? "" : " apart from the reference") << ", " << c.best_arm << ", averages "
+           << num(c.best_mean, "%.3f") << ", " << num(c.distance, "%.3f") << " below the ceiling.";
+        if (!c.at_ceiling.empty()) {
+            md << " At the ceiling (within 0.5 %):";
+            for (size_t i = 0; i < c.at_ceiling.size(); ++i)
+                md << (i ? ", " : " ") << c.at_ceiling[i];
+            md << " — a comparison with an arm there cannot show how much better it could be.";
+        }
+        md << "\n";
     }
     int64_t missing = 0;
     for (const auto& c : r.cells)
@@ -694,7 +732,16 @@ json reportJson(const Study& s, const StudyReport& r) {
         if (x.metric) j["metric"] = *x.metric;
         runs.push_back(j);
     }
-    return {{"study", s.id}, {"cells", cells}, {"verdicts", verdicts}, {"runs", runs}};
+    json ceilings = json::array();
+    for (const auto& c : r.ceilings)
+        ceilings.push_back({{"metric", c.metric},
+                            {"ceiling", c.ceiling},
+                            {"best_arm", c.best_arm},
+                            {"best_mean", c.best_mean},
+                            {"distance", c.distance},
+                            {"at_ceiling", c.at_ceiling}});
+    return {
+        {"study", s.id}, {"cells", cells}, {"verdicts", verdicts}, {"ceilings", ceilings}, {"runs", runs}};
 }
 
 }  // namespace peft

@@ -113,12 +113,25 @@ struct StudyVerdict {
     double budget_better = 0, budget_worse = 0;
     Verdict verdict;
 };
+/// How close the arms come to the metric's ceiling (1 for accuracy, ROUGE and exact match; 100 for BLEU):
+/// a comparison between two arms at the ceiling says nothing.
+struct CeilingNote {
+    std::string metric;
+    double ceiling = 0;
+    std::string best_arm;  // the best non-reference arm (mean over seeds) and its distance to the ceiling
+    double best_mean = 0, distance = 0;
+    std::vector<std::string> at_ceiling;  // arms whose mean is within 0.5 % of the ceiling
+};
+
 struct StudyReport {
     std::vector<StudyCellSummary> cells;
+    std::vector<CeilingNote> ceilings;  // one per metric (task) with a known ceiling
     std::vector<StudyVerdict> verdicts;
     std::vector<StudyRunResult> runs;
 };
 StudyReport studyReport(const Study& s, const std::vector<StudyRunResult>& runs);
+/// The metric's ceiling, or 0 when it has none known (a loss).
+double metricCeiling(const std::string& metric);
 
 /// The report as Markdown (claim, settings, table of means with intervals and n, verdicts, what is missing),
 /// CSV (one row per run, raw values), a LaTeX tabular and an SVG plot (metric against trained %, means with
