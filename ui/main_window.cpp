@@ -310,6 +310,7 @@ bool MainWindow::openProject(const QString& path, bool readOnly) {
     try {
         auto p =
             Project::open(path.toStdString(), readOnly ? Project::Mode::ReadOnly : Project::Mode::ReadWrite);
+        studies_->showProject(nullptr);  // it reads the project: never the one about to close
         project_ = std::move(p);
     } catch (const std::exception& e) {
         QMessageBox::warning(this, tr("Cannot open project"), QString::fromUtf8(e.what()));
