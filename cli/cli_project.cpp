@@ -85,14 +85,14 @@ std::string csvField(const std::string& s) {
     return out + "\"";
 }
 
+}  // namespace
+
 std::string number(double v) {
     if (!std::isfinite(v)) return std::isnan(v) ? "NaN" : (v > 0 ? "Infinity" : "-Infinity");
     char buf[40];
     std::snprintf(buf, sizeof buf, "%.9g", v);
     return buf;
 }
-
-}  // namespace
 
 std::string selfExe() {
     char buf[4096];

@@ -32,12 +32,6 @@ StudyOptions studyOptions(const Args& a) {
     return o;
 }
 
-std::string shortNumber(double v) {
-    char buf[32];
-    std::snprintf(buf, sizeof buf, "%g", v);
-    return buf;
-}
-
 void writeFile(const fs::path& path, const std::string& text) {
     std::ofstream out(path, std::ios::binary | std::ios::trunc);
     out << text;
@@ -158,13 +152,13 @@ int cmdStudy(const Args& a, std::ostream& out, std::ostream& err) {
             if (c.summary.n > 0)
                 std::snprintf(mean, sizeof mean, c.summary.hasInterval() ? "%.3f [%.3f, %.3f]" : "%.3f",
                               c.summary.mean, c.summary.lo, c.summary.hi);
-            t.add({c.arm, c.budget > 0 ? shortNumber(c.budget) + " %" : "default", c.task,
+            t.add({c.arm, c.budget > 0 ? number(c.budget) + " %" : "default", c.task,
                    std::to_string(c.summary.n), mean, missing});
         }
         t.print(out);
         for (const auto& v : r.verdicts)
             out << v.comparison.better << " > " << v.comparison.worse << " on " << v.task
-                << (v.budget_better > 0 ? " at " + shortNumber(v.budget_better) + " %" : "") << ": "
+                << (v.budget_better > 0 ? " at " + number(v.budget_better) + " %" : "") << ": "
                 << v.verdict.text << "\n";
         for (const auto& c : r.ceilings) {
             out << "headroom: the best arm, " << c.best_arm << ", is " << c.distance << " below the "

@@ -56,6 +56,8 @@ int cmdData(const Args& a, std::ostream& out, std::ostream& err);
 int cmdDemo(const Args& a, std::ostream& out, std::ostream& err);
 int cmdStudy(const Args& a, std::ostream& out, std::ostream& err);
 
+/// A number as JSON-free text: shortest round-trip form (%.9g), NaN and ±Infinity spelled out.
+std::string number(double v);
 /// This executable's path (for child processes).
 std::string selfExe();
 struct QueuedRun {
