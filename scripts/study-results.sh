@@ -16,5 +16,7 @@ for id in "${studies[@]}"; do
     echo "== $id"
     "$bin/peftwb" study run "$id" --project "$project" --parallel 2 --threads 2
     "$bin/peftwb" project compact "$project" --drop-checkpoints
+    # A rollback journal, not WAL: the shipped file opens read-only from a read-only folder (no -shm needed).
+    sqlite3 "$project" "PRAGMA journal_mode=DELETE;" >/dev/null
     "$bin/peftwb" study report "$id" --project "$project" --out "$out/$id"
 done
