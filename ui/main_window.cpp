@@ -1266,10 +1266,11 @@ void MainWindow::showSelection() {
 
 void MainWindow::exportPlot() {
     const bool curves = tabs_->currentWidget() == training_;
-    QCustomPlot* plot = tabs_->currentWidget() == compare_  ? compare_->scatter()
-                        : tabs_->currentWidget() == lambda_ ? lambda_->heatmap()
-                        : tabs_->currentWidget() == params_ ? params_->plot()
-                                                            : plot_;
+    QCustomPlot* plot = tabs_->currentWidget() == compare_   ? compare_->scatter()
+                        : tabs_->currentWidget() == studies_ ? studies_->plot()
+                        : tabs_->currentWidget() == lambda_  ? lambda_->heatmap()
+                        : tabs_->currentWidget() == params_  ? params_->plot()
+                                                             : plot_;
     const QString path = QFileDialog::getSaveFileName(
         this, tr("Export plot"), curves ? QStringLiteral("curves.png") : QStringLiteral("plot.png"),
         plotFileFilter() + (curves ? tr(";;CSV data (*.csv)") : QString()));

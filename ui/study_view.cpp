@@ -132,10 +132,13 @@ StudyView::StudyView(QWidget* parent) : QWidget(parent) {
     top->addWidget(new QLabel(tr("Study:"), this));
     top->addWidget(choice_, 1);
     top->addWidget(open);
-    top->addWidget(task_);
-    top->addWidget(seeds_);
-    top->addWidget(queue_);
     top->addWidget(shipped_);
+    // What it costs beside where and how often it runs, and the button that queues it.
+    auto* run = new QHBoxLayout;
+    run->addWidget(cost_, 1);
+    run->addWidget(task_);
+    run->addWidget(seeds_);
+    run->addWidget(queue_);
     auto* lower = new QWidget(this);
     auto* lowerLayout = new QVBoxLayout(lower);
     lowerLayout->setContentsMargins(0, 0, 0, 0);
@@ -149,7 +152,7 @@ StudyView::StudyView(QWidget* parent) : QWidget(parent) {
     layout->setContentsMargins(0, 0, 0, 0);
     layout->addLayout(top);
     layout->addWidget(about_);
-    layout->addWidget(cost_);
+    layout->addLayout(run);
     layout->addWidget(split, 1);
     showStudy();
 }
