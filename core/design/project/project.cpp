@@ -739,7 +739,8 @@ int64_t Project::dropCheckpoints() {
 void Project::compact() {
     checkWritable();
     exec(db_, "VACUUM", path_);
-    exec(db_, "PRAGMA wal_checkpoint(TRUNCATE)", path_);  // the smaller file now, not when the WAL is folded in
+    // The smaller file now, not when the write-ahead log is folded in later.
+    exec(db_, "PRAGMA wal_checkpoint(TRUNCATE)", path_);
 }
 
 void Project::setSummary(int64_t id, const RunSummary& m) {
