@@ -19,6 +19,8 @@
 #include "import_dialog.h"
 #include "lambda_view.h"
 #include "main_window.h"
+#include "plot_export.h"
+#include "qcp.h"
 #include "study_view.h"
 #include "training_view.h"
 #include "util/system.h"
@@ -60,6 +62,12 @@ int main(int argc, char** argv) {
         QStringLiteral("study"),
         QStringLiteral("Show study ID (a built-in one) or FILE in the Studies view."), QStringLiteral("ID"));
     parser.addOption(studyOption);
+    QCommandLineOption studyPlot(
+        QStringLiteral("study-plot"),
+        QStringLiteral("Save the Studies view's plot of --study on the project as FILE (PNG, PDF or SVG by its "
+                       "extension) without opening the window, and quit (peftwb study report uses it)."),
+        QStringLiteral("FILE"));
+    parser.addOption(studyPlot);
     QCommandLineOption benchReplot(
         QStringLiteral("bench-replot"),
         QStringLiteral("Benchmark: replot time of the training view holding N points (prints and quits)."),
@@ -139,6 +147,32 @@ int main(int argc, char** argv) {
     }
 
     const QStringList args = parser.positionalArguments();
+    if (parser.isSet(studyPlot)) {
+        // No window and no dialog (a message box would wait for a click that never comes): errors on stderr.
+        if (args.isEmpty() || !parser.isSet(studyOption)) {
+            std::fprintf(stderr, "--study-plot needs --study ID|FILE and a project file\n");
+            return 2;
+        }
+        std::unique_ptr<peft::Project> project;
+        try {
+            peft::loadStudy(parser.value(studyOption).toStdString());
+            project = peft::Project::open(args.first().toStdString(), peft::Project::Mode::ReadOnly);
+        } catch (const std::exception& e) {
+            std::fprintf(stderr, "%s\n", e.what());
+            return 1;
+        }
+        peft::ui::StudyView studyView;
+        studyView.resize(1100, 800);
+        studyView.showProject(project.get());
+        if (!studyView.selectStudy(parser.value(studyOption))) return 1;
+        studyView.plot()->resize(960, 520);
+        studyView.plot()->replot();
+        if (!peft::ui::savePlot(studyView.plot(), parser.value(studyPlot))) {
+            std::fprintf(stderr, "%s: cannot write\n", qPrintable(parser.value(studyPlot)));
+            return 1;
+        }
+        return 0;
+    }
     peft::ui::MainWindow window(args.isEmpty() ? QString() : args.first());
     window.show();
     if (parser.isSet(backbone)) {

@@ -412,6 +412,10 @@ const std::vector<Command>& commands() {
          "run:\n"
          "                    in order, or N at a time in processes of their own sharing the threads)\n"
          "       peftwb project resume FILE --run ID [--threads N] [--quiet]\n"
+         "                    (run and resume take --events: one JSON line per progress report, metric "
+         "point\n"
+         "                    and status on stdout, and pause / resume / cancel lines on stdin — how the\n"
+         "                    workbench trains runs side by side)\n"
          "       peftwb project notes FILE --run ID --text TEXT\n"
          "       peftwb project compact FILE [--drop-checkpoints]   (give deleted runs' space back; first "
          "delete\n"
@@ -444,6 +448,7 @@ const std::vector<Command>& commands() {
                               {"adapter"},
                               {"lr"},
                               {"parallel"},
+                              {"events", false},
                               {"drop-checkpoints", false}}),
          cmdProject, true},
         {"study",

@@ -2,6 +2,7 @@
 // peftwb project: create, inspect and export experiment projects; resume interrupted runs.
 #include <algorithm>
 #include <chrono>
+#include <cerrno>
 #include <cmath>
 #include <cstdio>
 #include <filesystem>
@@ -18,8 +19,14 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <iostream>
 #include <map>
+#include <memory>
+#include <mutex>
+#include <thread>
+
 #include "data/file_data.h"
+#include "data/table.h"
 #include "data/world.h"
 #include "model/config.h"
 #include "peft/presets.h"
@@ -77,13 +84,64 @@ json runJson(const Project& p, const RunRecord& r) {
     return j;
 }
 
-std::string csvField(const std::string& s) {
-    if (s.find_first_of(",\"\n") == std::string::npos) return s;
-    std::string out = "\"";
-    for (char c : s)
-        out += c == '"' ? std::string("\"\"") : std::string(1, c);
-    return out + "\"";
-}
+/// --events: how a run trained for another process (the workbench's parallel queue) talks to it. Each line on
+/// stdout is one JSON object — {"progress": [step, total, steps_per_s, eta_s]} (at most 25 a second),
+/// {"metric": [step, wall_s, split, name, value]}, {"status": [status, message]} — and each line read on stdin
+/// is a command for the run in progress: "pause", "resume" or "cancel" (a cancelled run keeps its last
+/// checkpoint, resumable). The end of stdin changes nothing: the run goes on.
+class RunEvents : public TrainObserver {
+public:
+    explicit RunEvents(std::ostream& out) : out_(out), control_(std::make_shared<Control>()) {
+        // Detached: it may sit in a read until the process ends; it shares only `control_` with the run.
+        std::thread([c = control_] {
+            for (std::string line; std::getline(std::cin, line);) {
+                std::lock_guard<std::mutex> lock(c->mutex);
+                if (line == "pause" || line == "resume") {
+                    c->paused = line == "pause";
+                    if (c->trainer) line == "pause" ? c->trainer->pause() : c->trainer->resume();
+                } else if (line == "cancel") {
+                    c->cancelled = true;
+                    if (c->trainer) c->trainer->cancel();
+                }
+            }
+        }).detach();
+    }
+    void attach(ExecuteOptions& o) {
+        o.observer = this;
+        o.onTrainer = [c = control_](Trainer* t) {
+            std::lock_guard<std::mutex> lock(c->mutex);
+            c->trainer = t;
+            if (t && c->cancelled) t->cancel();  // asked for before the trainer existed (loading)
+            if (t && c->paused) t->pause();
+        };
+    }
+
+    void onProgress(int64_t step, int64_t total, double rate, double eta) override {
+        const auto now = std::chrono::steady_clock::now();
+        if (step != total && now - last_ < std::chrono::milliseconds(40)) return;
+        last_ = now;
+        line({{"progress", {step, total, finite(rate), finite(eta)}}});
+    }
+    void onMetric(const MetricPoint& p) override {
+        line({{"metric", {p.step, p.wall_time, p.split, p.name, finite(p.value)}}});
+    }
+    void onStatus(RunStatus s, const std::string& message) override {
+        line({{"status", {toString(s), message}}});
+    }
+
+private:
+    struct Control {
+        std::mutex mutex;
+        Trainer* trainer = nullptr;
+        bool paused = false, cancelled = false;
+    };
+    static json finite(double v) { return std::isfinite(v) ? json(v) : json(nullptr); }
+    void line(const json& j) { out_ << j.dump(-1, ' ', false, json::error_handler_t::replace) << std::endl; }
+
+    std::ostream& out_;
+    std::shared_ptr<Control> control_;
+    std::chrono::steady_clock::time_point last_{};
+};
 
 }  // namespace
 
@@ -94,6 +152,36 @@ std::string number(double v) {
     return buf;
 }
 
+int spawnChild(const std::vector<std::string>& argv, const std::vector<std::string>& env) {
+    std::vector<std::string> args = argv, vars;
+    for (char** e = environ; *e; ++e) {
+        const std::string v = *e;
+        const bool replaced = std::any_of(env.begin(), env.end(), [&](const std::string& x) {
+            return v.compare(0, x.find('=') + 1, x, 0, x.find('=') + 1) == 0;
+        });
+        if (!replaced) vars.push_back(v);
+    }
+    vars.insert(vars.end(), env.begin(), env.end());
+    auto pointers = [](std::vector<std::string>& v) {
+        std::vector<char*> p;
+        for (auto& s : v)
+            p.push_back(s.data());
+        p.push_back(nullptr);
+        return p;
+    };
+    auto cargs = pointers(args), cenv = pointers(vars);
+    pid_t pid = 0;
+    if (posix_spawn(&pid, args.front().c_str(), nullptr, nullptr, cargs.data(), cenv.data()) != 0) return -1;
+    return pid;
+}
+
+int waitChild(int pid) {
+    int status = 0;
+    while (waitpid(pid, &status, 0) < 0)
+        if (errno != EINTR) return -1;
+    return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+}
+
 std::string selfExe() {
     char buf[4096];
     const ssize_t n = readlink("/proc/self/exe", buf, sizeof buf - 1);
@@ -101,12 +189,15 @@ std::string selfExe() {
 }
 
 int runProjectRuns(const std::string& file, const std::vector<QueuedRun>& runs, int64_t parallel,
-                   std::optional<int64_t> threads, std::ostream& out) {
+                   std::optional<int64_t> threads, std::ostream& out, bool events) {
     if (parallel < 1 || parallel > 256) throw Error("--parallel", "expected 1 to 256 runs at once");
+    if (events && parallel > 1) throw Error("--events", "reports one run at a time (without --parallel)");
     int rc = 0;
     if (parallel == 1) {  // in this process, one after another
         ExecuteOptions opts;
         opts.threads = threads;
+        std::optional<RunEvents> stream;
+        if (events) stream.emplace(out).attach(opts);
         for (const QueuedRun& q : runs) {
             opts.resume = q.resume;
             const TrainResult r = executeRun(file, q.run, opts);
@@ -128,16 +219,10 @@ int runProjectRuns(const std::string& file, const std::vector<QueuedRun>& runs, 
         while (next < runs.size() && int64_t(running.size()) < parallel) {
             const QueuedRun& q = runs[next++];
             const std::string id = std::to_string(q.run);
-            std::vector<std::string> argv = {
-                exe, "project", q.resume ? "resume" : "run", file, "--run", id, "--threads", each};
-            std::vector<char*> cargv;
-            for (auto& s : argv)
-                cargv.push_back(s.data());
-            cargv.push_back(nullptr);
             out.flush();
-            pid_t pid = 0;
-            if (posix_spawn(&pid, exe.c_str(), nullptr, nullptr, cargv.data(), environ) != 0)
-                throw Error("--parallel", "cannot start " + exe);
+            const pid_t pid =
+                spawnChild({exe, "project", q.resume ? "resume" : "run", file, "--run", id, "--threads", each});
+            if (pid < 0) throw Error("--parallel", "cannot start " + exe);
             running[pid] = q.run;
         }
         int status = 0;
@@ -271,7 +356,8 @@ int cmdProject(const Args& a, std::ostream& out, std::ostream& err) {
             for (const auto& r : Project::open(file, Project::Mode::ReadOnly)->runs())
                 if (r.state == RunState::Queued) ids.push_back({r.id, false});
         }
-        return runProjectRuns(file, ids, a.getInt("parallel").value_or(1), a.getInt("threads"), out);
+        return runProjectRuns(file, ids, a.getInt("parallel").value_or(1), a.getInt("threads"), out,
+                              a.flag("events"));
     }
     if (sub == "compact") {
         // Gives the space of deleted runs back; --drop-checkpoints first deletes every checkpoint (metrics
@@ -295,6 +381,8 @@ int cmdProject(const Args& a, std::ostream& out, std::ostream& err) {
         ExecuteOptions opts;
         opts.resume = true;
         opts.threads = a.getInt("threads");
+        std::optional<RunEvents> stream;
+        if (a.flag("events")) stream.emplace(out).attach(opts);
         const TrainResult tr = executeRun(file, id, opts);
         out << "run " << id << ": " << toString(tr.status) << ", best dev " << tr.metric_name << " "
             << number(tr.best_dev_metric) << "\n";

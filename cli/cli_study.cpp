@@ -81,7 +81,8 @@ int cmdStudy(const Args& a, std::ostream& out, std::ostream& err) {
             << (study.train_size > 0 ? "; " + std::to_string(study.train_size) + " training examples" : "")
             << "\narms:\n";
         for (const auto& arm : study.arms) {
-            out << "  " << arm.id << ": " << arm.label << " (" << (arm.spec ? "own spec" : arm.preset) << ")";
+            out << "  " << arm.id << ": " << arm.label << " (" << (arm.spec ? "own spec" : arm.preset)
+                << (arm.random_init ? ", random init" : "") << ")";
             if (!arm.budgets.empty()) {
                 out << " at";
                 for (double b : arm.budgets)
@@ -92,6 +93,9 @@ int cmdStudy(const Args& a, std::ostream& out, std::ostream& err) {
         if (!study.comparisons.empty()) out << "comparisons:\n";
         for (const auto& c : study.comparisons)
             out << "  " << c.better << " > " << c.worse << (c.claim.empty() ? "" : ": " + c.claim) << "\n";
+        if (!study.gates.empty()) out << "gates:\n";
+        for (const auto& g : study.gates)
+            out << "  " << g.arm << " ≥ " << number(g.at_least) << (g.claim.empty() ? "" : ": " + g.claim) << "\n";
         out << cells.size() << " runs (arms × budgets × tasks × seeds)\n";
         return 0;
     }
@@ -130,16 +134,36 @@ int cmdStudy(const Args& a, std::ostream& out, std::ostream& err) {
         auto p = Project::open(file, Project::Mode::ReadOnly);
         for (const auto& m : p->openMessages())
             err << file << ": " << m << "\n";
-        const StudyReport r = studyReport(study, studyResults(*p, study, opts));
+        StudyOptions o = opts;
+        if (o.tasks.empty()) o.tasks = studyTasksInProject(*p, study);  // e.g. the --data it ran on
+        const StudyReport r = studyReport(study, studyResults(*p, study, o));
+        std::string pngNote;
         if (const auto dir = a.get("out")) {
             fs::create_directories(*dir);
             writeFile(fs::path(*dir) / "plot.svg", reportSvg(study, r));
             writeFile(fs::path(*dir) / "report.md", reportMarkdown(study, r, "plot.svg"));
             writeFile(fs::path(*dir) / "runs.csv", reportCsv(r));
             writeFile(fs::path(*dir) / "table.tex", reportLatex(study, r));
+            // plot.png: the Studies view's own plot, drawn by the workbench without a window (this binary has no
+            // Qt); a build without the GUI, or another --seeds / --task than the view's, keeps plot.svg only.
+            const fs::path gui = fs::path(selfExe()).parent_path() / "peft-workbench";
+            std::string png = "plot.png not written: ";
+            if (!fs::exists(gui)) {
+                png += "the workbench is not built beside peftwb";
+            } else if (opts.seeds || !opts.tasks.empty()) {
+                png += "--seeds and --task are not the Studies view's";
+            } else {
+                const int pid = spawnChild({gui.string(), file, "--study", pos[1], "--study-plot",
+                                            (fs::path(*dir) / "plot.png").string()},
+                                           {"QT_QPA_PLATFORM=offscreen"});
+                png = pid > 0 && waitChild(pid) == 0 ? std::string() : png + "the workbench could not draw it";
+            }
+            pngNote = png;
         }
         if (a.flag("json")) {
-            out << reportJson(study, r).dump(2) << "\n";
+            json j = reportJson(study, r);
+            if (a.get("out")) j["plot_png"] = pngNote.empty() ? json("plot.png") : json(pngNote);
+            out << j.dump(2) << "\n";
             return 0;
         }
         TextTable t(
@@ -157,9 +181,7 @@ int cmdStudy(const Args& a, std::ostream& out, std::ostream& err) {
         }
         t.print(out);
         for (const auto& v : r.verdicts)
-            out << v.comparison.better << " > " << v.comparison.worse << " on " << v.task
-                << (v.budget_better > 0 ? " at " + number(v.budget_better) + " %" : "") << ": "
-                << v.verdict.text << "\n";
+            out << verdictSubject(study, v) << " on " << v.task << ": " << v.verdict.text << "\n";
         for (const auto& c : r.ceilings) {
             out << "headroom: the best arm, " << c.best_arm << ", is " << c.distance << " below the "
                 << c.metric << " ceiling (" << c.ceiling << ")";
@@ -171,7 +193,8 @@ int cmdStudy(const Args& a, std::ostream& out, std::ostream& err) {
             out << "\n";
         }
         if (const auto dir = a.get("out"))
-            out << "wrote report.md, runs.csv, table.tex, plot.svg in " << *dir << "\n";
+            out << "wrote report.md, runs.csv, table.tex, plot.svg" << (pngNote.empty() ? ", plot.png" : "")
+                << " in " << *dir << (pngNote.empty() ? "" : " (" + pngNote + ")") << "\n";
         return 0;
     }
     throw Error("study", "unknown subcommand '" + sub + "' (list, show, run, report)");

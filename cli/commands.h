@@ -60,14 +60,20 @@ int cmdStudy(const Args& a, std::ostream& out, std::ostream& err);
 std::string number(double v);
 /// This executable's path (for child processes).
 std::string selfExe();
+/// Starts `argv` (argv[0]: the program's path) with this process's environment, `env` ("NAME=value")
+/// added or replacing; returns its pid, or −1 when it cannot start.
+int spawnChild(const std::vector<std::string>& argv, const std::vector<std::string>& env = {});
+/// Waits for a child; its exit status, or −1 when it did not exit normally.
+int waitChild(int pid);
 struct QueuedRun {
     int64_t run = 0;
     bool resume = false;  // an interrupted run with a checkpoint: resume it
 };
 /// Trains runs of a project: in this process one after another (parallel 1), or `parallel` at a time, each
 /// in a child process with threads / parallel threads (`threads`: 0 or absent = one per core). Returns 0
-/// when every run finished.
+/// when every run finished. `events`: report each run as JSON lines on `out` and take pause / resume /
+/// cancel from stdin (the workbench's parallel queue; parallel 1 only).
 int runProjectRuns(const std::string& file, const std::vector<QueuedRun>& runs, int64_t parallel,
-                   std::optional<int64_t> threads, std::ostream& out);
+                   std::optional<int64_t> threads, std::ostream& out, bool events = false);
 
 }  // namespace peft

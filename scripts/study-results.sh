@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Rebuilds the shipped results of the built-in studies: resources/studies/results/ID.peftproj (metrics and
 # summaries, no checkpoints) and resources/studies/results/ID/ (report.md, runs.csv, table.tex, plot.svg).
-#   scripts/study-results.sh [BIN_DIR] [STUDY …]     (default build/release/bin, every built-in study)
+#   [STUDY_RESULTS=DIR] scripts/study-results.sh [BIN_DIR] [STUDY …]   (default build/release/bin, every
+#   built-in study but the gates: scripts/study-results.sh build/release/bin gate-sentiment gate-entailment)
 # About an hour on 2 cores for all five (two runs at a time, one thread each).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -9,7 +10,7 @@ bin=${1:-build/release/bin}
 shift || true
 studies=("$@")
 [ ${#studies[@]} -gt 0 ] || studies=(insertion-form composition mam modified-representation figure1)
-out=resources/studies/results
+out=${STUDY_RESULTS:-resources/studies/results}  # STUDY_RESULTS: elsewhere (then copy it over)
 mkdir -p "$out"
 for id in "${studies[@]}"; do
     project="$out/$id.peftproj"

@@ -13,6 +13,7 @@
 #include <sstream>
 
 #include "cli/text_table.h"
+#include "hf_fixture.h"
 
 #include "cli/commands.h"
 #include "project/project.h"
@@ -183,6 +184,70 @@ private Q_SLOTS:
                                         "---------------\n"
                                         "λ-ga…fix   +0.1\n"
                                         "lora      -0.25\n"));
+    }
+
+    // A study is not tied to the built-in world: on a Hugging Face BERT folder (bert-base-uncased's vocabulary,
+    // random weights) with imported SST-2 rows it queues one run per arm × seed on the dataset, trains them,
+    // runs again without training anything twice, and its report (which finds the dataset the study ran on)
+    // has every run, with n, the comparison and the gate.
+    void studyRunsOnAHuggingFaceBackboneAndImportedData() {
+        namespace hf = hf_fixture;
+        QTemporaryDir dir;
+        const std::filesystem::path bert = dir.filePath(QStringLiteral("bert")).toStdString();
+        std::filesystem::create_directories(bert);
+        hf::writeSafetensors(bert / "model.safetensors", hf::bertLikeWeights("bert.", 128, 2, false, 30522),
+                             "F32");
+        hf::writeJson(bert / "config.json", hf::bertConfig("bert", "BertModel", 30522, 128));
+        std::filesystem::copy_file(std::string(PEFT_TEST_DATA) + "/tokenizers/bert-base-uncased/vocab.txt",
+                                   bert / "vocab.txt");
+        const QStringList sst2 = fileLines(QStringLiteral(PEFT_TEST_DATA "/glue/SST-2/dev.tsv"));
+        auto rows = [&](const QString& name, int from, int n) {
+            QFile f(dir.filePath(name));
+            if (!f.open(QIODevice::WriteOnly)) return QString();
+            f.write((sst2.front() + QLatin1Char('\n')).toUtf8());  // the header
+            for (int i = from; i < from + n; ++i)
+                f.write((sst2[i] + QLatin1Char('\n')).toUtf8());
+            return f.fileName();
+        };
+        const QString train = rows(QStringLiteral("train.tsv"), 1, 48), dev = rows(QStringLiteral("dev.tsv"), 49, 24);
+        QFile study(dir.filePath(QStringLiteral("hf-study.json")));
+        QVERIFY(study.open(QIODevice::WriteOnly));
+        study.write(R"({"id": "hf-study", "title": "LoRA against BitFit on a BERT", "claim": "LoRA beats BitFit",
+            "source": "a test", "tasks": ["sentiment"], "seeds": 2,
+            "train": {"steps": 4, "batch_size": 8, "eval_every": 2, "threads": 1},
+            "arms": [{"id": "lora", "preset": "lora"}, {"id": "bitfit", "preset": "bitfit"}],
+            "comparisons": [{"better": "lora", "worse": "bitfit"}],
+            "gates": [{"arm": "lora", "at_least": 0.5}]})");
+        study.close();
+        const QString project = dir.filePath(QStringLiteral("bert.peftproj"));
+        const QStringList run = {QStringLiteral("study"),  QStringLiteral("run"),    study.fileName(),
+                                 QStringLiteral("--project"), project,              QStringLiteral("--model"),
+                                 QString::fromStdString(bert.string()), QStringLiteral("--data"), train,
+                                 QStringLiteral("--dev"),     dev};
+        const Result first = peftwb(run);
+        QVERIFY2(first.code == 0, first.err.constData());
+        QVERIFY2(first.out.contains("4 runs, 4 queued now"), first.out.constData());
+        const Result again = peftwb(run);
+        QVERIFY2(again.code == 0, again.err.constData());
+        QVERIFY2(again.out.contains("0 queued now") && again.out.contains("training 0 runs"),
+                 again.out.constData());
+        const Result rep = peftwb({QStringLiteral("study"), QStringLiteral("report"), study.fileName(),
+                                   QStringLiteral("--project"), project, QStringLiteral("--json")});
+        QVERIFY2(rep.code == 0, rep.err.constData());
+        const nlohmann::json r = nlohmann::json::parse(rep.out.toStdString());
+        QCOMPARE(r.at("cells").size(), size_t(2));
+        for (const auto& c : r.at("cells")) {
+            QCOMPARE(c.at("task").get<std::string>(), std::string("dataset:1"));
+            QCOMPARE(c.at("summary").at("n").get<int64_t>(), int64_t(2));
+            QCOMPARE(c.at("metric").get<std::string>(), std::string("accuracy"));
+        }
+        QCOMPARE(r.at("verdicts").size(), size_t(2));  // the comparison and the gate
+        QCOMPARE(r.at("verdicts")[1].at("gate").get<std::string>(), std::string("lora"));
+        QCOMPARE(r.at("runs").size(), size_t(4));
+        for (const auto& x : r.at("runs"))
+            QCOMPARE(x.at("state").get<std::string>(), std::string("finished"));
+        const auto p = peft::Project::open(project.toStdString(), peft::Project::Mode::ReadOnly);
+        QVERIFY(p->backbone().dump().find("bert") != std::string::npos);
     }
 
     // Runs trained two at a time (each in its own process, one thread each) give the same curves as the same

@@ -37,7 +37,8 @@ json tinyStudy() {
       "tasks": ["sentiment"], "train_size": 64, "seeds": 2,
       "train": {"steps": 6, "batch_size": 8, "eval_every": 3, "threads": 1},
       "arms": [{"id": "lora", "preset": "lora"}, {"id": "bitfit", "preset": "bitfit"}],
-      "comparisons": [{"better": "lora", "worse": "bitfit"}]
+      "comparisons": [{"better": "lora", "worse": "bitfit"}],
+      "gates": [{"arm": "lora", "at_least": 0.25, "claim": "LoRA beats a coin with four sides"}]
     })");
 }
 
@@ -90,6 +91,26 @@ private Q_SLOTS:
         QCOMPARE(seedsNeeded(0, 0.1), int64_t(-1));
     }
 
+    // A gate "mean ≥ 0.90" on the interval of value − 0.90. {0.95, 0.96, 0.94}: differences mean 0.05, sd 0.01,
+    // half-width t(0.975, 2)·0.01/√3 = 4.302653·0.005774 = 0.024841, so [0.025159, 0.074841]: met.
+    // {0.91, 0.93, 0.92}: mean 0.02, [−0.004841, 0.044841]: inconclusive, and at n = 4 t(3)·0.01/2 =
+    // 3.182446·0.005 = 0.015912 < 0.02: 4 seeds. {0.85, 0.86, 0.84}: [−0.074841, −0.025159]: not met. Every seed
+    // exactly on the bar (sd 0): met — the interval reaches it.
+    void gatesOnTheInterval() {
+        const Verdict met = gateVerdict({0.95, 0.96, 0.94}, 0.90);
+        QCOMPARE(met.kind, VerdictKind::Agrees);
+        QVERIFY(std::fabs(met.difference.lo - 0.025159) < 1e-5 && std::fabs(met.difference.hi - 0.074841) < 1e-5);
+        QVERIFY2(met.text.find("met") != std::string::npos && met.text.find("0.900") != std::string::npos,
+                 met.text.c_str());
+        const Verdict maybe = gateVerdict({0.91, 0.93, 0.92}, 0.90);
+        QCOMPARE(maybe.kind, VerdictKind::Inconclusive);
+        QCOMPARE(maybe.seeds_needed, int64_t(4));
+        QVERIFY(std::fabs(maybe.difference.lo + 0.004841) < 1e-5);
+        QCOMPARE(gateVerdict({0.85, 0.86, 0.84}, 0.90).kind, VerdictKind::Disagrees);
+        QCOMPARE(gateVerdict({1.0, 1.0, 1.0}, 1.0).kind, VerdictKind::Agrees);
+        QCOMPARE(gateVerdict({0.99}, 0.5).kind, VerdictKind::Inconclusive);  // one seed: no interval
+    }
+
     // Bad study files are refused before anything is queued, naming the field.
     void badStudiesAreRefusedWithTheFieldPath_data() {
         QTest::addColumn<QString>("patch");
@@ -119,6 +140,14 @@ private Q_SLOTS:
         QTest::newRow("arm twice")
             << R"({"arms": [{"id": "a", "preset": "lora"}, {"id": "a", "preset": "ia3"}]})"
             << "s.json: arms[1].id: 'a' is used twice";
+        QTest::newRow("gate of no arm") << R"({"gates": [{"arm": "ghost", "at_least": 0.9}]})"
+                                        << "s.json: gates[0].arm: 'ghost' names no arm";
+        QTest::newRow("gate without a bar") << R"({"gates": [{"arm": "lora"}]})"
+                                            << "s.json: gates[0].at_least: missing";
+        QTest::newRow("gate at another budget") << R"({"gates": [{"arm": "lora", "at_least": 0.9, "budgets": [2]}]})"
+                                                << "s.json: gates[0].budgets[0]: 2 % is not a budget of 'lora'";
+        QTest::newRow("random init not a flag") << R"({"arms": [{"id": "r", "preset": "full", "random_init": 1}]})"
+                                                << "s.json: arms[0].random_init";
     }
     void badStudiesAreRefusedWithTheFieldPath() {
         QFETCH(QString, patch);
@@ -145,14 +174,18 @@ private Q_SLOTS:
     // Every built-in study reads, and every one of its runs is sized and checked on the shipped backbone.
     void builtInStudiesSizeOnTheShippedBackbone() {
         const std::vector<Study> all = builtinStudies();
-        QCOMPARE(all.size(), size_t(5));
+        QCOMPARE(all.size(), size_t(7));
         const fs::path file = fs::temp_directory_path() / "peft-test-study-builtin.peftproj";
         fs::remove(file);
         auto p = Project::create(file.string(), backboneRefToJson(defaultBackboneRef()));
         for (const Study& s : all) {
             const auto cells = studyCells(s);
-            QVERIFY2(cells.size() >= 12, s.id.c_str());
-            QCOMPARE(studyRecipes(*p, s, cells).size(), cells.size());
+            QVERIFY2(cells.size() >= 6, s.id.c_str());
+            const auto recipes = studyRecipes(*p, s, cells);
+            QCOMPARE(recipes.size(), cells.size());
+            for (size_t i = 0; i < cells.size(); ++i)  // a random-init arm's runs start from random weights
+                for (const auto& a : s.arms)
+                    if (a.id == cells[i].arm) QCOMPARE(recipes[i].backbone.random_init, a.random_init);
             QVERIFY(!s.claim.empty() && !s.source.empty());
             QCOMPARE(loadStudy(s.id).id, s.id);
         }
@@ -199,8 +232,14 @@ private Q_SLOTS:
                  int64_t(2));  // the third seed is queued, not finished: said, not dropped
         QCOMPARE(r.cells[0].missing.size(), size_t(1));
         QVERIFY(r.cells[0].missing[0].find("seed 3: queued") != std::string::npos);
-        QCOMPARE(r.verdicts.size(), size_t(1));
+        QCOMPARE(r.verdicts.size(), size_t(2));  // the comparison, then the gate
         QCOMPARE(r.verdicts[0].verdict.difference.n, int64_t(2));
+        QVERIFY(!r.verdicts[0].gate && r.verdicts[1].gate == 0.25);
+        QCOMPARE(r.verdicts[1].verdict.difference.n, int64_t(2));  // over the two finished seeds of LoRA
+        QVERIFY(std::fabs(r.verdicts[1].verdict.difference.mean - (r.cells[0].summary.mean - 0.25)) < 1e-12);
+        QCOMPARE(verdictSubject(s, r.verdicts[1]), std::string("lora ≥ 0.25"));
+        const std::string word = verdictWord(r.verdicts[1]);
+        QVERIFY2(word == "met" || word == "not met" || word == "inconclusive", word.c_str());
         const std::string csv = reportCsv(r);
         QCOMPARE(std::count(csv.begin(), csv.end(), '\n'), std::ptrdiff_t(7));  // header + 6 runs
         const std::string md = reportMarkdown(s, r, "plot.svg");

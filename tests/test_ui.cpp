@@ -1051,6 +1051,58 @@ private Q_SLOTS:
                 peft::RunState::Finished);
     }
 
+    // Runs side by side: with 2 at once the queue trains in peftwb processes — two at a time, reporting
+    // progress and metric points as the worker does — and a run's curve is the same whether it trained
+    // beside another, after it, or on the worker thread (same seed: the same numbers). Stop cancels every
+    // process through its stdin, each run keeping its curve, resumable.
+    void runQueueTrainsSideBySideInProcesses() {
+        if (peft::ui::peftwbPath().isEmpty()) QSKIP("no peftwb beside the test binary");
+        const QString path = projectWithRun(dir_, QStringLiteral("side-by-side.peftproj"), "lora", 20);
+        {
+            auto p = peft::Project::open(path.toStdString());
+            const peft::RunRecord first = p->run(1);
+            for (int i = 0; i < 3; ++i)
+                p->addRun(first);
+        }
+        peft::ui::RunQueue q;
+        q.setProject(path);
+        q.setParallel(2);
+        QSignalSpy drained(&q, &peft::ui::RunQueue::drained);
+        int most = 0;
+        QSet<qint64> reported;
+        connect(&q, &peft::ui::RunQueue::stateChanged, &q, [&] { most = std::max(most, int(q.runningRuns().size())); });
+        connect(&q, &peft::ui::RunQueue::metrics, &q,
+                [&](qint64 run, const QVector<peft::ui::MetricSample>& m) { if (!m.isEmpty()) reported << run; });
+        connect(&q, &peft::ui::RunQueue::runFinished, &q,
+                [&](qint64, bool ok, const QString& m) { QVERIFY2(ok, qPrintable(m)); });
+        {  // the fourth on the worker thread, as one run
+            auto p = peft::Project::open(path.toStdString());
+            p->setRunState(4, peft::RunState::Cancelled, "held back");
+        }
+        q.start();
+        QVERIFY(drained.wait(240000));
+        QCOMPARE(most, 2);
+        QCOMPARE(reported, (QSet<qint64>{1, 2, 3}));
+        QSignalSpy finished(&q, &peft::ui::RunQueue::runFinished);
+        q.startRun(4);
+        QVERIFY(finished.wait(240000));
+        auto p = peft::Project::open(path.toStdString(), peft::Project::Mode::ReadOnly);
+        auto curve = [&](qint64 run) {
+            QStringList points;
+            for (const auto& m : p->metrics(run))
+                points << QStringLiteral("%1 %2 %3 %4")
+                              .arg(m.step)
+                              .arg(QString::fromStdString(m.split), QString::fromStdString(m.name))
+                              .arg(m.value, 0, 'g', 17);
+            return points;
+        };
+        QVERIFY(curve(1).size() > 5);
+        for (qint64 run = 1; run <= 4; ++run) {
+            QCOMPARE(QString::fromUtf8(peft::toString(p->run(run).state)), QStringLiteral("finished"));
+            QCOMPARE(curve(run), curve(1));
+        }
+    }
+
     // Stop pressed right after a run is handed to the worker (before or after it starts loading) cancels
     // that run: a 100,000-step run ends cancelled, early.
     void runQueueStopRightAfterTheHandOverCancels() {

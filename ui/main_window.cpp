@@ -23,6 +23,7 @@
 #include <QMenuBar>
 #include <QMessageBox>
 #include <QProgressBar>
+#include <QActionGroup>
 #include <QSettings>
 #include <QSignalBlocker>
 #include <QSpinBox>
@@ -67,6 +68,11 @@
 namespace peft::ui {
 
 namespace {
+// Run ▸ Runs at Once, as last chosen and within this machine's cores.
+int chosenRunsAtOnce() {
+    return std::clamp(QSettings().value(QStringLiteral("queue/parallel"), 1).toInt(), 1,
+                      std::max(1, QThread::idealThreadCount()));
+}
 
 QString qs(const std::string& s) {
     return QString::fromStdString(s);
@@ -117,14 +123,16 @@ MainWindow::MainWindow(const QString& project, QWidget* parent)
 
     // Training: the queue owns the worker thread; the window only shows what it reports.
     queue_ = new RunQueue(this);
+    queue_->setParallel(chosenRunsAtOnce());
     connect(queue_, &RunQueue::runStarting, this, [this](qint64 run, bool resume) {
         const RunRecord r = project_->run(run);
+        const int side = int(queue_->runningRuns().size());
         runLabel_->setText(
-            tr("run %1 of %2 in the queue: %3").arg(queue_->position()).arg(queue_->total()).arg(qs(r.name)));
+            tr("run %1 of %2 in the queue: %3").arg(queue_->position()).arg(queue_->total()).arg(qs(r.name)) +
+            (side > 1 ? tr(" (%1 side by side)").arg(side) : QString()));
         training_->addRun(run, qs(r.name));
-        progress_->setRange(0, int(std::max<int64_t>(1, r.steps_total)));
-        progress_->setValue(int(r.steps_done));
-        progress_->setVisible(true);
+        live_[run] = {r.steps_done, std::max<int64_t>(1, r.steps_total), 0, 0};
+        showLiveProgress();
         runDevice_ = qs(r.device);
         showEngineState();
         if (resume)
@@ -136,9 +144,8 @@ MainWindow::MainWindow(const QString& project, QWidget* parent)
             [this](qint64 run, qint64 step, qint64 total, double rate, double eta) {
                 compare_->showProgress(run, step, total);
                 training_->setRunStatus(run, QStringLiteral("%1/%2").arg(step).arg(total));
-                progress_->setRange(0, int(total));
-                progress_->setValue(int(step));
-                rateLabel_->setText(tr("%1 steps/s · ETA %2 s").arg(rate, 0, 'f', 1).arg(eta, 0, 'f', 0));
+                live_[run] = {step, total, rate, eta};
+                showLiveProgress();
             });
     connect(queue_, &RunQueue::metrics, this, [this](qint64 run, const QVector<MetricSample>& m) {
         training_->addSamples(run, m);
@@ -153,9 +160,9 @@ MainWindow::MainWindow(const QString& project, QWidget* parent)
                                        .arg(status, msg.isEmpty() ? QString() : QStringLiteral(" — ") + msg));
             });
     connect(queue_, &RunQueue::runFinished, this, [this](qint64 run, bool ok, const QString& msg) {
-        rateLabel_->clear();
-        progress_->setVisible(false);
-        runDevice_.clear();
+        live_.remove(run);
+        showLiveProgress();
+        if (live_.isEmpty()) runDevice_.clear();
         showEngineState();
         if (!ok) {  // said, not a dialog: the queue goes on with the next run (the Compare row keeps the
                     // reason)
@@ -836,6 +843,29 @@ void MainWindow::buildActions() {
     stopAct_ = run->addAction(tr("&Stop"), this, &MainWindow::stopTraining);
     stopAct_->setShortcut(QKeySequence(tr("Ctrl+.")));
     stopAct_->setToolTip(tr("Cancel the run in progress (it keeps its curve and checkpoint) and the queue"));
+    // Runs at once: each run of the queue in a peftwb process of its own, sharing the cores.
+    QMenu* atOnce = run->addMenu(tr("Runs at &Once"));
+    atOnce->setToolTipsVisible(true);
+    auto* atOnceGroup = new QActionGroup(this);
+    const int cores = std::max(1, QThread::idealThreadCount());
+    const int atOnceChosen = chosenRunsAtOnce();
+    for (int n : {1, 2, 3, 4, 6, 8}) {
+        if (n > 1 && n > cores) break;
+        QAction* a = atOnce->addAction(n == 1 ? tr("1 (one after another)") : tr("%1 side by side").arg(n));
+        a->setCheckable(true);
+        a->setChecked(n == atOnceChosen);
+        a->setToolTip(n == 1 ? tr("One run at a time with every core")
+                             : tr("%1 runs at a time, each in a process of its own with %2 of the %3 cores: "
+                                  "faster on small backbones, and each run's curve is the one it has alone")
+                                   .arg(n)
+                                   .arg(std::max(1, cores / n))
+                                   .arg(cores));
+        atOnceGroup->addAction(a);
+        connect(a, &QAction::triggered, this, [this, n] {
+            QSettings().setValue(QStringLiteral("queue/parallel"), n);
+            queue_->setParallel(n);  // from the next start of the queue
+        });
+    }
     run->addSeparator();
     QAction* exportAdapterAct =
         run->addAction(tr("E&xport Adapter…"), this, &MainWindow::exportAdapterDialog);
@@ -980,6 +1010,27 @@ void MainWindow::updateTrainingDefaults() {
     const uint64_t seed = settings_->fieldText(QStringLiteral("seed")).toULongLong();
     settings_->setDefaults(
         presetTrainConfig(editor_->presetId().toStdString(), steps > 0 ? steps : steps_->value(), seed));
+}
+
+void MainWindow::showLiveProgress() {
+    // One run: its steps, rate and ETA; several side by side: their steps summed, their rates summed, the
+    // longest ETA.
+    if (live_.isEmpty()) {
+        rateLabel_->clear();
+        progress_->setVisible(false);
+        return;
+    }
+    int64_t steps = 0, total = 0;
+    double rate = 0, eta = 0;
+    for (const LiveRun& l : std::as_const(live_)) {
+        steps += l.step, total += l.total, rate += l.rate;
+        eta = std::max(eta, l.eta);
+    }
+    progress_->setRange(0, int(std::min<int64_t>(total, INT_MAX)));
+    progress_->setValue(int(std::min<int64_t>(steps, INT_MAX)));
+    progress_->setVisible(true);
+    const QString speed = tr("%1 steps/s · ETA %2 s").arg(rate, 0, 'f', 1).arg(eta, 0, 'f', 0);
+    rateLabel_->setText(live_.size() > 1 ? tr("%1 runs · %2").arg(live_.size()).arg(speed) : speed);
 }
 
 void MainWindow::showEngineState() {

@@ -4,6 +4,7 @@
 // accounting, project), so no torch op ever runs on the GUI thread; training runs on a worker thread
 // (RunWorker) that reports through queued signals.
 #include <QFont>
+#include <QHash>
 #include <QMainWindow>
 #include <QString>
 #include <QThread>
@@ -154,6 +155,7 @@ private:
     void updateTrainingDefaults();
     /// The status bar's backbone, device (of the running run, else of the next) and threads.
     void showEngineState();
+    void showLiveProgress();
     void buildCentral();
     void showSelection();
     void showAboutUnifiedView();
@@ -194,6 +196,11 @@ private:
     RunQueue* queue_ = nullptr;
     TrainSettingsPanel* settings_ = nullptr;
     QString runDevice_;           // the running run's device, empty when idle
+    struct LiveRun {
+        int64_t step = 0, total = 1;
+        double rate = 0, eta = 0;
+    };
+    QHash<qint64, LiveRun> live_;  // the runs training now (several with runs side by side)
     QList<QThread*> background_;  // inBackground's threads not yet reported; waited for on destruction
     bool presenting_ = false;
     QAction* presentAct_ = nullptr;

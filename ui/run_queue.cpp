@@ -1,6 +1,8 @@
 // SPDX-License-Identifier: GPL-3.0-or-later
 #include "run_queue.h"
 
+#include <algorithm>
+
 #include "project/project.h"
 
 namespace peft::ui {
@@ -35,29 +37,58 @@ RunQueue::RunQueue(QObject* parent) : QObject(parent) {
     connect(worker_, &RunWorker::progress, this, &RunQueue::progress);
     connect(worker_, &RunWorker::metrics, this, &RunQueue::metrics);
     connect(worker_, &RunWorker::statusChanged, this, &RunQueue::statusChanged);
-    connect(worker_, &RunWorker::finished, this, [this](qint64 run, bool ok, const QString& message) {
-        current_ = 0;  // a failed run is recorded as failed and the queue goes on: it is not picked again
-        Q_EMIT runFinished(run, ok, message);
-        Q_EMIT stateChanged();
-        if (skip_) {
-            skip_ = false;
-            active_ = true;
-        }
-        if (active_) startNext();
-    });
+    connect(worker_, &RunWorker::finished, this, &RunQueue::runEnded);
     thread_.setObjectName(QStringLiteral("training"));
     thread_.start();
 }
 
 RunQueue::~RunQueue() {
     active_ = false;
+    for (RunProcess* p : running_)
+        p->cancel();  // all at once; each process's destructor then waits for its child
+    qDeleteAll(running_);
     worker_->cancel();
     thread_.quit();
     thread_.wait();
 }
 
+QList<qint64> RunQueue::runningRuns() const {
+    QList<qint64> runs;
+    if (processes_)
+        for (const RunProcess* p : running_)
+            runs << p->run();
+    else if (current_)
+        runs << current_;
+    return runs;
+}
+
+void RunQueue::runEnded(qint64 run, bool ok, const QString& message) {
+    if (processes_) {
+        for (int i = 0; i < running_.size(); ++i)
+            if (running_[i]->run() == run) {
+                running_.takeAt(i)->deleteLater();
+                break;
+            }
+        current_ = running_.isEmpty() ? 0 : running_.front()->run();
+    } else {
+        current_ = 0;
+    }
+    // A failed run is recorded as failed and the queue goes on: it is not picked again.
+    Q_EMIT runFinished(run, ok, message);
+    Q_EMIT stateChanged();
+    if (skip_) {
+        skip_ = false;
+        active_ = true;
+    }
+    if (active_)
+        startNext();
+    else if (processes_ && running_.isEmpty())
+        processes_ = false;
+}
+
 void RunQueue::start() {
     if (current_ || project_.isEmpty()) return;
+    processes_ = parallel_ > 1 && !peftwbPath().isEmpty();
     active_ = true;
     position_ = 0;
     tried_.clear();
@@ -71,6 +102,7 @@ void RunQueue::start() {
 
 void RunQueue::startRun(qint64 run) {
     if (current_ || project_.isEmpty()) return;
+    processes_ = false;
     active_ = false;
     position_ = 1;
     total_ = 1;
@@ -88,25 +120,44 @@ void RunQueue::startRun(qint64 run) {
 }
 
 void RunQueue::startNext() {
-    std::pair<qint64, bool> next{0, false};
-    try {
-        next = nextRun(project_, tried_);
-    } catch (const std::exception& e) {
-        active_ = false;
-        Q_EMIT runFinished(0, false, QString::fromUtf8(e.what()));
-    }
-    if (!next.first) {
-        active_ = false;
-        Q_EMIT stateChanged();
-        Q_EMIT drained();
-        return;
-    }
-    ++position_;
-    tried_.insert(next.first);
-    launch(next.first, next.second);
+    // One run on the worker thread; with processes, as many as there are free places.
+    do {
+        std::pair<qint64, bool> next{0, false};
+        try {
+            next = nextRun(project_, tried_);
+        } catch (const std::exception& e) {
+            active_ = false;
+            Q_EMIT runFinished(0, false, QString::fromUtf8(e.what()));
+        }
+        if (!next.first) {
+            if (!running_.isEmpty()) return;  // the others are still training
+            active_ = false;
+            processes_ = false;
+            Q_EMIT stateChanged();
+            Q_EMIT drained();
+            return;
+        }
+        ++position_;
+        tried_.insert(next.first);
+        launch(next.first, next.second);
+    } while (processes_ && active_ && running_.size() < parallel_);
 }
 
 void RunQueue::launch(qint64 run, bool resume) {
+    if (processes_) {
+        auto* p = new RunProcess(peftwbPath());
+        connect(p, &RunProcess::progress, this, &RunQueue::progress);
+        connect(p, &RunProcess::metrics, this, &RunQueue::metrics);
+        connect(p, &RunProcess::statusChanged, this, &RunQueue::statusChanged);
+        connect(p, &RunProcess::finished, this, &RunQueue::runEnded, Qt::QueuedConnection);
+        running_ << p;
+        p->start(project_, run, resume, std::max(1, QThread::idealThreadCount() / parallel_));
+        if (paused_) p->pause();  // a pause holds for the runs the queue starts while it lasts
+        current_ = running_.front()->run();
+        Q_EMIT runStarting(run, resume);
+        Q_EMIT stateChanged();
+        return;
+    }
     current_ = run;  // until the worker reports back
     Q_EMIT runStarting(run, resume);
     Q_EMIT stateChanged();
@@ -117,19 +168,26 @@ void RunQueue::launch(qint64 run, bool resume) {
 void RunQueue::stop() {
     active_ = false;
     skip_ = false;
-    if (current_) worker_->cancel();  // the run in flight, or handed over and not started yet
+    for (RunProcess* p : running_)
+        p->cancel();
+    if (current_ && !processes_) worker_->cancel();  // the run in flight, or handed over and not started yet
     Q_EMIT stateChanged();
 }
 
 void RunQueue::skipToNext() {
     if (!current_) return;
     skip_ = true;
-    worker_->cancel();
+    if (processes_)
+        running_.front()->cancel();  // the oldest; the others go on
+    else
+        worker_->cancel();
 }
 
 void RunQueue::setPaused(bool paused) {
     if (paused_ == paused) return;
     paused_ = paused;
+    for (RunProcess* p : running_)
+        paused ? p->pause() : p->resume();
     if (paused)
         worker_->pause();
     else

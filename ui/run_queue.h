@@ -3,12 +3,16 @@
 // The GUI's training queue, without widgets (tests drive it headless): it owns the training thread and its
 // RunWorker, picks the project's next queued or interrupted run (interrupted ones resume from their
 // checkpoint), and offers start / pause / stop / next. A pause holds across the hand-over between two runs.
+// With more than one run at once, the queue trains each in a child process (RunProcess: its own random
+// generators and thread pools, an equal share of the cores), so that a run's curve does not depend on what
+// trains beside it; a single run (startRun) always trains on the worker thread.
 #include <QObject>
 #include <QSet>
 #include <QString>
 #include <QThread>
 #include <QVector>
 
+#include "run_process.h"
 #include "run_worker.h"
 
 namespace peft::ui {
@@ -18,8 +22,14 @@ class RunQueue : public QObject {
 
 public:
     explicit RunQueue(QObject* parent = nullptr);
-    /// Cancels the run in progress (it stays in the project, resumable) and joins the training thread.
+    /// Cancels the runs in progress (they stay in the project, resumable) and joins the training thread.
     ~RunQueue() override;
+
+    /// How many runs the queue trains at once (1 … 64; takes effect at the next start). Above 1 each trains in
+    /// a peftwb process of its own with max(1, cores / runs) threads; without a peftwb binary beside this
+    /// one, the queue trains one run at a time.
+    void setParallel(int runs) { parallel_ = std::clamp(runs, 1, 64); }
+    int parallel() const { return parallel_; }
 
     /// The project file the queue trains (its own connections; the window keeps its own).
     void setProject(const QString& path) { project_ = path; }
@@ -38,8 +48,10 @@ public:
 
     bool isActive() const { return active_; }
     bool isPaused() const { return paused_; }
-    /// The run being trained (0 when none).
+    /// The run being trained (0 when none; with several at once, the one started first).
     qint64 currentRun() const { return current_; }
+    /// Every run being trained.
+    QList<qint64> runningRuns() const;
     /// 1-based position of the current run in this queue pass, and the runs the pass counted at its start.
     int position() const { return position_; }
     int total() const { return std::max(total_, position_); }
@@ -60,6 +72,7 @@ Q_SIGNALS:
 private:
     void startNext();
     void launch(qint64 run, bool resume);
+    void runEnded(qint64 run, bool ok, const QString& message);
 
     QString project_;
     QThread thread_;
@@ -68,6 +81,9 @@ private:
     bool active_ = false, paused_ = false, skip_ = false;
     int position_ = 0, total_ = 0;
     QSet<qint64> tried_;  // runs started in this pass of the queue
+    int parallel_ = 1;
+    bool processes_ = false;         // this pass trains in child processes
+    QList<RunProcess*> running_;     // their runs in progress, oldest first
 };
 
 }  // namespace peft::ui

@@ -236,7 +236,7 @@ void StudyView::showStudy() {
     }
     QStringList arms, comparisons;
     for (const auto& a : s->arms) {
-        QString text = qs(a.label);
+        QString text = qs(a.label) + (a.random_init ? tr(" (random init)") : QString());
         if (!a.budgets.empty()) {
             QStringList b;
             for (double v : a.budgets)
@@ -247,6 +247,9 @@ void StudyView::showStudy() {
     }
     for (const auto& c : s->comparisons)
         comparisons << (c.claim.empty() ? qs(c.better + " > " + c.worse) : qs(c.claim));
+    for (const auto& g : s->gates)
+        comparisons << (g.claim.empty() ? qs(g.arm) + QStringLiteral(" ≥ ") + QString::number(g.at_least)
+                                        : qs(g.claim));
     about_->setText(tr("<b>Claim</b> (%1): %2<br><b>Arms</b>: %3<br><b>Comparisons</b>: %4")
                         .arg(qs(s->source).toHtmlEscaped(), qs(s->claim).toHtmlEscaped(),
                              arms.join(QStringLiteral("; ")).toHtmlEscaped(),
@@ -261,7 +264,10 @@ void StudyView::redraw() {
     plot_->clearItems();
     verdicts_->setRowCount(0);
     if (!s) return;
-    const StudyOptions o = options();
+    StudyOptions o = options();
+    // On the study's own tasks, what the project holds is shown: also a dataset the study ran on instead
+    // (`peftwb study run … --data`).
+    if (o.tasks.empty() && project_) o.tasks = studyTasksInProject(*project_, *s);
     std::vector<StudyRunResult> runs;
     try {
         const std::vector<StudyCell> cells = studyCells(*s, o);
@@ -385,17 +391,13 @@ void StudyView::redraw() {
     verdicts_->setRowCount(int(report_.verdicts.size()));
     for (int row = 0; row < int(report_.verdicts.size()); ++row) {
         const StudyVerdict& v = report_.verdicts[size_t(row)];
-        QString what = label(v.comparison.better) +
-                       (v.budget_better > 0 ? QStringLiteral(" %1 %").arg(v.budget_better) : QString()) +
-                       QStringLiteral(" > ") + label(v.comparison.worse) +
-                       (v.budget_worse > 0 ? QStringLiteral(" %1 %").arg(v.budget_worse) : QString());
-        auto* item = new QTableWidgetItem(what);
+        auto* item = new QTableWidgetItem(qs(verdictSubject(*s, v)));
         item->setToolTip(qs(v.comparison.claim));
         verdicts_->setItem(row, 0, item);
         verdicts_->setItem(row, 1, new QTableWidgetItem(qs(v.task)));
         verdicts_->setItem(row, 2, new QTableWidgetItem(QString::number(v.verdict.difference.n)));
         verdicts_->setItem(row, 3, new QTableWidgetItem(interval(v.verdict.difference)));
-        auto* verdict = new QTableWidgetItem(QString::fromUtf8(toString(v.verdict.kind)));
+        auto* verdict = new QTableWidgetItem(QString::fromUtf8(verdictWord(v)));
         verdict->setToolTip(qs(v.verdict.text));
         QFont bold = verdict->font();
         bold.setBold(true);

@@ -180,6 +180,14 @@ std::string columnList(const std::vector<std::string>& header) {
 
 }  // namespace
 
+std::string csvField(const std::string& s) {
+    if (s.find_first_of(",\"\r\n") == std::string::npos) return s;
+    std::string q = "\"";
+    for (char c : s)
+        q += c == '"' ? std::string("\"\"") : std::string(1, c);
+    return q + "\"";
+}
+
 const char* toString(TableFormat f) {
     switch (f) {
         case TableFormat::Tsv:

@@ -24,6 +24,9 @@ const char* toString(TableFormat f);
 /// By extension (.tsv / .txt, .csv, .jsonl / .json / .ndjson); else by the first line (a '{' → JSON Lines,
 /// a tab → TSV, else CSV).
 TableFormat tableFormatOf(const std::string& path);
+/// One field as written to CSV (RFC 4180, what TableReader reads back): as it is, or quoted with its quotes
+/// doubled when it holds a comma, a quote or a line break.
+std::string csvField(const std::string& s);
 
 /// One data row: its cells in header order and the line it starts on (1 = the header line).
 struct TableRow {

@@ -480,6 +480,17 @@ std::optional<std::string> Project::meta(const std::string& key) const {
     return s.text(0);
 }
 
+std::vector<std::string> Project::metaKeys(const std::string& prefix) const {
+    // Bytes compared (not LIKE, whose '%' and '_' a prefix may hold; substr of a blob counts bytes).
+    Stmt s(db_, "SELECT key FROM meta WHERE substr(CAST(key AS BLOB), 1, ?) = CAST(? AS BLOB) ORDER BY key",
+           path_);
+    s.bind(1, int64_t(prefix.size())).bind(2, prefix);
+    std::vector<std::string> keys;
+    while (s.step())
+        keys.push_back(s.text(0));
+    return keys;
+}
+
 void Project::setMeta(const std::string& key, const std::string& value) {
     checkWritable();
     Stmt s(

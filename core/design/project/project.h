@@ -109,6 +109,8 @@ public:
     int schemaVersion() const;
 
     std::optional<std::string> meta(const std::string& key) const;
+    /// Every meta key that starts with `prefix`, sorted.
+    std::vector<std::string> metaKeys(const std::string& prefix) const;
     void setMeta(const std::string& key, const std::string& value);
     /// The backbone reference: {"id": "default"} or {"path": …, "hash": …}.
     nlohmann::json backbone() const;

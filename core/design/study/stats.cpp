@@ -111,27 +111,28 @@ const char* toString(VerdictKind k) {
     return "inconclusive";
 }
 
-Verdict pairedVerdict(const std::vector<std::pair<double, double>>& betterWorse) {
-    std::vector<double> d;
-    for (const auto& [better, worse] : betterWorse)
-        d.push_back(better - worse);
+namespace {
+
+// The verdict read off the interval of `s` (a difference: from the other arm, or from a gate's bar): `above`
+// when it lies above 0 (at or above with `inclusive`: a gate every seed reaches exactly is met), `below` when
+// below, inconclusive otherwise with the seeds it would take.
+Verdict verdictOf(const Summary& s, const std::string& what, bool inclusive, const char* above, const char* below) {
     Verdict v;
-    v.difference = summarize(d);
-    const Summary& s = v.difference;
+    v.difference = s;
     const std::string n = "n = " + std::to_string(s.n);
     if (!s.hasInterval()) {
-        v.text = n + " paired seed" + (s.n == 1 ? "" : "s") + ": at least 2 are needed for an interval";
+        v.text = n + " seed" + (s.n == 1 ? "" : "s") + ": at least 2 are needed for an interval";
         v.seeds_needed = 2;
         return v;
     }
-    const std::string interval = "difference " + fixed(s.mean) + ", 95 % CI [" + fixed(s.lo) + ", " +
-                                 fixed(s.hi) + "] (" + n + ", paired t)";
-    if (s.lo > 0) {
+    const std::string interval =
+        what + " " + fixed(s.mean) + ", 95 % CI [" + fixed(s.lo) + ", " + fixed(s.hi) + "] (" + n + ", t)";
+    if (s.lo > 0 || (inclusive && s.lo >= 0)) {
         v.kind = VerdictKind::Agrees;
-        v.text = interval + ": agrees";
+        v.text = interval + ": " + above;
     } else if (s.hi < 0) {
         v.kind = VerdictKind::Disagrees;
-        v.text = interval + ": disagrees";
+        v.text = interval + ": " + below;
     } else {
         v.seeds_needed = seedsNeeded(s.mean, s.sd);
         v.text = interval + ": inconclusive; " +
@@ -140,6 +141,24 @@ Verdict pairedVerdict(const std::vector<std::pair<double, double>>& betterWorse)
                                            " seeds would exclude 0 at the observed mean and sd");
     }
     return v;
+}
+
+}  // namespace
+
+Verdict pairedVerdict(const std::vector<std::pair<double, double>>& betterWorse) {
+    std::vector<double> d;
+    for (const auto& [better, worse] : betterWorse)
+        d.push_back(better - worse);
+    return verdictOf(summarize(d), "difference", false, "agrees", "disagrees");
+}
+
+Verdict gateVerdict(const std::vector<double>& values, double atLeast) {
+    std::vector<double> d;
+    for (double v : values)
+        d.push_back(v - atLeast);
+    char bar[32];
+    std::snprintf(bar, sizeof bar, "%.3f", atLeast);
+    return verdictOf(summarize(d), std::string("mean − ") + bar, true, "met", "not met");
 }
 
 }  // namespace peft

@@ -39,7 +39,7 @@ const char* toString(VerdictKind k);
 
 struct Verdict {
     VerdictKind kind = VerdictKind::Inconclusive;
-    Summary difference;        // better − worse over the paired seeds
+    Summary difference;        // better − worse over the paired seeds (a gate: value − bar over the seeds)
     int64_t seeds_needed = 0;  // for an inconclusive verdict: seedsNeeded at the observed mean and sd
     std::string text;          // one sentence saying all of it
 };
@@ -48,5 +48,10 @@ struct Verdict {
 /// interval of the difference lies above 0, disagrees when below, inconclusive otherwise (and with fewer than
 /// two pairs).
 Verdict pairedVerdict(const std::vector<std::pair<double, double>>& betterWorse);
+
+/// The verdict on a gate "the mean reaches `atLeast`" from one value per seed: Agrees (met) when the 95 %
+/// interval of value − atLeast lies at or above 0, Disagrees (not met) when below, inconclusive otherwise (and
+/// with fewer than two seeds), with the seeds that would decide it.
+Verdict gateVerdict(const std::vector<double>& values, double atLeast);
 
 }  // namespace peft

@@ -9,6 +9,7 @@
 #include <set>
 #include <sstream>
 
+#include "data/table.h"
 #include "data/world.h"
 #include "peft/accounting.h"
 #include "peft/presets.h"
@@ -72,6 +73,7 @@ StudyArm armFromJson(const json& j, const std::string& where) {
         throw Error(in.path("budgets"), "'" + a.preset + "' has a fixed size; a budget does not apply");
     if (std::set<double>(a.budgets.begin(), a.budgets.end()).size() != a.budgets.size())
         throw Error(in.path("budgets"), "a budget is listed twice");
+    in.get("random_init", a.random_init);
     in.finish();
     return a;
 }
@@ -170,6 +172,26 @@ Study studyFromJson(const json& j, const std::string& source) {
                 s.comparisons.push_back(cmp);
             }
         }
+        if (in.has("gates")) {
+            const json& gs = in.raw("gates");
+            if (!gs.is_array()) throw Error("gates", "expected an array");
+            for (size_t i = 0; i < gs.size(); ++i) {
+                JsonReader g(gs[i], "gates[" + std::to_string(i) + "]");
+                StudyGate gate;
+                g.get("arm", gate.arm);
+                if (!g.get("at_least", gate.at_least)) throw Error(g.path("at_least"), "missing: the bar");
+                g.get("budgets", gate.budgets);
+                g.get("claim", gate.claim);
+                g.finish();
+                if (!named(gate.arm)) throw Error(g.path("arm"), "'" + gate.arm + "' names no arm of the study");
+                const StudyArm& a = armById(s, gate.arm);
+                for (size_t b = 0; b < gate.budgets.size(); ++b)
+                    if (std::find(a.budgets.begin(), a.budgets.end(), gate.budgets[b]) == a.budgets.end())
+                        throw Error(g.path("budgets") + "[" + std::to_string(b) + "]",
+                                    num(gate.budgets[b]) + " % is not a budget of '" + a.id + "'");
+                s.gates.push_back(gate);
+            }
+        }
         if (in.get("reference", s.reference) && !named(s.reference))
             throw Error("reference", "'" + s.reference + "' names no arm of the study");
         in.finish();
@@ -188,6 +210,7 @@ json studyToJson(const Study& s) {
         else
             j["preset"] = a.preset;
         if (!a.budgets.empty()) j["budgets"] = a.budgets;
+        if (a.random_init) j["random_init"] = true;
         arms.push_back(j);
     }
     json cmps = json::array();
@@ -199,6 +222,15 @@ json studyToJson(const Study& s) {
     json j = {{"id", s.id},         {"title", s.title}, {"claim", s.claim},
               {"source", s.source}, {"tasks", s.tasks}, {"seeds", s.seeds},
               {"train", s.train},   {"arms", arms},     {"comparisons", cmps}};
+    if (!s.gates.empty()) {
+        json gates = json::array();
+        for (const auto& g : s.gates) {
+            json x = {{"arm", g.arm}, {"at_least", g.at_least}, {"claim", g.claim}};
+            if (!g.budgets.empty()) x["budgets"] = g.budgets;
+            gates.push_back(x);
+        }
+        j["gates"] = gates;
+    }
     if (s.train_size > 0) j["train_size"] = s.train_size;
     if (!s.reference.empty()) j["reference"] = s.reference;
     return j;
@@ -299,6 +331,7 @@ std::vector<RunRecipe> studyRecipes(const Project& p, const Study& s, const std:
         r.train.seed = c.seed;
         r.data = d->second;
         r.backbone = backbone;
+        if (a.random_init) r.backbone.random_init = true;
         out.push_back(r);
     }
     return out;
@@ -326,7 +359,8 @@ QueuedStudy queueStudy(Project& p, const Study& s, const StudyOptions& o) {
                 };
                 bool same =
                     json(had.spec) == json(recipes[i].spec) && dataOf(had.data) == dataOf(recipes[i].data) &&
-                    had.train.steps == recipes[i].train.steps && had.train.seed == recipes[i].train.seed;
+                    had.train.steps == recipes[i].train.steps && had.train.seed == recipes[i].train.seed &&
+                    had.backbone.random_init == recipes[i].backbone.random_init;
                 for (const auto& f : trainConfigFields())
                     if (s.train.contains(f.key))
                         same = same && trainConfigFieldValue(had.train, f) ==
@@ -387,6 +421,25 @@ std::vector<StudyRunResult> studyResults(const Project& p, const Study& s, const
         out.push_back(r);
     }
     return out;
+}
+
+std::vector<std::string> studyTasksInProject(const Project& p, const Study& s) {
+    std::vector<std::string> found;
+    const std::string prefix = "study/" + s.id + "/";
+    for (const std::string& key : p.metaKeys(prefix)) {
+        const std::string cell = key.substr(prefix.size());  // ARM@BUDGET/TASK/seed N
+        const size_t a = cell.find('/'), b = cell.rfind('/');
+        if (a == std::string::npos || b <= a) continue;
+        const std::string task = cell.substr(a + 1, b - a - 1);
+        if (std::find(found.begin(), found.end(), task) == found.end()) found.push_back(task);
+    }
+    if (found.empty()) return s.tasks;
+    std::vector<std::string> tasks;
+    for (const auto& t : s.tasks)
+        if (std::find(found.begin(), found.end(), t) != found.end()) tasks.push_back(t);
+    for (const auto& t : found)
+        if (std::find(tasks.begin(), tasks.end(), t) == tasks.end()) tasks.push_back(t);
+    return tasks;
 }
 
 double metricCeiling(const std::string& metric) {
@@ -471,21 +524,34 @@ StudyReport studyReport(const Study& s, const std::vector<StudyRunResult>& runs)
                 std::vector<std::pair<double, double>> pairs;
                 for (const auto& [seed, v] : better)
                     if (worse.count(seed)) pairs.push_back({v, worse[seed]});
-                rep.verdicts.push_back({cmp, t, bx, by, pairedVerdict(pairs)});
+                rep.verdicts.push_back({cmp, std::nullopt, t, bx, by, pairedVerdict(pairs)});
             }
     }
+    // Each gate per task and budget, over the seeds that finished.
+    for (const auto& g : s.gates)
+        for (const auto& c : rep.cells) {
+            if (c.arm != g.arm ||
+                (!g.budgets.empty() && std::find(g.budgets.begin(), g.budgets.end(), c.budget) == g.budgets.end()))
+                continue;
+            std::vector<double> values;
+            for (const auto& r : runs)
+                if (r.cell.arm == c.arm && r.cell.budget == c.budget && r.cell.task == c.task && r.metric)
+                    values.push_back(*r.metric);
+            StudyComparison as;
+            as.better = g.arm;
+            as.claim = g.claim;
+            rep.verdicts.push_back({as, g.at_least, c.task, c.budget, 0, gateVerdict(values, g.at_least)});
+        }
     return rep;
 }
 
-namespace {
-
-std::string csvField(const std::string& s) {
-    if (s.find_first_of(",\"\n") == std::string::npos) return s;
-    std::string q = "\"";
-    for (char c : s)
-        q += c == '"' ? std::string("\"\"") : std::string(1, c);
-    return q + "\"";
+const char* verdictWord(const StudyVerdict& v) {
+    if (v.gate && v.verdict.kind != VerdictKind::Inconclusive)
+        return v.verdict.kind == VerdictKind::Agrees ? "met" : "not met";
+    return toString(v.verdict.kind);
 }
+
+namespace {
 
 std::string latexEscape(const std::string& s) {
     std::string out;
@@ -508,13 +574,15 @@ std::string armLabel(const Study& s, const std::string& id) {
     return id;
 }
 
-std::string comparisonText(const Study& s, const StudyVerdict& v) {
-    return armLabel(s, v.comparison.better) + (v.budget_better > 0 ? " " + num(v.budget_better) + " %" : "") +
-           " > " + armLabel(s, v.comparison.worse) +
+}  // namespace
+
+std::string verdictSubject(const Study& s, const StudyVerdict& v) {
+    const std::string better =
+        armLabel(s, v.comparison.better) + (v.budget_better > 0 ? " " + num(v.budget_better) + " %" : "");
+    if (v.gate) return better + " ≥ " + num(*v.gate);
+    return better + " > " + armLabel(s, v.comparison.worse) +
            (v.budget_worse > 0 ? " " + num(v.budget_worse) + " %" : "");
 }
-
-}  // namespace
 
 std::string reportMarkdown(const Study& s, const StudyReport& r, const std::string& plotFile) {
     std::ostringstream md;
@@ -534,7 +602,11 @@ std::string reportMarkdown(const Study& s, const StudyReport& r, const std::stri
           "mean, mean ± t(0.975, n − 1)·sd/√n with the sample standard deviation (Student t). Comparisons "
           "are "
           "paired by seed (same seed, same data order): the interval is that of the mean difference, and the "
-          "verdict is *agrees* when it lies above 0, *disagrees* when below, *inconclusive* otherwise.\n\n";
+          "verdict is *agrees* when it lies above 0, *disagrees* when below, *inconclusive* otherwise."
+       << (s.gates.empty() ? "" :
+           " A gate (≥ a bar) is judged on the interval of the arm's values minus the bar: *met* when it "
+           "lies at or above 0, *not met* when below, *inconclusive* otherwise.")
+       << "\n\n";
     if (!plotFile.empty()) md << "![" << s.id << "](" << plotFile << ")\n\n";
     md << "| arm | budget | trained % | task | metric | n | mean [95 % CI] | sd | missing |\n"
           "|---|---|---|---|---|---|---|---|---|\n";
@@ -549,13 +621,13 @@ std::string reportMarkdown(const Study& s, const StudyReport& r, const std::stri
            << " | " << (missing.empty() ? "—" : missing) << " |\n";
     }
     if (!r.verdicts.empty()) {
-        md << "\n## Verdicts\n\n| comparison | task | n | difference [95 % CI] | verdict "
+        md << "\n## Verdicts\n\n| comparison or gate | task | n | difference [95 % CI] | verdict "
               "|\n|---|---|---|---|---|\n";
         for (const auto& v : r.verdicts)
-            md << "| " << comparisonText(s, v) << " | " << v.task << " | " << v.verdict.difference.n << " | "
-               << meanText(v.verdict.difference) << " | **" << toString(v.verdict.kind) << "**"
+            md << "| " << verdictSubject(s, v) << " | " << v.task << " | " << v.verdict.difference.n << " | "
+               << meanText(v.verdict.difference) << " | **" << verdictWord(v) << "**"
                << (v.verdict.kind != VerdictKind::Inconclusive ? std::string()
-                   : !v.verdict.difference.hasInterval() ? std::string(" (needs at least 2 paired seeds)")
+                   : !v.verdict.difference.hasInterval() ? std::string(" (needs at least 2 seeds)")
                    : v.verdict.seeds_needed > 0
                        ? " (~" + std::to_string(v.verdict.seeds_needed) + " seeds would decide it)"
                        : std::string(" (no difference observed)"))
@@ -716,16 +788,22 @@ json reportJson(const Study& s, const StudyReport& r) {
                          {"metric", c.metric_name},
                          {"summary", summary(c.summary)},
                          {"missing", c.missing}});
-    for (const auto& v : r.verdicts)
-        verdicts.push_back({{"better", v.comparison.better},
-                            {"worse", v.comparison.worse},
-                            {"budget_better_pct", v.budget_better},
-                            {"budget_worse_pct", v.budget_worse},
-                            {"task", v.task},
-                            {"difference", summary(v.verdict.difference)},
-                            {"verdict", toString(v.verdict.kind)},
-                            {"seeds_needed", v.verdict.seeds_needed},
-                            {"text", v.verdict.text}});
+    for (const auto& v : r.verdicts) {
+        json j = {{"subject", verdictSubject(s, v)},
+                  {"task", v.task},
+                  {"difference", summary(v.verdict.difference)},
+                  {"verdict", verdictWord(v)},
+                  {"seeds_needed", v.verdict.seeds_needed},
+                  {"text", v.verdict.text}};
+        if (v.gate)
+            j.update({{"gate", v.comparison.better}, {"at_least", *v.gate}, {"budget_pct", v.budget_better}});
+        else
+            j.update({{"better", v.comparison.better},
+                      {"worse", v.comparison.worse},
+                      {"budget_better_pct", v.budget_better},
+                      {"budget_worse_pct", v.budget_worse}});
+        verdicts.push_back(j);
+    }
     for (const auto& x : r.runs) {
         json j = {
             {"run", x.run}, {"cell", x.cell.key()}, {"state", x.run ? toString(x.state) : "not queued"}};

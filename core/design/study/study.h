@@ -30,12 +30,22 @@ struct StudyArm {
     std::string preset;           // a preset id, or empty with `spec`
     std::optional<Spec> spec;     // a spec of its own (sized by the budgets like a preset)
     std::vector<double> budgets;  // % of the backbone trained; empty: the preset's default (or fixed) size
+    bool random_init = false;     // the backbone's shape with random weights: the control of a pretraining gate
 };
 
 struct StudyComparison {
     std::string better, worse;    // arm ids: the paper finds `better` ahead of `worse`
     std::vector<double> budgets;  // only at these budgets (empty: every budget both arms have)
     std::string claim;            // the comparison in words
+};
+
+/// A quality gate: the arm's mean over seeds must reach a bar ("full fine-tuning ≥ 0.90 dev accuracy"),
+/// judged on the 95 % interval like a comparison.
+struct StudyGate {
+    std::string arm;
+    double at_least = 0;          // in the metric's units
+    std::vector<double> budgets;  // only at these budgets (empty: every budget of the arm)
+    std::string claim;
 };
 
 struct Study {
@@ -46,6 +56,7 @@ struct Study {
     nlohmann::json train = nlohmann::json::object();  // training settings over each preset's defaults
     std::vector<StudyArm> arms;
     std::vector<StudyComparison> comparisons;
+    std::vector<StudyGate> gates;
     std::string reference;  // an arm drawn as a band (full fine-tuning), or empty
 };
 
@@ -99,6 +110,9 @@ struct StudyRunResult {
     double trained_pct = 0;
 };
 std::vector<StudyRunResult> studyResults(const Project& p, const Study& s, const StudyOptions& o = {});
+/// The tasks the project holds runs of the study on: the study's own first, then others (a dataset the
+/// study ran on instead, "dataset:3"); the study's tasks when it holds none.
+std::vector<std::string> studyTasksInProject(const Project& p, const Study& s);
 
 /// Per arm × budget × task: the summary over the seeds that finished, and the cells that did not.
 struct StudyCellSummary {
@@ -108,7 +122,8 @@ struct StudyCellSummary {
     std::vector<std::string> missing;  // "seed 3: failed", "seed 2: queued"
 };
 struct StudyVerdict {
-    StudyComparison comparison;
+    StudyComparison comparison;    // a gate: comparison.better is its arm, comparison.claim its claim
+    std::optional<double> gate;    // set for a gate: its bar
     std::string task;
     double budget_better = 0, budget_worse = 0;
     Verdict verdict;
@@ -130,6 +145,10 @@ struct StudyReport {
     std::vector<StudyRunResult> runs;
 };
 StudyReport studyReport(const Study& s, const std::vector<StudyRunResult>& runs);
+/// "agrees" / "disagrees" / "inconclusive" for a comparison, "met" / "not met" / "inconclusive" for a gate.
+const char* verdictWord(const StudyVerdict& v);
+/// "parallel adapter 0.5 % > sequential adapter 0.5 %", "full fine-tuning ≥ 0.9".
+std::string verdictSubject(const Study& s, const StudyVerdict& v);
 /// The metric's ceiling, or 0 when it has none known (a loss).
 double metricCeiling(const std::string& metric);
 
