@@ -64,8 +64,10 @@ int main(int argc, char** argv) {
     parser.addOption(studyOption);
     QCommandLineOption studyPlot(
         QStringLiteral("study-plot"),
-        QStringLiteral("Save the Studies view's plot of --study on the project as FILE (PNG, PDF or SVG by its "
-                       "extension) without opening the window, and quit (peftwb study report uses it)."),
+        QStringLiteral(
+            "Save the Studies view's plot of --study on the project as FILE (PNG, PDF or SVG by its "
+            "extension) without opening the window, and quit (scripts/study-results.sh uses it for "
+            "plot.png)."),
         QStringLiteral("FILE"));
     parser.addOption(studyPlot);
     QCommandLineOption benchReplot(

@@ -91,15 +91,16 @@ private Q_SLOTS:
         QCOMPARE(seedsNeeded(0, 0.1), int64_t(-1));
     }
 
-    // A gate "mean ≥ 0.90" on the interval of value − 0.90. {0.95, 0.96, 0.94}: differences mean 0.05, sd 0.01,
-    // half-width t(0.975, 2)·0.01/√3 = 4.302653·0.005774 = 0.024841, so [0.025159, 0.074841]: met.
+    // A gate "mean ≥ 0.90" on the interval of value − 0.90. {0.95, 0.96, 0.94}: differences mean 0.05, sd
+    // 0.01, half-width t(0.975, 2)·0.01/√3 = 4.302653·0.005774 = 0.024841, so [0.025159, 0.074841]: met.
     // {0.91, 0.93, 0.92}: mean 0.02, [−0.004841, 0.044841]: inconclusive, and at n = 4 t(3)·0.01/2 =
-    // 3.182446·0.005 = 0.015912 < 0.02: 4 seeds. {0.85, 0.86, 0.84}: [−0.074841, −0.025159]: not met. Every seed
-    // exactly on the bar (sd 0): met — the interval reaches it.
+    // 3.182446·0.005 = 0.015912 < 0.02: 4 seeds. {0.85, 0.86, 0.84}: [−0.074841, −0.025159]: not met. Every
+    // seed exactly on the bar (sd 0): met — the interval reaches it.
     void gatesOnTheInterval() {
         const Verdict met = gateVerdict({0.95, 0.96, 0.94}, 0.90);
         QCOMPARE(met.kind, VerdictKind::Agrees);
-        QVERIFY(std::fabs(met.difference.lo - 0.025159) < 1e-5 && std::fabs(met.difference.hi - 0.074841) < 1e-5);
+        QVERIFY(std::fabs(met.difference.lo - 0.025159) < 1e-5 &&
+                std::fabs(met.difference.hi - 0.074841) < 1e-5);
         QVERIFY2(met.text.find("met") != std::string::npos && met.text.find("0.900") != std::string::npos,
                  met.text.c_str());
         const Verdict maybe = gateVerdict({0.91, 0.93, 0.92}, 0.90);
@@ -109,6 +110,22 @@ private Q_SLOTS:
         QCOMPARE(gateVerdict({0.85, 0.86, 0.84}, 0.90).kind, VerdictKind::Disagrees);
         QCOMPARE(gateVerdict({1.0, 1.0, 1.0}, 1.0).kind, VerdictKind::Agrees);
         QCOMPARE(gateVerdict({0.99}, 0.5).kind, VerdictKind::Inconclusive);  // one seed: no interval
+    }
+
+    // Plot placement: a point with room stays put; points closer than the gap are laid out the gap apart
+    // around their mean, in their order. {0, 0, 0} at gap 1 → {−1, 0, 1}; {5, 5.5} → {4.75, 5.75}
+    // (mean 5.25); 10 and 20 are alone. A chain {0, 0.6, 1.2} (each within 1 of the next) is one group:
+    // {−0.4, 0.6, 1.6}.
+    void spreadApartKeepsIsolatedPointsAndSpacesGroups() {
+        const std::vector<double> got = spreadApart({0, 10, 0, 5.5, 0, 20, 5}, 1.0);
+        const std::vector<double> want = {-1, 10, 0, 5.75, 1, 20, 4.75};
+        QCOMPARE(got.size(), want.size());
+        for (size_t i = 0; i < want.size(); ++i)
+            QVERIFY2(std::fabs(got[i] - want[i]) < 1e-12, qPrintable(QString::number(i)));
+        const std::vector<double> chain = spreadApart({1.2, 0, 0.6}, 1.0);
+        QVERIFY(std::fabs(chain[0] - 1.6) < 1e-12 && std::fabs(chain[1] + 0.4) < 1e-12 &&
+                std::fabs(chain[2] - 0.6) < 1e-12);
+        QVERIFY(spreadApart({}, 1.0).empty());
     }
 
     // Bad study files are refused before anything is queued, naming the field.
@@ -144,10 +161,12 @@ private Q_SLOTS:
                                         << "s.json: gates[0].arm: 'ghost' names no arm";
         QTest::newRow("gate without a bar") << R"({"gates": [{"arm": "lora"}]})"
                                             << "s.json: gates[0].at_least: missing";
-        QTest::newRow("gate at another budget") << R"({"gates": [{"arm": "lora", "at_least": 0.9, "budgets": [2]}]})"
-                                                << "s.json: gates[0].budgets[0]: 2 % is not a budget of 'lora'";
-        QTest::newRow("random init not a flag") << R"({"arms": [{"id": "r", "preset": "full", "random_init": 1}]})"
-                                                << "s.json: arms[0].random_init";
+        QTest::newRow("gate at another budget")
+            << R"({"gates": [{"arm": "lora", "at_least": 0.9, "budgets": [2]}]})"
+            << "s.json: gates[0].budgets[0]: 2 % is not a budget of 'lora'";
+        QTest::newRow("random init not a flag")
+            << R"({"arms": [{"id": "r", "preset": "full", "random_init": 1}]})"
+            << "s.json: arms[0].random_init";
     }
     void badStudiesAreRefusedWithTheFieldPath() {
         QFETCH(QString, patch);

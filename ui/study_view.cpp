@@ -106,7 +106,15 @@ StudyView::StudyView(QWidget* parent) : QWidget(parent) {
     plot_->xAxis->setLabel(tr("trained parameters (% of the backbone, log scale)"));
     plot_->legend->setVisible(true);
     plot_->legend->setFont(QFont(font().family(), 8));
-    plot_->axisRect()->insetLayout()->setInsetAlignment(0, Qt::AlignBottom | Qt::AlignRight);
+    {  // The legend beside the axes, at the top: inside them it would hide points wherever it sat.
+        auto* side = new QCPLayoutGrid;
+        plot_->plotLayout()->addElement(0, 1, side);
+        plot_->plotLayout()->setColumnStretchFactor(1, 0.001);
+        side->addElement(0, 0, plot_->legend);
+        side->addElement(1, 0, new QCPLayoutElement(plot_));
+        side->setRowStretchFactor(0, 0.001);
+        side->setMargins(QMargins(0, 10, 8, 0));
+    }
     plot_->setToolTip(
         tr("Each arm's mean over the seeds that finished, with its 95 % t interval as whiskers; "
            "the reference arm (full fine-tuning) as a band. Arms at one budget are spread sideways a little "
@@ -308,26 +316,35 @@ void StudyView::redraw() {
     const std::string task = report_.cells.empty() ? std::string() : report_.cells.front().task;
     double xlo = 1e9, xhi = 0, ylo = 1e9, yhi = -1e9;
     QString metric;
+    std::vector<const StudyCellSummary*> shown;
+    for (const auto& c : report_.cells)
+        if (c.task == task && c.summary.n > 0 && c.trained_pct > 0) {
+            shown.push_back(&c);
+            xlo = std::min(xlo, c.trained_pct), xhi = std::max(xhi, c.trained_pct);
+            ylo = std::min(ylo, c.summary.lo), yhi = std::max(yhi, c.summary.hi);
+        }
+    const double xmin = xlo / 2, xmax = std::max(xhi * 2, 150.0);
+    // Points at one budget are spread sideways (about 1/110 of the axis each) so that none hides another.
+    std::vector<double> placed;
+    for (const auto* c : shown)
+        placed.push_back(std::log10(c->trained_pct));
+    placed = spreadApart(placed, (std::log10(xmax) - std::log10(xmin)) / 110);
     for (size_t a = 0; a < s->arms.size(); ++a) {
         QVector<double> xs, ys, err;
         Summary reference;
-        std::vector<const StudyCellSummary*> mine;  // by trained %: the graph's order, which the bars follow
-        for (const auto& c : report_.cells)
-            if (c.arm == s->arms[a].id && c.task == task && c.summary.n > 0 && c.trained_pct > 0)
-                mine.push_back(&c);
+        std::vector<size_t>
+            mine;  // indices into `shown` by trained %: the graph's order, which the bars follow
+        for (size_t i = 0; i < shown.size(); ++i)
+            if (shown[i]->arm == s->arms[a].id) mine.push_back(i);
         std::stable_sort(mine.begin(), mine.end(),
-                         [](const auto* p, const auto* q) { return p->trained_pct < q->trained_pct; });
-        // Arms at one budget are spread sideways (a few % of a decade each) so that none hides another.
-        const double dodge = std::pow(10.0, 0.025 * (double(a) - double(s->arms.size() - 1) / 2));
-        for (const StudyCellSummary* cell : mine) {
-            const StudyCellSummary& c = *cell;
-            xs << c.trained_pct * dodge;
+                         [&](size_t p, size_t q) { return shown[p]->trained_pct < shown[q]->trained_pct; });
+        for (const size_t i : mine) {
+            const StudyCellSummary& c = *shown[i];
+            xs << std::pow(10.0, placed[i]);
             ys << c.summary.mean;
             err << (c.summary.hasInterval() ? c.summary.hi - c.summary.mean : 0.0);
             metric = qs(c.metric_name);
             reference = c.summary;
-            xlo = std::min(xlo, c.trained_pct), xhi = std::max(xhi, c.trained_pct);
-            ylo = std::min(ylo, c.summary.lo), yhi = std::max(yhi, c.summary.hi);
         }
         if (xs.isEmpty()) continue;
         const QColor color = TrainingView::runColor(int(a));
@@ -360,7 +377,7 @@ void StudyView::redraw() {
         bars->setPen(QPen(color, 1.2));
     }
     if (xhi > 0) {
-        plot_->xAxis->setRange(xlo / 2, std::max(xhi * 2, 150.0));
+        plot_->xAxis->setRange(xmin, xmax);
         const double pad = std::max(0.01, (yhi - ylo) * 0.12);
         plot_->yAxis->setRange(ylo - pad, yhi + pad);
         plot_->yAxis->setLabel(tr("best dev %1 on %2 (mean, 95 % CI)").arg(metric, qs(task)));

@@ -183,7 +183,8 @@ Study studyFromJson(const json& j, const std::string& source) {
                 g.get("budgets", gate.budgets);
                 g.get("claim", gate.claim);
                 g.finish();
-                if (!named(gate.arm)) throw Error(g.path("arm"), "'" + gate.arm + "' names no arm of the study");
+                if (!named(gate.arm))
+                    throw Error(g.path("arm"), "'" + gate.arm + "' names no arm of the study");
                 const StudyArm& a = armById(s, gate.arm);
                 for (size_t b = 0; b < gate.budgets.size(); ++b)
                     if (std::find(a.budgets.begin(), a.budgets.end(), gate.budgets[b]) == a.budgets.end())
@@ -530,8 +531,8 @@ StudyReport studyReport(const Study& s, const std::vector<StudyRunResult>& runs)
     // Each gate per task and budget, over the seeds that finished.
     for (const auto& g : s.gates)
         for (const auto& c : rep.cells) {
-            if (c.arm != g.arm ||
-                (!g.budgets.empty() && std::find(g.budgets.begin(), g.budgets.end(), c.budget) == g.budgets.end()))
+            if (c.arm != g.arm || (!g.budgets.empty() && std::find(g.budgets.begin(), g.budgets.end(),
+                                                                   c.budget) == g.budgets.end()))
                 continue;
             std::vector<double> values;
             for (const auto& r : runs)
@@ -603,9 +604,10 @@ std::string reportMarkdown(const Study& s, const StudyReport& r, const std::stri
           "are "
           "paired by seed (same seed, same data order): the interval is that of the mean difference, and the "
           "verdict is *agrees* when it lies above 0, *disagrees* when below, *inconclusive* otherwise."
-       << (s.gates.empty() ? "" :
-           " A gate (≥ a bar) is judged on the interval of the arm's values minus the bar: *met* when it "
-           "lies at or above 0, *not met* when below, *inconclusive* otherwise.")
+       << (s.gates.empty() ? ""
+                           : " A gate (≥ a bar) is judged on the interval of the arm's values minus the bar: "
+                             "*met* when it "
+                             "lies at or above 0, *not met* when below, *inconclusive* otherwise.")
        << "\n\n";
     if (!plotFile.empty()) md << "![" << s.id << "](" << plotFile << ")\n\n";
     md << "| arm | budget | trained % | task | metric | n | mean [95 % CI] | sd | missing |\n"
@@ -627,7 +629,7 @@ std::string reportMarkdown(const Study& s, const StudyReport& r, const std::stri
             md << "| " << verdictSubject(s, v) << " | " << v.task << " | " << v.verdict.difference.n << " | "
                << meanText(v.verdict.difference) << " | **" << verdictWord(v) << "**"
                << (v.verdict.kind != VerdictKind::Inconclusive ? std::string()
-                   : !v.verdict.difference.hasInterval() ? std::string(" (needs at least 2 seeds)")
+                   : !v.verdict.difference.hasInterval()       ? std::string(" (needs at least 2 seeds)")
                    : v.verdict.seeds_needed > 0
                        ? " (~" + std::to_string(v.verdict.seeds_needed) + " seeds would decide it)"
                        : std::string(" (no difference observed)"))
@@ -683,6 +685,26 @@ std::string reportLatex(const Study& s, const StudyReport& r) {
     return t.str();
 }
 
+std::vector<double> spreadApart(const std::vector<double>& xs, double gap) {
+    std::vector<size_t> order(xs.size());
+    for (size_t i = 0; i < order.size(); ++i)
+        order[i] = i;
+    std::stable_sort(order.begin(), order.end(), [&](size_t a, size_t b) { return xs[a] < xs[b]; });
+    std::vector<double> out = xs;
+    for (size_t begin = 0; begin < order.size();) {
+        size_t end = begin + 1;
+        double sum = xs[order[begin]];
+        while (end < order.size() && xs[order[end]] - xs[order[end - 1]] < gap)
+            sum += xs[order[end++]];
+        const double k = double(end - begin), centre = sum / k;
+        if (end - begin > 1)
+            for (size_t i = begin; i < end; ++i)
+                out[order[i]] = centre + (double(i - begin) - (k - 1) / 2) * gap;
+        begin = end;
+    }
+    return out;
+}
+
 std::string reportSvg(const Study& s, const StudyReport& r) {
     // Metric against trained % (log x): per arm its means with 95 % whiskers, joined across budgets; the
     // reference arm as a band. One task (the first) per plot.
@@ -712,9 +734,14 @@ std::string reportSvg(const Study& s, const StudyReport& r) {
     const double pad = std::max(0.01, (yhi - ylo) * 0.1);
     ylo -= pad, yhi += pad;
     auto X = [&](double pct) { return L + (std::log10(pct) - lx0) / (lx1 - lx0) * (W - L - R); };
-    // Arms at one budget are spread sideways (a few pixels each) so that none hides another.
-    const double arms = double(s.arms.size());
-    auto dodge = [&](size_t arm) { return (double(arm) - (arms - 1) / 2) * 7.0; };
+    // Points at one budget are spread sideways, 9 px apart, so that none hides another.
+    std::vector<double> placed;
+    for (const auto* c : cells)
+        placed.push_back(X(c->trained_pct));
+    placed = spreadApart(placed, 9.0);
+    auto at = [&](const StudyCellSummary* c) {
+        return placed[size_t(std::find(cells.begin(), cells.end(), c) - cells.begin())];
+    };
     auto Y = [&](double v) { return T + (yhi - v) / (yhi - ylo) * (H - T - B); };
     svg << "<rect x=\"" << L << "\" y=\"" << T << "\" width=\"" << W - L - R << "\" height=\"" << H - T - B
         << "\" fill=\"none\" stroke=\"#888\"/>\n";
@@ -754,7 +781,7 @@ std::string reportSvg(const Study& s, const StudyReport& r) {
         }
         std::string path;
         for (const auto* c : mine) {
-            const double x = X(c->trained_pct) + dodge(a);
+            const double x = at(c);
             path += (path.empty() ? "M" : " L") + num(x, "%.1f") + "," + num(Y(c->summary.mean), "%.1f");
             if (c->summary.hasInterval())
                 svg << "<line x1=\"" << x << "\" x2=\"" << x << "\" y1=\"" << Y(c->summary.lo) << "\" y2=\""

@@ -30,7 +30,7 @@ struct StudyArm {
     std::string preset;           // a preset id, or empty with `spec`
     std::optional<Spec> spec;     // a spec of its own (sized by the budgets like a preset)
     std::vector<double> budgets;  // % of the backbone trained; empty: the preset's default (or fixed) size
-    bool random_init = false;     // the backbone's shape with random weights: the control of a pretraining gate
+    bool random_init = false;  // the backbone's shape with random weights: the control of a pretraining gate
 };
 
 struct StudyComparison {
@@ -122,8 +122,8 @@ struct StudyCellSummary {
     std::vector<std::string> missing;  // "seed 3: failed", "seed 2: queued"
 };
 struct StudyVerdict {
-    StudyComparison comparison;    // a gate: comparison.better is its arm, comparison.claim its claim
-    std::optional<double> gate;    // set for a gate: its bar
+    StudyComparison comparison;  // a gate: comparison.better is its arm, comparison.claim its claim
+    std::optional<double> gate;  // set for a gate: its bar
     std::string task;
     double budget_better = 0, budget_worse = 0;
     Verdict verdict;
@@ -151,6 +151,12 @@ const char* verdictWord(const StudyVerdict& v);
 std::string verdictSubject(const Study& s, const StudyVerdict& v);
 /// The metric's ceiling, or 0 when it has none known (a loss).
 double metricCeiling(const std::string& metric);
+
+/// Where to draw points on one axis so that none hides another: points closer than `gap` to a neighbour
+/// (chained) form a group, laid out `gap` apart around the group's mean in their order; a point with room
+/// stays where it is. Same units in and out (pixels, or log10 of trained %). Used by the report's SVG and the
+/// GUI.
+std::vector<double> spreadApart(const std::vector<double>& xs, double gap);
 
 /// The report as Markdown (claim, settings, table of means with intervals and n, verdicts, what is missing),
 /// CSV (one row per run, raw values), a LaTeX tabular and an SVG plot (metric against trained %, means with
