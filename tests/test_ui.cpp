@@ -5,6 +5,8 @@
 #include <QComboBox>
 #include <QDoubleSpinBox>
 #include <QFile>
+#include <QFileInfo>
+#include <QFontMetrics>
 #include <QListWidget>
 #include <QMessageBox>
 #include <QPushButton>
@@ -998,6 +1000,39 @@ private Q_SLOTS:
         QVERIFY(view->report().runs.size() == 15 && view->report().verdicts.size() == 2);
     }
 
+    // Presentation mode at 1280 × 800 on the shipped Figure-1 results: the plot keeps its y label whole (it
+    // fits the axis' height in the larger type), the queue controls and the arm list give way, and all of it
+    // comes back after.
+    void studyViewInPresentationModeFitsItsPlot() {
+        const QString shipped =
+            QString::fromStdString(peft::resourcesDir() + "/studies/results/figure1.peftproj");
+        if (!QFileInfo::exists(shipped)) QSKIP("no shipped results of figure1 in resources/");
+        const QString copy =
+            dir_.filePath(QStringLiteral("figure1-copy.peftproj"));  // the shipped file stays
+        QVERIFY(QFile::copy(shipped, copy));
+        peft::ui::MainWindow w(copy);
+        w.resize(1280, 800);
+        w.show();
+        peft::ui::StudyView* view = w.studyView();
+        QVERIFY(view->selectStudy(QStringLiteral("figure1")));
+        w.setPresentationMode(true);
+        w.findChild<QTabWidget*>()->setCurrentWidget(view);
+        QCoreApplication::processEvents();
+        QCustomPlot* plot = view->plot();
+        plot->replot();
+        const QString label = plot->yAxis->label();
+        QVERIFY(label.contains(QStringLiteral("rougeL")));
+        const int need = QFontMetrics(plot->yAxis->labelFont()).horizontalAdvance(label);
+        QVERIFY2(
+            need <= plot->axisRect()->height(),
+            qPrintable(
+                QStringLiteral("%1 px of label on a %2 px axis").arg(need).arg(plot->axisRect()->height())));
+        QVERIFY(!view->queueButton()->isVisible());
+        w.setPresentationMode(false);
+        QVERIFY(view->queueButton()->isVisible());
+        QVERIFY(plot->yAxis->label().contains(QStringLiteral("95 % CI")));
+    }
+
     // On a BERT-base-sized backbone IA3 trains a few thousandths of a percent: its bar must still be on the
     // chart (the value axis reaches below the smallest budget), like every other preset's.
     void budgetChartShowsEveryPresetOnLargeBackbones() {
@@ -1070,9 +1105,12 @@ private Q_SLOTS:
         QSignalSpy drained(&q, &peft::ui::RunQueue::drained);
         int most = 0;
         QSet<qint64> reported;
-        connect(&q, &peft::ui::RunQueue::stateChanged, &q, [&] { most = std::max(most, int(q.runningRuns().size())); });
+        connect(&q, &peft::ui::RunQueue::stateChanged, &q,
+                [&] { most = std::max(most, int(q.runningRuns().size())); });
         connect(&q, &peft::ui::RunQueue::metrics, &q,
-                [&](qint64 run, const QVector<peft::ui::MetricSample>& m) { if (!m.isEmpty()) reported << run; });
+                [&](qint64 run, const QVector<peft::ui::MetricSample>& m) {
+                    if (!m.isEmpty()) reported << run;
+                });
         connect(&q, &peft::ui::RunQueue::runFinished, &q,
                 [&](qint64, bool ok, const QString& m) { QVERIFY2(ok, qPrintable(m)); });
         {  // the fourth on the worker thread, as one run

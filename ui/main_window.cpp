@@ -2,6 +2,7 @@
 #include "main_window.h"
 
 #include <QAction>
+#include <QActionGroup>
 #include <QApplication>
 #include <QCheckBox>
 #include <QCloseEvent>
@@ -23,7 +24,6 @@
 #include <QMenuBar>
 #include <QMessageBox>
 #include <QProgressBar>
-#include <QActionGroup>
 #include <QSettings>
 #include <QSignalBlocker>
 #include <QSpinBox>
@@ -367,6 +367,7 @@ void MainWindow::setPresentationMode(bool on) {
             .toStringList();
     editor_->setAdvancedHidden(on, hidden);
     plot_->setVisible(!on);  // the budget chart gives way to the formula and the block diagram
+    studies_->setPresentation(on);
     for (QCustomPlot* p : findChildren<QCustomPlot*>())  // plot type, lines and markers grow with the text
         setPlotScale(p, on ? 1.5 : 1.0);
     if (on) tabs_->setCurrentIndex(0);

@@ -142,7 +142,9 @@ StudyView::StudyView(QWidget* parent) : QWidget(parent) {
     top->addWidget(open);
     top->addWidget(shipped_);
     // What it costs beside where and how often it runs, and the button that queues it.
-    auto* run = new QHBoxLayout;
+    runRow_ = new QWidget(this);
+    auto* run = new QHBoxLayout(runRow_);
+    run->setContentsMargins(0, 0, 0, 0);
     run->addWidget(cost_, 1);
     run->addWidget(task_);
     run->addWidget(seeds_);
@@ -160,7 +162,7 @@ StudyView::StudyView(QWidget* parent) : QWidget(parent) {
     layout->setContentsMargins(0, 0, 0, 0);
     layout->addLayout(top);
     layout->addWidget(about_);
-    layout->addLayout(run);
+    layout->addWidget(runRow_);
     layout->addWidget(split, 1);
     showStudy();
 }
@@ -230,6 +232,13 @@ void StudyView::showProject(const Project* project) {
     redraw();
 }
 
+void StudyView::setPresentation(bool on) {
+    if (presenting_ == on) return;
+    presenting_ = on;
+    runRow_->setVisible(!on);
+    showStudy();
+}
+
 void StudyView::showStudy() {
     const Study* s = study();
     queue_->setEnabled(s != nullptr);
@@ -258,11 +267,16 @@ void StudyView::showStudy() {
     for (const auto& g : s->gates)
         comparisons << (g.claim.empty() ? qs(g.arm) + QStringLiteral(" ≥ ") + QString::number(g.at_least)
                                         : qs(g.claim));
-    about_->setText(tr("<b>Claim</b> (%1): %2<br><b>Arms</b>: %3<br><b>Comparisons</b>: %4")
-                        .arg(qs(s->source).toHtmlEscaped(), qs(s->claim).toHtmlEscaped(),
-                             arms.join(QStringLiteral("; ")).toHtmlEscaped(),
-                             comparisons.isEmpty() ? tr("none (a descriptive study)")
-                                                   : comparisons.join(QStringLiteral("; ")).toHtmlEscaped()));
+    if (presenting_)
+        about_->setText(
+            tr("<b>Claim</b> (%1): %2").arg(qs(s->source).toHtmlEscaped(), qs(s->claim).toHtmlEscaped()));
+    else
+        about_->setText(tr("<b>Claim</b> (%1): %2<br><b>Arms</b>: %3<br><b>Comparisons</b>: %4")
+                            .arg(qs(s->source).toHtmlEscaped(), qs(s->claim).toHtmlEscaped(),
+                                 arms.join(QStringLiteral("; ")).toHtmlEscaped(),
+                                 comparisons.isEmpty()
+                                     ? tr("none (a descriptive study)")
+                                     : comparisons.join(QStringLiteral("; ")).toHtmlEscaped()));
     redraw();
 }
 
@@ -380,7 +394,8 @@ void StudyView::redraw() {
         plot_->xAxis->setRange(xmin, xmax);
         const double pad = std::max(0.01, (yhi - ylo) * 0.12);
         plot_->yAxis->setRange(ylo - pad, yhi + pad);
-        plot_->yAxis->setLabel(tr("best dev %1 on %2 (mean, 95 % CI)").arg(metric, qs(task)));
+        plot_->yAxis->setLabel((presenting_ ? tr("dev %1 on %2") : tr("best dev %1 on %2 (mean, 95 % CI)"))
+                                   .arg(metric, qs(task)));
         plot_->legend->setVisible(true);
     } else {
         plot_->legend->setVisible(false);

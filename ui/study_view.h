@@ -46,6 +46,9 @@ public:
     QString shippedResults() const;
     /// The last report drawn.
     const StudyReport& report() const { return report_; }
+    /// Presentation mode: the claim, the plot and the verdicts only (arms, cost and the queue controls give
+    /// their room to the plot, whose axis label drops what its legend and tooltip say).
+    void setPresentation(bool on);
 
 Q_SIGNALS:
     /// The user wants the study's runs queued in the project with this many seeds.
@@ -66,6 +69,8 @@ private:
     QComboBox* task_ = nullptr;
     QPushButton* queue_ = nullptr;
     QPushButton* shipped_ = nullptr;
+    QWidget* runRow_ = nullptr;
+    bool presenting_ = false;
     QCustomPlot* plot_ = nullptr;
     QTableWidget* verdicts_ = nullptr;
     QLabel* missing_ = nullptr;
