@@ -21,6 +21,8 @@
 #include "main_window.h"
 #include "plot_export.h"
 #include "qcp.h"
+#include "run_process.h"
+#include "slurm_dialog.h"
 #include "study_view.h"
 #include "training_view.h"
 #include "util/system.h"
@@ -93,6 +95,10 @@ int main(int argc, char** argv) {
                        "dialog once the file is read, and quit)."),
         QStringLiteral("FILE"));
     parser.addOption(importFile);
+    QCommandLineOption slurmDialog(
+        QStringLiteral("slurm-dialog"),
+        QStringLiteral("With --screenshot and a project: render Run ▸ Submit to Slurm on it, and quit."));
+    parser.addOption(slurmDialog);
     parser.addOption(screenshot);
     parser.addOption(view);
     parser.addOption(runQueue);
@@ -132,6 +138,22 @@ int main(int argc, char** argv) {
     const QString resources = QString::fromStdString(peft::resourcesDir());
     if (!resources.isEmpty())
         QApplication::setWindowIcon(QIcon(resources + QStringLiteral("/icons/peft-workbench.svg")));
+
+    if (parser.isSet(slurmDialog) && parser.isSet(screenshot) && !parser.positionalArguments().isEmpty()) {
+        try {
+            const auto project = peft::Project::open(parser.positionalArguments().front().toStdString(),
+                                                     peft::Project::Mode::ReadOnly);
+            peft::ui::SlurmDialog dialog(*project, peft::ui::peftwbPath());
+            dialog.show();
+            QTimer::singleShot(100, &dialog, [&] {
+                QApplication::exit(dialog.grab().save(parser.value(screenshot)) ? 0 : 1);
+            });
+            return app.exec();
+        } catch (const std::exception& e) {
+            std::fprintf(stderr, "peft-workbench: %s\n", e.what());
+            return 1;
+        }
+    }
 
     if (parser.isSet(importFile) && parser.isSet(screenshot)) {
         peft::ui::ImportDialog dialog(nullptr, parser.value(importFile));

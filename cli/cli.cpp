@@ -393,7 +393,7 @@ const std::vector<Command>& commands() {
                               {"json", false}}),
          cmdEval},
         {"project",
-         "experiment projects: new, info, runs, show, metrics, export-csv, queue, run, resume, notes",
+         "experiment projects: new, info, runs, show, metrics, export-csv, queue, run, resume, notes, merge",
          "usage: peftwb project new FILE [--model DIR|default|tiny-random | --config FILE]\n"
          "       peftwb project info FILE [--json]\n"
          "       peftwb project runs FILE [--json]\n"
@@ -420,7 +420,11 @@ const std::vector<Command>& commands() {
          "       peftwb project compact FILE [--drop-checkpoints]   (give deleted runs' space back; first "
          "delete\n"
          "                    every checkpoint, keeping metrics and summaries)\n"
-         "       peftwb project bench FILE [--points N]   (metric append throughput into a new FILE)\n\n"
+         "       peftwb project bench FILE [--points N]   (metric append throughput into a new FILE)\n"
+         "       peftwb project merge FILE [SHARD…] [--shards DIR] [--no-slurm]   (cluster tasks' shards "
+         "into\n"
+         "                    the project, each in one transaction; again and again is harmless; then runs\n"
+         "                    whose Slurm task ended without them are marked, with the task's log)\n\n"
          "A project is one SQLite file (.peftproj, documented in docs/project-format.md). Record runs into "
          "it\n"
          "with 'peftwb train --project FILE …'. 'resume' continues an interrupted run from its last\n"
@@ -430,27 +434,51 @@ const std::vector<Command>& commands() {
          "\"steps_total\",\n"
          "                  \"best_metric\", \"metric_name\", \"record\": {\"spec\", \"train\", \"data\", "
          "\"backbone\", \"init_adapter\"}}]\n",
-         withDataFileOptions({{"run"},
-                              {"name"},
-                              {"json", false},
-                              {"out"},
-                              {"model"},
-                              {"config"},
-                              {"text"},
-                              {"threads"},
-                              {"quiet", false},
-                              {"points"},
-                              {"preset"},
-                              {"task"},
-                              {"steps"},
-                              {"seed"},
-                              {"dataset"},
-                              {"adapter"},
-                              {"lr"},
-                              {"parallel"},
-                              {"events", false},
-                              {"drop-checkpoints", false}}),
+         withDataFileOptions(
+             {{"run"},          {"name"},           {"json", false},   {"out"},
+              {"model"},        {"config"},         {"text"},          {"threads"},
+              {"quiet", false}, {"points"},         {"preset"},        {"task"},
+              {"steps"},        {"seed"},           {"dataset"},       {"adapter"},
+              {"lr"},           {"parallel"},       {"events", false}, {"drop-checkpoints", false},
+              {"shards"},       {"no-slurm", false}}),
          cmdProject, true},
+        {"slurm",
+         "runs of a project as one Slurm job array; each task writes its own shard, merged back after",
+         "usage: peftwb slurm submit --project P --shards DIR [--runs IDS | --queued] [--partition X]\n"
+         "                  [--gpus-per-task N] [--cpus-per-task N] [--time HH:MM:SS] [--mem M]\n"
+         "                  [--max-parallel K] [--runs-per-task N] [--extra '--OPTION=VALUE']… [--dry-run]\n"
+         "       peftwb slurm status --project P [--json]\n"
+         "       peftwb slurm task --shards DIR [--index N] [--threads N]   (what each array task runs)\n\n"
+         "'submit' writes DIR/submit.sbatch (commented: which task trains which runs) and one shard per\n"
+         "task, DIR/task-<i>.peftproj (a small project holding its runs), submits them with sbatch as one\n"
+         "job array (--requeue, logs in DIR/logs/, appended when a task is requeued) and records the job\n"
+         "and each run's array index in the project: the runs become 'submitted'. --dry-run prints the\n"
+         "script and writes nothing. DIR must be on a file system the nodes see (the shards use a rollback\n"
+         "journal, never WAL, so NFS is fine); no task writes the project. A task stopped by SIGTERM\n"
+         "(preemption, requeue, the time limit) writes a checkpoint first: the requeued task resumes there.\n"
+         "'status' lists per run Slurm's state (squeue, scontrol, sacct), what its shard holds, and what "
+         "the\n"
+         "project holds. Bring results home with 'peftwb project merge P --shards DIR' (the workbench does\n"
+         "it on its own while the project is open). Runs: IDS like 3,5,7-9; default every queued run.\n"
+         "--cpus-per-task N also sets the task's threads. PEFTWB_SBATCH names another sbatch.\n",
+         {{"project"},
+          {"shards"},
+          {"runs"},
+          {"queued", false},
+          {"partition"},
+          {"gpus-per-task"},
+          {"cpus-per-task"},
+          {"time"},
+          {"mem"},
+          {"max-parallel"},
+          {"runs-per-task"},
+          {"extra", true, true},
+          {"dry-run", false},
+          {"json", false},
+          {"index"},
+          {"threads"}},
+         cmdSlurm,
+         true},
         {"study",
          "the paper's experiments as studies: arms × budgets × tasks × seeds, paired verdicts with intervals",
          "usage: peftwb study list [--json]\n"

@@ -1,8 +1,8 @@
 // SPDX-License-Identifier: GPL-3.0-or-later
 // peftwb project: create, inspect and export experiment projects; resume interrupted runs.
 #include <algorithm>
-#include <chrono>
 #include <cerrno>
+#include <chrono>
 #include <cmath>
 #include <cstdio>
 #include <filesystem>
@@ -15,7 +15,6 @@
 #include "cli/commands.h"
 #include "cli/text_table.h"
 
-#include <spawn.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -86,8 +85,8 @@ json runJson(const Project& p, const RunRecord& r) {
 
 /// --events: how a run trained for another process (the workbench's parallel queue) talks to it. Each line on
 /// stdout is one JSON object — {"progress": [step, total, steps_per_s, eta_s]} (at most 25 a second),
-/// {"metric": [step, wall_s, split, name, value]}, {"status": [status, message]} — and each line read on stdin
-/// is a command for the run in progress: "pause", "resume" or "cancel" (a cancelled run keeps its last
+/// {"metric": [step, wall_s, split, name, value]}, {"status": [status, message]} — and each line read on
+/// stdin is a command for the run in progress: "pause", "resume" or "cancel" (a cancelled run keeps its last
 /// checkpoint, resumable). The end of stdin changes nothing: the run goes on.
 class RunEvents : public TrainObserver {
 public:
@@ -152,36 +151,6 @@ std::string number(double v) {
     return buf;
 }
 
-int spawnChild(const std::vector<std::string>& argv, const std::vector<std::string>& env) {
-    std::vector<std::string> args = argv, vars;
-    for (char** e = environ; *e; ++e) {
-        const std::string v = *e;
-        const bool replaced = std::any_of(env.begin(), env.end(), [&](const std::string& x) {
-            return v.compare(0, x.find('=') + 1, x, 0, x.find('=') + 1) == 0;
-        });
-        if (!replaced) vars.push_back(v);
-    }
-    vars.insert(vars.end(), env.begin(), env.end());
-    auto pointers = [](std::vector<std::string>& v) {
-        std::vector<char*> p;
-        for (auto& s : v)
-            p.push_back(s.data());
-        p.push_back(nullptr);
-        return p;
-    };
-    auto cargs = pointers(args), cenv = pointers(vars);
-    pid_t pid = 0;
-    if (posix_spawn(&pid, args.front().c_str(), nullptr, nullptr, cargs.data(), cenv.data()) != 0) return -1;
-    return pid;
-}
-
-int waitChild(int pid) {
-    int status = 0;
-    while (waitpid(pid, &status, 0) < 0)
-        if (errno != EINTR) return -1;
-    return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-}
-
 std::string selfExe() {
     char buf[4096];
     const ssize_t n = readlink("/proc/self/exe", buf, sizeof buf - 1);
@@ -220,8 +189,8 @@ int runProjectRuns(const std::string& file, const std::vector<QueuedRun>& runs, 
             const QueuedRun& q = runs[next++];
             const std::string id = std::to_string(q.run);
             out.flush();
-            const pid_t pid =
-                spawnChild({exe, "project", q.resume ? "resume" : "run", file, "--run", id, "--threads", each});
+            const pid_t pid = spawnChild(
+                {exe, "project", q.resume ? "resume" : "run", file, "--run", id, "--threads", each});
             if (pid < 0) throw Error("--parallel", "cannot start " + exe);
             running[pid] = q.run;
         }
@@ -235,10 +204,11 @@ int runProjectRuns(const std::string& file, const std::vector<QueuedRun>& runs, 
 
 int cmdProject(const Args& a, std::ostream& out, std::ostream& err) {
     const auto& pos = a.positional();
+    if (!pos.empty() && pos[0] == "merge") return projectMerge(a, out, err);
     if (pos.size() != 2)
         throw Error("project",
                     "expected 'peftwb project SUBCOMMAND FILE' (new, info, runs, metrics, export-csv, "
-                    "resume, notes)");
+                    "resume, notes, merge)");
     const std::string& sub = pos[0];
     const std::string& file = pos[1];
 

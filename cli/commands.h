@@ -20,6 +20,7 @@
 #include "project/run_record.h"
 #include "run/loaded_backbone.h"
 #include "util/args.h"
+#include "util/process.h"
 
 namespace peft {
 
@@ -55,16 +56,14 @@ int cmdExport(const Args& a, std::ostream& out, std::ostream& err);
 int cmdData(const Args& a, std::ostream& out, std::ostream& err);
 int cmdDemo(const Args& a, std::ostream& out, std::ostream& err);
 int cmdStudy(const Args& a, std::ostream& out, std::ostream& err);
+int cmdSlurm(const Args& a, std::ostream& out, std::ostream& err);
+/// peftwb project merge FILE [SHARD…] [--shards DIR]: shards of cluster tasks into the project.
+int projectMerge(const Args& a, std::ostream& out, std::ostream& err);
 
 /// A number as JSON-free text: shortest round-trip form (%.9g), NaN and ±Infinity spelled out.
 std::string number(double v);
 /// This executable's path (for child processes).
 std::string selfExe();
-/// Starts `argv` (argv[0]: the program's path) with this process's environment, `env` ("NAME=value")
-/// added or replacing; returns its pid, or −1 when it cannot start.
-int spawnChild(const std::vector<std::string>& argv, const std::vector<std::string>& env = {});
-/// Waits for a child; its exit status, or −1 when it did not exit normally.
-int waitChild(int pid);
 struct QueuedRun {
     int64_t run = 0;
     bool resume = false;  // an interrupted run with a checkpoint: resume it

@@ -9,6 +9,7 @@ packages=(
     libtorch-dev libopenblas0-pthread
     libsqlite3-dev nlohmann-json3-dev libutf8proc-dev libre2-dev libssl-dev
     xvfb xauth
+    slurmctld slurmd slurm-client munge
 )
 
 missing=()

@@ -321,6 +321,166 @@ private Q_SLOTS:
         QVERIFY(std::abs(naiveRest.losses.at(21) - full.losses.at(21)) > 1e-6);
     }
 
+    // interrupt() (SIGTERM in a cluster task) between evaluations: a checkpoint of the last step, status
+    // interrupted, and the run resumed from it repeats the uninterrupted run's steps.
+    void interruptedBetweenEvaluationsResumesOnTheSameCurve() {
+        const ModelConfig cfg = tinyConfig(0.1);
+        const Dataset data = parityData();
+        TrainConfig tc;
+        tc.steps = 30;
+        tc.batch_size = 16;
+        tc.eval_every = 10;
+        tc.log_every = 1;
+        tc.lr = 3e-3;
+        tc.seed = 8;
+        tc.threads = 1;
+        auto fresh = [&] {
+            Transformer m = makeRandomBackbone(cfg, 4);
+            m->applySpec(resolvePreset(presetById("lora"), cfg));
+            return m;
+        };
+        Transformer a = fresh();
+        Capture full;
+        Trainer(a, data, tc).run(&full);
+
+        struct Stopper : Capture {
+            Trainer* t = nullptr;
+            void onProgress(int64_t step, int64_t, double, double) override {
+                if (step == 13) t->interrupt();
+            }
+        } stop;
+        Transformer b = fresh();
+        Trainer first(b, data, tc);
+        stop.t = &first;
+        const TrainResult r1 = first.run(&stop);
+        QVERIFY(r1.status == RunStatus::Interrupted);
+        QCOMPARE(r1.steps_done, int64_t(13));
+        QVERIFY(stop.checkpoints.count(13));  // written on the way out, between evaluations 10 and 20
+        Transformer c = fresh();
+        Trainer second(c, data, tc);
+        second.resumeFrom(stop.checkpoints.at(13));
+        Capture rest;
+        QVERIFY(second.run(&rest).status == RunStatus::Finished);
+        QCOMPARE(rest.losses.begin()->first, int64_t(14));
+        for (int64_t s = 14; s <= 30; ++s)
+            QVERIFY2(std::abs(rest.losses.at(s) - full.losses.at(s)) <= 1e-6 * std::abs(full.losses.at(s)),
+                     ("step " + std::to_string(s)).c_str());
+    }
+
+    // Version 1 files (no 'submitted' state) are migrated when opened for writing, runs and metrics kept;
+    // read-only opening leaves them as they are.
+    void schemaOneMigratesOnWritableOpen() {
+        const std::string path = dir_ + "/v1.peftproj";
+        {
+            auto p = Project::create(path, {{"id", "default"}});
+            RunRecord r;
+            r.name = "old";
+            r.spec = nlohmann::json::object();
+            r.train_config = nlohmann::json::object();
+            const int64_t id = p->addRun(r);
+            p->appendMetrics(id, {{1, "train", "loss", 0.5, 0.1}});
+        }
+        {
+            sqlite3* db = nullptr;
+            QVERIFY(sqlite3_open(path.c_str(), &db) == SQLITE_OK);
+            QVERIFY(sqlite3_exec(db, "PRAGMA user_version = 1", nullptr, nullptr, nullptr) == SQLITE_OK);
+            sqlite3_close(db);
+        }
+        QCOMPARE(Project::open(path, Project::Mode::ReadOnly)->schemaVersion(), 1);
+        auto p = Project::open(path);
+        QCOMPARE(p->schemaVersion(), kProjectSchemaVersion);
+        QVERIFY(!p->openMessages().empty() && p->openMessages().back().find("migrated") != std::string::npos);
+        QCOMPARE(p->run(1).name, std::string("old"));
+        QCOMPARE(p->metricCount(1), int64_t(1));
+        p->markSubmitted({{1, "{}"}}, Project::newProjectId());
+        QVERIFY(p->run(1).state == RunState::Submitted);
+    }
+
+    // Shards: written with the run under its id, in rollback-journal mode, never changing the project;
+    // merged idempotently; refused whole when damaged, foreign or of another spec, the project unchanged.
+    void shardsMergeIdempotentlyAndRefuseWhatIsNotTheirs() {
+        const std::string path = dir_ + "/main.peftproj", shard = dir_ + "/task-0.peftproj";
+        auto p = Project::create(path, {{"id", "default"}});
+        RunRecord r;
+        r.name = "lora";
+        r.spec = {{"name", "lora"}};
+        r.train_config = {{"steps", 10}};
+        r.seed = 3;
+        r.steps_total = 10;
+        const int64_t id = p->addRun(r);
+        const std::string pid = p->projectId();
+        p->writeShard(shard, {id}, {{"project_id", pid}, {"task", 0}});
+        QCOMPARE(fileBytes(shard)[18], char(1));  // rollback journal, not WAL
+        QVERIFY(p->run(id).state == RunState::Queued);
+        QVERIFY_THROWS_EXCEPTION(Error,
+                                 p->writeShard(shard, {id}, {{"project_id", pid}}));  // never overwritten
+        p->markSubmitted({{id, "{}"}}, pid);
+
+        auto merged = p->mergeShard(shard);  // its task has not started
+        QVERIFY(merged.refused.empty());
+        QCOMPARE(merged.unchanged, std::vector<int64_t>{id});
+        {
+            auto s = Project::open(shard);
+            s->setRunState(id, RunState::Running);
+            s->appendMetrics(id, {{1, "train", "loss", 0.9, 0.1}, {2, "train", "loss", 0.8, 0.2}});
+            s->setStepsDone(id, 2);
+        }
+        merged = p->mergeShard(shard);
+        QCOMPARE(merged.merged, std::vector<int64_t>{id});
+        QCOMPARE(QString(toString(p->run(id).state)), QString("submitted"));  // still the cluster's
+        QCOMPARE(p->metricCount(id), int64_t(2));
+        QCOMPARE(p->mergeShard(shard).unchanged, std::vector<int64_t>{id});  // twice: nothing new
+        QCOMPARE(p->metricCount(id), int64_t(2));
+        {
+            auto s = Project::open(shard);
+            s->appendMetrics(id, {{3, "train", "loss", 0.7, 0.3}});
+            s->setStepsDone(id, 3);
+            RunSummary sum;
+            sum.metric_name = "accuracy";
+            sum.best_dev_metric = 0.9;
+            s->setSummary(id, sum);
+            s->setRunState(id, RunState::Finished);
+        }
+        QCOMPARE(p->mergeShard(shard).merged, std::vector<int64_t>{id});
+        QVERIFY(p->run(id).state == RunState::Finished);
+        QCOMPARE(p->run(id).summary->best_dev_metric, 0.9);
+        QCOMPARE(p->metricCount(id), int64_t(3));
+
+        // The reason a file is refused ("" when it is not), after checking the project is unchanged.
+        const auto refusedFor = [&](const std::string& file) -> std::string {
+            const auto before = p->metricCount(id);
+            const auto m = p->mergeShard(file);
+            if (p->metricCount(id) != before || p->run(id).state != RunState::Finished)
+                return "";  // changed: fails the caller's check
+            return m.refused;
+        };
+        // Cut short (a task killed while the file was copied) and overwritten in the middle.
+        const std::string bytes = fileBytes(shard);
+        writeBytes(dir_ + "/cut.peftproj", bytes.substr(0, bytes.size() / 2));
+        QVERIFY(!refusedFor(dir_ + "/cut.peftproj").empty());
+        std::string scrambled = bytes;
+        for (size_t i = bytes.size() / 3; i < bytes.size() / 3 + 3000 && i < bytes.size(); ++i)
+            scrambled[i] = char(i * 131);
+        writeBytes(dir_ + "/scrambled.peftproj", scrambled);
+        QVERIFY(!refusedFor(dir_ + "/scrambled.peftproj").empty());
+        // Another project's, and one whose run has another spec.
+        fs::copy_file(shard, dir_ + "/foreign.peftproj");
+        fs::copy_file(shard, dir_ + "/respecced.peftproj");
+        auto edit = [](const std::string& file, const std::string& q) {
+            sqlite3* db = nullptr;
+            QVERIFY(sqlite3_open(file.c_str(), &db) == SQLITE_OK);
+            QVERIFY(sqlite3_exec(db, q.c_str(), nullptr, nullptr, nullptr) == SQLITE_OK);
+            sqlite3_close(db);
+        };
+        edit(dir_ + "/foreign.peftproj",
+             "UPDATE meta SET value = json_set(value, '$.project_id', 'feedfeedfeedfeedfeedfeedfeedfeed') "
+             "WHERE key = 'shard'");
+        QVERIFY(refusedFor(dir_ + "/foreign.peftproj").find("another project") != std::string::npos);
+        edit(dir_ + "/respecced.peftproj", "UPDATE runs SET spec = '{\"name\": \"bitfit\"}'");
+        QVERIFY(refusedFor(dir_ + "/respecced.peftproj").find("another spec") != std::string::npos);
+        QVERIFY(refusedFor(path).find("not a shard") != std::string::npos);  // a project, not a shard
+    }
+
     // A queued run executes from its own record; running it again once finished is refused and it stays
     // finished (not "failed").
     void queuedRunExecutesFromItsRecord() {

@@ -7,8 +7,11 @@
 #include <QFile>
 #include <QFileInfo>
 #include <QFontMetrics>
+#include <QLabel>
+#include <QLineEdit>
 #include <QListWidget>
 #include <QMessageBox>
+#include <QPlainTextEdit>
 #include <QPushButton>
 #include <QSignalSpy>
 #include <QStandardItemModel>
@@ -52,6 +55,7 @@
 #include "peft/accounting.h"
 #include "peft/presets.h"
 #include "project/project.h"
+#include "slurm_dialog.h"
 #include "util/system.h"
 
 namespace {
@@ -1189,6 +1193,76 @@ private Q_SLOTS:
         const QImage img = w.grab().toImage();
         QCOMPARE(img.size(), QSize(1200, 800));
         QVERIFY(img.save(QDir::temp().filePath(QStringLiteral("peft-workbench-test-ui.png"))));
+    }
+
+    void slurmDialogPreviewsItsScriptAndRefusesBadOptions() {
+        const QString path = projectWithRun(dir_, QStringLiteral("slurm-dialog.peftproj"), "lora", 20);
+        auto p = peft::Project::open(path.toStdString());
+        p->addRun(p->run(1));
+        p->addRun(p->run(1));
+        peft::ui::SlurmDialog d(*p, QStringLiteral("/opt/peft/bin/peftwb"));
+        QCOMPARE(d.runList()->count(), 3);
+        QVERIFY2(d.preview()->toPlainText().contains(QStringLiteral("#SBATCH --array=0-2\n")),
+                 qPrintable(d.preview()->toPlainText()));
+        QVERIFY(
+            d.preview()->toPlainText().contains(QStringLiteral("exec '/opt/peft/bin/peftwb' slurm task")));
+        QVERIFY(d.submitButton()->isEnabled());
+        d.timeEdit()->setText(QStringLiteral("1:2:3:4"));
+        QVERIFY(!d.submitButton()->isEnabled());
+        QVERIFY2(d.problem()->text().contains(QStringLiteral("--time")), qPrintable(d.problem()->text()));
+        d.timeEdit()->setText(QStringLiteral("02:00:00"));
+        QVERIFY(d.submitButton()->isEnabled());
+        QVERIFY(d.preview()->toPlainText().contains(QStringLiteral("#SBATCH --time=02:00:00\n")));
+        d.partitionEdit()->setText(QStringLiteral("gpu\n#SBATCH --uid=0"));
+        QVERIFY(!d.submitButton()->isEnabled());
+        d.partitionEdit()->setText(QStringLiteral("gpu"));
+        d.runList()->item(0)->setCheckState(Qt::Unchecked);
+        QVERIFY(d.preview()->toPlainText().contains(QStringLiteral("#SBATCH --array=0-1\n")));
+        QCOMPARE(d.runs(), (std::vector<int64_t>{2, 3}));
+        for (int i = 0; i < d.runList()->count(); ++i)
+            d.runList()->item(i)->setCheckState(Qt::Unchecked);
+        QVERIFY(!d.submitButton()->isEnabled());
+        QVERIFY(!QFileInfo::exists(d.shardsDir()));  // planning writes nothing
+    }
+
+    void clusterRunsMergeIntoTheTrainingView() {
+        const QString path = projectWithRun(dir_, QStringLiteral("cluster.peftproj"), "bitfit", 20);
+        const QString shard = dir_.filePath(QStringLiteral("cluster-task-0.peftproj"));
+        {
+            auto p = peft::Project::open(path.toStdString());
+            const std::string id = p->projectId();
+            p->writeShard(shard.toStdString(), {1}, {{"project_id", id}, {"task", 0}});
+            p->markSubmitted({{1, nlohmann::json{{"job", "4242"},
+                                                 {"index", 0},
+                                                 {"shard", shard.toStdString()},
+                                                 {"log", "/nonexistent/task-4242_0.log"}}
+                                      .dump()}},
+                             id);
+        }
+        peft::ui::MainWindow w(path);
+        QCOMPARE(w.compareView()->table()->item(0, CV::ColStatus)->text(), QStringLiteral("submitted"));
+        QVERIFY(!w.clusterLabel()->isHidden());
+        QVERIFY(w.mergeClusterAction()->isEnabled());
+        const auto grow = [&](int64_t from, int64_t to, peft::RunState state) {
+            auto s = peft::Project::open(shard.toStdString());
+            std::vector<peft::MetricPoint> points;
+            for (int64_t step = from; step <= to; ++step)
+                points.push_back({step, "train", "loss", 1.0 / double(step), 0.1 * double(step)});
+            s->appendMetrics(1, points);
+            s->setStepsDone(1, to);
+            s->setRunState(1, state);
+        };
+        grow(1, 4, peft::RunState::Interrupted);  // as a task stopped by SIGTERM leaves it, to be requeued
+        w.mergeClusterAction()->trigger();
+        QTRY_COMPARE_WITH_TIMEOUT(w.trainingView()->pointCount(1, QStringLiteral("train/loss")), 4, 30000);
+        // Still the cluster's: no local queue may resume it.
+        QCOMPARE(w.compareView()->table()->item(0, CV::ColStatus)->text(), QStringLiteral("submitted"));
+        grow(5, 7, peft::RunState::Finished);
+        w.mergeClusterAction()->trigger();
+        QTRY_COMPARE_WITH_TIMEOUT(w.trainingView()->pointCount(1, QStringLiteral("train/loss")), 7, 30000);
+        QTRY_COMPARE_WITH_TIMEOUT(w.compareView()->table()->item(0, CV::ColStatus)->text(),
+                                  QStringLiteral("finished"), 30000);
+        QVERIFY(w.clusterLabel()->isHidden());  // nothing submitted any more: no polling either
     }
 };
 

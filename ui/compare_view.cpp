@@ -228,7 +228,10 @@ void CompareView::setRuns(const std::vector<RunRecord>& runs, const std::vector<
         method->setToolTip(dims->text());
         table_->setItem(row, ColMethod, method);
         table_->setItem(row, ColDimensions, dims);
-        auto* status = new QTableWidgetItem(QString::fromUtf8(toString(r.state)));
+        QString statusText = QString::fromUtf8(toString(r.state));
+        if (const auto c = cluster_.find(r.id); c != cluster_.end() && r.state == RunState::Submitted)
+            statusText += QStringLiteral(" · ") + c.value();  // Slurm's own word: RUNNING 12_3
+        auto* status = new QTableWidgetItem(statusText);
         if (!r.message.empty()) status->setToolTip(QString::fromStdString(r.message));
         table_->setItem(row, ColStatus, status);
         if (r.summary && r.summary->backbone_params > 0) {

@@ -3,6 +3,7 @@
 // Every run of the project side by side: a sortable table (method, the four dimensions, trained %, best dev
 // metric, difference to full fine-tuning, time, peak memory) and the paper's Figure 1 for the user's own runs
 // — dev metric against trained % of the backbone on a log axis, full fine-tuning as a reference line.
+#include <QHash>
 #include <QWidget>
 
 #include <map>
@@ -44,6 +45,8 @@ public:
     explicit CompareView(QWidget* parent = nullptr);
     /// The project's runs and each one's group (backbone · data, as runGroup names it): Δ and the scatter's
     /// reference line are within a group only.
+    /// Slurm's state of runs on a cluster ("RUNNING 12_3"), shown beside their status from the next setRuns.
+    void setClusterStates(const QHash<qint64, QString>& states) { cluster_ = states; }
     void setRuns(const std::vector<RunRecord>& runs, const std::vector<QString>& groups);
     QComboBox* groupBox() const { return group_; }
     /// Live state of a training run between rereads of the project: its step and its latest dev metric.
@@ -89,6 +92,7 @@ private:
     QVector<Point> points_;        // of the scatter's group
     QList<QCPItemText*> labels_;   // the drawn labels, by point
     QList<QCPItemLine*> leaders_;  // each label's line to its point (shown when it is set away)
+    QHash<qint64, QString> cluster_;
 };
 
 }  // namespace peft::ui

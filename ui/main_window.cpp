@@ -20,6 +20,7 @@
 #include <QLabel>
 #include <QLineEdit>
 #include <QListWidget>
+#include <QMap>
 #include <QMenu>
 #include <QMenuBar>
 #include <QMessageBox>
@@ -33,10 +34,12 @@
 #include <QTabWidget>
 #include <QTableWidget>
 #include <QThread>
+#include <QTimer>
 #include <QToolBar>
 #include <QVBoxLayout>
 
 #include <filesystem>
+#include <set>
 
 #include "qcp.h"
 
@@ -48,8 +51,10 @@
 #include "param_view.h"
 #include "plot_export.h"
 #include "plot_style.h"
+#include "run_process.h"
 #include "run_queue.h"
 #include "run_worker.h"
+#include "slurm_dialog.h"
 #include "spec_editor.h"
 #include "study_view.h"
 #include "sweep_dialog.h"
@@ -120,6 +125,12 @@ MainWindow::MainWindow(const QString& project, QWidget* parent)
     statusBar()->addPermanentWidget(rateLabel_);
     backboneLabel_ = new QLabel(this);
     statusBar()->addPermanentWidget(backboneLabel_);
+    clusterLabel_ = new QLabel(this);
+    clusterLabel_->setVisible(false);
+    statusBar()->addPermanentWidget(clusterLabel_);
+    clusterTimer_ = new QTimer(this);
+    clusterTimer_->setInterval(20000);  // modest: each merge reads every shard and asks squeue once
+    connect(clusterTimer_, &QTimer::timeout, this, [this] { mergeClusterResults(true); });
 
     // Training: the queue owns the worker thread; the window only shows what it reports.
     queue_ = new RunQueue(this);
@@ -327,13 +338,11 @@ bool MainWindow::openProject(const QString& path, bool readOnly) {
     for (const auto& m : project_->openMessages())
         statusBar()->showMessage(QString::fromStdString(m), 8000);
     training_->clear();
+    shownStep_.clear();
+    clusterStates_.clear();
     for (const auto& r : project_->runs()) {
         if (r.state == RunState::Queued) continue;
-        training_->addRun(r.id, qs(r.name));
-        QVector<MetricSample> samples;
-        for (const auto& m : project_->metrics(r.id))
-            samples.push_back({m.step, m.wall_time, qs(m.split), qs(m.name), m.value});
-        training_->addSamples(r.id, samples);
+        showNewMetrics(r.id);
     }
     addRecent(path);
     applyBackbone();
@@ -401,7 +410,30 @@ void MainWindow::refreshRuns() {
                 groups.push_back(tr("unreadable record"));
             }
         }
+        compare_->setClusterStates(clusterStates_);
         compare_->setRuns(runs, groups);
+        int submitted = 0;
+        for (const auto& r : runs)
+            submitted += r.state == RunState::Submitted;
+        if (submitted > 0 && !project_->readOnly()) {
+            if (!clusterTimer_->isActive()) clusterTimer_->start();
+        } else {
+            clusterTimer_->stop();
+        }
+        mergeAct_->setEnabled(!project_->readOnly() && !slurmRuns(*project_).empty());
+        slurmAct_->setEnabled(!project_->readOnly());
+        QMap<QString, int> byState;
+        for (auto it = clusterStates_.cbegin(); it != clusterStates_.cend(); ++it)
+            ++byState[it.value().section(QLatin1Char(' '), 0, 0).toLower()];
+        QStringList parts;
+        for (auto it = byState.cbegin(); it != byState.cend(); ++it)
+            parts << QStringLiteral("%1 %2").arg(it.value()).arg(it.key());
+        clusterLabel_->setVisible(submitted > 0);
+        clusterLabel_->setText(parts.isEmpty() ? tr("Slurm: %n run(s) submitted", nullptr, submitted)
+                                               : tr("Slurm: %1").arg(parts.join(QStringLiteral(" · "))));
+        clusterLabel_->setToolTip(tr("Runs on the cluster; their shards are merged every %1 s while any is "
+                                     "submitted (Run ▸ Merge Cluster Results now)")
+                                      .arg(clusterTimer_->interval() / 1000));
         for (const auto& r : runs) {
             if (!training_->hasRun(r.id)) continue;
             // Short, beside the name: the best dev metric of a finished run, else the state and step.
@@ -867,6 +899,17 @@ void MainWindow::buildActions() {
             queue_->setParallel(n);  // from the next start of the queue
         });
     }
+    run->addSeparator();
+    slurmAct_ = run->addAction(tr("Submit to S&lurm…"), this, &MainWindow::submitToSlurmDialog);
+    slurmAct_->setToolTip(
+        tr("Queued runs as one Slurm job array: each task trains into its own shard, "
+           "merged back into the project while it is open"));
+    slurmAct_->setEnabled(false);
+    mergeAct_ = run->addAction(tr("&Merge Cluster Results"), this, [this] { mergeClusterResults(false); });
+    mergeAct_->setToolTip(
+        tr("Bring the cluster tasks' shards into the project now (it also happens on its "
+           "own every 20 s while runs are submitted)"));
+    mergeAct_->setEnabled(false);
     run->addSeparator();
     QAction* exportAdapterAct =
         run->addAction(tr("E&xport Adapter…"), this, &MainWindow::exportAdapterDialog);
@@ -1370,6 +1413,126 @@ void MainWindow::showAboutUnifiedView() {
     box.setTextFormat(Qt::RichText);
     box.setText(html);
     box.exec();
+}
+
+void MainWindow::showNewMetrics(qint64 run) {
+    const RunRecord r = project_->run(run);
+    if (!training_->hasRun(run)) training_->addRun(run, qs(r.name));
+    const int64_t after = shownStep_.value(run, -1);
+    QVector<MetricSample> samples;
+    int64_t last = after;
+    for (const auto& m : project_->metrics(run)) {
+        if (m.step <= after) continue;
+        samples.push_back({m.step, m.wall_time, qs(m.split), qs(m.name), m.value});
+        last = std::max(last, m.step);
+    }
+    training_->addSamples(run, samples);
+    shownStep_[run] = last;
+}
+
+void MainWindow::submitToSlurmDialog() {
+    if (!project_ || project_->readOnly()) return;
+    std::vector<int64_t> chosen;
+    for (const qint64 id : selectedRuns_)
+        chosen.push_back(id);
+    SlurmDialog d(*project_, peftwbPath(), chosen, this);
+    if (d.exec() != QDialog::Accepted) return;
+    SlurmPlan plan;
+    try {
+        plan = d.plan();
+    } catch (const std::exception& e) {
+        QMessageBox::warning(this, tr("Cannot submit"), QString::fromUtf8(e.what()));
+        return;
+    }
+    const SlurmOptions o = d.options();
+    const std::string path = projectPath_.toStdString();
+    statusBar()->showMessage(tr("submitting %n task(s) to Slurm…", nullptr, int(plan.tasks.size())));
+    slurmAct_->setEnabled(false);
+    inBackground(
+        [path, plan, o] {
+            auto p = Project::open(path);  // this thread's own connection
+            const SlurmSubmission s = submitToSlurm(*p, plan, o);
+            return QString::fromStdString(s.job_id);
+        },
+        [this, plan](const QString& job, const QString& error) {
+            slurmAct_->setEnabled(true);
+            if (!error.isEmpty()) {
+                statusBar()->clearMessage();
+                QMessageBox::warning(this, tr("Slurm did not take the job"), error);
+                return;
+            }
+            statusBar()->showMessage(
+                tr("submitted job %1: %n task(s); shards in %2", nullptr, int(plan.tasks.size()))
+                    .arg(job, qs(plan.shards_dir)),
+                12000);
+            refreshRuns();
+            mergeClusterResults(true);  // Slurm's states at once
+        });
+}
+
+void MainWindow::mergeClusterResults(bool quiet) {
+    if (!project_ || project_->readOnly() || merging_) return;
+    merging_ = true;
+    const std::string path = projectPath_.toStdString();
+    if (!quiet) statusBar()->showMessage(tr("merging the cluster's shards…"));
+    inBackground(
+        [path] {
+            auto p = Project::open(path);
+            const auto merges = mergeShards(*p, {});
+            std::set<std::string> read;
+            nlohmann::json j = {{"merged", nlohmann::json::array()}, {"refused", nlohmann::json::array()}};
+            for (const auto& m : merges) {
+                if (!m.refused.empty()) {
+                    j["refused"].push_back(m.refused);
+                    continue;
+                }
+                read.insert(std::filesystem::absolute(m.shard).lexically_normal().string());
+                for (const int64_t id : m.merged)
+                    j["merged"].push_back(id);
+            }
+            const auto infos = slurmRuns(*p);
+            std::vector<std::string> jobs;
+            for (const auto& s : infos)
+                if (std::find(jobs.begin(), jobs.end(), s.job_id) == jobs.end()) jobs.push_back(s.job_id);
+            const auto states = querySlurm(jobs);
+            j["changes"] = reconcileSlurmStates(*p, states, read);
+            nlohmann::json st = nlohmann::json::object();
+            for (const auto& s : infos)
+                if (const auto it = states.find(s.task()); it != states.end())
+                    st[std::to_string(s.run)] = it->second.state + " " + s.task();
+            j["states"] = st;
+            return QString::fromStdString(j.dump());
+        },
+        [this, quiet](const QString& result, const QString& error) {
+            merging_ = false;
+            if (!project_) return;
+            if (!error.isEmpty()) {
+                statusBar()->showMessage(tr("merging the cluster's shards: %1").arg(error), 12000);
+                return;
+            }
+            try {
+                const auto j = nlohmann::json::parse(result.toStdString());
+                clusterStates_.clear();
+                for (const auto& [id, state] : j["states"].items())
+                    clusterStates_[std::stoll(id)] = qs(state.get<std::string>());
+                for (const auto& id : j["merged"])
+                    showNewMetrics(id.get<int64_t>());
+                refreshRuns();
+                QStringList said;
+                if (!j["merged"].empty())
+                    said << tr("%n run(s) updated from the cluster", nullptr, int(j["merged"].size()));
+                for (const auto& c : j["changes"])
+                    said << qs(c.get<std::string>());
+                for (const auto& r : j["refused"])
+                    said << tr("skipped %1").arg(qs(r.get<std::string>()));
+                if (!said.isEmpty() || !quiet)
+                    statusBar()->showMessage(said.isEmpty() ? tr("the cluster's shards hold nothing new")
+                                                            : said.join(QStringLiteral("; ")),
+                                             12000);
+            } catch (const std::exception& e) {
+                statusBar()->showMessage(QString::fromUtf8(e.what()), 8000);
+            }
+        });
 }
 
 }  // namespace peft::ui

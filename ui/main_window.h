@@ -93,6 +93,9 @@ public:
     /// What can be done with run `id` (the Compare table's context menu): show its settings, duplicate it
     /// with changes, resume, re-queue from scratch, rename, notes, delete. The caller owns the actions.
     QList<QAction*> runActions(qint64 id);
+    QAction* submitToSlurmAction() const { return slurmAct_; }
+    QAction* mergeClusterAction() const { return mergeAct_; }
+    QLabel* clusterLabel() const { return clusterLabel_; }
     /// Shows run `id`'s settings in the panel (read-only once it started), or with `duplicate` puts its spec
     /// in the editor and its settings in the panel for the next Queue This Spec.
     void showRunSettings(qint64 id, bool duplicate);
@@ -159,6 +162,14 @@ private:
     void buildCentral();
     void showSelection();
     void showAboutUnifiedView();
+    /// Run ▸ Submit to Slurm…: the dialog, then sbatch on a worker thread.
+    void submitToSlurmDialog();
+    /// Merges the shards of the project's cluster runs and asks Slurm where their tasks stand, on a worker
+    /// thread; curves that grew appear in the Training view. `quiet`: from the timer (no message when
+    /// nothing changed).
+    void mergeClusterResults(bool quiet);
+    /// Adds to the Training view the metric points of `run` after the last one it shows.
+    void showNewMetrics(qint64 run);
     void exportPlot();
 
     QListWidget* presets_ = nullptr;
@@ -195,16 +206,25 @@ private:
     QString projectPath_;
     RunQueue* queue_ = nullptr;
     TrainSettingsPanel* settings_ = nullptr;
-    QString runDevice_;           // the running run's device, empty when idle
+    QString runDevice_;  // the running run's device, empty when idle
     struct LiveRun {
         int64_t step = 0, total = 1;
         double rate = 0, eta = 0;
     };
     QHash<qint64, LiveRun> live_;  // the runs training now (several with runs side by side)
-    QList<QThread*> background_;  // inBackground's threads not yet reported; waited for on destruction
+    QList<QThread*> background_;   // inBackground's threads not yet reported; waited for on destruction
     bool presenting_ = false;
     QAction* presentAct_ = nullptr;
     QFont normalFont_;
+
+    // Runs on a Slurm cluster: their shards merged on a timer while any is submitted.
+    QAction* slurmAct_ = nullptr;
+    QAction* mergeAct_ = nullptr;
+    QLabel* clusterLabel_ = nullptr;
+    class QTimer* clusterTimer_ = nullptr;
+    bool merging_ = false;
+    QHash<qint64, QString> clusterStates_;  // Slurm's state of each submitted run's task ("RUNNING 12_3")
+    QHash<qint64, int64_t> shownStep_;      // the last metric step the Training view has of each run
 };
 
 }  // namespace peft::ui

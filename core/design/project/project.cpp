@@ -4,6 +4,7 @@
 #include <sqlite3.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <array>
 #include <cerrno>
 #include <chrono>
@@ -14,6 +15,7 @@
 #include <filesystem>
 #include <fstream>
 #include <limits>
+#include <random>
 #include <set>
 
 #include "util/enum_table.h"
@@ -54,7 +56,8 @@ CREATE TABLE IF NOT EXISTS runs (
     seed         INTEGER NOT NULL DEFAULT 0,
     device       TEXT NOT NULL DEFAULT 'cpu',
     status       TEXT NOT NULL DEFAULT 'queued' CHECK (status IN
-                 ('queued', 'running', 'paused', 'finished', 'cancelled', 'diverged', 'interrupted', 'failed')),
+                 ('queued', 'running', 'paused', 'finished', 'cancelled', 'diverged', 'interrupted', 'failed',
+                  'submitted')),
     message      TEXT NOT NULL DEFAULT '',
     steps_total  INTEGER NOT NULL DEFAULT 0,
     steps_done   INTEGER NOT NULL DEFAULT 0,
@@ -255,7 +258,9 @@ json parseJsonColumn(const std::string& text, const std::string& where) {
 
 sqlite3* openDatabase(const std::string& path, int flags, const char* failure) {
     sqlite3* db = nullptr;
-    if (sqlite3_open_v2(path.c_str(), &db, flags, nullptr) != SQLITE_OK) {
+    if (path.rfind("file:", 0) == 0) flags &= ~SQLITE_OPEN_URI;
+    // SQLITE_OPEN_URI: ATTACH of a shard read-only (a plain path is still a plain path).
+    if (sqlite3_open_v2(path.c_str(), &db, flags | SQLITE_OPEN_URI, nullptr) != SQLITE_OK) {
         const std::string msg = db ? sqlite3_errmsg(db) : "out of memory";
         sqlite3_close_v2(db);
         throw Error(path, std::string(failure) + ": " + msg);
@@ -280,15 +285,25 @@ std::string fileUri(const std::string& path, const std::string& query) {
     return uri + "?" + query;
 }
 
+/// Whether the file's header says rollback journal (byte 18 = 1; WAL is 2): shards, which a cluster task
+/// may be writing while it is read.
+bool rollbackJournalFile(const std::string& path) {
+    std::ifstream in(path, std::ios::binary);
+    char head[20] = {};
+    in.read(head, sizeof head);
+    return in.gcount() == sizeof head && head[18] == 1;
+}
+
 /// A read-only connection that creates nothing beside the file. With no -wal file there is no writer (a
 /// WAL database keeps its -wal while any connection is open), so the file is opened immutable: no -shm or
 /// -wal is made, and a read-only folder or mount is no obstacle. With a -wal (a writer is at work, or one
-/// died), its content is needed: read-only mode shares the writer's -shm.
+/// died), its content is needed: read-only mode shares the writer's -shm. A rollback-journal file (a
+/// shard) is read with locks, since its writer has no -wal to show it is at work.
 sqlite3* openReadOnly(const std::string& path) {
     std::error_code ec;
     const bool wal = std::filesystem::exists(path + "-wal", ec);
     sqlite3* db = nullptr;
-    const std::string uri = fileUri(path, wal ? "mode=ro" : "immutable=1");
+    const std::string uri = fileUri(path, wal || rollbackJournalFile(path) ? "mode=ro" : "immutable=1");
     if (sqlite3_open_v2(uri.c_str(), &db, SQLITE_OPEN_READONLY | SQLITE_OPEN_URI, nullptr) != SQLITE_OK) {
         const std::string msg = db ? sqlite3_errmsg(db) : "out of memory";
         sqlite3_close_v2(db);
@@ -315,10 +330,13 @@ constexpr EnumName<RunState> kRunStateNames[] = {
     {RunState::Queued, "queued"},           {RunState::Running, "running"},
     {RunState::Paused, "paused"},           {RunState::Finished, "finished"},
     {RunState::Cancelled, "cancelled"},     {RunState::Diverged, "diverged"},
-    {RunState::Interrupted, "interrupted"}, {RunState::Failed, "failed"}};
+    {RunState::Interrupted, "interrupted"}, {RunState::Failed, "failed"},
+    {RunState::Submitted, "submitted"}};
 constexpr EnumName<RunStatus> kRunStatusNames[] = {
-    {RunStatus::Running, "running"},     {RunStatus::Paused, "paused"},     {RunStatus::Finished, "finished"},
-    {RunStatus::Cancelled, "cancelled"}, {RunStatus::Diverged, "diverged"}, {RunStatus::Failed, "failed"}};
+    {RunStatus::Running, "running"},        {RunStatus::Paused, "paused"},
+    {RunStatus::Finished, "finished"},      {RunStatus::Cancelled, "cancelled"},
+    {RunStatus::Diverged, "diverged"},      {RunStatus::Failed, "failed"},
+    {RunStatus::Interrupted, "interrupted"}};
 
 }  // namespace
 
@@ -348,6 +366,8 @@ RunState toRunState(RunStatus s) {
             return RunState::Diverged;
         case RunStatus::Failed:
             return RunState::Failed;
+        case RunStatus::Interrupted:
+            return RunState::Interrupted;
     }
     return RunState::Failed;
 }
@@ -403,7 +423,13 @@ std::unique_ptr<Project> Project::open(const std::string& path, Mode mode) {
     p->messages_ = messages;
     p->validateSchema();
     if (!readOnly) {
-        exec(db, "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON;", path);
+        // A shard keeps its rollback journal: it may live on a network file system, where WAL must not.
+        exec(db,
+             p->meta("journal") == std::optional<std::string>("delete")
+                 ? "PRAGMA journal_mode = DELETE; PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON;"
+                 : "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON;",
+             path);
+        p->migrate();
         p->markInterrupted();
     }
     return p;
@@ -428,10 +454,18 @@ void Project::validateSchema() {
                                "): update the workbench to open it");
     if (version < 1)
         throw Error(path_, "project schema version " + std::to_string(version) + " is not valid");
-    // (Version 1 is the first schema; migrations from older versions go here as they appear.)
+    // Older versions are read as they are and migrated when opened for writing (migrate()).
     {
         Stmt ic(db_, "PRAGMA quick_check", path_);
-        if (ic.step() && ic.text(0) != "ok") throw Error(path_, "the database is damaged: " + ic.text(0));
+        if (ic.step() && ic.text(0) != "ok") {
+            // SQLite's report can run to thousands of lines ("Page N is never used"): the first two say it.
+            std::string what = ic.text(0);
+            size_t cut = what.find('\n');
+            if (cut != std::string::npos) cut = what.find('\n', cut + 1);
+            what = what.substr(0, std::min<size_t>(cut, 300));
+            std::replace(what.begin(), what.end(), '\n', ' ');
+            throw Error(path_, "the database is damaged: " + what);
+        }
     }
     for (const auto& [table, cols] : requiredColumns()) {
         Stmt s(db_, "PRAGMA table_info(" + table + ")", path_);
@@ -442,6 +476,33 @@ void Project::validateSchema() {
         for (const auto& c : cols)
             if (!have.count(c)) throw Error(path_, "table '" + table + "' lacks column '" + c + "'");
     }
+}
+
+void Project::migrate() {
+    if (schemaVersion() >= kProjectSchemaVersion) return;
+    // 1 → 2: the runs table's status check admits 'submitted'. SQLite cannot alter a check, so the table is
+    // rebuilt (same columns, same order) with foreign keys off, in one transaction.
+    exec(db_, "PRAGMA foreign_keys = OFF", path_);
+    try {
+        Transaction t(db_, path_);
+        std::string create = kSchema;
+        const auto begin = create.find("CREATE TABLE IF NOT EXISTS runs (");
+        const auto end = create.find(");", begin);
+        create = create.substr(begin, end + 2 - begin);
+        create.replace(0, std::string("CREATE TABLE IF NOT EXISTS runs").size(), "CREATE TABLE runs_v2");
+        exec(db_, create, path_);
+        exec(db_,
+             "INSERT INTO runs_v2 SELECT * FROM runs; DROP TABLE runs; ALTER TABLE runs_v2 RENAME TO runs;",
+             path_);
+        exec(db_, "PRAGMA user_version = " + std::to_string(kProjectSchemaVersion), path_);
+        t.commit();
+    } catch (...) {
+        exec(db_, "PRAGMA foreign_keys = ON", path_);
+        throw;
+    }
+    exec(db_, "PRAGMA foreign_keys = ON", path_);
+    messages_.push_back("migrated from project schema 1 to " + std::to_string(kProjectSchemaVersion) +
+                        " (runs may be submitted to a cluster)");
 }
 
 void Project::markInterrupted() {
@@ -626,6 +687,7 @@ static RunRecord readRun(const Stmt& s, const std::string& file) {
         m.backbone_params = s.i64(23);
         r.summary = m;
     }
+    if (!s.isNull(26)) r.resumable_step = s.i64(26);
     // Liveness on read: a run whose process is gone reads as interrupted in every view, read-only ones too
     // (a writable open also stores it, in markInterrupted).
     if ((r.state == RunState::Running || r.state == RunState::Paused) &&
@@ -857,6 +919,235 @@ std::optional<CheckpointRecord> Project::checkpoint(int64_t run, const std::stri
     c.tensors = s.blob(3);
     c.resume = s.blob(4);
     return c;
+}
+
+// ----- shards (cluster tasks) -------------------------------------------------------------------------
+
+std::string Project::newProjectId() {
+    std::random_device rd;
+    char buf[33];
+    std::snprintf(buf, sizeof buf, "%08x%08x%08x%08x", rd(), rd(), rd(), rd());
+    return buf;
+}
+
+std::string Project::projectId() {
+    if (auto id = meta("project_id")) return *id;
+    const std::string id = newProjectId();
+    setMeta("project_id", id);
+    return id;
+}
+
+void Project::markSubmitted(const std::map<int64_t, std::string>& infoByRun, const std::string& projectId) {
+    checkWritable();
+    Transaction t(db_, path_);
+    if (!meta("project_id")) setMeta("project_id", projectId);
+    for (const auto& [id, info] : infoByRun) {
+        Stmt s(db_,
+               "UPDATE runs SET status = 'submitted', message = '', owner = '', heartbeat = 0 WHERE id = ?",
+               path_);
+        s.bind(1, id);
+        s.step();
+        if (sqlite3_changes(db_) == 0) throw Error(path_, "no run with id " + std::to_string(id));
+        setMeta("slurm.run." + std::to_string(id), info);
+        Stmt d(db_, "DELETE FROM meta WHERE key = ?", path_);
+        d.bind(1, "shard.merged." + std::to_string(id));
+        d.step();
+    }
+    t.commit();
+}
+
+namespace {
+
+/// ATTACH … AS alias for the lifetime of the object (DETACH after, also when an exception leaves).
+class Attached {
+public:
+    Attached(sqlite3* db, const std::string& file, const std::string& alias, const std::string& where)
+        : db_(db), alias_(alias) {
+        Stmt a(db, "ATTACH DATABASE ? AS " + alias, where);
+        a.bind(1, file);
+        a.step();
+    }
+    ~Attached() { sqlite3_exec(db_, ("DETACH DATABASE " + alias_).c_str(), nullptr, nullptr, nullptr); }
+    Attached(const Attached&) = delete;
+    Attached& operator=(const Attached&) = delete;
+
+private:
+    sqlite3* db_;
+    std::string alias_;
+};
+
+std::string idList(const std::vector<int64_t>& ids) {
+    std::string out;
+    for (const int64_t id : ids)
+        out += (out.empty() ? "" : ", ") + std::to_string(id);
+    return out;
+}
+
+/// What a run's copy in `schema` has reached, as one comparable text: status, steps, metric points,
+/// checkpoint steps. Equal fingerprints: nothing new to merge.
+std::string runFingerprint(sqlite3* db, const std::string& schema, int64_t run, const std::string& where) {
+    Stmt s(db,
+           "SELECT r.status, r.steps_done, r.finished, (SELECT count(*) FROM " + schema +
+               ".metrics m WHERE m.run_id = r.id), (SELECT group_concat(kind || step, ',') FROM " + schema +
+               ".checkpoints c WHERE c.run_id = r.id) FROM " + schema + ".runs r WHERE r.id = ?",
+           where);
+    s.bind(1, run);
+    if (!s.step()) return {};
+    return s.text(0) + "|" + std::to_string(s.i64(1)) + "|" + s.text(2) + "|" + std::to_string(s.i64(3)) +
+           "|" + s.text(4);
+}
+
+}  // namespace
+
+void Project::writeShard(const std::string& path, const std::vector<int64_t>& ids, const json& info) const {
+    if (std::filesystem::exists(path)) throw Error(path, "already exists: a shard is never overwritten");
+    for (const int64_t id : ids)
+        run(id);  // each exists
+    if (!info.is_object() || !info.contains("project_id") || !info["project_id"].is_string())
+        throw Error(path, "a shard must name its project (project_id)");
+    json shardInfo = info;
+    shardInfo["runs"] = ids;
+    try {
+        {
+            // The shard's schema through its own connection (kSchema names no database), rollback journal.
+            sqlite3* db = openDatabase(path, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, "cannot create");
+            std::unique_ptr<Project> shard(new Project(path, db, false));
+            exec(db, "PRAGMA journal_mode = DELETE; PRAGMA synchronous = FULL;", path);
+            Transaction t(db, path);
+            exec(db, "PRAGMA application_id = " + std::to_string(kProjectApplicationId) + ";", path);
+            exec(db, "PRAGMA user_version = " + std::to_string(kProjectSchemaVersion) + ";", path);
+            exec(db, kSchema, path);
+            t.commit();
+            shard->setMeta("created", nowIso());
+            shard->setMeta("app_version", appVersion());
+            shard->setMeta("backbone", meta("backbone").value_or("{}"));
+            shard->setMeta("journal", "delete");
+            shard->setMeta("shard", shardInfo.dump());
+        }
+        // The rows, copied by this connection (the shard's own write lock only; the project is only read).
+        Attached a(db_, path, "shard", path);
+        Transaction t(db_, path_);
+        const std::string in = "(" + idList(ids) + ")";
+        exec(db_,
+             "INSERT INTO shard.datasets SELECT * FROM main.datasets WHERE id IN (SELECT dataset_id FROM "
+             "main.runs WHERE id IN " +
+                 in +
+                 ");"
+                 "INSERT INTO shard.runs SELECT * FROM main.runs WHERE id IN " +
+                 in +
+                 ";"
+                 "UPDATE shard.runs SET status = 'queued' WHERE status = 'submitted';"
+                 "INSERT INTO shard.metrics SELECT * FROM main.metrics WHERE run_id IN " +
+                 in +
+                 ";"
+                 "INSERT INTO shard.checkpoints SELECT * FROM main.checkpoints WHERE run_id IN " +
+                 in +
+                 ";"
+                 "INSERT INTO shard.summaries SELECT * FROM main.summaries WHERE run_id IN " +
+                 in + ";",
+             path);
+        t.commit();
+    } catch (...) {
+        std::error_code ec;
+        std::filesystem::remove(path, ec);
+        std::filesystem::remove(path + "-journal", ec);
+        throw;
+    }
+}
+
+Project::ShardMerge Project::mergeShard(const std::string& path) {
+    checkWritable();
+    ShardMerge out;
+    out.shard = path;
+    // Read whole first, through its own read-only connection: a file that is not a project, is damaged or
+    // was cut short by a killed task is refused before the project is touched.
+    std::vector<RunRecord> shardRuns;
+    json info;
+    try {
+        const auto shard = open(path, Mode::ReadOnly);
+        const auto text = shard->meta("shard");
+        if (!text) throw Error(path, "not a shard: a project without shard information (meta 'shard')");
+        info = parseJsonColumn(*text, path + ": meta 'shard'");
+        if (!info.is_object() || !info.contains("project_id") || !info["project_id"].is_string())
+            throw Error(path, "its shard information names no project id");
+        shardRuns = shard->runs();
+    } catch (const std::exception& e) {
+        out.refused = e.what();
+        return out;
+    }
+    const auto refuse = [&](const std::string& reason) {
+        out.refused = path + ": " + reason;
+        return out;
+    };
+    const std::string mine = projectId();
+    if (info["project_id"] != mine)
+        return refuse("a shard of another project (id " + info["project_id"].get<std::string>() +
+                      "; this project's is " + mine + ")");
+    for (const RunRecord& sr : shardRuns) {
+        RunRecord mr;
+        try {
+            mr = run(sr.id);
+        } catch (const Error&) {
+            return refuse("run " + std::to_string(sr.id) + " is not in this project");
+        }
+        std::string differs;
+        if (sr.spec != mr.spec)
+            differs = "spec";
+        else if (sr.train_config != mr.train_config)
+            differs = "training settings";
+        else if (sr.seed != mr.seed)
+            differs = "seed";
+        else if (sr.dataset_id != mr.dataset_id)
+            differs = "dataset";
+        if (!differs.empty())
+            return refuse("run " + std::to_string(sr.id) + " has another " + differs + " than the project's");
+    }
+    Attached a(db_, fileUri(path, "mode=ro"), "shard", path);
+    Transaction t(db_, path_);
+    for (const RunRecord& sr : shardRuns) {
+        const RunRecord mr = run(sr.id);
+        const std::string id = std::to_string(sr.id);
+        if (sr.state == RunState::Queued && mr.state == RunState::Submitted) {
+            out.unchanged.push_back(sr.id);  // its task has not started
+            continue;
+        }
+        const std::string shardPrint = runFingerprint(db_, "shard", sr.id, path);
+        if (meta("shard.merged." + id) == std::optional<std::string>(path + "|" + shardPrint)) {
+            out.unchanged.push_back(sr.id);
+            continue;
+        }
+        if ((mr.state == RunState::Running || mr.state == RunState::Paused) &&
+            !meta("shard.merged." + id).has_value()) {
+            out.skipped_runs.push_back("run " + id + ": it is training here");
+            continue;
+        }
+        if (sr.steps_done < mr.steps_done && mr.state != RunState::Submitted) {
+            out.skipped_runs.push_back("run " + id + ": the shard is behind the project's copy (step " +
+                                       std::to_string(sr.steps_done) + " < " + std::to_string(mr.steps_done) +
+                                       ")");
+            continue;
+        }
+        deleteRunOutputs(db_, sr.id, path_);
+        for (const std::string sql :
+             {"INSERT INTO main.metrics SELECT * FROM shard.metrics WHERE run_id = ?1",
+              "INSERT INTO main.checkpoints (run_id, step, kind, metric, tensors, resume, created) SELECT "
+              "run_id, step, kind, metric, tensors, resume, created FROM shard.checkpoints WHERE run_id = ?1",
+              "INSERT INTO main.summaries SELECT * FROM shard.summaries WHERE run_id = ?1",
+              // Until it has ended, the run stays 'submitted' here (the cluster has it; its progress is in
+              // the steps and metrics): no local queue may take it for an interrupted run to resume.
+              "UPDATE main.runs SET (status, message, steps_total, steps_done, started, finished, owner, "
+              "heartbeat) = (SELECT CASE WHEN status IN ('queued', 'running', 'paused', 'interrupted') THEN "
+              "'submitted' ELSE status END, message, steps_total, steps_done, started, finished, '', 0 FROM "
+              "shard.runs WHERE id = ?1) WHERE id = ?1"}) {
+            Stmt s(db_, sql, path);
+            s.bind(1, sr.id);
+            s.step();
+        }
+        setMeta("shard.merged." + id, path + "|" + shardPrint);
+        out.merged.push_back(sr.id);
+    }
+    t.commit();
+    return out;
 }
 
 // ----- save as -----------------------------------------------------------------------------------------

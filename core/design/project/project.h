@@ -27,12 +27,25 @@ struct sqlite3;
 namespace peft {
 
 /// The schema this build writes. Files with a larger version are refused; smaller ones are migrated.
-constexpr int kProjectSchemaVersion = 1;
+/// 2: runs may be "submitted" (to a cluster). Version 1 files are migrated when opened for writing.
+constexpr int kProjectSchemaVersion = 2;
 /// PRAGMA application_id of every project file ("PEFT").
 constexpr int32_t kProjectApplicationId = 0x50454654;
 
-/// Where a run stands. `Interrupted`: it was running when its process died (found when the file reopens).
-enum class RunState { Queued, Running, Paused, Finished, Cancelled, Diverged, Interrupted, Failed };
+/// Where a run stands. `Interrupted`: it was running when its process died (found when the file reopens), or
+/// it was stopped by a signal after writing a checkpoint. `Submitted`: queued on a cluster (Slurm); its
+/// progress arrives through its shard (project merge).
+enum class RunState {
+    Queued,
+    Running,
+    Paused,
+    Finished,
+    Cancelled,
+    Diverged,
+    Interrupted,
+    Failed,
+    Submitted
+};
 const char* toString(RunState s);
 RunState runStateFromString(const std::string& s);  // throws peft::Error for an unknown name
 RunState toRunState(RunStatus s);                   // the trainer's status as stored
@@ -61,6 +74,7 @@ struct RunRecord {
     std::string created, started, finished;  // ISO 8601 UTC
     std::string notes;
     std::optional<RunSummary> summary;
+    std::optional<int64_t> resumable_step;  // the step of its checkpoint with resume state, when it has one
 };
 
 struct DatasetRecord {
@@ -154,6 +168,35 @@ public:
     /// Writes a consistent copy of the project to `path` (SQLite's online backup) and returns it opened.
     std::unique_ptr<Project> saveAs(const std::string& path) const;
 
+    /// This project's id (128 random bits, hex; made on first use): shards carry it, so a shard of another
+    /// project is refused.
+    std::string projectId();
+    /// A new random project id (what projectId() stores on first use).
+    static std::string newProjectId();
+    /// Marks runs as submitted to a cluster and stores what the project keeps about each (meta
+    /// "slurm.run.<id>"), with the project id the shards carry when the project has none yet; one
+    /// transaction. What an earlier merge recorded of those runs is forgotten.
+    void markSubmitted(const std::map<int64_t, std::string>& infoByRun, const std::string& projectId);
+    /// Writes a shard for a cluster task: a new project file at `path` in rollback-journal mode (one writer,
+    /// safe on a network file system) holding copies of runs `ids` under the same ids, with their datasets,
+    /// metrics and checkpoints (an interrupted run resumes from them) and `info` (meta "shard"; it must
+    /// name the project: "project_id"). Throws, leaving no file, when `path` exists or cannot be written.
+    void writeShard(const std::string& path, const std::vector<int64_t>& ids,
+                    const nlohmann::json& info) const;
+    /// The outcome of merging one shard.
+    struct ShardMerge {
+        std::string shard;
+        std::vector<int64_t> merged, unchanged;  // runs brought in; runs already as the shard has them
+        std::vector<std::string> skipped_runs;   // "run N: reason" (older than the project's copy, …)
+        std::string refused;                     // why the whole shard was skipped (empty: it was read)
+    };
+    /// Brings the runs of shard `path` into this project, each shard in one transaction: status, steps,
+    /// metrics, checkpoints and summary replace the project's. Idempotent (a run already merged at the same
+    /// point is unchanged; a shard behind the project's copy is skipped). A file that is not a readable
+    /// shard of this project, or whose runs have another spec, training setting, seed or data, is refused
+    /// with the reason and changes nothing.
+    ShardMerge mergeShard(const std::string& path);
+
     /// Deletes metric points after `step` (a resumed run continues its curve from its checkpoint).
     void truncateMetricsAfter(int64_t run, int64_t step);
 
@@ -162,6 +205,7 @@ private:
     void checkWritable() const;
     void validateSchema();
     void markInterrupted();
+    void migrate();
 
     std::string path_;
     sqlite3* db_ = nullptr;

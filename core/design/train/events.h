@@ -7,7 +7,9 @@
 
 namespace peft {
 
-enum class RunStatus { Running, Paused, Finished, Cancelled, Diverged, Failed };
+/// `Interrupted`: stopped on request (a signal: preemption, a time limit) after writing a checkpoint to
+/// resume from.
+enum class RunStatus { Running, Paused, Finished, Cancelled, Diverged, Failed, Interrupted };
 const char* toString(RunStatus s);  // in project.cpp, beside the run states it maps onto
 
 struct MetricPoint {

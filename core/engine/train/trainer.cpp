@@ -163,6 +163,14 @@ void Trainer::resume() {
     cv_.notify_all();
 }
 
+void Trainer::interrupt() {
+    {
+        std::lock_guard<std::mutex> lock(mutex_);
+        interrupt_ = true;
+    }
+    cv_.notify_all();
+}
+
 void Trainer::cancel() {
     {
         std::lock_guard<std::mutex> lock(mutex_);
@@ -363,7 +371,9 @@ TrainResult Trainer::run(TrainObserver* observer) {
         firstStep = c.step + 1;
         if (observer) observer->onResumed(c.step);
     }
+    int64_t lastCheckpointStep = firstStep - 1;  // 0: none yet (a resumed run has the one it resumed from)
     auto checkpointNow = [&](int64_t step, bool best) {
+        lastCheckpointStep = step;
         TrainCheckpoint c;
         c.step = step;
         c.wall_time = wall();
@@ -415,8 +425,19 @@ TrainResult Trainer::run(TrainObserver* observer) {
         if (paused_) {
             setStatus(RunStatus::Paused, "paused at step " + std::to_string(step - 1));
             std::unique_lock<std::mutex> lock(mutex_);
-            cv_.wait(lock, [&] { return !paused_ || cancel_; });
-            if (!cancel_) setStatus(RunStatus::Running, "");
+            cv_.wait(lock, [&] { return !paused_ || cancel_ || interrupt_; });
+            if (!cancel_ && !interrupt_) setStatus(RunStatus::Running, "");
+        }
+        if (interrupt_) {
+            const int64_t done = step - 1;
+            if (wantCheckpoints && done > lastCheckpointStep) checkpointNow(done, false);
+            setStatus(
+                RunStatus::Interrupted,
+                "stopped on request after step " + std::to_string(done) +
+                    (lastCheckpointStep > 0
+                         ? "; it resumes from its checkpoint of step " + std::to_string(lastCheckpointStep)
+                         : "; it had no checkpoint yet, so it starts again from step 0"));
+            break;
         }
         if (cancel_) {
             setStatus(RunStatus::Cancelled, "cancelled before step " + std::to_string(step));

@@ -92,6 +92,10 @@ public:
     void pause();
     void resume();
     void cancel();
+    /// Stops before the next step after writing a checkpoint of the last one to the observer (when it takes
+    /// checkpoints): status Interrupted, so that the run resumes there. For a signal (preemption, a time
+    /// limit); callable from any thread.
+    void interrupt();
     bool isPaused() const { return paused_.load(); }
 
     /// Scores the model on a split (eval mode, no gradients).
@@ -108,7 +112,7 @@ private:
     TrainConfig cfg_;
     Detokenizer detok_;
     torch::Device device_;
-    std::atomic<bool> cancel_{false}, paused_{false};
+    std::atomic<bool> cancel_{false}, paused_{false}, interrupt_{false};
     std::mutex mutex_;
     std::condition_variable cv_;
     int64_t optimizerBytes_ = 0;
