@@ -153,7 +153,9 @@ int slurmTask(const Args& a, std::ostream& out, std::ostream& err) {
     {
         auto p = Project::open(shard);
         if (p->readOnly())
-            throw Error(shard, "the task cannot write its shard (" + p->openMessages().front() + ")");
+            throw Error(shard, "the task cannot write its shard: " + (p->openMessages().empty()
+                                                                          ? std::string("read-only")
+                                                                          : p->openMessages().front()));
         if (!p->meta("shard")) throw Error(shard, "not a shard (no meta 'shard'): refusing to train into it");
         for (const auto& m : p->openMessages())
             out << "  " << m << std::endl;

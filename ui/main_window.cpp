@@ -354,6 +354,8 @@ bool MainWindow::openProject(const QString& path, bool readOnly) {
     }
     setProjectTitle();
     refreshRuns();
+    if (clusterTimer_->isActive())
+        mergeClusterResults(true);  // where the cluster's runs are now, not in 20 s
     return true;
 }
 

@@ -195,7 +195,8 @@ void SlurmDialog::update() {
         preview_->setPlainText(qs(p.script));
         problem_->clear();
         submit_->setEnabled(true);
-        submit_->setText(tr("Submit %n Task(s)", nullptr, int(p.tasks.size())));
+        submit_->setText(p.tasks.size() == 1 ? tr("Submit 1 Task")
+                                             : tr("Submit %1 Tasks").arg(p.tasks.size()));
     } catch (const std::exception& e) {
         problem_->setText(QString::fromUtf8(e.what()));
         submit_->setEnabled(false);

@@ -119,15 +119,6 @@ const std::map<std::string, std::set<std::string>>& requiredColumns() {
     return cols;
 }
 
-std::string nowIso() {
-    const std::time_t t = std::time(nullptr);
-    std::tm tm{};
-    gmtime_r(&t, &tm);
-    char buf[32];
-    std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm);
-    return buf;
-}
-
 double nowEpoch() {
     return std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count();
 }
@@ -383,9 +374,18 @@ Project::~Project() {
 
 std::unique_ptr<Project> Project::create(const std::string& path, const json& backbone) {
     if (std::filesystem::exists(path)) throw Error(path, "already exists (choose another name or open it)");
+    return createFile(path, backbone.dump(), false);
+}
+
+std::unique_ptr<Project> Project::createFile(const std::string& path, const std::string& backbone,
+                                             bool rollbackJournal) {
     sqlite3* db = openDatabase(path, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, "cannot create");
     std::unique_ptr<Project> p(new Project(path, db, false));
-    exec(db, "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON;", path);
+    exec(db,
+         rollbackJournal
+             ? "PRAGMA journal_mode = DELETE; PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON;"
+             : "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON;",
+         path);
     {
         Transaction t(db, path);
         exec(db, "PRAGMA application_id = " + std::to_string(kProjectApplicationId) + ";", path);
@@ -393,9 +393,10 @@ std::unique_ptr<Project> Project::create(const std::string& path, const json& ba
         exec(db, kSchema, path);
         t.commit();
     }
-    p->setMeta("created", nowIso());
+    p->setMeta("created", utcNowIso());
     p->setMeta("app_version", appVersion());
-    p->setMeta("backbone", backbone.dump());
+    p->setMeta("backbone", backbone);
+    if (rollbackJournal) p->setMeta("journal", "delete");  // kept so when the file is opened (open())
     return p;
 }
 
@@ -578,7 +579,7 @@ int64_t Project::addDataset(const DatasetRecord& d) {
            path_);
     s.bind(1, d.name).bind(2, d.source).bind(3, d.path).bind(4, d.content_hash);
     s.bind(5, (d.mapping.is_null() ? json::object() : d.mapping).dump()).bind(6, json(d.labels).dump());
-    s.bind(7, nowIso());
+    s.bind(7, utcNowIso());
     s.step();
     return sqlite3_last_insert_rowid(db_);
 }
@@ -637,7 +638,7 @@ int64_t Project::addRun(const RunRecord& r) {
     else
         s.bindNull(5);
     s.bind(6, int64_t(r.seed)).bind(7, r.device).bind(8, std::string(toString(r.state)));
-    s.bind(9, r.steps_total).bind(10, nowIso()).bind(11, r.notes);
+    s.bind(9, r.steps_total).bind(10, utcNowIso()).bind(11, r.notes);
     s.step();
     return sqlite3_last_insert_rowid(db_);
 }
@@ -723,7 +724,7 @@ void Project::setRunState(int64_t id, RunState st, const std::string& message) {
                (starts ? ", started = CASE WHEN started = '' THEN ?3 ELSE started END, finished = ''" : "") +
                (ends ? ", finished = ?3" : "") + " WHERE id = ?4",
            path_);
-    s.bind(1, std::string(toString(st))).bind(2, message).bind(3, nowIso()).bind(4, id);
+    s.bind(1, std::string(toString(st))).bind(2, message).bind(3, utcNowIso()).bind(4, id);
     s.step();
     if (sqlite3_changes(db_) == 0) throw Error(path_, "no run with id " + std::to_string(id));
 }
@@ -901,7 +902,7 @@ void Project::saveCheckpoint(const CheckpointRecord& c) {
         s.bind(4, *c.metric);
     else
         s.bindNull(4);
-    s.bindBlob(5, c.tensors).bindBlob(6, c.resume).bind(7, nowIso());
+    s.bindBlob(5, c.tensors).bindBlob(6, c.resume).bind(7, utcNowIso());
     s.step();
 }
 
@@ -1008,22 +1009,8 @@ void Project::writeShard(const std::string& path, const std::vector<int64_t>& id
     json shardInfo = info;
     shardInfo["runs"] = ids;
     try {
-        {
-            // The shard's schema through its own connection (kSchema names no database), rollback journal.
-            sqlite3* db = openDatabase(path, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, "cannot create");
-            std::unique_ptr<Project> shard(new Project(path, db, false));
-            exec(db, "PRAGMA journal_mode = DELETE; PRAGMA synchronous = FULL;", path);
-            Transaction t(db, path);
-            exec(db, "PRAGMA application_id = " + std::to_string(kProjectApplicationId) + ";", path);
-            exec(db, "PRAGMA user_version = " + std::to_string(kProjectSchemaVersion) + ";", path);
-            exec(db, kSchema, path);
-            t.commit();
-            shard->setMeta("created", nowIso());
-            shard->setMeta("app_version", appVersion());
-            shard->setMeta("backbone", meta("backbone").value_or("{}"));
-            shard->setMeta("journal", "delete");
-            shard->setMeta("shard", shardInfo.dump());
-        }
+        // The shard's schema through its own connection (kSchema names no database), rollback journal.
+        createFile(path, meta("backbone").value_or("{}"), true)->setMeta("shard", shardInfo.dump());
         // The rows, copied by this connection (the shard's own write lock only; the project is only read).
         Attached a(db_, path, "shard", path);
         Transaction t(db_, path_);

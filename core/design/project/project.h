@@ -202,6 +202,9 @@ public:
 
 private:
     Project(std::string path, sqlite3* db, bool readOnly);
+    /// A new file with the schema: WAL, or a rollback journal (shards, meta "journal" = "delete").
+    static std::unique_ptr<Project> createFile(const std::string& path, const std::string& backbone,
+                                               bool rollbackJournal);
     void checkWritable() const;
     void validateSchema();
     void markInterrupted();

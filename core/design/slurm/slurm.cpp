@@ -13,6 +13,7 @@
 
 #include "util/error.h"
 #include "util/process.h"
+#include "util/system.h"
 
 namespace peft {
 
@@ -20,15 +21,6 @@ using json = nlohmann::json;
 namespace fs = std::filesystem;
 
 namespace {
-
-std::string nowUtc() {
-    const std::time_t t = std::time(nullptr);
-    std::tm tm{};
-    gmtime_r(&t, &tm);
-    char buf[32];
-    std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm);
-    return buf;
-}
 
 /// `s` as one shell word in single quotes.
 std::string shellQuote(const std::string& s) {
@@ -163,9 +155,10 @@ SlurmPlan planSlurmSubmission(const Project& project, std::vector<int64_t> runs,
     const std::string name = fs::path(plan.project).stem().string();
     s << "#!/bin/bash\n"
       << "# PEFT Workbench: " << runs.size() << " run(s) of " << plan.project << "\n"
-      << "# as one Slurm job array of " << plan.tasks.size() << " task(s), written " << nowUtc() << ".\n"
-      << "# Array task i trains the run(s) in its shard, " << plan.shards_dir << "/task-<i>.peftproj, and\n"
-      << "# writes only that file (never the project). Bring the results home with\n"
+      << "# as one Slurm job array of " << plan.tasks.size() << " task(s), written " << utcNowIso() << ".\n"
+      << "# Array task i trains the run(s) of its shard and writes only that file, never the project:\n"
+      << "#   " << plan.shards_dir << "/task-<i>.peftproj\n"
+      << "# Bring the results home with\n"
       << "#   peftwb project merge " << shellQuote(plan.project) << " --shards "
       << shellQuote(plan.shards_dir) << "\n# and follow the tasks with\n"
       << "#   peftwb slurm status --project " << shellQuote(plan.project) << "\n#\n";
@@ -201,7 +194,7 @@ SlurmPlan planSlurmSubmission(const Project& project, std::vector<int64_t> runs,
     s << "\n# exec: SIGTERM (preemption, the time limit) reaches peftwb itself, which writes a checkpoint "
          "and\n"
       << "# exits; the requeued task resumes from it.\n"
-      << "exec " << shellQuote(o.program) << " slurm task --shards " << shellQuote(plan.shards_dir)
+      << "exec " << shellQuote(o.program) << " slurm task \\\n    --shards " << shellQuote(plan.shards_dir)
       << (o.cpus_per_task > 0
               ? " --threads \"${SLURM_CPUS_PER_TASK:-" + std::to_string(o.cpus_per_task) + "}\""
               : "")
@@ -228,9 +221,10 @@ SlurmSubmission submitToSlurm(Project& project, const SlurmPlan& plan, const Slu
         if (madeDir) fs::remove(dir, e);
     };
     try {
+        const bool madeLogs = !fs::exists(dir / "logs", ec);
         fs::create_directories(dir / "logs", ec);
         if (ec) throw Error(plan.shards_dir, "cannot create the folder: " + ec.message());
-        if (madeDir || !fs::exists(dir / "logs/.keep")) written.push_back(dir / "logs");
+        if (madeLogs) written.push_back(dir / "logs");  // removed last: the list is undone in reverse
         if (access(dir.c_str(), W_OK) != 0 || access((dir / "logs").c_str(), W_OK) != 0)
             throw Error(plan.shards_dir, "is not writable: the tasks write their shards and logs there");
         for (size_t i = 0; i < plan.tasks.size(); ++i) {
@@ -238,7 +232,7 @@ SlurmSubmission submitToSlurm(Project& project, const SlurmPlan& plan, const Slu
             json info = {{"project_id", plan.project_id},
                          {"project", plan.project},
                          {"task", i},
-                         {"created", nowUtc()}};
+                         {"created", utcNowIso()}};
             project.writeShard(shard.string(), plan.tasks[i], info);
             written.push_back(shard);
         }
@@ -265,14 +259,14 @@ SlurmSubmission submitToSlurm(Project& project, const SlurmPlan& plan, const Slu
         std::map<int64_t, std::string> infos;
         for (size_t i = 0; i < plan.tasks.size(); ++i)
             for (const int64_t id : plan.tasks[i])
-                infos[id] = json{
-                    {"job", job},
-                    {"index", i},
-                    {"shard", (dir / shardName(i)).string()},
-                    {"log", plan.shards_dir + "/logs/task-" + job + "_" + std::to_string(i) + ".log"},
-                    {"script", plan.script_path},
-                    {"submitted",
-                     nowUtc()}}.dump();
+                infos[id] =
+                    json{{"job", job},
+                         {"index", i},
+                         {"shard", (dir / shardName(i)).string()},
+                         {"log", plan.shards_dir + "/logs/task-" + job + "_" + std::to_string(i) + ".log"},
+                         {"script", plan.script_path},
+                         {"submitted", utcNowIso()}}
+                        .dump();
         try {
             project.markSubmitted(infos, plan.project_id);
         } catch (const std::exception& e) {

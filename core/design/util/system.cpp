@@ -1,6 +1,8 @@
 // SPDX-License-Identifier: GPL-3.0-or-later
 #include "util/system.h"
 
+#include <ctime>
+
 #include <sched.h>
 #include <unistd.h>
 
@@ -80,6 +82,15 @@ std::string resourcesDir() {
     if (fs::is_directory(PEFT_SOURCE_RESOURCES)) return PEFT_SOURCE_RESOURCES;
 #endif
     return {};
+}
+
+std::string utcNowIso() {
+    const std::time_t t = std::time(nullptr);
+    std::tm tm{};
+    gmtime_r(&t, &tm);
+    char buf[32];
+    std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm);
+    return buf;
 }
 
 }  // namespace peft

@@ -9,6 +9,8 @@
 namespace peft {
 
 std::string appVersion();
+/// Now, UTC, as ISO 8601 text: 2026-11-29T16:58:28Z.
+std::string utcNowIso();
 /// Peak resident memory of this process so far (VmHWM), bytes; 0 where unknown.
 int64_t peakRssBytes();
 /// The machine's physical memory, bytes; 0 where unknown.
