@@ -29,6 +29,9 @@ shot compare.png --view compare
 shot lambda.png --view lambda --lambda-run 14  # MAM: a gated prefix
 shot parameters.png --view parameters
 shot presentation.png --presentation --view compare
+# Run ▸ Submit to Slurm on four more runs, queued (a seed of their own) after the others trained.
+"$bin/peftwb" project queue "$project" --preset lora,prefix,mam,pa-ffn --steps 80 --task entailment --seed 1 >/dev/null
+shot submit-to-slurm.png --slurm-dialog
 # The Studies view on a built-in study's shipped results (a copy: the shipped file stays as it is).
 if [ -f resources/studies/results/insertion-form.peftproj ]; then
     cp resources/studies/results/insertion-form.peftproj "$work/insertion-form.peftproj"

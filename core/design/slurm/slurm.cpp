@@ -159,7 +159,7 @@ SlurmPlan planSlurmSubmission(const Project& project, std::vector<int64_t> runs,
       << "# Array task i trains the run(s) of its shard and writes only that file, never the project:\n"
       << "#   " << plan.shards_dir << "/task-<i>.peftproj\n"
       << "# Bring the results home with\n"
-      << "#   peftwb project merge " << shellQuote(plan.project) << " --shards "
+      << "#   peftwb project merge " << shellQuote(plan.project) << " \\\n#       --shards "
       << shellQuote(plan.shards_dir) << "\n# and follow the tasks with\n"
       << "#   peftwb slurm status --project " << shellQuote(plan.project) << "\n#\n";
     for (size_t i = 0; i < plan.tasks.size(); ++i) {
@@ -191,9 +191,8 @@ SlurmPlan planSlurmSubmission(const Project& project, std::vector<int64_t> runs,
     if (!o.mem.empty()) s << "#SBATCH --mem=" << o.mem << "\n";
     for (const auto& e : o.extra)
         s << "#SBATCH " << e << "\n";
-    s << "\n# exec: SIGTERM (preemption, the time limit) reaches peftwb itself, which writes a checkpoint "
-         "and\n"
-      << "# exits; the requeued task resumes from it.\n"
+    s << "\n# exec: SIGTERM (preemption, the time limit) reaches peftwb itself: it writes a\n"
+      << "# checkpoint and exits, and the requeued task resumes from it.\n"
       << "exec " << shellQuote(o.program) << " slurm task \\\n    --shards " << shellQuote(plan.shards_dir)
       << (o.cpus_per_task > 0
               ? " --threads \"${SLURM_CPUS_PER_TASK:-" + std::to_string(o.cpus_per_task) + "}\""
