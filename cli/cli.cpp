@@ -316,16 +316,27 @@ const std::vector<Command>& commands() {
          {{"metric"}, {"hyp"}, {"ref", true, true}, {"json", false}},
          cmdScore},
         {"bench",
-         "training-step benchmark of every preset against the measured matmul peak",
+         "training-step and decoding benchmark of every preset against the measured matmul peak",
          "usage: peftwb bench [--json] [--threads N] [--steps N] [--batch N] [--presets a,b] [--backbones "
-         "small,d512] [--device cpu|cuda[:N]]\n\n"
-         "For each backbone (small: the default; d512: d = 512, 6 layers, 8 heads) at sequence 128 and each\n"
-         "preset: fastest step time of --steps (median in --json), tokens/s, GFLOP/s from an analytic FLOP "
-         "count, its fraction of the fp32\n"
-         "matmul peak measured in the same run on the same device (n = 1024 on CPU, 8192 on a GPU), step "
-         "time "
-         "relative to full fine-tuning, peak RSS\n"
-         "(each row runs in its own process), trainable and AdamW state bytes.\n",
+         "small,d512,gpt2-small,gpt2-medium]\n"
+         "                    [--device cpu|cuda[:N]] [--precision fp32|tf32|bf16] [--no-decode]\n\n"
+         "For each backbone (small: the default; d512: d = 512, 6 layers, 8 heads, sequence 128; gpt2-small: "
+         "d 768, 12 layers,\n"
+         "12 heads, vocabulary 50257, sequence 512; gpt2-medium: d 1024, 24 layers, 16 heads, sequence 512 — "
+         "the GPT-2 shapes are\n"
+         "benchmarked by default on a GPU only) and each preset: fastest step time of --steps (median in "
+         "--json), tokens/s,\n"
+         "GFLOP/s from an analytic FLOP count, its fraction of the matmul peak of the run's precision (fp32 "
+         "or tf32: float32\n"
+         "products, bf16: bfloat16 ones) measured in the same run on the same device (n = 1024 on CPU, 8192 "
+         "on "
+         "a GPU), step time\n"
+         "relative to full fine-tuning, peak RSS and, on a GPU, the device memory the row's process holds "
+         "(each row runs in its\n"
+         "own process), trainable and AdamW state bytes. Then greedy and beam-4 decoding of each backbone "
+         "(prompt 32, 64 new\n"
+         "tokens): tokens/s with the key/value cache and re-reading the sequence each step, and their "
+         "ratio.\n",
          {{"json", false},
           {"threads"},
           {"steps"},
@@ -333,6 +344,8 @@ const std::vector<Command>& commands() {
           {"presets"},
           {"backbones"},
           {"row"},
+          {"precision"},
+          {"no-decode", false},
           {"device"}},
          cmdBench},
         {"pretrain",
@@ -408,10 +421,14 @@ const std::vector<Command>& commands() {
          "       peftwb project queue FILE --adapter DIR [--task NAME | --dataset ID] [--steps N] [--lr X]\n"
          "                    (a run that starts from an adapter folder: PEFT LoRA / prefix tuning, or "
          "native)\n"
-         "       peftwb project run FILE [--run ID] [--threads N] [--parallel N]   (the run, or every queued "
-         "run:\n"
-         "                    in order, or N at a time in processes of their own sharing the threads)\n"
-         "       peftwb project resume FILE --run ID [--threads N] [--quiet]\n"
+         "       peftwb project run FILE [--run ID] [--threads N] [--parallel N] [--device D]\n"
+         "                    [--gpus all|0,2,…] [--runs-per-gpu K]   (the run, or every queued run: in "
+         "order,\n"
+         "                    or N at a time in processes of their own sharing the threads; runs asking for\n"
+         "                    cuda each get one of --gpus, at most K on each; --device: where this run "
+         "trains\n"
+         "                    instead of the record's device, recorded in the run)\n"
+         "       peftwb project resume FILE --run ID [--threads N] [--device D] [--quiet]\n"
          "                    (run and resume take --events: one JSON line per progress report, metric "
          "point\n"
          "                    and status on stdout, and pause / resume / cancel lines on stdin — how the\n"
@@ -434,13 +451,31 @@ const std::vector<Command>& commands() {
          "\"steps_total\",\n"
          "                  \"best_metric\", \"metric_name\", \"record\": {\"spec\", \"train\", \"data\", "
          "\"backbone\", \"init_adapter\"}}]\n",
-         withDataFileOptions(
-             {{"run"},          {"name"},           {"json", false},   {"out"},
-              {"model"},        {"config"},         {"text"},          {"threads"},
-              {"quiet", false}, {"points"},         {"preset"},        {"task"},
-              {"steps"},        {"seed"},           {"dataset"},       {"adapter"},
-              {"lr"},           {"parallel"},       {"events", false}, {"drop-checkpoints", false},
-              {"shards"},       {"no-slurm", false}}),
+         withDataFileOptions({{"run"},
+                              {"name"},
+                              {"json", false},
+                              {"out"},
+                              {"model"},
+                              {"config"},
+                              {"text"},
+                              {"threads"},
+                              {"quiet", false},
+                              {"points"},
+                              {"preset"},
+                              {"task"},
+                              {"steps"},
+                              {"seed"},
+                              {"dataset"},
+                              {"adapter"},
+                              {"lr"},
+                              {"parallel"},
+                              {"events", false},
+                              {"drop-checkpoints", false},
+                              {"shards"},
+                              {"no-slurm", false},
+                              {"device"},
+                              {"gpus"},
+                              {"runs-per-gpu"}}),
          cmdProject, true},
         {"slurm",
          "runs of a project as one Slurm job array; each task writes its own shard, merged back after",
@@ -484,7 +519,9 @@ const std::vector<Command>& commands() {
          "usage: peftwb study list [--json]\n"
          "       peftwb study show ID|FILE [--seeds N] [--task T,…] [--json]\n"
          "       peftwb study run ID|FILE --project P [--seeds N] [--task T,…] [--steps N] [--threads N]\n"
-         "                  [--parallel N] [--model DIR | --data FILE …] [--queue-only]\n"
+         "                  [--parallel N [--gpus all|0,2,…] [--runs-per-gpu K]] [--model DIR | --data FILE "
+         "…]\n"
+         "                  [--queue-only]\n"
          "       peftwb study report ID|FILE --project P [--out DIR] [--seeds N] [--task T,…] [--json]\n\n"
          "A study (built in: resources/studies/, or a JSON file of your own; docs/studies.md) is a claim\n"
          "of the paper, arms (presets or specs at budgets), tasks, seeds and comparisons. 'run' queues one "
@@ -498,9 +535,12 @@ const std::vector<Command>& commands() {
          "writes report.md, runs.csv (one row per run), table.tex and plot.svg. --parallel N trains N runs "
          "at\n"
          "a time, each in its own process with threads / N threads (two 1-thread runs on 2 cores finish a\n"
-         "study of the built-in backbone sooner than 2-thread runs one at a time; docs/benchmarks.md).\n",
+         "study of the built-in backbone sooner than 2-thread runs one at a time; docs/benchmarks.md); runs\n"
+         "on cuda are spread over the GPUs (--gpus, default all present), at most --runs-per-gpu on each.\n",
          withDataFileOptions({{"project"},
                               {"parallel"},
+                              {"gpus"},
+                              {"runs-per-gpu"},
                               {"seeds"},
                               {"task"},
                               {"steps"},

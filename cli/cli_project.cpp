@@ -9,6 +9,7 @@
 #include <fstream>
 #include <sstream>
 
+#include <torch/cuda.h>
 #include <nlohmann/json.hpp>
 
 #include "cli/cli.h"
@@ -32,6 +33,7 @@
 #include "project/project.h"
 #include "project/run_record.h"
 #include "run/executor.h"
+#include "train/device_placement.h"
 #include "util/error.h"
 #include "util/system.h"
 #include "util/torch_runtime.h"
@@ -157,14 +159,29 @@ std::string selfExe() {
     return n > 0 ? std::string(buf, static_cast<size_t>(n)) : std::string("peftwb");
 }
 
+RunPlacement placementFromArgs(const Args& a) {
+    RunPlacement p;
+    p.device = a.get("device");
+    p.gpus = a.get("gpus").value_or("all");
+    const int64_t per = a.getInt("runs-per-gpu").value_or(1);
+    if (per < 1 || per > 64) throw Error("--runs-per-gpu", "expected 1 to 64 runs on each GPU at once");
+    p.per_gpu = int(per);
+    return p;
+}
+
 int runProjectRuns(const std::string& file, const std::vector<QueuedRun>& runs, int64_t parallel,
-                   std::optional<int64_t> threads, std::ostream& out, bool events) {
+                   std::optional<int64_t> threads, std::ostream& out, bool events,
+                   const RunPlacement& placement) {
     if (parallel < 1 || parallel > 256) throw Error("--parallel", "expected 1 to 256 runs at once");
     if (events && parallel > 1) throw Error("--events", "reports one run at a time (without --parallel)");
+    if (placement.device && parallel > 1)
+        throw Error("--device",
+                    "runs side by side are placed on the GPUs of --gpus; --device is for one run");
     int rc = 0;
     if (parallel == 1) {  // in this process, one after another
         ExecuteOptions opts;
         opts.threads = threads;
+        opts.device = placement.device;
         std::optional<RunEvents> stream;
         if (events) stream.emplace(out).attach(opts);
         for (const QueuedRun& q : runs) {
@@ -178,26 +195,44 @@ int runProjectRuns(const std::string& file, const std::vector<QueuedRun>& runs, 
         return rc;
     }
     // Several at once, each in a process of its own (its own random generators and thread pools, so a
-    // run's curve does not depend on what runs beside it), with an equal share of the threads.
+    // run's curve does not depend on what runs beside it), with an equal share of the threads; runs that
+    // ask for a GPU ("cuda") each get one of the GPUs in use, at most --runs-per-gpu on each.
+    DevicePlacer placer(parseGpuList(placement.gpus, int(torch::cuda::device_count())), placement.per_gpu);
+    std::map<int64_t, std::string> asked;  // run → the device its record asks for
+    {
+        auto p = Project::open(file, Project::Mode::ReadOnly);
+        for (const QueuedRun& q : runs)
+            asked[q.run] = p->run(q.run).device;
+    }
     const int64_t total = threads.value_or(0) > 0 ? *threads : defaultThreadCount();
     const std::string each = std::to_string(std::max<int64_t>(1, total / parallel));
     const std::string exe = selfExe();
-    std::map<pid_t, int64_t> running;
-    size_t next = 0;
-    while (next < runs.size() || !running.empty()) {
-        while (next < runs.size() && int64_t(running.size()) < parallel) {
-            const QueuedRun& q = runs[next++];
-            const std::string id = std::to_string(q.run);
-            out.flush();
-            const pid_t pid = spawnChild(
-                {exe, "project", q.resume ? "resume" : "run", file, "--run", id, "--threads", each});
+    std::map<pid_t, std::pair<int64_t, std::string>> running;  // pid → (run, device)
+    std::vector<QueuedRun> waiting(runs.begin(), runs.end());
+    while (!waiting.empty() || !running.empty()) {
+        // In order, the first runs whose device has room (a CPU run need not wait behind full GPUs).
+        for (auto it = waiting.begin(); it != waiting.end() && int64_t(running.size()) < parallel;) {
+            const std::optional<std::string> device = placer.place(asked[it->run]);
+            if (!device) {
+                ++it;
+                continue;
+            }
+            const std::string id = std::to_string(it->run);
+            out << "run " << id << " on " << *device << std::endl;
+            const pid_t pid = spawnChild({exe, "project", it->resume ? "resume" : "run", file, "--run", id,
+                                          "--threads", each, "--device", *device});
             if (pid < 0) throw Error("--parallel", "cannot start " + exe);
-            running[pid] = q.run;
+            running[pid] = {it->run, *device};
+            it = waiting.erase(it);
         }
         int status = 0;
         const pid_t done = waitpid(-1, &status, 0);
         if (done < 0) break;
-        if (running.erase(done) && !(WIFEXITED(status) && WEXITSTATUS(status) == 0)) rc = 1;
+        auto r = running.find(done);
+        if (r == running.end()) continue;
+        placer.release(r->second.second);
+        running.erase(r);
+        if (!(WIFEXITED(status) && WEXITSTATUS(status) == 0)) rc = 1;
     }
     return rc;
 }
@@ -327,7 +362,7 @@ int cmdProject(const Args& a, std::ostream& out, std::ostream& err) {
                 if (r.state == RunState::Queued) ids.push_back({r.id, false});
         }
         return runProjectRuns(file, ids, a.getInt("parallel").value_or(1), a.getInt("threads"), out,
-                              a.flag("events"));
+                              a.flag("events"), placementFromArgs(a));
     }
     if (sub == "compact") {
         // Gives the space of deleted runs back; --drop-checkpoints first deletes every checkpoint (metrics
@@ -351,6 +386,7 @@ int cmdProject(const Args& a, std::ostream& out, std::ostream& err) {
         ExecuteOptions opts;
         opts.resume = true;
         opts.threads = a.getInt("threads");
+        opts.device = a.get("device");
         std::optional<RunEvents> stream;
         if (a.flag("events")) stream.emplace(out).attach(opts);
         const TrainResult tr = executeRun(file, id, opts);

@@ -95,7 +95,8 @@ int cmdStudy(const Args& a, std::ostream& out, std::ostream& err) {
             out << "  " << c.better << " > " << c.worse << (c.claim.empty() ? "" : ": " + c.claim) << "\n";
         if (!study.gates.empty()) out << "gates:\n";
         for (const auto& g : study.gates)
-            out << "  " << g.arm << " ≥ " << number(g.at_least) << (g.claim.empty() ? "" : ": " + g.claim) << "\n";
+            out << "  " << g.arm << " ≥ " << number(g.at_least) << (g.claim.empty() ? "" : ": " + g.claim)
+                << "\n";
         out << cells.size() << " runs (arms × budgets × tasks × seeds)\n";
         return 0;
     }
@@ -128,7 +129,8 @@ int cmdStudy(const Args& a, std::ostream& out, std::ostream& err) {
                         {r.run, r.state != RunState::Queued && p->checkpoint(r.run, "eval").has_value()});
         }
         out << "training " << todo.size() << " runs" << std::endl;
-        return runProjectRuns(file, todo, a.getInt("parallel").value_or(1), a.getInt("threads"), out);
+        return runProjectRuns(file, todo, a.getInt("parallel").value_or(1), a.getInt("threads"), out, false,
+                              placementFromArgs(a));
     }
     if (sub == "report") {
         auto p = Project::open(file, Project::Mode::ReadOnly);
@@ -144,8 +146,9 @@ int cmdStudy(const Args& a, std::ostream& out, std::ostream& err) {
             writeFile(fs::path(*dir) / "report.md", reportMarkdown(study, r, "plot.svg"));
             writeFile(fs::path(*dir) / "runs.csv", reportCsv(r));
             writeFile(fs::path(*dir) / "table.tex", reportLatex(study, r));
-            // plot.png: the Studies view's own plot, drawn by the workbench without a window (this binary has no
-            // Qt); a build without the GUI, or another --seeds / --task than the view's, keeps plot.svg only.
+            // plot.png: the Studies view's own plot, drawn by the workbench without a window (this binary has
+            // no Qt); a build without the GUI, or another --seeds / --task than the view's, keeps plot.svg
+            // only.
             const fs::path gui = fs::path(selfExe()).parent_path() / "peft-workbench";
             std::string png = "plot.png not written: ";
             if (!fs::exists(gui)) {
@@ -156,7 +159,8 @@ int cmdStudy(const Args& a, std::ostream& out, std::ostream& err) {
                 const int pid = spawnChild({gui.string(), file, "--study", pos[1], "--study-plot",
                                             (fs::path(*dir) / "plot.png").string()},
                                            {"QT_QPA_PLATFORM=offscreen"});
-                png = pid > 0 && waitChild(pid) == 0 ? std::string() : png + "the workbench could not draw it";
+                png =
+                    pid > 0 && waitChild(pid) == 0 ? std::string() : png + "the workbench could not draw it";
             }
             pngNote = png;
         }

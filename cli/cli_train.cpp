@@ -33,9 +33,11 @@
 #include "run/executor.h"
 #include "run/recorder.h"
 #include "train/flops.h"
+#include "train/generate.h"
 #include "train/metrics.h"
 #include "train/trainer.h"
 #include "util/error.h"
+#include "util/precision.h"
 #include "util/system.h"
 #include "util/torch_runtime.h"
 
@@ -893,6 +895,7 @@ struct BenchBackbone {
     std::string name;
     ModelConfig cfg;
     int64_t seq, batch;
+    bool gpuOnly;  // benchmarked by default only on a GPU
 };
 
 std::vector<BenchBackbone> benchBackbones(int64_t batchOverride) {
@@ -906,16 +909,37 @@ std::vector<BenchBackbone> benchBackbones(int64_t batchOverride) {
     big.d_ff = 2048;
     big.vocab_size = 2048;
     big.max_positions = 256;
-    const int64_t b = batchOverride > 0 ? batchOverride : 16;
-    return {{"small", small, 128, b}, {"d512", big, 128, b}};
+    // GPT-2's shapes (pre-LN, GELU, tied embeddings, 1024 positions, vocabulary 50257).
+    ModelConfig gpt2s = big;
+    gpt2s.name = "gpt2-small";
+    gpt2s.d_model = 768;
+    gpt2s.n_heads = 12;
+    gpt2s.n_layers = 12;
+    gpt2s.d_ff = 3072;
+    gpt2s.vocab_size = 50257;
+    gpt2s.max_positions = 1024;
+    ModelConfig gpt2m = gpt2s;
+    gpt2m.name = "gpt2-medium";
+    gpt2m.d_model = 1024;
+    gpt2m.n_heads = 16;
+    gpt2m.n_layers = 24;
+    gpt2m.d_ff = 4096;
+    auto batch = [&](int64_t b) { return batchOverride > 0 ? batchOverride : b; };
+    return {{"small", small, 128, batch(16), false},
+            {"d512", big, 128, batch(16), false},
+            {"gpt2-small", gpt2s, 512, batch(16), true},
+            {"gpt2-medium", gpt2m, 512, batch(8), true}};
 }
 
-/// The fp32 matrix-product peak of `device`: n = 1024 on CPU, 8192 on a GPU (where a smaller product cannot
-/// fill the chip). Reading one element of the result waits for the GPU to finish.
-double matmulPeakGflops(const torch::Device& device) {
+/// The matrix-product peak of `device` in the precision's arithmetic (fp32, tf32: float32 operands; bf16:
+/// bfloat16 ones): n = 1024 on CPU, 8192 on a GPU (where a smaller product cannot fill the chip). Reading
+/// one element of the result waits for the GPU to finish.
+double matmulPeakGflops(const torch::Device& device, Precision precision) {
     torch::NoGradGuard ng;
+    PrecisionScope scope(precision == Precision::TF32 ? precision : Precision::FP32, device);
     const int64_t n = device.is_cpu() ? 1024 : 8192;
-    const auto opts = torch::TensorOptions().device(device);
+    const auto opts = torch::TensorOptions().device(device).dtype(
+        precision == Precision::BF16 ? torch::kBFloat16 : torch::kFloat);
     const torch::Tensor a = torch::randn({n, n}, opts), b = torch::randn({n, n}, opts);
     torch::Tensor c;
     for (int i = 0; i < 3; ++i)
@@ -935,11 +959,14 @@ double matmulPeakGflops(const torch::Device& device) {
 
 /// One row, run in its own process so peak memory is that row's alone.
 json benchRow(const BenchBackbone& bb, const std::string& presetId, int64_t steps,
-              const torch::Device& device) {
+              const torch::Device& device, Precision precision) {
     const Preset& preset = presetById(presetId);
     const Spec spec = resolvePreset(preset, bb.cfg);
     Transformer model = makeRandomBackbone(bb.cfg, 0);
     model->applySpec(spec);
+    // Device memory before the model: the CUDA context and anything else this process holds there.
+    torch::zeros({1}, torch::TensorOptions().device(device)).sum().item<float>();
+    const int64_t memBefore = device.is_cuda() ? cudaMemoryInUse() : 0;
     model->to(device);
     model->train();
     // The step is a language-modelling step: the classification head takes no part, so it is not trained
@@ -951,13 +978,22 @@ json benchRow(const BenchBackbone& bb, const std::string& presetId, int64_t step
             p.set_requires_grad(false);
     std::vector<torch::Tensor> trainable = model->trainableParameters();
     torch::optim::AdamW opt(trainable, torch::optim::AdamWOptions(1e-4).weight_decay(0.01));
+    // As the trainer: TF32 for the whole step, bf16 autocast for the forward and loss only.
+    PrecisionScope tf32(precision == Precision::TF32 ? precision : Precision::FP32, device);
     torch::manual_seed(0);
     const auto longs = torch::TensorOptions().dtype(torch::kLong);
     const torch::Tensor ids = torch::randint(0, bb.cfg.vocab_size, {bb.batch, bb.seq}, longs).to(device);
     const torch::Tensor targets = torch::randint(0, bb.cfg.vocab_size, {bb.batch * bb.seq}, longs).to(device);
     auto step = [&] {
-        const torch::Tensor logits = model->forward(ids).lm_logits;
-        torch::nn::functional::cross_entropy(logits.reshape({-1, bb.cfg.vocab_size}), targets).backward();
+        torch::Tensor loss;
+        {
+            PrecisionScope scope(precision,
+                                 device);  // forward and loss; the backward outside, as the trainer
+            const torch::Tensor logits = model->forward(ids).lm_logits;
+            loss = torch::nn::functional::cross_entropy(
+                logits.to(torch::kFloat).reshape({-1, bb.cfg.vocab_size}), targets);
+        }
+        loss.backward();
         opt.step();
         for (auto& p : trainable)
             p.mutable_grad() = torch::Tensor();    // set_to_none on LibTorch 1.13 and 2.x
@@ -982,24 +1018,62 @@ json benchRow(const BenchBackbone& bb, const std::string& presetId, int64_t step
     const int64_t optBytes = adamwStateBytes(opt);
     const double flops = trainStepFlops(bb.cfg, spec, bb.batch, bb.seq).total();
     const int64_t trainableBytes = numel(trainable) * 4;
-    return {{"backbone", bb.name},
-            {"d", bb.cfg.d_model},
-            {"layers", bb.cfg.n_layers},
-            {"heads", bb.cfg.n_heads},
-            {"vocab", bb.cfg.vocab_size},
-            {"seq", bb.seq},
-            {"batch", bb.batch},
-            {"preset", presetId},
-            {"step_ms", best * 1e3},
-            {"step_ms_median", median * 1e3},
-            {"cpu_ms_per_step", cpuPerStep * 1e3},
-            {"threads", currentThreadCount()},
-            {"tokens_per_s", double(bb.batch * bb.seq) / best},
-            {"gflops", flops / best / 1e9},
-            {"rss_bytes", peakRssBytes()},
-            {"trainable_bytes", trainableBytes},
-            {"optimizer_bytes", optBytes},
-            {"trained_pct", countParams(spec, bb.cfg).trainedPct()}};
+    json row = {{"backbone", bb.name},
+                {"d", bb.cfg.d_model},
+                {"layers", bb.cfg.n_layers},
+                {"heads", bb.cfg.n_heads},
+                {"vocab", bb.cfg.vocab_size},
+                {"seq", bb.seq},
+                {"batch", bb.batch},
+                {"preset", presetId},
+                {"step_ms", best * 1e3},
+                {"step_ms_median", median * 1e3},
+                {"cpu_ms_per_step", cpuPerStep * 1e3},
+                {"threads", currentThreadCount()},
+                {"tokens_per_s", double(bb.batch * bb.seq) / best},
+                {"gflops", flops / best / 1e9},
+                {"rss_bytes", peakRssBytes()},
+                {"trainable_bytes", trainableBytes},
+                {"optimizer_bytes", optBytes},
+                {"trained_pct", countParams(spec, bb.cfg).trainedPct()}};
+    // The caching allocator keeps what it once reserved, so at the end this is the row's peak reservation.
+    if (device.is_cuda()) row["gpu_bytes"] = cudaMemoryInUse() - memBefore;
+    return row;
+}
+
+/// Decoding speed of a backbone (random weights, no spec but the identity): greedy and beam-4 over a
+/// 32-token prompt for 64 new tokens (no early end), with the cache and re-reading every step.
+json benchDecoding(const BenchBackbone& bb, const torch::Device& device, Precision precision) {
+    Transformer model = makeRandomBackbone(bb.cfg, 0);
+    model->applySpec(resolvePreset(presetById("full"), bb.cfg));
+    model->to(device);
+    model->eval();
+    PrecisionScope scope(precision, device);
+    std::vector<int64_t> prompt;
+    std::mt19937_64 rng(1);
+    for (int i = 0; i < 32; ++i)
+        prompt.push_back(1 + int64_t(rng() % uint64_t(bb.cfg.vocab_size - 1)));
+    json rows = json::array();
+    for (int beam : {1, 4}) {
+        GenerateOptions go;
+        go.beam_size = beam;
+        go.max_new_tokens = 64;
+        go.eos_id = -1;
+        json row = {{"backbone", bb.name}, {"beam", beam}, {"prompt", prompt.size()}, {"new_tokens", 64}};
+        std::vector<int64_t> outs[2];
+        for (bool cache : {true, false}) {
+            go.kv_cache = cache;
+            generate(model, prompt, go, 0);  // warm-up
+            const auto t0 = std::chrono::steady_clock::now();
+            outs[cache] = generate(model, prompt, go, 0);
+            const double s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+            row[cache ? "tokens_per_s_cache" : "tokens_per_s_no_cache"] = double(outs[cache].size()) / s;
+        }
+        row["speedup"] = row["tokens_per_s_cache"].get<double>() / row["tokens_per_s_no_cache"].get<double>();
+        row["same_tokens"] = outs[0] == outs[1];
+        rows.push_back(row);
+    }
+    return rows;
 }
 
 }  // namespace
@@ -1011,15 +1085,21 @@ int cmdBench(const Args& a, std::ostream& out, std::ostream& err) {
     const auto backbones = benchBackbones(a.getInt("batch").value_or(0));
     const std::string deviceName = a.get("device").value_or("cpu");
     const torch::Device device = parseDevice(deviceName);
+    const std::string precisionName = a.get("precision").value_or("fp32");
+    const Precision precision = checkPrecision(precisionName, device);
+    auto backboneNamed = [&](const std::string& name) -> const BenchBackbone& {
+        for (const auto& bb : backbones)
+            if (bb.name == name) return bb;
+        throw Error("--backbones", "unknown backbone '" + name + "' (small, d512, gpt2-small, gpt2-medium)");
+    };
     if (auto row = a.get("row")) {  // child mode: one "backbone:preset" row as JSON
         const auto colon = row->find(':');
         if (colon == std::string::npos) throw Error("--row", "expected BACKBONE:PRESET");
-        for (const auto& bb : backbones)
-            if (bb.name == row->substr(0, colon)) {
-                out << benchRow(bb, row->substr(colon + 1), steps, device).dump() << "\n";
-                return 0;
-            }
-        throw Error("--row", "unknown backbone '" + row->substr(0, colon) + "'");
+        out << benchRow(backboneNamed(row->substr(0, colon)), row->substr(colon + 1), steps, device,
+                        precision)
+                   .dump()
+            << "\n";
+        return 0;
     }
     std::vector<std::string> ids;
     if (auto list = a.get("presets")) {
@@ -1034,24 +1114,21 @@ int cmdBench(const Args& a, std::ostream& out, std::ostream& err) {
     if (auto list = a.get("backbones")) {
         std::stringstream ss(*list);
         for (std::string n; std::getline(ss, n, ',');)
-            names.push_back(n);
+            names.push_back(backboneNamed(n).name);
     } else {
         for (const auto& bb : backbones)
-            names.push_back(bb.name);
+            if (!bb.gpuOnly || device.is_cuda()) names.push_back(bb.name);
     }
 
-    const double peak = matmulPeakGflops(device);
+    const double peak = matmulPeakGflops(device, precision);
     json rows = json::array();
     const std::string exe = selfExe();
     for (const auto& name : names) {
-        if (std::none_of(backbones.begin(), backbones.end(),
-                         [&](const BenchBackbone& b) { return b.name == name; }))
-            throw Error("--backbones", "unknown backbone '" + name + "' (small, d512)");
         for (const auto& id : ids) {
             std::string cmd = "'" + exe + "' bench --row " + name + ":" + id + " --steps " +
                               std::to_string(steps) + " --threads " + std::to_string(threads);
             if (auto b = a.getInt("batch")) cmd += " --batch " + std::to_string(*b);
-            cmd += " --device " + deviceName;
+            cmd += " --device " + deviceName + " --precision " + precisionName;
             err << "bench: " << name << " " << id << "…" << std::flush;
             FILE* pipe = popen(cmd.c_str(), "r");
             if (!pipe) throw Error("bench", "cannot start " + exe);
@@ -1072,34 +1149,56 @@ int cmdBench(const Args& a, std::ostream& out, std::ostream& err) {
         for (const auto& ref : rows)
             if (ref["backbone"] == row["backbone"] && ref["preset"] == "full")
                 row["step_ratio_vs_full"] = row["step_ms"].get<double>() / ref["step_ms"].get<double>();
+    json decoding = json::array();
+    if (!a.flag("no-decode"))
+        for (const auto& name : names) {
+            err << "bench: decoding " << name << "…\n";
+            for (auto& r : benchDecoding(backboneNamed(name), device, precision))
+                decoding.push_back(r);
+        }
 
     if (a.flag("json")) {
-        out << json{{"matmul_peak_gflops", peak},
-                    {"device", deviceName},
-                    {"threads", threads},
-                    {"rows", rows}}
+        out << json{{"matmul_peak_gflops", peak}, {"device", deviceName}, {"precision", precisionName},
+                    {"threads", threads},         {"rows", rows},         {"decoding", decoding}}
                    .dump(2)
             << "\n";
         return 0;
     }
     char line[400];
-    std::snprintf(line, sizeof line, "fp32 matmul peak on %s (n = %d, %d threads): %.1f GFLOP/s\n\n",
-                  deviceName.c_str(), device.is_cpu() ? 1024 : 8192, threads, peak);
+    std::snprintf(line, sizeof line, "%s matmul peak on %s (n = %d, %d threads): %.1f GFLOP/s\n\n",
+                  precisionName.c_str(), deviceName.c_str(), device.is_cpu() ? 1024 : 8192, threads, peak);
     out << line;
-    std::snprintf(line, sizeof line, "%-7s %-18s %9s %11s %10s %8s %6s %8s %9s %12s %12s\n", "model",
+    std::snprintf(line, sizeof line, "%-11s %-18s %9s %11s %10s %8s %6s %8s %9s %9s %12s %12s\n", "model",
                   "preset", "step ms", "CPU ms/step", "tokens/s", "GFLOP/s", "peak", "vs full", "RSS MiB",
-                  "train bytes", "optim bytes");
-    out << line << std::string(120, '-') << "\n";
+                  "GPU MiB", "train bytes", "optim bytes");
+    out << line << std::string(134, '-') << "\n";
     for (const auto& r : rows) {
         std::snprintf(
-            line, sizeof line, "%-7s %-18s %9.1f %11.1f %10.0f %8.1f %5.0f%% %8.3f %9.0f %12lld %12lld\n",
+            line, sizeof line,
+            "%-11s %-18s %9.1f %11.1f %10.0f %8.1f %5.0f%% %8.3f %9.0f %9s %12lld %12lld\n",
             r["backbone"].get<std::string>().c_str(), r["preset"].get<std::string>().c_str(),
             r["step_ms"].get<double>(), r["cpu_ms_per_step"].get<double>(), r["tokens_per_s"].get<double>(),
             r["gflops"].get<double>(), 100.0 * r["peak_fraction"].get<double>(),
             r.value("step_ratio_vs_full", 0.0), double(r["rss_bytes"].get<int64_t>()) / 1048576.0,
+            r.contains("gpu_bytes")
+                ? std::to_string(std::llround(double(r["gpu_bytes"].get<int64_t>()) / 1048576.0)).c_str()
+                : "-",
             static_cast<long long>(r["trainable_bytes"].get<int64_t>()),
             static_cast<long long>(r["optimizer_bytes"].get<int64_t>()));
         out << line;
+    }
+    if (!decoding.empty()) {
+        out << "\ndecoding (prompt 32, 64 new tokens, one sequence):\n";
+        std::snprintf(line, sizeof line, "%-11s %5s %16s %18s %8s %6s\n", "model", "beam", "tokens/s cache",
+                      "tokens/s no cache", "speedup", "same");
+        out << line << std::string(70, '-') << "\n";
+        for (const auto& r : decoding) {
+            std::snprintf(line, sizeof line, "%-11s %5d %16.1f %18.1f %7.1fx %6s\n",
+                          r["backbone"].get<std::string>().c_str(), r["beam"].get<int>(),
+                          r["tokens_per_s_cache"].get<double>(), r["tokens_per_s_no_cache"].get<double>(),
+                          r["speedup"].get<double>(), r["same_tokens"].get<bool>() ? "yes" : "NO");
+            out << line;
+        }
     }
     return 0;
 }

@@ -68,11 +68,21 @@ struct QueuedRun {
     int64_t run = 0;
     bool resume = false;  // an interrupted run with a checkpoint: resume it
 };
+/// Where runs train: --device (this execution's device instead of the record's), --gpus (all, or a list
+/// such as 0,2: the GPUs runs side by side are spread over) and --runs-per-gpu.
+struct RunPlacement {
+    std::optional<std::string> device;
+    std::string gpus = "all";
+    int per_gpu = 1;
+};
+RunPlacement placementFromArgs(const Args& a);
 /// Trains runs of a project: in this process one after another (parallel 1), or `parallel` at a time, each
-/// in a child process with threads / parallel threads (`threads`: 0 or absent = one per core). Returns 0
-/// when every run finished. `events`: report each run as JSON lines on `out` and take pause / resume /
-/// cancel from stdin (the workbench's parallel queue; parallel 1 only).
+/// in a child process with threads / parallel threads (`threads`: 0 or absent = one per core) and, for runs
+/// that ask for a GPU, a device of their own (DevicePlacer). Returns 0 when every run finished. `events`:
+/// report each run as JSON lines on `out` and take pause / resume / cancel from stdin (the workbench's
+/// parallel queue; parallel 1 only).
 int runProjectRuns(const std::string& file, const std::vector<QueuedRun>& runs, int64_t parallel,
-                   std::optional<int64_t> threads, std::ostream& out, bool events = false);
+                   std::optional<int64_t> threads, std::ostream& out, bool events = false,
+                   const RunPlacement& placement = {});
 
 }  // namespace peft

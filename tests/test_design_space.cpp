@@ -13,6 +13,7 @@
 #include "peft/presets.h"
 #include "peft/spec.h"
 #include "project/project.h"
+#include "train/device_placement.h"
 #include "train/schedule.h"
 #include "util/error.h"
 
@@ -380,6 +381,46 @@ private Q_SLOTS:
                                      .arg(4 * 4 * 4 * 128)
                                      .arg(backboneParamCount(c) + 4 * 4 * 4 * 128)),
                  qPrintable(line));
+    }
+
+    // The queue's GPU placement: "cuda" runs take the least busy GPU (the first of equals), at most K on
+    // each, and wait when all are full; "cuda:N" waits for its own GPU; CPU runs and GPUs not in use go as
+    // asked; a released place is taken again.
+    void devicePlacerSpreadsRunsOverGpus() {
+        DevicePlacer one({"cuda:0", "cuda:1", "cuda:2"}, 1);
+        QCOMPARE(one.place("cuda"), std::optional<std::string>("cuda:0"));
+        QCOMPARE(one.place("cuda"), std::optional<std::string>("cuda:1"));
+        QCOMPARE(one.place("cuda:1"), std::optional<std::string>());  // its GPU is full: it waits
+        QCOMPARE(one.place("cuda"), std::optional<std::string>("cuda:2"));
+        QCOMPARE(one.place("cuda"), std::optional<std::string>());
+        QCOMPARE(one.place("cpu"), std::optional<std::string>("cpu"));
+        QCOMPARE(one.place("cpu"), std::optional<std::string>("cpu"));        // CPU runs are not placed here
+        QCOMPARE(one.place("cuda:7"), std::optional<std::string>("cuda:7"));  // not in use: as asked
+        one.release("cuda:1");
+        QCOMPARE(one.busy("cuda:1"), 0);
+        QCOMPARE(one.place("cuda:1"), std::optional<std::string>("cuda:1"));
+        one.release("cuda:0");
+        QCOMPARE(one.place("cuda"), std::optional<std::string>("cuda:0"));
+
+        DevicePlacer two({"cuda:0", "cuda:1"}, 2);  // several small runs per GPU, spread evenly
+        std::map<std::string, int> count;
+        for (int i = 0; i < 4; ++i)
+            ++count[*two.place("cuda")];
+        QCOMPARE(count, (std::map<std::string, int>{{"cuda:0", 2}, {"cuda:1", 2}}));
+        QVERIFY(!two.place("cuda"));
+
+        DevicePlacer none;  // no GPU: a cuda run goes as asked, for the trainer to refuse with the reason
+        QCOMPARE(none.place("cuda"), std::optional<std::string>("cuda"));
+
+        QCOMPARE(parseGpuList("all", 2), (std::vector<std::string>{"cuda:0", "cuda:1"}));
+        QCOMPARE(parseGpuList("", 0), std::vector<std::string>{});
+        QCOMPARE(parseGpuList("1,cuda:0,1", 2), (std::vector<std::string>{"cuda:1", "cuda:0"}));
+        QCOMPARE(errorOf([] { parseGpuList("3", 1); }),
+                 std::string("--gpus: cuda:3 is not present: this machine has cuda:0 only"));
+        QCOMPARE(errorOf([] { parseGpuList("0", 0); }),
+                 std::string("--gpus: cuda:0 is not present: this machine has no CUDA device"));
+        QVERIFY(errorOf([] { parseGpuList("gpu0", 4); }).find("'gpu0' is not a GPU") != std::string::npos);
+        QVERIFY(errorOf([] { parseGpuList("99999999999", 4); }).find("is not a GPU") != std::string::npos);
     }
 };
 

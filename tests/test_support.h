@@ -60,7 +60,9 @@ inline peft::TrainConfig withFieldChanged(peft::TrainConfig tc, const peft::Trai
             if constexpr (std::is_same_v<T, bool>)
                 tc.*m = !(tc.*m);
             else if constexpr (std::is_same_v<T, std::string>)
-                tc.*m = "cuda:1";
+                tc.*m = std::string(f.key) == "precision"   ? "bf16"
+                        : std::string(f.key) == "attention" ? "explicit"
+                                                            : "cuda:1";
             else if constexpr (std::is_same_v<T, peft::Schedule>)
                 tc.*m = tc.*m == peft::Schedule::Cosine ? peft::Schedule::Constant : peft::Schedule::Cosine;
             else if constexpr (std::is_same_v<T, double>)

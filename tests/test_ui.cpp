@@ -145,6 +145,34 @@ private Q_SLOTS:
                  qPrintable(w.trainingView()->runStatus(1)));
     }
 
+    // On a GPU machine (the device check): a run set to cuda in the settings panel, bf16, queued and started
+    // from the GUI, trains there and finishes, its record saying where and in what precision.
+    void runFromGuiOnCuda() {
+        if (!peft::ui::cudaUnavailableReason().isEmpty())
+            QSKIP(qPrintable(QStringLiteral("no GPU: ") + peft::ui::cudaUnavailableReason()));
+        const QString path = projectWithRun(dir_, QStringLiteral("cuda.peftproj"), "lora", 30);
+        peft::ui::MainWindow w(path);
+        peft::ui::TrainSettingsPanel* panel = w.trainSettings();
+        panel->setFieldText(QStringLiteral("device"), QStringLiteral("cuda:0"));
+        panel->setFieldText(QStringLiteral("precision"), QStringLiteral("bf16"));
+        panel->setFieldText(QStringLiteral("steps"), QStringLiteral("30"));
+        QVERIFY2(panel->validationError().isEmpty(), qPrintable(panel->validationError()));
+        const qint64 id = w.queueSelectedPreset();
+        QVERIFY(id > 0);
+        {
+            auto p = peft::Project::open(path.toStdString());
+            p->setRunState(1, peft::RunState::Cancelled, "not this one");
+        }
+        QSignalSpy drained(&w, &peft::ui::MainWindow::queueDrained);
+        w.runQueue();
+        QVERIFY(drained.wait(180000));
+        auto p = peft::Project::open(path.toStdString(), peft::Project::Mode::ReadOnly);
+        const peft::RunRecord r = p->run(id);
+        QVERIFY2(r.state == peft::RunState::Finished, r.message.c_str());
+        QCOMPARE(r.device, std::string("cuda:0"));
+        QCOMPARE(r.train_config["precision"].get<std::string>(), std::string("bf16"));
+    }
+
     // File ▸ Import Dataset: GLUE SST-2's dev file previewed, mapped and counted off the GUI thread, recorded
     // in a project on a Hugging Face BERT backbone, then a LoRA run trains on it from Run ▸ Queue This Spec.
     void importedSst2TrainsEndToEnd() {
@@ -1143,6 +1171,52 @@ private Q_SLOTS:
             QCOMPARE(QString::fromUtf8(peft::toString(p->run(run).state)), QStringLiteral("finished"));
             QCOMPARE(curve(run), curve(1));
         }
+    }
+
+    // Several GPUs: runs side by side that ask for "cuda" each take the least busy GPU, one per GPU here;
+    // a third waits for a place while a CPU run goes ahead of it, and the device each trained on is in its
+    // record. This machine has no GPU, so the queue is given two and the runs stop at the trainer's device
+    // check, saying which device they were placed on (on a GPU machine the device check covers this).
+    void runQueueSpreadsGpuRunsOverTheGpus() {
+        if (peft::ui::peftwbPath().isEmpty()) QSKIP("no peftwb beside the test binary");
+        if (peft::ui::cudaUnavailableReason().isEmpty()) QSKIP("a GPU is present: scripts/device-check.sh");
+        const QString path = projectWithRun(dir_, QStringLiteral("gpus.peftproj"), "lora", 20);
+        {
+            auto p = peft::Project::open(path.toStdString());
+            p->setRunDevice(1, "cuda");
+            const peft::RunRecord first = p->run(1);
+            p->addRun(first);  // 2: cuda
+            p->addRun(first);  // 3: cuda
+            peft::RunRecord cpu = first;
+            cpu.device = "cpu";
+            cpu.train_config["device"] = "cpu";
+            p->addRun(cpu);  // 4: cpu
+        }
+        peft::ui::RunQueue q;
+        q.setProject(path);
+        q.setParallel(3);
+        q.setGpus({QStringLiteral("cuda:0"), QStringLiteral("cuda:1")}, 1);
+        QStringList started;
+        connect(&q, &peft::ui::RunQueue::runStarting, &q,
+                [&](qint64 run, bool) { started << QStringLiteral("%1@%2").arg(run).arg(q.deviceOf(run)); });
+        QSignalSpy drained(&q, &peft::ui::RunQueue::drained);
+        q.start();
+        QVERIFY(drained.wait(240000));
+        QCOMPARE(started.mid(0, 3), (QStringList{QStringLiteral("1@cuda:0"), QStringLiteral("2@cuda:1"),
+                                                 QStringLiteral("4@cpu")}));
+        QCOMPARE(started.size(), 4);
+        QVERIFY2(started[3] == QStringLiteral("3@cuda:0") || started[3] == QStringLiteral("3@cuda:1"),
+                 qPrintable(started.join(QLatin1Char(' '))));
+        auto p = peft::Project::open(path.toStdString(), peft::Project::Mode::ReadOnly);
+        for (qint64 run : {1, 2, 3}) {
+            const peft::RunRecord r = p->run(run);
+            QCOMPARE(r.state, peft::RunState::Failed);
+            QVERIFY2(QString::fromStdString(r.message).contains(QString::fromStdString(r.device)) &&
+                         r.device.rfind("cuda:", 0) == 0 && r.train_config["device"] == r.device,
+                     r.message.c_str());
+        }
+        QCOMPARE(p->run(4).state, peft::RunState::Finished);
+        QCOMPARE(p->run(4).device, std::string("cpu"));
     }
 
     // Stop pressed right after a run is handed to the worker (before or after it starts loading) cancels

@@ -367,7 +367,7 @@ void CompareView::drawScatter() {
         hasFull = hasFull || r.preset == "full";
         if (!r.summary || r.summary->backbone_params <= 0 || r.summary->trained_params <= 0) continue;
         nlohmann::json settings = r.train_config.is_object() ? r.train_config : nlohmann::json::object();
-        for (const char* k : {"seed", "threads", "device"})
+        for (const char* k : {"seed", "threads", "device", "attention"})  // same math wherever it ran
             settings.erase(k);
         const std::string key = r.preset + "\n" + r.spec.dump() + "\n" + settings.dump() + "\n" +
                                 std::to_string(r.summary->trained_params);

@@ -79,6 +79,18 @@ int chosenRunsAtOnce() {
                       std::max(1, QThread::idealThreadCount()));
 }
 
+int chosenRunsPerGpu() {
+    return std::clamp(QSettings().value(QStringLiteral("queue/perGpu"), 1).toInt(), 1, 64);
+}
+
+/// The CUDA devices present ("cuda:0", …): runs side by side on cuda are spread over them.
+QStringList gpusPresent() {
+    QStringList gpus;
+    for (const auto& d : engineDevices())
+        if (d.first.startsWith(QLatin1String("cuda:"))) gpus << d.first;
+    return gpus;
+}
+
 QString qs(const std::string& s) {
     return QString::fromStdString(s);
 }
@@ -135,6 +147,7 @@ MainWindow::MainWindow(const QString& project, QWidget* parent)
     // Training: the queue owns the worker thread; the window only shows what it reports.
     queue_ = new RunQueue(this);
     queue_->setParallel(chosenRunsAtOnce());
+    queue_->setGpus(gpusPresent(), chosenRunsPerGpu());
     connect(queue_, &RunQueue::runStarting, this, [this](qint64 run, bool resume) {
         const RunRecord r = project_->run(run);
         const int side = int(queue_->runningRuns().size());
@@ -899,6 +912,29 @@ void MainWindow::buildActions() {
         connect(a, &QAction::triggered, this, [this, n] {
             QSettings().setValue(QStringLiteral("queue/parallel"), n);
             queue_->setParallel(n);  // from the next start of the queue
+        });
+    }
+    // Runs side by side that ask for "cuda" are spread over the GPUs present, at most K on each.
+    atOnce->addSeparator();
+    const QStringList gpus = gpusPresent();
+    QAction* gpuInfo =
+        atOnce->addAction(gpus.isEmpty() ? tr("GPUs: none (%1)").arg(cudaUnavailableReason())
+                                         : tr("GPUs: %1").arg(gpus.join(QStringLiteral(", "))));
+    gpuInfo->setEnabled(false);
+    auto* perGpuGroup = new QActionGroup(this);
+    const int perGpuChosen = chosenRunsPerGpu();
+    for (int k : {1, 2, 4}) {
+        QAction* a = atOnce->addAction(k == 1 ? tr("1 run per GPU") : tr("%1 runs per GPU").arg(k));
+        a->setCheckable(true);
+        a->setChecked(k == perGpuChosen);
+        a->setEnabled(!gpus.isEmpty());
+        a->setToolTip(tr("Runs side by side that train on cuda each take the least busy GPU, at most %1 on "
+                         "each; the others wait for a place (several small runs fill a large GPU better)")
+                          .arg(k));
+        perGpuGroup->addAction(a);
+        connect(a, &QAction::triggered, this, [this, k, gpus] {
+            QSettings().setValue(QStringLiteral("queue/perGpu"), k);
+            queue_->setGpus(gpus, k);
         });
     }
     run->addSeparator();

@@ -42,9 +42,10 @@ RunProcess::RunProcess(const QString& exe, QObject* parent) : QObject(parent), e
         QString message = lastMessage_;
         if (!ok && message.isEmpty()) {
             const QStringList lines = errors_.trimmed().split(QLatin1Char('\n'));
-            message = how == QProcess::CrashExit ? tr("the training process ended abnormally (%1)")
-                                                       .arg(process_.errorString())
-                                                 : lines.isEmpty() ? tr("exit code %1").arg(code) : lines.last();
+            message = how == QProcess::CrashExit
+                          ? tr("the training process ended abnormally (%1)").arg(process_.errorString())
+                      : lines.isEmpty() ? tr("exit code %1").arg(code)
+                                        : lines.last();
         }
         Q_EMIT finished(run_, ok, message);
     });
@@ -64,16 +65,23 @@ RunProcess::~RunProcess() {
     }
 }
 
-void RunProcess::start(const QString& project, qint64 run, bool resume, int threads) {
+void RunProcess::start(const QString& project, qint64 run, bool resume, int threads, const QString& device) {
     run_ = run;
     lastStatus_.clear();
     lastMessage_.clear();
     errors_.clear();
     pending_.clear();
     early_.clear();
-    process_.start(exe_, {QStringLiteral("project"), resume ? QStringLiteral("resume") : QStringLiteral("run"),
-                          project, QStringLiteral("--run"), QString::number(run), QStringLiteral("--threads"),
-                          QString::number(std::max(1, threads)), QStringLiteral("--events")});
+    QStringList args{QStringLiteral("project"),
+                     resume ? QStringLiteral("resume") : QStringLiteral("run"),
+                     project,
+                     QStringLiteral("--run"),
+                     QString::number(run),
+                     QStringLiteral("--threads"),
+                     QString::number(std::max(1, threads)),
+                     QStringLiteral("--events")};
+    if (!device.isEmpty()) args << QStringLiteral("--device") << device;
+    process_.start(exe_, args);
 }
 
 void RunProcess::command(const char* line) {

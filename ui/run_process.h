@@ -24,7 +24,8 @@ public:
     /// Cancels the run (resumable) and waits for the child, then kills what is left.
     ~RunProcess() override;
 
-    void start(const QString& project, qint64 run, bool resume, int threads);
+    /// `device`: where the run trains instead of its record's device (a queue's GPU placement); "" keeps it.
+    void start(const QString& project, qint64 run, bool resume, int threads, const QString& device = {});
     void pause();
     void resume();
     void cancel();

@@ -9,15 +9,30 @@ namespace peft::ui {
 
 namespace {
 
+struct NextRun {
+    qint64 run = 0;
+    bool resume = false;  // from its checkpoint
+    QString device;       // where it trains ("" = as its record says)
+};
+
 /// The next run to train: the first queued or interrupted one not tried yet in this pass (and whether it
-/// resumes from a checkpoint). A run that failed without its record changing (a resume whose state cannot
-/// be read leaves the run as it was) is not tried twice.
-std::pair<qint64, bool> nextRun(const QString& path, const QSet<qint64>& tried) {
+/// resumes from a checkpoint) that `placer` has a device for. A run that failed without its record changing
+/// (a resume whose state cannot be read leaves the run as it was) is not tried twice.
+NextRun nextRun(const QString& path, const QSet<qint64>& tried, DevicePlacer* placer) {
     auto p = Project::open(path.toStdString(), Project::Mode::ReadOnly);
-    for (const auto& r : p->runs())
-        if ((r.state == RunState::Queued || r.state == RunState::Interrupted) && !tried.contains(r.id))
-            return {r.id, r.state == RunState::Interrupted && p->checkpoint(r.id, "eval").has_value()};
-    return {0, false};
+    NextRun next;
+    for (const auto& r : p->runs()) {
+        if ((r.state != RunState::Queued && r.state != RunState::Interrupted) || tried.contains(r.id))
+            continue;
+        std::optional<std::string> device = r.device;
+        if (placer) device = placer->place(r.device);
+        if (!device) continue;  // the GPUs it may use are full: it waits, a later run may go ahead
+        next.run = r.id;
+        next.resume = r.state == RunState::Interrupted && p->checkpoint(r.id, "eval").has_value();
+        next.device = placer ? QString::fromStdString(*device) : QString();
+        return next;
+    }
+    return next;
 }
 
 int pendingRuns(const QString& path) {
@@ -62,7 +77,13 @@ QList<qint64> RunQueue::runningRuns() const {
     return runs;
 }
 
+void RunQueue::setGpus(const QStringList& gpus, int perGpu) {
+    gpus_ = gpus;
+    perGpu_ = std::max(1, perGpu);
+}
+
 void RunQueue::runEnded(qint64 run, bool ok, const QString& message) {
+    if (placed_.contains(run)) placer_.release(placed_.take(run).toStdString());
     if (processes_) {
         for (int i = 0; i < running_.size(); ++i)
             if (running_[i]->run() == run) {
@@ -89,6 +110,16 @@ void RunQueue::runEnded(qint64 run, bool ok, const QString& message) {
 void RunQueue::start() {
     if (current_ || project_.isEmpty()) return;
     processes_ = parallel_ > 1 && !peftwbPath().isEmpty();
+    std::vector<std::string> gpus;
+    if (gpus_) {
+        for (const QString& g : *gpus_)
+            gpus.push_back(g.toStdString());
+    } else {
+        for (const auto& d : engineDevices())
+            if (d.first.startsWith(QLatin1String("cuda:"))) gpus.push_back(d.first.toStdString());
+    }
+    placer_ = DevicePlacer(gpus, perGpu_);
+    placed_.clear();
     active_ = true;
     position_ = 0;
     tried_.clear();
@@ -122,15 +153,15 @@ void RunQueue::startRun(qint64 run) {
 void RunQueue::startNext() {
     // One run on the worker thread; with processes, as many as there are free places.
     do {
-        std::pair<qint64, bool> next{0, false};
+        NextRun next;
         try {
-            next = nextRun(project_, tried_);
+            next = nextRun(project_, tried_, processes_ ? &placer_ : nullptr);
         } catch (const std::exception& e) {
             active_ = false;
             Q_EMIT runFinished(0, false, QString::fromUtf8(e.what()));
         }
-        if (!next.first) {
-            if (!running_.isEmpty()) return;  // the others are still training
+        if (!next.run) {
+            if (!running_.isEmpty()) return;  // the others are still training (or hold the GPUs it waits for)
             active_ = false;
             processes_ = false;
             Q_EMIT stateChanged();
@@ -138,20 +169,21 @@ void RunQueue::startNext() {
             return;
         }
         ++position_;
-        tried_.insert(next.first);
-        launch(next.first, next.second);
+        tried_.insert(next.run);
+        launch(next.run, next.resume, next.device);
     } while (processes_ && active_ && running_.size() < parallel_);
 }
 
-void RunQueue::launch(qint64 run, bool resume) {
+void RunQueue::launch(qint64 run, bool resume, const QString& device) {
     if (processes_) {
+        if (!device.isEmpty()) placed_.insert(run, device);
         auto* p = new RunProcess(peftwbPath());
         connect(p, &RunProcess::progress, this, &RunQueue::progress);
         connect(p, &RunProcess::metrics, this, &RunQueue::metrics);
         connect(p, &RunProcess::statusChanged, this, &RunQueue::statusChanged);
         connect(p, &RunProcess::finished, this, &RunQueue::runEnded, Qt::QueuedConnection);
         running_ << p;
-        p->start(project_, run, resume, std::max(1, QThread::idealThreadCount() / parallel_));
+        p->start(project_, run, resume, std::max(1, QThread::idealThreadCount() / parallel_), device);
         if (paused_) p->pause();  // a pause holds for the runs the queue starts while it lasts
         current_ = running_.front()->run();
         Q_EMIT runStarting(run, resume);

@@ -6,14 +6,19 @@
 // With more than one run at once, the queue trains each in a child process (RunProcess: its own random
 // generators and thread pools, an equal share of the cores), so that a run's curve does not depend on what
 // trains beside it; a single run (startRun) always trains on the worker thread.
+#include <QHash>
 #include <QObject>
+#include <QStringList>
+
 #include <QSet>
 #include <QString>
 #include <QThread>
 #include <QVector>
+#include <optional>
 
 #include "run_process.h"
 #include "run_worker.h"
+#include "train/device_placement.h"
 
 namespace peft::ui {
 
@@ -25,11 +30,17 @@ public:
     /// Cancels the runs in progress (they stay in the project, resumable) and joins the training thread.
     ~RunQueue() override;
 
-    /// How many runs the queue trains at once (1 … 64; takes effect at the next start). Above 1 each trains in
-    /// a peftwb process of its own with max(1, cores / runs) threads; without a peftwb binary beside this
+    /// How many runs the queue trains at once (1 … 64; takes effect at the next start). Above 1 each trains
+    /// in a peftwb process of its own with max(1, cores / runs) threads; without a peftwb binary beside this
     /// one, the queue trains one run at a time.
     void setParallel(int runs) { parallel_ = std::clamp(runs, 1, 64); }
     int parallel() const { return parallel_; }
+    /// The GPUs runs side by side are spread over ("cuda:0", …; at the next start): a run whose record asks
+    /// for "cuda" trains on the least busy of them, at most `perGpu` on each, and waits while all are full
+    /// (CPU runs go ahead of it). By default every CUDA device present.
+    void setGpus(const QStringList& gpus, int perGpu);
+    /// The device each run in progress trains on.
+    QString deviceOf(qint64 run) const { return placed_.value(run); }
 
     /// The project file the queue trains (its own connections; the window keeps its own).
     void setProject(const QString& path) { project_ = path; }
@@ -71,7 +82,7 @@ Q_SIGNALS:
 
 private:
     void startNext();
-    void launch(qint64 run, bool resume);
+    void launch(qint64 run, bool resume, const QString& device = {});
     void runEnded(qint64 run, bool ok, const QString& message);
 
     QString project_;
@@ -82,8 +93,12 @@ private:
     int position_ = 0, total_ = 0;
     QSet<qint64> tried_;  // runs started in this pass of the queue
     int parallel_ = 1;
-    bool processes_ = false;         // this pass trains in child processes
-    QList<RunProcess*> running_;     // their runs in progress, oldest first
+    bool processes_ = false;           // this pass trains in child processes
+    QList<RunProcess*> running_;       // their runs in progress, oldest first
+    std::optional<QStringList> gpus_;  // set by setGpus; else every CUDA device present
+    int perGpu_ = 1;
+    DevicePlacer placer_;
+    QHash<qint64, QString> placed_;  // run → the device it trains on (runs side by side)
 };
 
 }  // namespace peft::ui

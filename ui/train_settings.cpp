@@ -129,7 +129,8 @@ QWidget* TrainSettingsPanel::editorFor(const TrainConfigField& f) {
             Q_EMIT changed(key);
         });
         w = c;
-    } else if (std::holds_alternative<Schedule TrainConfig::*>(f.member) || key == QLatin1String("device")) {
+    } else if (std::holds_alternative<Schedule TrainConfig::*>(f.member) || key == QLatin1String("device") ||
+               key == QLatin1String("precision") || key == QLatin1String("attention")) {
         auto* c = new QComboBox(this);
         // As wide as the dock allows, not as the longest entry (the reason a GPU is unavailable is long).
         c->setSizeAdjustPolicy(QComboBox::AdjustToMinimumContentsLengthWithIcon);
@@ -144,6 +145,17 @@ QWidget* TrainSettingsPanel::editorFor(const TrainConfigField& f) {
                 auto* model = qobject_cast<QStandardItemModel*>(c->model());
                 if (model) model->item(c->count() - 1)->setEnabled(false);
             }
+        } else if (key == QLatin1String("precision") || key == QLatin1String("attention")) {
+            auto addAll = [c](const auto& table) {
+                for (const auto& e : table) {
+                    c->addItem(QString::fromLatin1(e.name), QString::fromLatin1(e.name));
+                    c->setItemData(c->count() - 1, QString::fromUtf8(e.help), Qt::ToolTipRole);
+                }
+            };
+            if (key == QLatin1String("precision"))
+                addAll(kPrecisions);
+            else
+                addAll(kAttentionPaths);
         } else {
             for (const auto& e : kScheduleNames)
                 c->addItem(QString::fromLatin1(e.name), QString::fromLatin1(e.name));

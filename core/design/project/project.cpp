@@ -744,6 +744,15 @@ void Project::setNotes(int64_t id, const std::string& notes) {
     if (sqlite3_changes(db_) == 0) throw Error(path_, "no run with id " + std::to_string(id));
 }
 
+void Project::setRunDevice(int64_t id, const std::string& device) {
+    checkWritable();
+    json tc = run(id).train_config;
+    tc["device"] = device;
+    Stmt s(db_, "UPDATE runs SET device = ?, train_config = ? WHERE id = ?", path_);
+    s.bind(1, device).bind(2, tc.dump()).bind(3, id);
+    s.step();
+}
+
 void Project::renameRun(int64_t id, const std::string& name) {
     checkWritable();
     if (name.empty()) throw Error(path_, "a run's name cannot be empty");

@@ -140,6 +140,9 @@ public:
     void setRunState(int64_t id, RunState s, const std::string& message = {});
     void setStepsDone(int64_t id, int64_t steps);
     void setNotes(int64_t id, const std::string& notes);
+    /// Where the run trains: a queue's placement (cuda → cuda:1) in its record, device column and training
+    /// settings alike.
+    void setRunDevice(int64_t id, const std::string& device);
     void renameRun(int64_t id, const std::string& name);
     /// Queues a run again from step 0: its metrics, checkpoints and summary are deleted (one transaction).
     /// Refused while it trains.

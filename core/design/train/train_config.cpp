@@ -43,6 +43,13 @@ constexpr TrainConfigField kFields[] = {
     {"max_length", "max-length", "tokens per example (longer ones are truncated)", "data", &TC::max_length},
     {"seed", "seed", "seed of initialisation, batches and dropout", "hardware", &TC::seed},
     {"device", "device", "cpu, cuda or cuda:N", "hardware", &TC::device},
+    {"precision", "precision",
+     "fp32 (default), tf32 (CUDA: TensorFloat-32 matrix products) or bf16 (bfloat16 autocast, float32 "
+     "master weights)",
+     "hardware", &TC::precision},
+    {"attention", "attention",
+     "auto (fused where LibTorch 2.x has it), fused or explicit (the reference path)", "hardware",
+     &TC::attention},
     {"threads", "threads",
      "CPU threads (LibTorch's and the BLAS library's); 0 = auto: 1 below d_model 256, else one per core",
      "hardware", &TC::threads},
@@ -124,6 +131,8 @@ void setTrainConfigField(TrainConfig& tc, const TrainConfigField& f, const json&
                    },
                    [&](std::string TC::*m) {
                        if (!v.is_string()) throw Error(where, "expected a string, got " + v.dump());
+                       if (m == &TC::precision) checkPrecisionName(v.get<std::string>(), where);
+                       if (m == &TC::attention) checkAttentionPathName(v.get<std::string>(), where);
                        tc.*m = v.get<std::string>();
                    },
                    [&](Schedule TC::*m) {
@@ -156,6 +165,29 @@ void setTrainConfigField(TrainConfig& tc, const TrainConfigField& f, const std::
         if (!v.is_number()) throw Error(where, "expected a number, got '" + text + "'");
     }
     setTrainConfigField(tc, f, v, where);
+}
+
+namespace {
+
+template <size_t N>
+void checkName(const ChoiceName (&table)[N], const std::string& name, const std::string& where,
+               const char* what) {
+    std::string names;
+    for (const auto& p : table) {
+        if (name == p.name) return;
+        names += std::string(names.empty() ? "" : ", ") + p.name;
+    }
+    throw Error(where, std::string("unknown ") + what + " '" + name + "' (expected " + names + ")");
+}
+
+}  // namespace
+
+void checkPrecisionName(const std::string& name, const std::string& where) {
+    checkName(kPrecisions, name, where, "precision");
+}
+
+void checkAttentionPathName(const std::string& name, const std::string& where) {
+    checkName(kAttentionPaths, name, where, "attention path");
 }
 
 json trainConfigToJson(const TrainConfig& tc) {

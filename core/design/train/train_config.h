@@ -30,8 +30,10 @@ struct TrainConfig {
     int64_t max_eval_examples = 0;  // 0 = the whole dev split
     int64_t max_length = 128;       // tokens per example (truncated)
     uint64_t seed = 0;
-    std::string device = "cpu";  // cpu, cuda, cuda:N
-    int threads = 0;             // intra-op threads; 0 = the machine's core count
+    std::string device = "cpu";      // cpu, cuda, cuda:N
+    std::string precision = "fp32";  // fp32, tf32 or bf16 (kPrecisions)
+    std::string attention = "auto";  // auto, fused or explicit (kAttentionPaths)
+    int threads = 0;                 // intra-op threads; 0 = the machine's core count
     // Generation (evaluation decodes the dev set and scores it)
     int beam_size = 1;
     double length_penalty = 1.0;
@@ -42,6 +44,38 @@ struct TrainConfig {
     int64_t eos_id = -1;  // < 0: the backbone tokenizer's (filled in by prepareRun)
     int64_t pad_id = -1;  // < 0: the backbone tokenizer's, else the model config's pad_id
 };
+
+/// One choice of a string setting (precision, attention path): its name and what it means.
+struct ChoiceName {
+    const char* name;
+    const char* help;
+};
+/// The arithmetic a run trains in: its one table.
+inline constexpr ChoiceName kPrecisions[] = {
+    {"fp32", "float32 everywhere: the reference, and the default"},
+    {"tf32",
+     "CUDA only: float32 values and weights, matrix products on TensorFloat-32 tensor cores (inputs "
+     "rounded to a 10-bit mantissa, float32 accumulation)"},
+    {"bf16",
+     "bfloat16 autocast for the forward and backward (matrix products in bfloat16, reductions and the "
+     "loss in float32); float32 master weights, gradients and AdamW state. No loss scaling: bfloat16 "
+     "has float32's exponent range, so gradients do not underflow as in float16"},
+};
+/// How attention is computed: its one table.
+inline constexpr ChoiceName kAttentionPaths[] = {
+    {"auto", "fused where this LibTorch has it (2.x), else explicit"},
+    {"fused",
+     "LibTorch's fused scaled-dot-product attention (2.x only); a gated prefix is attended in the "
+     "same call, over [P_k; C W_k], which is exactly (1 − λ)·Attn(C) + λ·Attn(P)"},
+    {"explicit",
+     "the attention logits and softmax as tensors: the reference path, and the one λ(x) is read "
+     "from"},
+};
+/// Throws peft::Error(where, …) naming the choices unless `name` is one of kAttentionPaths.
+void checkAttentionPathName(const std::string& name, const std::string& where = "attention");
+
+/// Throws peft::Error(where, …) naming the choices unless `name` is one of kPrecisions.
+void checkPrecisionName(const std::string& name, const std::string& where = "precision");
 
 /// One field of TrainConfig: its JSON key, the `peftwb train` option that sets it, what it means, and the
 /// member. The table is the only place that names the fields: the JSON form, the CLI options, equality and

@@ -1,12 +1,21 @@
 // SPDX-License-Identifier: GPL-3.0-or-later
 #include "model/transformer.h"
 
+#include <torch/version.h>
+
 #include <cmath>
 #include <limits>
 #include <set>
 
 #include "peft/accounting.h"
+#include "train/train_config.h"
 #include "util/error.h"
+
+// LibTorch 2.x has fused scaled-dot-product attention (flash / memory-efficient kernels on GPUs, a fused
+// kernel on CPUs); Debian's 1.13 does not.
+#if TORCH_VERSION_MAJOR >= 2
+#define PEFT_HAVE_SDPA 1
+#endif
 
 namespace peft {
 
@@ -68,6 +77,12 @@ public:
 /// Per-head attention products [B, H, M, K] × [B, H, K, P].
 torch::Tensor attnMatmul(const torch::Tensor& a, const torch::Tensor& b, bool headsInner = false) {
     if (!a.device().is_cpu()) return torch::matmul(a, b);
+    // Under autocast one operand may already be in the lower precision (bfloat16) and the other in float32
+    // (e.g. float32 softmax weights × bfloat16 values): both go to the lower one, as autocast's matmul does.
+    if (a.scalar_type() != b.scalar_type()) {
+        const auto t = a.scalar_type() == torch::kFloat ? b.scalar_type() : a.scalar_type();
+        return HeadMatmulFunction::apply(a.to(t), b.to(t), headsInner);
+    }
     return HeadMatmulFunction::apply(a, b, headsInner);
 }
 
@@ -83,7 +98,10 @@ int64_t numel(const std::vector<torch::Tensor>& ts) {
 // ----- Attention -------------------------------------------------------------------------------------
 
 AttentionImpl::AttentionImpl(const ModelConfig& cfg)
-    : heads_(cfg.n_heads), headDim_(cfg.headDim()), attnDropout_(cfg.attn_dropout) {
+    : fused(fusedAttentionAvailable()),
+      heads_(cfg.n_heads),
+      headDim_(cfg.headDim()),
+      attnDropout_(cfg.attn_dropout) {
     const int64_t d = cfg.d_model;
     q = register_module("q", DeltaLinear(d, d));
     k = register_module("k", DeltaLinear(d, d));
@@ -91,9 +109,56 @@ AttentionImpl::AttentionImpl(const ModelConfig& cfg)
     o = register_module("o", DeltaLinear(d, d));
 }
 
+#ifdef PEFT_HAVE_SDPA
+torch::Tensor AttentionImpl::fusedAttention(const torch::Tensor& x, const torch::Tensor& bias,
+                                            const torch::Tensor& pk, const torch::Tensor& pv,
+                                            const torch::Tensor& kh, const torch::Tensor& vh) {
+    const int64_t B = x.size(0), T = x.size(1), H = heads_, dh = headDim_;
+    // Unscaled queries: the fused call divides by √d_h itself.
+    const torch::Tensor qh = q->forward(x).view({B, T, H, dh}).transpose(1, 2);  // [B, H, T, d_h]
+    const double p = is_training() ? attnDropout_ : 0.0;
+    const bool hasHead = !head.is_empty() && pk.defined();
+    torch::Tensor out;
+    if (hasHead) {
+        const int64_t l = pk.size(0);
+        const torch::Tensor pkh = pk.view({l, H, dh}).transpose(0, 1).unsqueeze(0).expand({B, H, l, dh});
+        const torch::Tensor pvh = pv.view({l, H, dh}).transpose(0, 1).unsqueeze(0).expand({B, H, l, dh});
+        if (head->gated()) {
+            // One softmax over [P_k ; C W_k] (the prefix never masked) is (1−λ)·Attn(C) + λ·Attn(P) exactly,
+            // λ included, so the fused kernel's own backward gives the exact gradients.
+            const torch::Tensor mask =
+                torch::cat({torch::zeros({B, 1, T, l}, bias.options()), bias}, -1).to(qh.scalar_type());
+            out = at::scaled_dot_product_attention(qh, torch::cat({pkh.to(kh.scalar_type()), kh}, 2),
+                                                   torch::cat({pvh.to(vh.scalar_type()), vh}, 2), mask, p,
+                                                   false);
+        } else {
+            const torch::Tensor h =
+                at::scaled_dot_product_attention(qh, kh, vh, bias.to(qh.scalar_type()), p, false);
+            const double scale = 1.0 / std::sqrt(static_cast<double>(dh));
+            const torch::Tensor plogits = torch::matmul(qh * scale, pkh.transpose(-2, -1));  // [B, H, T, l]
+            torch::Tensor w =
+                head->form() == Form::Prefix ? torch::softmax(plogits, -1) : torch::relu(plogits);
+            w = maybeDropout(w, attnDropout_, is_training());
+            out = head->composer->compose(h, torch::matmul(w, pvh), h);
+        }
+    } else {
+        out = at::scaled_dot_product_attention(qh, kh, vh, bias.to(qh.scalar_type()), p, false);
+    }
+    return out.transpose(1, 2).reshape({B, T, H * dh});
+}
+#endif
+
+bool fusedAttentionAvailable() {
+#ifdef PEFT_HAVE_SDPA
+    return true;
+#else
+    return false;
+#endif
+}
+
 torch::Tensor AttentionImpl::forward(const torch::Tensor& x, const torch::Tensor& bias,
-                                     const torch::Tensor& pk, const torch::Tensor& pv,
-                                     torch::Tensor* lambda) {
+                                     const torch::Tensor& pk, const torch::Tensor& pv, torch::Tensor* lambda,
+                                     LayerKv* kv) {
     const int64_t B = x.size(0), T = x.size(1), H = heads_, dh = headDim_;
     auto split = [&](const torch::Tensor& t) {
         return t.view({B, -1, H, dh}).transpose(1, 2);
@@ -101,15 +166,27 @@ torch::Tensor AttentionImpl::forward(const torch::Tensor& x, const torch::Tensor
     torch::Tensor kx = k->forward(x), vx = v->forward(x);
     if (ia3_k.defined()) kx = kx * ia3_k;
     if (ia3_v.defined()) vx = vx * ia3_v;
+    if (kv) {
+        if (kv->k.defined()) {
+            kx = torch::cat({kv->k, kx}, 1);  // [B, t + T, d]
+            vx = torch::cat({kv->v, vx}, 1);
+        }
+        kv->k = kx;
+        kv->v = vx;
+    }
+    const int64_t S = kx.size(1);  // keys: cached and new
     const double scale = 1.0 / std::sqrt(static_cast<double>(dh));
+    const bool hasHead = !head.is_empty() && pk.defined();
+#ifdef PEFT_HAVE_SDPA
+    if (fused && !lambda) return o->forward(fusedAttention(x, bias, pk, pv, split(kx), split(vx)));
+#endif
     const torch::Tensor qh = split(q->forward(x) * scale), kh = split(kx),
                         vh = split(vx);  // q already / √d_h
 
     // `bias` is 0 where a query may see a key and −inf elsewhere, broadcast over heads.
-    const torch::Tensor logits = attnMatmul(qh, kh.transpose(-2, -1)) + bias;  // [B, H, T, T]
+    const torch::Tensor logits = attnMatmul(qh, kh.transpose(-2, -1)) + bias;  // [B, H, T, S]
 
     torch::Tensor out;
-    const bool hasHead = !head.is_empty() && pk.defined();
     if (hasHead) {
         const int64_t l = pk.size(0);
         const torch::Tensor pkh = pk.view({l, H, dh}).transpose(0, 1);           // [H, l, d_h]
@@ -118,10 +195,10 @@ torch::Tensor AttentionImpl::forward(const torch::Tensor& x, const torch::Tensor
         if (head->gated()) {
             // Prefix tuning: one softmax over [P_k ; C W_k]. Its prefix share is λ(x), so
             // out = (1−λ)·Attn(x W_q, C W_k, C W_v) + λ·Attn(x W_q, P_k, P_v) exactly.
-            torch::Tensor probs = torch::softmax(torch::cat({plogits, logits}, -1), -1);  // [B, H, T, l+T]
+            torch::Tensor probs = torch::softmax(torch::cat({plogits, logits}, -1), -1);  // [B, H, T, l+S]
             if (lambda) *lambda = probs.narrow(-1, 0, l).sum(-1);                         // [B, H, T]
             probs = maybeDropout(probs, attnDropout_, is_training());
-            out = torch::matmul(probs.narrow(-1, 0, l), pvh) + attnMatmul(probs.narrow(-1, l, T), vh);
+            out = torch::matmul(probs.narrow(-1, 0, l), pvh) + attnMatmul(probs.narrow(-1, l, S), vh);
         } else {
             torch::Tensor probs = maybeDropout(torch::softmax(logits, -1), attnDropout_, is_training());
             const torch::Tensor h = attnMatmul(probs, vh, true);  // [B, H, T, d_h]
@@ -138,6 +215,18 @@ torch::Tensor AttentionImpl::forward(const torch::Tensor& x, const torch::Tensor
     return o->forward(out);
 }
 
+// ----- DecodeCache -----------------------------------------------------------------------------------
+
+void DecodeCache::reorder(const torch::Tensor& index) {
+    if (length == 0) return;
+    const torch::Tensor idx = index.to(key_valid.device(), torch::kLong);
+    for (LayerKv& l : layers) {
+        l.k = l.k.index_select(0, idx);
+        l.v = l.v.index_select(0, idx);
+    }
+    key_valid = key_valid.index_select(0, idx);
+}
+
 // ----- Block -----------------------------------------------------------------------------------------
 
 BlockImpl::BlockImpl(const ModelConfig& cfg)
@@ -150,11 +239,11 @@ BlockImpl::BlockImpl(const ModelConfig& cfg)
 }
 
 torch::Tensor BlockImpl::forward(const torch::Tensor& x, const torch::Tensor& bias, const torch::Tensor& pk,
-                                 const torch::Tensor& pv, torch::Tensor* lambda) {
+                                 const torch::Tensor& pv, torch::Tensor* lambda, LayerKv* kv) {
     const bool train = is_training();
     // Attention sublayer. `a` is the input as the sublayer reads it (after the pre-LN in pre-LN layouts).
     torch::Tensor a = preLn_ ? ln1->forward(x) : x;
-    torch::Tensor h = maybeDropout(attn->forward(a, bias, pk, pv, lambda), dropout_, train);
+    torch::Tensor h = maybeDropout(attn->forward(a, bias, pk, pv, lambda, kv), dropout_, train);
     if (!attn_delta.is_empty()) h = attn_delta->apply(a, h);
     torch::Tensor y = preLn_ ? x + h : ln1->forward(x + h);
 
@@ -218,10 +307,21 @@ std::vector<std::pair<torch::Tensor, torch::Tensor>> TransformerImpl::layerPrefi
 ForwardResult TransformerImpl::forward(const torch::Tensor& ids, const torch::Tensor& mask,
                                        const torch::Tensor& types, const ForwardOptions& opts) {
     TORCH_CHECK(ids.dim() == 2, "ids must be [B, T], got ", ids.sizes());
+    DecodeCache* cache = opts.cache;
+    if (cache && !cfg_.causal) throw Error("decode", "a key/value cache needs a causal model");
+    const int64_t past = cache ? cache->length : 0;  // positions already read (in the cache)
+    if (cache && past > 0 && cache->key_valid.size(0) != ids.size(0))
+        throw Error("decode", "the cache holds " + std::to_string(cache->key_valid.size(0)) +
+                                  " sequences, the input " + std::to_string(ids.size(0)));
     const int64_t B = ids.size(0), T = ids.size(1);
-    const int64_t P = prompt.defined() ? prompt.size(0) : 0;  // prompt-tuning tokens prepended
+    // Prompt-tuning tokens prepended (once: a cache already holds them).
+    const int64_t P = prompt.defined() && past == 0 ? prompt.size(0) : 0;
     const int64_t total = P + T;
-    const auto prefixes = layerPrefixes();
+    if (cache && past == 0) {
+        cache->prefixes = layerPrefixes();
+        cache->layers.assign(blocks.size(), LayerKv{});
+    }
+    const auto prefixes = cache ? cache->prefixes : layerPrefixes();
     // Hugging Face's prefix tuning hands the prefix to the model as a cache of length l, so the tokens'
     // positions continue after it.
     int64_t shift = 0;
@@ -231,18 +331,19 @@ ForwardResult TransformerImpl::forward(const torch::Tensor& ids, const torch::Te
             if (prefixes[i].first.defined() && !head.is_empty() && head->gated())
                 shift = std::max(shift, prefixes[i].first.size(0));
         }
-    if (total + shift > cfg_.max_positions)
-        throw Error("input", std::to_string(T) + " tokens" +
-                                 (P ? " + " + std::to_string(P) + " prompt tokens" : "") +
-                                 (shift ? " after a prefix of " + std::to_string(shift) : "") +
-                                 " exceed max_positions " + std::to_string(cfg_.max_positions));
+    if (past + total + shift > cfg_.max_positions)
+        throw Error("input",
+                    std::to_string(past + T) + " tokens" +
+                        (prompt.defined() ? " + " + std::to_string(prompt.size(0)) + " prompt tokens" : "") +
+                        (shift ? " after a prefix of " + std::to_string(shift) : "") +
+                        " exceed max_positions " + std::to_string(cfg_.max_positions));
     const auto dev = ids.device();
 
     torch::Tensor x = tok->forward(ids);                                              // [B, T, d]
     if (P) x = torch::cat({prompt.unsqueeze(0).expand({B, P, cfg_.d_model}), x}, 1);  // [B, P+T, d]
-    const int64_t first = cfg_.position_offset + shift;
-    const torch::Tensor positions =
-        torch::arange(first, first + total, torch::TensorOptions().dtype(torch::kLong).device(dev));
+    const int64_t first = cfg_.position_offset + shift + past;
+    const auto longs = torch::TensorOptions().dtype(torch::kLong).device(dev);
+    const torch::Tensor positions = torch::arange(first, first + total, longs);
     x = x + pos->forward(positions).unsqueeze(0);
     if (!type.is_empty()) {
         torch::Tensor t = types.defined() ? types : torch::zeros_like(ids);
@@ -252,31 +353,37 @@ ForwardResult TransformerImpl::forward(const torch::Tensor& ids, const torch::Te
     if (!emb_ln.is_empty()) x = emb_ln->forward(x);
     x = maybeDropout(x, cfg_.dropout, is_training());
 
-    // allowed[b, 0, i, j]: query i may attend to key j.
+    // allowed[b, 0, i, j]: query i (position past + i) may attend to key j (cached keys first).
     torch::Tensor keyValid =
         mask.defined() ? mask.to(torch::kBool)
                        : torch::ones({B, T}, torch::TensorOptions().dtype(torch::kBool).device(dev));
     if (P) keyValid = torch::cat({torch::ones({B, P}, keyValid.options()), keyValid}, 1);  // [B, P+T]
-    torch::Tensor allowed = keyValid.view({B, 1, 1, total});
+    if (cache) {
+        if (past > 0) keyValid = torch::cat({cache->key_valid, keyValid}, 1);  // [B, past + P + T]
+        cache->key_valid = keyValid;
+    }
+    const int64_t keys = past + total;
+    torch::Tensor allowed = keyValid.view({B, 1, 1, keys});
     if (cfg_.causal)
-        allowed = allowed.logical_and(torch::ones({total, total}, keyValid.options())
-                                          .tril()
-                                          .view({1, 1, total, total}));  // [B, 1, T, T]
+        allowed = allowed.logical_and(
+            (torch::arange(past, keys, longs).view({total, 1}) >= torch::arange(keys, longs).view({1, keys}))
+                .view({1, 1, total, keys}));  // [B, 1, T, past + T]
     else
-        allowed = allowed.expand({B, 1, total, total});
+        allowed = allowed.expand({B, 1, total, keys});
     const torch::Tensor bias =
-        torch::zeros({B, 1, total, total}, x.options())
+        torch::zeros({B, 1, total, keys}, x.options())
             .masked_fill(allowed.logical_not(), -std::numeric_limits<float>::infinity());
 
     std::vector<torch::Tensor> lambdas;
     for (size_t i = 0; i < blocks.size(); ++i) {
         torch::Tensor lam;
         x = blocks[i]->forward(x, bias, prefixes[i].first, prefixes[i].second,
-                               opts.capture_lambda ? &lam : nullptr);
+                               opts.capture_lambda ? &lam : nullptr, cache ? &cache->layers[i] : nullptr);
         if (opts.capture_lambda)
             lambdas.push_back(lam.defined() ? lam : torch::zeros({B, cfg_.n_heads, total}, x.options()));
     }
     if (!ln_f.is_empty()) x = ln_f->forward(x);
+    if (cache) cache->length = keys;
 
     ForwardResult r;
     r.hidden = P ? x.narrow(1, P, T) : x;  // [B, T, d]
@@ -422,6 +529,17 @@ void TransformerImpl::mergeLora() {
     for (auto& r : records_)
         if (!r.params.empty() && live.count(r.params.front().unsafeGetTensorImpl())) kept.push_back(r);
     records_ = kept;
+}
+
+void TransformerImpl::setAttentionPath(const std::string& path) {
+    checkAttentionPathName(path);
+    if (path == "fused" && !fusedAttentionAvailable())
+        throw Error("attention", "fused attention needs LibTorch 2.x; this LibTorch " +
+                                     std::string(TORCH_VERSION) +
+                                     " has the explicit path only (auto or explicit)");
+    const bool on = path == "fused" || (path == "auto" && fusedAttentionAvailable());
+    for (auto& b : blocks)
+        b->attn->fused = on;
 }
 
 void TransformerImpl::setDropout(double p) {

@@ -14,29 +14,45 @@
 
 namespace peft {
 
+/// One layer's keys and values of the tokens already read, [B, t, d] after W_k / W_v (and IA3).
+struct LayerKv {
+    torch::Tensor k, v;
+};
+
 class AttentionImpl : public torch::nn::Module {
 public:
     AttentionImpl(const ModelConfig& cfg);
-    /// x: [B, T, d]; bias: [B, 1, T, T], 0 where a query may see a key and −inf elsewhere; pk, pv: [l, d] or
-    /// undefined. When `lambda` is given and the prefix is gated, it receives λ [B, H, T].
+    /// x: [B, T, d]; bias: [B, 1, T, t + T], 0 where a query may see a key and −inf elsewhere (t: the tokens
+    /// in `kv`, 0 without); pk, pv: [l, d] or undefined. When `lambda` is given and the prefix is gated, it
+    /// receives λ [B, H, T]. With `kv`, the new tokens' keys and values are appended to it and attention
+    /// reads all of them.
     torch::Tensor forward(const torch::Tensor& x, const torch::Tensor& bias, const torch::Tensor& pk,
-                          const torch::Tensor& pv, torch::Tensor* lambda);
+                          const torch::Tensor& pv, torch::Tensor* lambda, LayerKv* kv = nullptr);
     void setDropout(double p) { attnDropout_ = p; }
+    /// LibTorch's fused scaled-dot-product attention instead of the explicit logits (where it exists; a
+    /// forward that captures λ always takes the explicit path, which λ is read from).
+    bool fused;
     DeltaLinear q{nullptr}, k{nullptr}, v{nullptr}, o{nullptr};
     HeadDelta head{nullptr};     // prefix / multi-head PA at head attention
     torch::Tensor ia3_k, ia3_v;  // IA3 rescaling vectors [d]
 
 private:
+    /// The attention output [B, T, d] before W_o, by fused calls (LibTorch 2.x only).
+    torch::Tensor fusedAttention(const torch::Tensor& x, const torch::Tensor& bias, const torch::Tensor& pk,
+                                 const torch::Tensor& pv, const torch::Tensor& kh, const torch::Tensor& vh);
     int64_t heads_, headDim_;
     double attnDropout_;
 };
 TORCH_MODULE(Attention);
 
+/// Whether this LibTorch has fused scaled-dot-product attention (2.x; Debian's 1.13 has not).
+bool fusedAttentionAvailable();
+
 class BlockImpl : public torch::nn::Module {
 public:
     BlockImpl(const ModelConfig& cfg);
     torch::Tensor forward(const torch::Tensor& x, const torch::Tensor& bias, const torch::Tensor& pk,
-                          const torch::Tensor& pv, torch::Tensor* lambda);
+                          const torch::Tensor& pv, torch::Tensor* lambda, LayerKv* kv = nullptr);
     void setDropout(double p) {
         dropout_ = p;
         attn->setDropout(p);
@@ -54,10 +70,25 @@ private:
 };
 TORCH_MODULE(Block);
 
+/// What a causal model has read so far, so that decoding feeds only each step's new token: every layer's
+/// keys and values, which of them are real tokens, and the prefix keys/values (computed once, by the first
+/// forward). Empty until the first forward that uses it.
+struct DecodeCache {
+    std::vector<LayerKv> layers;
+    std::vector<std::pair<torch::Tensor, torch::Tensor>> prefixes;  // per layer (P_k, P_v) or undefined
+    torch::Tensor key_valid;                                        // [B, t] bool: token (1) or padding (0)
+    int64_t length = 0;  // t: positions read, prompt-tuning tokens included
+    /// Row i becomes the old row index[i] (beam search: each hypothesis continues its parent's cache).
+    void reorder(const torch::Tensor& index);
+};
+
 struct ForwardOptions {
     bool lm = true;               // compute LM logits [B, T, V]
     bool cls = false;             // compute classification logits [B, C]
     bool capture_lambda = false;  // fill ForwardResult::lambda
+    /// Causal models only: `ids` continue the sequences in the cache (positions, keys and values), which
+    /// then holds them too. Prompt-tuning tokens are prepended on the first forward only.
+    DecodeCache* cache = nullptr;
 };
 
 struct ForwardResult {
@@ -92,6 +123,9 @@ public:
     /// One dropout rate for the embeddings, residual branches, pooled output and attention probabilities
     /// from now on (fine-tuning's choice; config().dropout / attn_dropout report it).
     void setDropout(double p);
+    /// kAttentionPaths: "auto" (the default: fused where available), "fused" (refused without it, naming
+    /// this LibTorch) or "explicit".
+    void setAttentionPath(const std::string& path);
 
     /// How many input tokens fit: max_positions less prompt-tuning tokens and, where a prefix shifts the
     /// positions (Hugging Face semantics), less the longest gated prefix.

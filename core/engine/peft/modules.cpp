@@ -149,7 +149,10 @@ torch::Tensor DeltaLinearImpl::forward(const torch::Tensor& x) {
         const torch::Tensor xa = torch::mm(lora->dropped(x2), lora->A.t());  // [N, r]
         const Composition c = composer->kind();
         if (c == Composition::Add || c == Composition::Scaled)
-            y.addmm_(xa, lora->B.t(), 1.0, composer->scalar());  // y += s·(x A) Bᵀ in the same buffer
+            // y += s·(x A) Bᵀ in the same buffer. In-place ops are not autocast: under bf16 autocast y and x
+            // A are bfloat16 and B float32, so B is cast as the out-of-place product would (a no-op
+            // otherwise).
+            y.addmm_(xa, lora->B.t().to(xa.scalar_type()), 1.0, composer->scalar());
         else
             y = composer->compose(y, torch::mm(xa, lora->B.t()), x2);
     }

@@ -104,6 +104,7 @@ TrainResult executeRun(PreparedRun& run, Project* project, int64_t runId, const 
         checkThreadCount(*opts.threads, "threads");
         run.recipe.train.threads = int(*opts.threads);
     }
+    if (opts.device) run.recipe.train.device = *opts.device;
     std::unique_ptr<Trainer> trainerOwner;
     try {
         TrainCheckpoint resumeState;
@@ -161,9 +162,10 @@ TrainResult executeRun(const std::string& projectPath, int64_t runId, const Exec
     const RunRecord record = project->run(runId);
     const std::string where = projectPath + ": run " + std::to_string(runId);
     if (record.state == RunState::Finished) throw Error(where, "already finished");  // and stays so
+    if (opts.device && *opts.device != record.device) project->setRunDevice(runId, *opts.device);
     PreparedRun run;
     try {
-        run = prepareRun(runRecipe(*project, record), where);
+        run = prepareRun(runRecipe(*project, project->run(runId)), where);
     } catch (const Error& e) {
         project->setRunState(runId, RunState::Failed, e.what());
         throw;

@@ -47,7 +47,9 @@ struct ExecuteOptions {
     std::function<void(const PreparedRun&)> onPrepared;
     bool resume = false;             // continue from the run's last checkpoint
     std::optional<int64_t> threads;  // this machine's thread setting instead of the record's
-    double flush_seconds = 1.0;      // how often metrics are written to the file
+    /// The device a queue placed the run on (cuda → cuda:1); recorded in the run before it trains.
+    std::optional<std::string> device;
+    double flush_seconds = 1.0;  // how often metrics are written to the file
 };
 
 /// Trains a prepared run on the calling thread. With a project, records metrics, checkpoints, status and the

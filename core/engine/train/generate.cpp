@@ -42,7 +42,9 @@ std::vector<int64_t> decode(const std::vector<int64_t>& prompt, const NextTokenF
     if (opts.beam_size <= 1) {  // greedy
         std::vector<int64_t> seq = prompt;
         for (int64_t t = 0; t < opts.max_new_tokens; ++t) {
-            torch::Tensor lp = next({seq})[0].to(torch::kDouble).clone();  // [V]
+            torch::Tensor lp = next({seq}, t == 0 ? std::vector<size_t>{} : std::vector<size_t>{0})[0]
+                                   .to(torch::kDouble)
+                                   .clone();  // [V]
             for (int64_t b : bannedTokens(seq, start, opts.no_repeat_ngram))
                 lp[b] = ninf;
             const int64_t tok = lp.argmax().item<int64_t>();
@@ -54,12 +56,13 @@ std::vector<int64_t> decode(const std::vector<int64_t>& prompt, const NextTokenF
 
     const size_t beams = static_cast<size_t>(opts.beam_size);
     std::vector<Hyp> live{{prompt, 0.0}};
+    std::vector<size_t> parents;  // the row of the previous step each live hypothesis extends
     std::vector<std::pair<double, std::vector<int64_t>>> finished;  // (normalised score, generated tokens)
     for (int64_t t = 0; t < opts.max_new_tokens && !live.empty(); ++t) {
         std::vector<std::vector<int64_t>> seqs;
         for (const auto& h : live)
             seqs.push_back(h.seq);
-        const torch::Tensor lp = next(seqs).to(torch::kDouble).contiguous();  // [N, V]
+        const torch::Tensor lp = next(seqs, parents).to(torch::kDouble).contiguous();  // [N, V]
         const int64_t V = lp.size(1);
         const double* data = lp.data_ptr<double>();
         struct Cand {
@@ -78,6 +81,7 @@ std::vector<int64_t> decode(const std::vector<int64_t>& prompt, const NextTokenF
         }
         std::sort(cands.begin(), cands.end(), [](const Cand& a, const Cand& b) { return a.score > b.score; });
         std::vector<Hyp> nextLive;
+        parents.clear();
         for (const Cand& c : cands) {
             if (nextLive.size() >= beams) break;
             const size_t generated = live[c.from].seq.size() - start;
@@ -90,6 +94,7 @@ std::vector<int64_t> decode(const std::vector<int64_t>& prompt, const NextTokenF
             Hyp h{live[c.from].seq, c.score};
             h.seq.push_back(c.tok);
             nextLive.push_back(std::move(h));
+            parents.push_back(c.from);
         }
         live = std::move(nextLive);
         // Done when enough hypotheses finished and no live one can still beat the worst of the best `beams`.
@@ -118,8 +123,16 @@ std::vector<int64_t> generate(Transformer& model, const std::vector<int64_t>& pr
                               const GenerateOptions& opts, int64_t pad_id) {
     torch::NoGradGuard ng;
     const auto device = model->tok->weight.device();
-    const int64_t maxPos = model->config().max_positions;
-    NextTokenFn next = [&](const std::vector<std::vector<int64_t>>& seqs) {
+    const int64_t window = model->maxInputTokens();  // positions a sequence may take
+    const bool cached = opts.kv_cache && model->config().causal;
+    DecodeCache cache;
+    ForwardOptions fo;
+    auto lastLogProbs = [](const torch::Tensor& rows) {
+        return torch::log_softmax(rows.to(torch::kFloat), -1).cpu();
+    };
+
+    // Every sequence whole (right-padded), keeping its most recent `window` tokens.
+    auto reread = [&](const std::vector<std::vector<int64_t>>& seqs) {
         size_t T = 0;
         for (const auto& s : seqs)
             T = std::max(T, s.size());
@@ -131,17 +144,39 @@ std::vector<int64_t> generate(Transformer& model, const std::vector<int64_t>& pr
             ids[i].narrow(0, 0, static_cast<int64_t>(s.size())).copy_(torch::tensor(s, torch::kLong));
             mask[i].narrow(0, 0, static_cast<int64_t>(s.size())).fill_(1);
         }
-        // Keep the most recent max_positions tokens.
-        if (static_cast<int64_t>(T) > maxPos) {
-            ids = ids.narrow(1, static_cast<int64_t>(T) - maxPos, maxPos);
-            mask = mask.narrow(1, static_cast<int64_t>(T) - maxPos, maxPos);
+        if (static_cast<int64_t>(T) > window) {
+            ids = ids.narrow(1, static_cast<int64_t>(T) - window, window);
+            mask = mask.narrow(1, static_cast<int64_t>(T) - window, window);
         }
         ids = ids.to(device);
         mask = mask.to(device);
-        const torch::Tensor logits = model->forward(ids, mask).lm_logits;                   // [N, T, V]
-        const torch::Tensor last = mask.sum(1) - 1;                                         // [N]
-        const torch::Tensor rows = logits.index({torch::arange(N, last.options()), last});  // [N, V]
-        return torch::log_softmax(rows.to(torch::kFloat), -1).cpu();
+        const torch::Tensor logits = model->forward(ids, mask, {}, fo).lm_logits;     // [N, T, V]
+        const torch::Tensor last = mask.sum(1) - 1;                                   // [N]
+        return lastLogProbs(logits.index({torch::arange(N, last.options()), last}));  // [N, V]
+    };
+
+    NextTokenFn next = [&](const std::vector<std::vector<int64_t>>& seqs,
+                           const std::vector<size_t>& parents) {
+        const size_t len = seqs.front().size();
+        const bool sameLength =
+            std::all_of(seqs.begin(), seqs.end(), [&](const auto& s) { return s.size() == len; });
+        // Past the window the oldest tokens drop out and every position moves: re-read (as without a cache).
+        if (!cached || !sameLength || static_cast<int64_t>(len) > window) {
+            fo.cache = nullptr;
+            return reread(seqs);
+        }
+        fo.cache = &cache;
+        if (parents.empty() || cache.length == 0) {  // the prompt, once
+            cache = DecodeCache{};
+            return reread(seqs);  // one length, no padding: the cache holds every row whole
+        }
+        std::vector<int64_t> rows(parents.begin(), parents.end()), last;
+        for (const auto& s : seqs)
+            last.push_back(s.back());
+        cache.reorder(torch::tensor(rows, torch::kLong));
+        const int64_t N = static_cast<int64_t>(seqs.size());
+        const torch::Tensor ids = torch::tensor(last, torch::kLong).view({N, 1}).to(device);
+        return lastLogProbs(model->forward(ids, {}, {}, fo).lm_logits.select(1, 0));  // [N, V]
     };
     return decode(prompt, next, opts);
 }

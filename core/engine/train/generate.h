@@ -18,10 +18,16 @@ struct GenerateOptions {
     int64_t max_new_tokens = 32;
     int no_repeat_ngram = 0;  // forbid repeating any n-gram of this size (0 = off)
     int64_t eos_id = 0;
+    /// Causal models: keep every layer's keys and values (and the prefix's) between steps and feed only the
+    /// new token; off: re-read the whole sequence each step. Both give the same tokens.
+    bool kv_cache = true;
 };
 
-/// Log-probabilities of the next token [N, V] for N full sequences (prompt + generated so far).
-using NextTokenFn = std::function<torch::Tensor(const std::vector<std::vector<int64_t>>&)>;
+/// Log-probabilities of the next token [N, V] for N full sequences (prompt + generated so far). `parents[i]`
+/// is the row of the previous call that seqs[i] extends by one token (empty on the first call), so a model
+/// with a cache can keep it.
+using NextTokenFn = std::function<torch::Tensor(const std::vector<std::vector<int64_t>>& seqs,
+                                                const std::vector<size_t>& parents)>;
 
 /// The generated tokens (without the prompt, without <eos>).
 std::vector<int64_t> decode(const std::vector<int64_t>& prompt, const NextTokenFn& next,

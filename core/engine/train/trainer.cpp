@@ -119,7 +119,8 @@ Trainer::Trainer(Transformer model, const Dataset& data, TrainConfig cfg, Detoke
       data_(data),
       cfg_(std::move(cfg)),
       detok_(std::move(detok)),
-      device_(parseDevice(cfg_.device)) {
+      device_(parseDevice(cfg_.device)),
+      precision_(checkPrecision(cfg_.precision, device_)) {
     if (cfg_.steps <= 0) throw Error("steps", "must be positive");
     if (cfg_.batch_size <= 0) throw Error("batch_size", "must be positive");
     if (cfg_.grad_accum <= 0) throw Error("grad_accum", "must be positive");
@@ -142,6 +143,7 @@ Trainer::Trainer(Transformer model, const Dataset& data, TrainConfig cfg, Detoke
                                   std::to_string(vocab - 1) + ")");
     if (!model_->hasSpec()) throw Error("spec", "apply a design-space spec to the model before training");
     if (cfg_.dropout >= 0) model_->setDropout(cfg_.dropout);
+    model_->setAttentionPath(cfg_.attention);
 }
 
 void Trainer::resumeFrom(TrainCheckpoint c) {
@@ -181,15 +183,18 @@ void Trainer::cancel() {
 
 torch::Tensor Trainer::lossOn(const std::vector<const Example*>& batch) {
     const Batch b = makeBatch(batch, data_.kind, cfg_.pad_id, cfg_.eos_id, cfg_.max_length);
+    PrecisionScope scope(precision_, device_);  // the forward and the loss; the caller's backward is outside
     ForwardOptions fo;
     fo.lm = data_.kind == TaskKind::Generation;
     fo.cls = data_.kind == TaskKind::Classification;
     const ForwardResult r = model_->forward(b.ids.to(device_), b.mask.to(device_),
                                             b.types.defined() ? b.types.to(device_) : torch::Tensor(), fo);
-    if (data_.kind == TaskKind::Classification) return F::cross_entropy(r.cls_logits, b.labels.to(device_));
+    // The loss in float32 whatever the forward's precision.
+    if (data_.kind == TaskKind::Classification)
+        return F::cross_entropy(r.cls_logits.to(torch::kFloat), b.labels.to(device_));
     const int64_t V = r.lm_logits.size(-1);
     return F::cross_entropy(
-        r.lm_logits.reshape({-1, V}), b.labels.to(device_).reshape({-1}),
+        r.lm_logits.to(torch::kFloat).reshape({-1, V}), b.labels.to(device_).reshape({-1}),
         F::CrossEntropyFuncOptions().ignore_index(-100).label_smoothing(cfg_.label_smoothing));
 }
 
@@ -199,6 +204,7 @@ EvalResult Trainer::evaluate(const std::vector<Example>& split) {
     const bool wasTraining = model_->is_training();
     model_->eval();
     torch::NoGradGuard ng;
+    PrecisionScope scope(precision_, device_);
     const size_t n = cfg_.max_eval_examples > 0
                          ? std::min<size_t>(split.size(), static_cast<size_t>(cfg_.max_eval_examples))
                          : split.size();
@@ -219,7 +225,7 @@ EvalResult Trainer::evaluate(const std::vector<Example>& split) {
             model_->forward(b.ids.to(device_), b.mask.to(device_),
                             b.types.defined() ? b.types.to(device_) : torch::Tensor(), fo);
         if (data_.kind == TaskKind::Classification) {
-            lossSum += F::cross_entropy(r.cls_logits, b.labels.to(device_),
+            lossSum += F::cross_entropy(r.cls_logits.to(torch::kFloat), b.labels.to(device_),
                                         F::CrossEntropyFuncOptions().reduction(torch::kSum))
                            .item<double>();
             lossCount += static_cast<int64_t>(batch.size());
@@ -232,7 +238,7 @@ EvalResult Trainer::evaluate(const std::vector<Example>& split) {
             const int64_t V = r.lm_logits.size(-1);
             const torch::Tensor labels = b.labels.to(device_).reshape({-1});
             lossSum +=
-                F::cross_entropy(r.lm_logits.reshape({-1, V}), labels,
+                F::cross_entropy(r.lm_logits.to(torch::kFloat).reshape({-1, V}), labels,
                                  F::CrossEntropyFuncOptions().ignore_index(-100).reduction(torch::kSum))
                     .item<double>();
             const int64_t count = labels.ne(-100).sum().item<int64_t>();
@@ -291,6 +297,8 @@ TrainResult Trainer::run(TrainObserver* observer) {
 
     // Per thread in LibTorch: set it on the thread that trains. 0 ("auto") chooses by the model's width.
     applyThreadCount(cfg_.threads > 0 ? cfg_.threads : autoThreadCount(model_->config().d_model));
+    // TF32 holds for the whole run, backward passes included (bf16 autocast is per forward: lossOn).
+    PrecisionScope tf32(precision_ == Precision::TF32 ? Precision::TF32 : Precision::FP32, device_);
     torch::manual_seed(cfg_.seed);
     std::mt19937_64 rng(cfg_.seed);
     model_->to(device_);

@@ -19,6 +19,7 @@
 #include "train/events.h"
 #include "train/schedule.h"
 #include "train/train_config.h"
+#include "util/precision.h"
 
 namespace peft {
 
@@ -112,6 +113,7 @@ private:
     TrainConfig cfg_;
     Detokenizer detok_;
     torch::Device device_;
+    Precision precision_;
     std::atomic<bool> cancel_{false}, paused_{false}, interrupt_{false};
     std::mutex mutex_;
     std::condition_variable cv_;

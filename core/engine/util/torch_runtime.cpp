@@ -59,6 +59,16 @@ DeviceInfo cudaDeviceInfo(int index) {
 
 }  // namespace
 
+int64_t cudaMemoryInUse() {
+    static void* lib = dlopen("libcuda.so.1", RTLD_LAZY | RTLD_LOCAL);
+    if (!lib) return -1;
+    using MemInfo = int (*)(size_t*, size_t*);
+    static const auto info = reinterpret_cast<MemInfo>(dlsym(lib, "cuMemGetInfo_v2"));
+    size_t free = 0, total = 0;
+    if (!info || info(&free, &total) != 0) return -1;
+    return int64_t(total - free);
+}
+
 std::string DeviceInfo::label() const {
     std::string s = id + " — " + name;
     if (memory_bytes > 0) {

@@ -18,6 +18,9 @@ struct DeviceInfo {
 /// The CPU, then each CUDA device LibTorch sees (when the build has CUDA and a GPU is present), with names
 /// and memory from the CUDA driver (libcuda, opened at run time; without it the name says so).
 std::vector<DeviceInfo> availableDevices();
+/// Bytes of device memory in use on the calling thread's current CUDA device (total − free, from the driver:
+/// every process's allocations and CUDA contexts); −1 without a CUDA driver or context.
+int64_t cudaMemoryInUse();
 /// Why no CUDA device can be used ("" when one can): a LibTorch built without CUDA, or no GPU found.
 std::string cudaUnavailableReason();
 /// Applies a thread count (checked as checkThreadCount does; 0: one per core) to every pool a run's ops use:
