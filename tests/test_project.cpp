@@ -173,12 +173,13 @@ private Q_SLOTS:
         QVERIFY(r.backbone.kind == BackboneRef::Kind::Default);
         QCOMPARE(r.train.label_smoothing, 0.0);  // absent fields keep their defaults
 
-        legacy.train_config["precision"] = "bf16";  // a setting from a newer version
+        legacy.train_config["fp8_amax_history"] = 16;  // a setting from a newer version
         try {
             runRecipe(*p, p->run(p->addRun(legacy)));
             QFAIL("an unknown training setting was accepted");
         } catch (const Error& e) {
-            QVERIFY2(std::string(e.what()).find("train_config.precision") != std::string::npos, e.what());
+            QVERIFY2(std::string(e.what()).find("train_config.fp8_amax_history") != std::string::npos,
+                     e.what());
         }
         nlohmann::json j = runRecipeToJson(r);
         j["train"]["steps"] = 2.5;

@@ -651,7 +651,7 @@ private Q_SLOTS:
             auto p = peft::Project::open(path.toStdString());
             peft::RunRecord broken = p->run(1);
             broken.name = "broken";
-            broken.train_config["precision"] = "bf16";  // a setting this version cannot honour
+            broken.train_config["precision"] = "fp16";  // a precision this version does not have
             p->addRun(broken);
             peft::RunRecord good = p->run(1);
             good.name = "good";
