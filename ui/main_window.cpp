@@ -1079,7 +1079,9 @@ void MainWindow::buildSettingsDock() {
                 steps_->setValue(steps);
             }
         }
-        if (key == QLatin1String("device") || key == QLatin1String("threads")) showEngineState();
+        if (key == QLatin1String("device") || key == QLatin1String("threads") ||
+            key == QLatin1String("precision"))
+            showEngineState();
     });
     connect(steps_, &QSpinBox::valueChanged, this,
             [this](int steps) { settings_->setFieldText(QStringLiteral("steps"), QString::number(steps)); });
@@ -1117,7 +1119,11 @@ void MainWindow::showLiveProgress() {
 
 void MainWindow::showEngineState() {
     // The running run's device, else the one the next run would ask for.
-    const QString device = runDevice_.isEmpty() ? settings_->fieldText(QStringLiteral("device")) : runDevice_;
+    // The next run's precision beside its device ("cpu, fp32"); a running run shows where it trains.
+    const QString device = runDevice_.isEmpty()
+                               ? settings_->fieldText(QStringLiteral("device")) + QStringLiteral(", ") +
+                                     settings_->fieldText(QStringLiteral("precision"))
+                               : runDevice_;
     const int threads = settings_->fieldText(QStringLiteral("threads")).toInt();
     backboneLabel_->setText(tr("%1 (%2 parameters) · %3 %4 · %5 threads")
                                 .arg(qs(cfg_.name))
@@ -1125,7 +1131,7 @@ void MainWindow::showEngineState() {
                                 .arg(runDevice_.isEmpty() ? tr("next run on") : tr("training on"), device)
                                 .arg(threads > 0 ? threads : defaultThreadCount()));
     backboneLabel_->setToolTip(tr("The project's backbone, the device and threads of the running run (or of "
-                                  "the next one, from Training settings); LibTorch %1")
+                                  "the next one, with its precision, from Training settings); LibTorch %1")
                                    .arg(engineVersion()));
 }
 
