@@ -17,6 +17,7 @@
 #include "io/safetensors.h"
 #include "peft/presets.h"
 #include "test_support.h"
+#include "torch_save_fixture.h"
 #include "util/error.h"
 
 using namespace peft;
@@ -263,6 +264,14 @@ private Q_SLOTS:
         const T got = logitsOf(h.model, true);
         QVERIFY2(torch::allclose(got, want, 1e-5, 1e-5),
                  ("max diff " + std::to_string((got - want).abs().max().item<double>())).c_str());
+
+        // Older PEFT versions wrote adapter_model.bin (a PyTorch checkpoint): the same adapter, the same
+        // model.
+        fs::remove(dir / "adapter_model.safetensors");
+        std::ofstream(dir / "adapter_model.bin", std::ios::binary) << torch_save_fixture::checkpointOf(ad);
+        HfModel hb = load("gpt2");
+        importAdapter(dir.string(), hb.model, "gpt2");
+        QVERIFY(torch::equal(logitsOf(hb.model, true), got));
     }
 
     // PEFT prefix tuning: prompt_embeddings viewed [l, 2·layers, heads, d_h], layer i's keys at 2i and values

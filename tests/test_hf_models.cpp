@@ -20,6 +20,7 @@
 #include "peft/accounting.h"
 #include "peft/presets.h"
 #include "test_support.h"
+#include "torch_save_fixture.h"
 #include "util/error.h"
 
 using namespace peft;
@@ -275,6 +276,85 @@ private Q_SLOTS:
         expectClose(ours(h, ids, {}, true), hidden[-1].matmul(r.top("lm_head.weight").t()), "untied lm_head");
     }
 
+    // pytorch_model.bin (torch.save's zip format, from this test's own writer) for every family: F32 single
+    // file, F16 shards (pytorch_model.bin.index.json), BF16; the reference forward's numbers.
+    void pytorchCheckpointsLoadForEveryFamily() {
+        auto writeBin = [](const fs::path& path, const Weights& w, torch::ScalarType dt) {
+            std::ofstream(path, std::ios::binary) << torch_save_fixture::checkpointOf(w, dt);
+        };
+        {
+            const fs::path dir = freshDir("bert-bin");
+            Weights w = bertLikeWeights("bert.", 24, 2, false);
+            w["bert.pooler.dense.weight"] = rnd({kD, kD});
+            w["bert.pooler.dense.bias"] = rnd({kD}, 0.1);
+            w["classifier.weight"] = rnd({3, kD});
+            w["classifier.bias"] = rnd({3}, 0.1);
+            writeBin(dir / "pytorch_model.bin", w, torch::kFloat);
+            writeJson(dir / "config.json", bertConfig("bert", "BertForSequenceClassification"));
+            writeBertTokenizer(dir);
+            HfModel h = loadHfModel(dir.string());
+            QCOMPARE(h.config.num_labels, int64_t(3));
+            const Encoding e = h.tokenizer->encode("the plot is dull", std::string("so it was bad"));
+            const Ref r{w, "bert."};
+            const T x = bertLikeHidden(r, e.ids, e.type_ids, 0, 1e-12, false);
+            const T pooled =
+                torch::tanh(x[0].matmul(r.g("pooler.dense.weight").t()) + r.g("pooler.dense.bias"));
+            expectClose(ours(h, e.ids, e.type_ids, false),
+                        pooled.matmul(r.top("classifier.weight").t()) + r.top("classifier.bias"),
+                        "bert logits from pytorch_model.bin");
+        }
+        {
+            const fs::path dir = freshDir("gpt2-bin");
+            const Weights w = gpt2Weights("transformer.", 24);
+            Weights a, b;
+            json map = json::object();
+            for (const auto& [k, t] : w) {
+                const bool first = k.find(".h.1.") == std::string::npos;
+                (first ? a : b)[k] = t;
+                map[k] = first ? "pytorch_model-00001-of-00002.bin" : "pytorch_model-00002-of-00002.bin";
+            }
+            writeBin(dir / "pytorch_model-00001-of-00002.bin", a, torch::kHalf);
+            writeBin(dir / "pytorch_model-00002-of-00002.bin", b, torch::kHalf);
+            writeJson(dir / "pytorch_model.bin.index.json", {{"weight_map", map}});
+            writeJson(dir / "config.json", gpt2Config(true));
+            writeBpeTokenizer(dir, false);
+            HfModel h = loadHfModel(dir.string());
+            const std::vector<int64_t> ids = h.tokenizer->encodeIds("the movie");
+            const Weights f16 = asStored(w, "F16");
+            const Ref r{f16, "transformer."};
+            expectClose(ours(h, ids, {}, true), gpt2Hidden(r, ids)[-1].matmul(r.g("wte.weight").t()),
+                        "gpt2 logits from F16 pytorch_model shards");
+            // A shard that lacks what the index places in it is named.
+            fs::remove(dir / "pytorch_model-00002-of-00002.bin");
+            writeBin(dir / "pytorch_model-00002-of-00002.bin", a, torch::kHalf);
+            const std::string msg = errorOf([&] { loadHfModel(dir.string()); });
+            QVERIFY2(msg.find("pytorch_model-00002-of-00002.bin: the index places these tensors here but the "
+                              "shard lacks them") != std::string::npos,
+                     msg.c_str());
+        }
+        {
+            const fs::path dir = freshDir("roberta-bin");
+            const Weights w = bertLikeWeights("roberta.", 26, 1, false);
+            writeBin(dir / "pytorch_model.bin", w, torch::kBFloat16);
+            writeJson(dir / "config.json", bertConfig("roberta", "RobertaModel"));
+            writeBpeTokenizer(dir, true);
+            HfModel h = loadHfModel(dir.string(), 2, 5);
+            const Encoding e = h.tokenizer->encode("the movie", std::string("the end"));
+            const T x =
+                bertLikeHidden(Ref{asStored(w, "BF16"), "roberta."}, e.ids, e.type_ids, 2, 1e-5, false);
+            const T dense = torch::tanh(x[0].matmul(h.model->cls_dense->weight.to(torch::kDouble).t()) +
+                                        h.model->cls_dense->bias.to(torch::kDouble));
+            expectClose(ours(h, e.ids, e.type_ids, false),
+                        dense.matmul(h.model->classifier->weight.to(torch::kDouble).t()) +
+                            h.model->classifier->bias.to(torch::kDouble),
+                        "roberta logits from BF16 pytorch_model.bin");
+            // model.safetensors wins when both are present, as in Hugging Face.
+            QCOMPARE(hfWeightsFile(dir.string()), std::string("pytorch_model.bin"));
+            writeSafetensors(dir / "model.safetensors", w, "F32");
+            QCOMPARE(hfWeightsFile(dir.string()), std::string("model.safetensors"));
+        }
+    }
+
     // peftwb forward --model DIR --text … --pair … --json prints the reference's numbers.
     void cliForwardJson() {
         const fs::path dir = freshDir("bert-cli");
@@ -402,8 +482,9 @@ private Q_SLOTS:
                  msg3.c_str());
         fs::remove(dir / "model.safetensors.index.json");
         std::ofstream(dir / "pytorch_model.bin") << "pickle";
-        QVERIFY(errorOf([&] { loadHfModel(dir.string()); }).find("only safetensors weights load") !=
-                std::string::npos);
+        const std::string binMsg = errorOf([&] { loadHfModel(dir.string()); });
+        QVERIFY2(binMsg.find("pytorch_model.bin: not a PyTorch checkpoint") != std::string::npos,
+                 binMsg.c_str());
 
         json noHeads = gpt2Config(true);
         noHeads["n_head"] = 5;

@@ -825,8 +825,8 @@ void MainWindow::buildActions() {
     QAction* backboneAct = file->addAction(tr("Open &Backbone…"), this, &MainWindow::openBackboneDialog);
     backboneAct->setShortcut(QKeySequence(tr("Ctrl+B")));
     backboneAct->setToolTip(
-        tr("A Hugging Face bert / roberta / gpt2 folder (config.json, model.safetensors, "
-           "tokenizer files): a new project with every preset queued on it"));
+        tr("A Hugging Face bert / roberta / gpt2 folder (config.json, model.safetensors or "
+           "pytorch_model.bin, tokenizer files): a new project with every preset queued on it"));
     recentMenu_ = file->addMenu(tr("Open &Recent"));
     file->addAction(tr("Save Project &As…"), QKeySequence::SaveAs, this, &MainWindow::saveProjectAs);
     QAction* compactAct = file->addAction(tr("&Compact Project"), this, [this] {

@@ -4,7 +4,7 @@
 // or the resume-state parser, or the Hugging Face tokenizers (the bytes as text through BERT WordPiece and
 // GPT-2 byte-level BPE, with the real vocabularies), or the data-file reader (TSV / CSV / JSON Lines), or
 // the JSON reader, a tokenizer folder (tokenizer.json / tokenizer_config.json), a backbone config, a
-// design-space spec. A
+// design-space spec, a run record, a study, a PyTorch checkpoint (0xfc). A
 // peft::Error is the expected answer to bad input; anything else (a crash, an uncaught exception, a sanitizer
 // report) is a finding.
 #include <cstdint>
@@ -17,6 +17,7 @@
 #include "data/hf_tokenizer.h"
 #include "data/table.h"
 #include "io/safetensors.h"
+#include "io/torch_pickle.h"
 #include "model/config.h"
 #include "peft/spec.h"
 #include "project/project.h"
@@ -56,7 +57,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     const std::string bytes(reinterpret_cast<const char*>(data) + 1, size - 1);
     try {
         // 0xfe selects the run record (the case added last: the other seeds keep their cases).
-        switch (data[0] == 0xfe ? 9 : data[0] == 0xfd ? 10 : data[0] % 9) {
+        switch (data[0] == 0xfe ? 9 : data[0] == 0xfd ? 10 : data[0] == 0xfc ? 11 : data[0] % 9) {
             case 0:
                 peft::parseSafetensors(bytes, "fuzz");
                 break;
@@ -172,6 +173,12 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
                     peft::studyToJson(s))
                     __builtin_trap();
                 peft::studyCells(s);
+                break;
+            }
+            case 11: {  // a PyTorch checkpoint (pytorch_model.bin): zip, pickle, storages
+                const auto t = peft::parseTorchCheckpoint(bytes.data(), bytes.size(), "fuzz.bin");
+                for (const auto& kv : t)
+                    if (!kv.second.is_contiguous()) __builtin_trap();
                 break;
             }
             default: {

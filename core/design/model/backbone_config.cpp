@@ -44,6 +44,16 @@ bool isHfModelDir(const std::string& dir) {
     }
 }
 
+std::string hfWeightsFile(const std::string& dir) {
+    static const char* const kNames[] = {"model.safetensors", "model.safetensors.index.json",
+                                         "pytorch_model.bin", "pytorch_model.bin.index.json"};
+    for (const char* name : kNames)
+        if (std::filesystem::exists(dir + "/" + name)) return name;
+    throw Error(dir,
+                "no weights: expected model.safetensors, model.safetensors.index.json, "
+                "pytorch_model.bin or pytorch_model.bin.index.json");
+}
+
 ModelConfig folderModelConfig(const std::string& dir) {
     const std::string path = dir + "/config.json";
     const nlohmann::json j = readJsonFile(path);

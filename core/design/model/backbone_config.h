@@ -17,6 +17,10 @@ namespace peft {
 const std::vector<std::string>& supportedHfModelTypes();
 /// Whether `dir` holds a Hugging Face model folder (a config.json with "model_type").
 bool isHfModelDir(const std::string& dir);
+/// The weights file of a Hugging Face folder, by Hugging Face's own order of preference: model.safetensors,
+/// model.safetensors.index.json (shards), pytorch_model.bin, pytorch_model.bin.index.json (shards of
+/// PyTorch checkpoints). A folder with none of them is refused naming all four.
+std::string hfWeightsFile(const std::string& dir);
 /// The core's config of a Hugging Face config.json object. `source` names the file in errors.
 ModelConfig hfModelConfig(const nlohmann::json& config, const std::string& source);
 /// The config of a backbone folder, a Hugging Face one (model_type) or the workbench's own

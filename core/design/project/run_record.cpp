@@ -128,11 +128,10 @@ BackboneRef folderBackboneRef(const std::string& dir0, bool hash) {
         r.model_type =
             JsonFields(readJsonFile(dir + "/config.json"), dir + "/config.json").text("model_type");
         loadHfTokenizer(dir, r.model_type);  // fails here, not at the first run
-        if (!fs::exists(dir + "/" + r.weights)) r.weights = "model.safetensors.index.json";
+        r.weights = hfWeightsFile(dir);
+    } else if (!fs::exists(dir + "/" + r.weights)) {
+        throw Error(dir, "no weights: expected model.safetensors");
     }
-    const std::string weights = dir + "/" + r.weights;
-    if (!fs::exists(weights))
-        throw Error(dir, "no weights: expected model.safetensors or model.safetensors.index.json");
     if (hash) hashBackboneWeights(r);
     return r;
 }

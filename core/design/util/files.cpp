@@ -5,6 +5,7 @@
 #include <cstring>
 
 #include <fcntl.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -94,6 +95,25 @@ std::string readFileBytes(const std::string& path, const std::string& what, uint
     ::close(fd);
     out.resize(got);
     return out;
+}
+
+MappedFile::MappedFile(const std::string& path, const std::string& what) {
+    struct stat st {};
+    const int fd = openRegular(path, what, st);
+    size_ = static_cast<size_t>(st.st_size);
+    if (size_ == 0) {
+        ::close(fd);
+        return;
+    }
+    void* map = ::mmap(nullptr, size_, PROT_READ, MAP_PRIVATE, fd, 0);
+    const int e = errno;
+    ::close(fd);
+    if (map == MAP_FAILED) throw Error(path, "cannot map " + what + ": " + std::strerror(e));
+    data_ = static_cast<const char*>(map);
+}
+
+MappedFile::~MappedFile() {
+    if (data_) ::munmap(const_cast<char*>(data_), size_);
 }
 
 }  // namespace peft

@@ -2,6 +2,7 @@
 #pragma once
 // Opening users' files safely: the file type is checked before anything reads it (a FIFO, a device or a
 // folder in place of a file is named, never waited on), and whole-file reads are bounded in size.
+#include <cstddef>
 #include <cstdint>
 #include <string>
 
@@ -22,5 +23,21 @@ void requireRegularFile(const std::string& path, const std::string& what = "file
 /// Opens without blocking (a FIFO swapped in between the check and the open is refused, not waited on).
 std::string readFileBytes(const std::string& path, const std::string& what = "file",
                           uint64_t maxBytes = kMaxWholeFileBytes);
+
+/// A regular file mapped read-only into memory (large weights files are read once, from the page cache).
+/// Errors name the path; an empty file maps to no bytes. The mapping lives as long as the object.
+class MappedFile {
+public:
+    MappedFile(const std::string& path, const std::string& what);
+    ~MappedFile();
+    MappedFile(const MappedFile&) = delete;
+    MappedFile& operator=(const MappedFile&) = delete;
+    const char* data() const { return data_; }
+    size_t size() const { return size_; }
+
+private:
+    const char* data_ = nullptr;
+    size_t size_ = 0;
+};
 
 }  // namespace peft

@@ -15,6 +15,7 @@
 
 #include "io/backbone.h"
 #include "io/safetensors.h"
+#include "io/torch_pickle.h"
 #include "util/error.h"
 #include "util/json_read.h"
 #include "util/parse.h"
@@ -468,18 +469,17 @@ std::optional<double> patternValue(const json& pattern, const std::string& modul
 
 AdapterInfo importHfPeft(const std::string& dir, const json& cfg, Transformer& model,
                          const std::string& type) {
-    const std::string cfgPath = dir + "/adapter_config.json", stPath = dir + "/adapter_model.safetensors";
+    const std::string cfgPath = dir + "/adapter_config.json";
     const JsonFields f(cfg, cfgPath);
     const std::string peftType = f.text("peft_type", "");
     if (peftType != "LORA" && peftType != "PREFIX_TUNING")
         throw Error(cfgPath + ": peft_type",
                     "'" + peftType + "' is not supported (supported: LORA, PREFIX_TUNING)");
-    if (!fs::exists(stPath)) {
-        if (fs::exists(dir + "/adapter_model.bin"))
-            throw Error(dir, "only safetensors adapters load (found adapter_model.bin)");
-        throw Error(dir, "no adapter_model.safetensors");
-    }
-    const std::map<std::string, torch::Tensor> raw = readSafetensors(stPath).tensors;
+    // PEFT writes adapter_model.safetensors (older versions adapter_model.bin, a PyTorch checkpoint).
+    std::string stPath = dir + "/adapter_model.safetensors";
+    if (!fs::exists(stPath) && fs::exists(dir + "/adapter_model.bin")) stPath = dir + "/adapter_model.bin";
+    if (!fs::exists(stPath)) throw Error(dir, "no adapter_model.safetensors (or adapter_model.bin)");
+    const std::map<std::string, torch::Tensor> raw = readTensorFile(stPath);
     const std::string familyPre = familyPrefix(type);
     const ModelConfig& mc = model->config();
     AdapterInfo info;

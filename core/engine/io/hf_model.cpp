@@ -11,7 +11,7 @@
 #include <nlohmann/json.hpp>
 
 #include "io/backbone.h"
-#include "io/safetensors.h"
+#include "io/torch_pickle.h"
 #include "util/error.h"
 #include "util/json_read.h"
 #include "util/parse.h"
@@ -30,43 +30,37 @@ std::string listNames(const std::vector<std::string>& names) {
     return s;
 }
 
-/// Every tensor of the folder's weights: one model.safetensors or the shards its index names.
-std::map<std::string, torch::Tensor> readWeights(const std::string& dir) {
-    const std::string single = dir + "/model.safetensors", index = dir + "/model.safetensors.index.json";
-    if (fs::exists(single)) return readSafetensors(single).tensors;
-    if (fs::exists(index)) {
-        const nlohmann::json j = readJsonFile(index);
-        if (!j.is_object() || !j.contains("weight_map") || !j["weight_map"].is_object())
-            throw Error(index, "needs a \"weight_map\" object {tensor: shard file}");
-        std::map<std::string, std::vector<std::string>> byShard;
-        for (auto it = j["weight_map"].begin(); it != j["weight_map"].end(); ++it) {
-            if (!it->is_string()) throw Error(index + ": weight_map." + it.key(), "must be a file name");
-            const std::string shard = it->get<std::string>();
-            if (shard.find('/') != std::string::npos || shard.find("..") != std::string::npos)
-                throw Error(index + ": weight_map." + it.key(),
-                            "'" + shard + "' must be a file in the folder");
-            byShard[shard].push_back(it.key());
-        }
-        std::map<std::string, torch::Tensor> all;
-        for (const auto& [shard, names] : byShard) {
-            SafetensorsFile f = readSafetensors(dir + "/" + shard);
-            std::vector<std::string> absent;
-            for (const auto& n : names)
-                if (!f.tensors.count(n)) absent.push_back(n);
-            if (!absent.empty())
-                throw Error(
-                    dir + "/" + shard,
-                    "the index places these tensors here but the shard lacks them: " + listNames(absent));
-            for (auto& kv : f.tensors)
-                all[kv.first] = std::move(kv.second);
-        }
-        return all;
+/// Every tensor of the folder's weights file (hfWeightsFile): one file, or the shards its index names.
+std::map<std::string, torch::Tensor> readWeights(const std::string& dir, const std::string& file) {
+    const std::string path = dir + "/" + file;
+    const std::string indexExt = ".index.json";
+    if (file.size() < indexExt.size() ||
+        file.compare(file.size() - indexExt.size(), indexExt.size(), indexExt))
+        return readTensorFile(path);
+    const nlohmann::json j = readJsonFile(path);
+    if (!j.is_object() || !j.contains("weight_map") || !j["weight_map"].is_object())
+        throw Error(path, "needs a \"weight_map\" object {tensor: shard file}");
+    std::map<std::string, std::vector<std::string>> byShard;
+    for (auto it = j["weight_map"].begin(); it != j["weight_map"].end(); ++it) {
+        if (!it->is_string()) throw Error(path + ": weight_map." + it.key(), "must be a file name");
+        const std::string shard = it->get<std::string>();
+        if (shard.find('/') != std::string::npos || shard.find("..") != std::string::npos)
+            throw Error(path + ": weight_map." + it.key(), "'" + shard + "' must be a file in the folder");
+        byShard[shard].push_back(it.key());
     }
-    if (fs::exists(dir + "/pytorch_model.bin"))
-        throw Error(dir,
-                    "only safetensors weights load (found pytorch_model.bin): save the model with "
-                    "save_pretrained(..., safe_serialization=True)");
-    throw Error(dir, "no weights: expected model.safetensors or model.safetensors.index.json");
+    std::map<std::string, torch::Tensor> all;
+    for (const auto& [shard, names] : byShard) {
+        std::map<std::string, torch::Tensor> tensors = readTensorFile(dir + "/" + shard);
+        std::vector<std::string> absent;
+        for (const auto& n : names)
+            if (!tensors.count(n)) absent.push_back(n);
+        if (!absent.empty())
+            throw Error(dir + "/" + shard,
+                        "the index places these tensors here but the shard lacks them: " + listNames(absent));
+        for (auto& kv : tensors)
+            all[kv.first] = std::move(kv.second);
+    }
+    return all;
 }
 
 /// "encoder.layer.7.attention.self.query.weight" with prefix "encoder.layer." → {7,
@@ -237,7 +231,8 @@ HfModel loadHfModel(const std::string& dir, int64_t num_labels, uint64_t seed) {
     h.model_type = JsonFields(j, cfgPath).text("model_type");
     if (h.config.name == h.model_type) h.config.name = fs::path(dir).filename().string();
 
-    const std::map<std::string, torch::Tensor> raw = readWeights(dir);
+    const std::string weightsFile = hfWeightsFile(dir), weightsPath = dir + "/" + weightsFile;
+    const std::map<std::string, torch::Tensor> raw = readWeights(dir, weightsFile);
     Mapped m;
     if (h.model_type == "gpt2")
         mapGpt2(raw, h.config.tie_embeddings, m, h.notes);
@@ -275,11 +270,11 @@ HfModel loadHfModel(const std::string& dir, int64_t num_labels, uint64_t seed) {
     } else if (num_labels > 0) {
         h.config.num_labels = num_labels;
     }
-    checkConfigAgainstWeights(h.config, m.tensors, cfgPath, dir + "/model.safetensors",
+    checkConfigAgainstWeights(h.config, m.tensors, cfgPath, weightsPath,
                               [&](const std::string& f) { return hfFieldName(h.model_type, f); });
     h.model = makeRandomBackbone(h.config, seed);
     std::vector<std::string> absent;
-    copyInto(h.model, m.tensors, dir + "/model.safetensors", isHeadName, &absent);
+    copyInto(h.model, m.tensors, weightsPath, isHeadName, &absent);
     if (!absent.empty() && !h.causal_lm && !headInFile)
         h.notes.push_back("no trained classification head in the file (" + listNames(absent) +
                           "): initialised with seed " + std::to_string(seed) + " for " +

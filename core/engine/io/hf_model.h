@@ -1,7 +1,8 @@
 // SPDX-License-Identifier: GPL-3.0-or-later
 #pragma once
-// Hugging Face model folders: config.json + model.safetensors (or a sharded model.safetensors.index.json)
-// for the families bert, roberta and gpt2, mapped onto the core Transformer, with the folder's tokenizer.
+// Hugging Face model folders: config.json + model.safetensors (or a sharded model.safetensors.index.json,
+// or PyTorch's pytorch_model.bin / pytorch_model.bin.index.json, read without running any of it) for the
+// families bert, roberta and gpt2, mapped onto the core Transformer, with the folder's tokenizer.
 // Names and layouts: GPT-2's Conv1D weights are stored [in, out] and q/k/v fused in c_attn; keys may carry
 // the base-model prefix (bert., roberta., transformer.) or not; old BERT LayerNorm.gamma/beta; buffers
 // (position_ids, attn.bias, attn.masked_bias) are skipped; an absent task head is initialised and reported.

@@ -9,10 +9,6 @@
 #include <fstream>
 #include <vector>
 
-#include <fcntl.h>
-#include <sys/mman.h>
-#include <sys/stat.h>
-#include <unistd.h>
 #include <nlohmann/json.hpp>
 
 #include "util/error.h"
@@ -144,29 +140,10 @@ SafetensorsFile parseSafetensors(const char* bytes, size_t size, const std::stri
 
 SafetensorsFile readSafetensors(const std::string& path) {
     // Memory-mapped: the header and every offset are validated against the mapping's size before any
-    // tensor is copied out of it, so a large checkpoint is read once, straight from the page cache.
-    requireRegularFile(path, "a safetensors file");  // a FIFO is named, not waited on
-    const int fd = ::open(path.c_str(), O_RDONLY | O_NONBLOCK | O_CLOEXEC);
-    if (fd < 0) throw Error(path, std::string("cannot open: ") + std::strerror(errno));
-    struct stat st {};
-    if (::fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
-        ::close(fd);
-        throw Error(path, "not a regular file");
-    }
-    const auto size = static_cast<size_t>(st.st_size);
-    if (size == 0) {
-        ::close(fd);
-        return parseSafetensors("", 0, path);
-    }
-    void* map = ::mmap(nullptr, size, PROT_READ, MAP_PRIVATE, fd, 0);
-    ::close(fd);
-    if (map == MAP_FAILED) throw Error(path, std::string("cannot map the file: ") + std::strerror(errno));
-    struct Unmap {
-        void* p;
-        size_t n;
-        ~Unmap() { ::munmap(p, n); }
-    } unmap{map, size};
-    return parseSafetensors(static_cast<const char*>(map), size, path);
+    // tensor is copied out of it, so a large checkpoint is read once, straight from the page cache. A FIFO
+    // is named, not waited on.
+    const MappedFile file(path, "a safetensors file");
+    return parseSafetensors(file.data(), file.size(), path);
 }
 
 std::string serializeSafetensors(const std::map<std::string, torch::Tensor>& tensors,
