@@ -7,7 +7,7 @@ packages=(
     build-essential cmake ninja-build ccache pkg-config clang-format clang libclang-rt-14-dev
     qt6-base-dev qt6-svg-dev libqt6svg6 libgl-dev libqcustomplot-dev libqcustomplot2.1-qt6
     libtorch-dev libopenblas0-pthread
-    libsqlite3-dev nlohmann-json3-dev libutf8proc-dev libre2-dev libssl-dev
+    libsqlite3-dev nlohmann-json3-dev libutf8proc-dev libre2-dev libssl-dev libsentencepiece-dev
     xvfb xauth
     slurmctld slurmd slurm-client munge
 )

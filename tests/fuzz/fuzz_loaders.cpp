@@ -4,7 +4,7 @@
 // or the resume-state parser, or the Hugging Face tokenizers (the bytes as text through BERT WordPiece and
 // GPT-2 byte-level BPE, with the real vocabularies), or the data-file reader (TSV / CSV / JSON Lines), or
 // the JSON reader, a tokenizer folder (tokenizer.json / tokenizer_config.json), a backbone config, a
-// design-space spec, a run record, a study, a PyTorch checkpoint (0xfc). A
+// design-space spec, a run record, a study, a PyTorch checkpoint (0xfc), a SentencePiece model (0xfb). A
 // peft::Error is the expected answer to bad input; anything else (a crash, an uncaught exception, a sanitizer
 // report) is a finding.
 #include <cstdint>
@@ -15,6 +15,7 @@
 #include <string>
 
 #include "data/hf_tokenizer.h"
+#include "data/sentencepiece.h"
 #include "data/table.h"
 #include "io/safetensors.h"
 #include "io/torch_pickle.h"
@@ -57,7 +58,11 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     const std::string bytes(reinterpret_cast<const char*>(data) + 1, size - 1);
     try {
         // 0xfe selects the run record (the case added last: the other seeds keep their cases).
-        switch (data[0] == 0xfe ? 9 : data[0] == 0xfd ? 10 : data[0] == 0xfc ? 11 : data[0] % 9) {
+        switch (data[0] == 0xfe   ? 9
+                : data[0] == 0xfd ? 10
+                : data[0] == 0xfc ? 11
+                : data[0] == 0xfb ? 12
+                                  : data[0] % 9) {
             case 0:
                 peft::parseSafetensors(bytes, "fuzz");
                 break;
@@ -179,6 +184,15 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
                 const auto t = peft::parseTorchCheckpoint(bytes.data(), bytes.size(), "fuzz.bin");
                 for (const auto& kv : t)
                     if (!kv.second.is_contiguous()) __builtin_trap();
+                break;
+            }
+            case 12: {  // a SentencePiece model (mBART's sentencepiece.bpe.model), then text through it
+                const peft::SentencePieceModel m(bytes, "fuzz.model");
+                std::vector<std::string> pieces;
+                std::vector<int> ids;
+                m.encode("the  movie\tＦＵＬＬ ﬁne \xe2\x96\x81 \xff", pieces, ids);
+                for (int id : ids)
+                    if (id < 0 || id >= m.size()) __builtin_trap();
                 break;
             }
             default: {

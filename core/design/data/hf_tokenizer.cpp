@@ -11,6 +11,7 @@
 #include <utf8proc.h>
 #include <nlohmann/json.hpp>
 
+#include "data/sentencepiece.h"
 #include "util/error.h"
 #include "util/files.h"
 #include "util/json_read.h"
@@ -303,6 +304,12 @@ Encoding TextTokenizer::encode(const std::string& text, const std::optional<std:
                 pushText(*pair, 0);
                 push(sep_, 0);
             }
+            break;
+        case SpecialTemplate::MBart:
+            pushText(text, 0);
+            if (pair) pushText(*pair, 0);
+            push(need(sep_, "</s>"), 0);
+            push(need(lang_, "language code"), 0);
             break;
     }
     return e;
@@ -648,10 +655,19 @@ std::unique_ptr<TextTokenizer> loadBaseTokenizer(const std::string& dir, const s
         }
         throw Error(dir, "no tokenizer: a BERT folder needs vocab.txt (or tokenizer.json)");
     }
-    if (modelType == "gpt2" || modelType == "roberta") {
+    if (modelType == "mbart") {
+        const std::string spm = dir + "/sentencepiece.bpe.model";
+        if (!fs::exists(spm))
+            throw Error(dir,
+                        "no tokenizer: an mBART folder needs sentencepiece.bpe.model (its SentencePiece "
+                        "model; tokenizer.json alone is not read for mBART)");
+        return SentencePieceTokenizer::fromModelFile(spm, cfg.text("src_lang", "en_XX"));
+    }
+    if (modelType == "gpt2" || modelType == "roberta" || modelType == "bart") {
         BpeOptions o;
         o.add_prefix_space = cfg.flag("add_prefix_space", false);
-        o.special_template = modelType == "roberta" ? SpecialTemplate::Roberta : SpecialTemplate::None;
+        // BART's tokenizer is RoBERTa's: <s> a </s></s> b </s>.
+        o.special_template = modelType == "gpt2" ? SpecialTemplate::None : SpecialTemplate::Roberta;
         if (fs::exists(dir + "/vocab.json") && fs::exists(dir + "/merges.txt"))
             return ByteLevelBpeTokenizer::fromFiles(dir + "/vocab.json", dir + "/merges.txt", o);
         if (model.has("vocab") && model.has("merges")) {
@@ -676,7 +692,8 @@ std::unique_ptr<TextTokenizer> loadBaseTokenizer(const std::string& dir, const s
         throw Error(dir, "no tokenizer: a " + modelType +
                              " folder needs vocab.json and merges.txt (or tokenizer.json)");
     }
-    throw Error(dir, "no tokenizer for model_type '" + modelType + "' (supported: bert, roberta, gpt2)");
+    throw Error(
+        dir, "no tokenizer for model_type '" + modelType + "' (supported: bert, roberta, gpt2, bart, mbart)");
 }
 
 }  // namespace
@@ -707,6 +724,108 @@ std::unique_ptr<TextTokenizer> loadHfTokenizer(const std::string& dir, const std
         tok->addTokens(added, addedPath);
     }
     return tok;
+}
+
+// ----- SentencePiece (mBART) ------------------------------------------------------------------------------
+
+struct SentencePieceTokenizer::Model : SentencePieceModel {
+    using SentencePieceModel::SentencePieceModel;
+};
+
+const std::vector<std::string>& SentencePieceTokenizer::languageCodes() {
+    static const std::vector<std::string> codes = {
+        "ar_AR", "cs_CZ", "de_DE", "en_XX", "es_XX", "et_EE", "fi_FI", "fr_XX", "gu_IN",
+        "hi_IN", "it_IT", "ja_XX", "kk_KZ", "ko_KR", "lt_LT", "lv_LV", "my_MM", "ne_NP",
+        "nl_XX", "ro_RO", "ru_RU", "si_LK", "tr_TR", "vi_VN", "zh_CN"};
+    return codes;
+}
+
+SentencePieceTokenizer::~SentencePieceTokenizer() = default;
+
+std::unique_ptr<SentencePieceTokenizer> SentencePieceTokenizer::fromModelFile(const std::string& path,
+                                                                              const std::string& srcLang) {
+    // Read here (bounded, a FIFO refused) and parsed from memory: the library never opens the path itself.
+    const std::string bytes = readFileBytes(path, "a SentencePiece model", uint64_t(64) << 20);
+    std::unique_ptr<SentencePieceTokenizer> t(new SentencePieceTokenizer());
+    try {
+        t->sp_ = std::make_unique<Model>(bytes, path);
+    } catch (const Error& e) {
+        if (e.reason().rfind("not a SentencePiece model", 0) == 0) throw;
+        throw Error(path, "not a usable SentencePiece model: " + e.reason());
+    }
+    const SentencePieceModel& sp = *t->sp_;
+    const int n = sp.size();
+    using Type = SentencePieceModel::Type;
+    // fairseq's layout shifts every piece by one and puts its own specials at 0–3: it assumes the piece
+    // model's <unk>, <s>, </s> are pieces 0, 1, 2 (as in every mBART checkpoint).
+    auto is = [&](int id, Type type, const char* text) {
+        return sp.piece(id).type == type && (text == nullptr || sp.piece(id).text == text);
+    };
+    if (n < 4 || !is(0, Type::Unknown, nullptr) || !is(1, Type::Control, "<s>") ||
+        !is(2, Type::Control, "</s>"))
+        throw Error(path,
+                    "a SentencePiece model without fairseq's layout: mBART needs <unk>, <s>, </s> as pieces "
+                    "0, 1, 2 (this one has " +
+                        std::to_string(n) + " pieces" +
+                        (n >= 3 ? ", the first '" + sp.piece(0).text + "', '" + sp.piece(1).text + "', '" +
+                                      sp.piece(2).text + "'"
+                                : std::string()) +
+                        ")");
+    t->kind_ = "sentencepiece";
+    t->source_ = path;
+    t->pieces_ = n;
+    std::vector<std::string> vocab = {"<s>", "<pad>", "</s>", "<unk>"};
+    for (int i = 3; i < n; ++i)
+        vocab.push_back(sp.piece(i).text);
+    for (const auto& code : languageCodes())
+        vocab.push_back(code);
+    vocab.push_back("<mask>");
+    t->setVocabulary(std::move(vocab), path);
+    std::vector<std::string> recognised = {"<s>", "<pad>", "</s>", "<unk>", "<mask>"};
+    recognised.insert(recognised.end(), languageCodes().begin(), languageCodes().end());
+    t->setSpecials(SpecialTemplate::MBart, recognised, "<s>", "</s>", "<pad>", "<unk>");
+    t->setSourceLanguage(srcLang);
+    return t;
+}
+
+int64_t SentencePieceTokenizer::languageId(const std::string& code) const {
+    const auto& codes = languageCodes();
+    const auto it = std::find(codes.begin(), codes.end(), code);
+    if (it == codes.end()) {
+        std::string all;
+        for (const auto& c : codes)
+            all += (all.empty() ? "" : ", ") + c;
+        throw Error(source_, "'" + code.substr(0, 40) + "' is not an mBART language code (" + all + ")");
+    }
+    return pieces_ + 1 + int64_t(it - codes.begin());
+}
+
+void SentencePieceTokenizer::setSourceLanguage(const std::string& code) {
+    lang_ = languageId(code);
+    srcLang_ = code;
+}
+
+void SentencePieceTokenizer::tokenizePlain(const std::string& text, std::vector<std::string>& out) const {
+    std::vector<int> ids;
+    sp_->encode(text, out, ids);
+}
+
+std::string SentencePieceTokenizer::decode(const std::vector<int64_t>& ids) const {
+    // As Hugging Face's MBartTokenizer.decode(skip_special_tokens=True): specials, language codes and <mask>
+    // left out, the pieces joined, "▁" back to spaces, the ends stripped.
+    std::string s;
+    for (int64_t id : ids)
+        if (id >= 4 && id <= pieces_) s += idToken(id);
+    std::string out;
+    for (size_t i = 0; i < s.size();)
+        if (s.compare(i, 3, "\xe2\x96\x81") == 0) {
+            out += ' ';
+            i += 3;
+        } else {
+            out += s[i++];
+        }
+    const size_t b = out.find_first_not_of(' '), e = out.find_last_not_of(' ');
+    return b == std::string::npos ? std::string() : out.substr(b, e - b + 1);
 }
 
 }  // namespace peft

@@ -32,6 +32,7 @@ enum class SpecialTemplate {
     None,     // GPT-2: the tokens alone; a pair is concatenated
     Bert,     // [CLS] a [SEP] b [SEP], types 0 … 0 1 … 1
     Roberta,  // <s> a </s></s> b </s>, types all 0
+    MBart,    // a </s> lang (a b </s> lang for a pair), lang the source language code, types all 0
 };
 
 class TextTokenizer : public Tokenizer {
@@ -84,6 +85,7 @@ protected:
     std::vector<std::string> specials_;  // recognised in text, longest first
     SpecialTemplate template_ = SpecialTemplate::None;
     int64_t cls_ = -1, sep_ = -1, pad_ = -1, unk_ = -1;
+    int64_t lang_ = -1;  // MBart: the language code that ends every input
     std::string clsName_, sepName_, padName_, unkName_;
 };
 
@@ -152,8 +154,43 @@ private:
     mutable std::mutex cacheMutex_;
 };
 
-/// The tokenizer of a Hugging Face model folder for `modelType` (bert, roberta, gpt2): vocab.txt or
-/// vocab.json + merges.txt, else the model section of tokenizer.json; options from tokenizer_config.json.
+/// mBART's tokenizer: a SentencePiece model (sentencepiece.bpe.model, through libsentencepiece) under
+/// fairseq's id layout, as Hugging Face's MBartTokenizer computes it: <s> 0, <pad> 1, </s> 2, <unk> 3, then
+/// the SentencePiece pieces shifted by one (piece 3 → id 4; the piece model's own <unk>, <s>, </s> at 0–2
+/// are not repeated), then the 25 language codes (ar_AR … zh_CN), then <mask>. Inputs end `</s> src_lang`.
+class SentencePieceTokenizer : public TextTokenizer {
+public:
+    /// mBART's language codes, in fairseq's order (their ids follow the pieces).
+    static const std::vector<std::string>& languageCodes();
+    /// Reads a SentencePiece model file (at most 64 MiB) and checks fairseq's assumptions about it: pieces
+    /// 0, 1, 2 are <unk>, <s>, </s>. `srcLang` is the code appended to inputs ("en_XX").
+    static std::unique_ptr<SentencePieceTokenizer> fromModelFile(const std::string& path,
+                                                                 const std::string& srcLang = "en_XX");
+    ~SentencePieceTokenizer() override;
+    std::string decode(const std::vector<int64_t>& ids) const override;
+    /// The id of a language code; peft::Error naming the code and the valid ones otherwise.
+    int64_t languageId(const std::string& code) const;
+    /// The code appended to inputs (Hugging Face's src_lang); peft::Error for an unknown code.
+    void setSourceLanguage(const std::string& code);
+    const std::string& sourceLanguage() const { return srcLang_; }
+    int64_t sourceLanguageId() const { return lang_; }
+    /// The number of pieces of the SentencePiece model itself.
+    int64_t pieceCount() const { return pieces_; }
+
+protected:
+    void tokenizePlain(const std::string& text, std::vector<std::string>& out) const override;
+
+private:
+    SentencePieceTokenizer() = default;
+    struct Model;
+    std::unique_ptr<Model> sp_;
+    std::string source_, srcLang_;
+    int64_t pieces_ = 0;
+};
+
+/// The tokenizer of a Hugging Face model folder for `modelType` (bert, roberta, gpt2, bart, mbart): vocab.txt
+/// or vocab.json + merges.txt, else the model section of tokenizer.json; mBART's sentencepiece.bpe.model
+/// (its source language from tokenizer_config.json's src_lang); options from tokenizer_config.json.
 /// Errors name the folder and the missing file.
 std::unique_ptr<TextTokenizer> loadHfTokenizer(const std::string& dir, const std::string& modelType);
 
