@@ -212,6 +212,8 @@ const std::vector<OptionSpec> kDataFileOptions = {{"data"},
                                                   {"label-column"},
                                                   {"source-field"},
                                                   {"target-field"},
+                                                  {"source-lang"},
+                                                  {"target-lang"},
                                                   {"data-kind"},
                                                   {"dev-fraction"},
                                                   {"skip-bad-rows", false}};
@@ -288,7 +290,8 @@ const std::vector<Command>& commands() {
          "time",
          "usage: peftwb data --data FILE [--dev FILE] [--text-column C] [--pair-column C] [--label-column "
          "C]\n"
-         "                   [--source-field F] [--target-field F] [--data-kind classification|seq2seq]\n"
+         "                   [--source-field F] [--target-field F] [--source-lang L --target-lang L]\n"
+         "                   [--data-kind classification|seq2seq]\n"
          "                   [--skip-bad-rows] [--model DIR] [--json]\n\n"
          "With --model (a backbone folder; 'default' is the built-in world's): the share of the training "
          "text's tokens that its tokenizer maps to <unk>, with a warning from 20 %.\n",
@@ -620,11 +623,14 @@ std::string commandHelp(const Command& c) {
             "second text, label;\n"
             "                     GLUE's SST-2, RTE, MNLI, QNLI, QQP columns are recognised), or "
             "sequence-to-sequence pairs\n"
-            "                     (JSON Lines with source / target, or FILE.source + FILE.target)\n"
+            "                     (JSON Lines with source / target or translation.L, or FILE.source + "
+            "FILE.target)\n"
             "  --dev FILE, --test FILE   same layout; without --dev, --dev-fraction F (0.1) of the training "
             "rows,\n"
             "                     split with --seed\n"
             "  --text-column C, --pair-column C, --label-column C, --source-field F, --target-field F\n"
+            "  --source-lang L, --target-lang L   the translation layout {\"translation\": {\"en\": …, "
+            "\"ro\": …}}\n"
             "  --data-kind classification|seq2seq   (default: from the file)\n"
             "  --skip-bad-rows    skip malformed rows (counted and reported) instead of stopping at the "
             "first\n"
@@ -721,6 +727,16 @@ FileDatasetSpec fileSpecFromArgs(const Args& a) {
     spec.columns.label = a.get("label-column").value_or("");
     spec.source_field = a.get("source-field").value_or(spec.source_field);
     spec.target_field = a.get("target-field").value_or(spec.target_field);
+    // The translation layout {"translation": {"en": …, "ro": …}}: --source-lang en --target-lang ro.
+    for (const auto& [opt, field] : {std::pair<const char*, std::string*>{"source-lang", &spec.source_field},
+                                     {"target-lang", &spec.target_field}})
+        if (const auto lang = a.get(opt)) {
+            if (a.get(opt == std::string("source-lang") ? "source-field" : "target-field"))
+                throw Error(std::string("--") + opt, "give a field or a language, not both");
+            if (lang->empty() || lang->find('.') != std::string::npos)
+                throw Error(std::string("--") + opt, "'" + lang->substr(0, 40) + "' is not a language key");
+            *field = "translation." + *lang;
+        }
     spec.dev_fraction = a.getDouble("dev-fraction").value_or(spec.dev_fraction);
     spec.split_seed = static_cast<uint64_t>(a.getInt("seed").value_or(0));
     spec.skip_bad_rows = a.flag("skip-bad-rows");

@@ -168,6 +168,34 @@ private Q_SLOTS:
                  double(c.at("unknown").get<int64_t>()) / double(c.at("tokens").get<int64_t>()));
     }
 
+    // The translation layout through the CLI: --source-lang / --target-lang pick the languages; a field and a
+    // language for the same side are refused.
+    void dataReadsTheTranslationLayout() {
+        const QString path = QDir::temp().filePath(QStringLiteral("peft-cli-wmt.jsonl"));
+        std::ofstream(path.toStdString())
+            << "{\"translation\": {\"en\": \"the house\", \"ro\": \"casa\"}}\n"
+               "{\"translation\": {\"en\": \"the book\", \"ro\": \"cartea\"}}\n";
+        const Result r =
+            peftwb({QStringLiteral("data"), QStringLiteral("--data"), path, QStringLiteral("--source-lang"),
+                    QStringLiteral("en"), QStringLiteral("--target-lang"), QStringLiteral("ro"),
+                    QStringLiteral("--dev-fraction"), QStringLiteral("0"), QStringLiteral("--json")});
+        QVERIFY2(r.code == 0, r.err.constData());
+        const nlohmann::json j = nlohmann::json::parse(r.out.toStdString());
+        QCOMPARE(j.at("kind").get<std::string>(), std::string("seq2seq"));
+        QCOMPARE(j.at("train_rows").get<int64_t>(), int64_t(2));
+        const Result none = peftwb({QStringLiteral("data"), QStringLiteral("--data"), path});
+        QVERIFY(none.code != 0);
+        QVERIFY2(
+            none.err.contains("choose the languages with --source-lang and --target-lang (here: en, ro)"),
+            none.err.constData());
+        const Result both =
+            peftwb({QStringLiteral("data"), QStringLiteral("--data"), path, QStringLiteral("--source-lang"),
+                    QStringLiteral("en"), QStringLiteral("--source-field"), QStringLiteral("x")});
+        QVERIFY2(both.err.contains("--source-lang: give a field or a language, not both"),
+                 both.err.constData());
+        QFile::remove(path);
+    }
+
     // The terminal tables count characters, not bytes: a column holding "Δ" or "λ" stays straight, and long
     // names are cut in the middle.
     void textTablesAlignUtf8AndShortenNames() {
@@ -186,10 +214,10 @@ private Q_SLOTS:
                                         "lora      -0.25\n"));
     }
 
-    // A study is not tied to the built-in world: on a Hugging Face BERT folder (bert-base-uncased's vocabulary,
-    // random weights) with imported SST-2 rows it queues one run per arm × seed on the dataset, trains them,
-    // runs again without training anything twice, and its report (which finds the dataset the study ran on)
-    // has every run, with n, the comparison and the gate.
+    // A study is not tied to the built-in world: on a Hugging Face BERT folder (bert-base-uncased's
+    // vocabulary, random weights) with imported SST-2 rows it queues one run per arm × seed on the dataset,
+    // trains them, runs again without training anything twice, and its report (which finds the dataset the
+    // study ran on) has every run, with n, the comparison and the gate.
     void studyRunsOnAHuggingFaceBackboneAndImportedData() {
         namespace hf = hf_fixture;
         QTemporaryDir dir;
@@ -209,10 +237,12 @@ private Q_SLOTS:
                 f.write((sst2[i] + QLatin1Char('\n')).toUtf8());
             return f.fileName();
         };
-        const QString train = rows(QStringLiteral("train.tsv"), 1, 48), dev = rows(QStringLiteral("dev.tsv"), 49, 24);
+        const QString train = rows(QStringLiteral("train.tsv"), 1, 48),
+                      dev = rows(QStringLiteral("dev.tsv"), 49, 24);
         QFile study(dir.filePath(QStringLiteral("hf-study.json")));
         QVERIFY(study.open(QIODevice::WriteOnly));
-        study.write(R"({"id": "hf-study", "title": "LoRA against BitFit on a BERT", "claim": "LoRA beats BitFit",
+        study.write(
+            R"({"id": "hf-study", "title": "LoRA against BitFit on a BERT", "claim": "LoRA beats BitFit",
             "source": "a test", "tasks": ["sentiment"], "seeds": 2,
             "train": {"steps": 4, "batch_size": 8, "eval_every": 2, "threads": 1},
             "arms": [{"id": "lora", "preset": "lora"}, {"id": "bitfit", "preset": "bitfit"}],
@@ -220,10 +250,17 @@ private Q_SLOTS:
             "gates": [{"arm": "lora", "at_least": 0.5}]})");
         study.close();
         const QString project = dir.filePath(QStringLiteral("bert.peftproj"));
-        const QStringList run = {QStringLiteral("study"),  QStringLiteral("run"),    study.fileName(),
-                                 QStringLiteral("--project"), project,              QStringLiteral("--model"),
-                                 QString::fromStdString(bert.string()), QStringLiteral("--data"), train,
-                                 QStringLiteral("--dev"),     dev};
+        const QStringList run = {QStringLiteral("study"),
+                                 QStringLiteral("run"),
+                                 study.fileName(),
+                                 QStringLiteral("--project"),
+                                 project,
+                                 QStringLiteral("--model"),
+                                 QString::fromStdString(bert.string()),
+                                 QStringLiteral("--data"),
+                                 train,
+                                 QStringLiteral("--dev"),
+                                 dev};
         const Result first = peftwb(run);
         QVERIFY2(first.code == 0, first.err.constData());
         QVERIFY2(first.out.contains("4 runs, 4 queued now"), first.out.constData());

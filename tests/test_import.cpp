@@ -132,8 +132,8 @@ private Q_SLOTS:
 
     // What the workbench writes as CSV (exports, study reports) reads back field for field.
     void csvFieldsRoundTrip() {
-        const std::vector<std::string> texts = {"plain", "a, b", "she said \"hi\"", "two\nlines", "cr\rhere",
-                                                "\"", "tab\tinside"};
+        const std::vector<std::string> texts = {"plain",    "a, b", "she said \"hi\"", "two\nlines",
+                                                "cr\rhere", "\"",   "tab\tinside"};
         std::string csv = "text,label\n";
         for (const auto& t : texts)
             csv += csvField(t) + "," + csvField("l,1") + "\n";
@@ -233,6 +233,30 @@ private Q_SLOTS:
         const auto rows = importSeq2Seq((dir() / "par.source").string());
         QCOMPARE(int(rows.size()), 3);
         QCOMPARE(rows[2].target, std::string("3"));
+
+        // The translation layout (WMT16 en-ro as Hugging Face datasets write it): one column per language;
+        // the error names the languages when none is chosen; a row without its target language is named.
+        const std::string tr = write("wmt.jsonl",
+                                     "{\"translation\": {\"en\": \"the house\", \"ro\": \"casa\"}}\n"
+                                     "{\"translation\": {\"ro\": \"cartea\", \"en\": \"the book\"}}\n");
+        FileDatasetSpec ts;
+        ts.train = tr;
+        ts.dev_fraction = 0;
+        EXPECT_ERROR(readFileData(ts),
+                     "wmt.jsonl:1: no field 'source' (fields: translation.en, "
+                     "translation.ro); a translation file: choose the languages with "
+                     "--source-lang and --target-lang (here: en, ro)");
+        ts.source_field = "translation.en";
+        ts.target_field = "translation.ro";
+        const FileData td = readFileData(ts);
+        QVERIFY(td.seq2seq);
+        QCOMPARE(int(td.strain.size()), 2);
+        QCOMPARE(td.strain[1].source, std::string("the book"));
+        QCOMPARE(td.strain[1].target, std::string("cartea"));
+        write("wmt.jsonl",
+              "{\"translation\": {\"en\": \"a\", \"ro\": \"b\"}}\n"
+              "{\"translation\": {\"en\": \"c\", \"de\": \"d\"}}\n");
+        EXPECT_ERROR(readFileData(ts), "wmt.jsonl:2: empty 'translation.ro'");
 
         // A seeded split is a partition, the same for the same seed and different for another.
         std::vector<int> v(100);

@@ -173,6 +173,39 @@ private Q_SLOTS:
         QCOMPARE(r.train_config["precision"].get<std::string>(), std::string("bf16"));
     }
 
+    // File ▸ Import Dataset with a translation file ({"translation": {"en": …, "ro": …}}): the dialog shows
+    // source / target fields instead of the classification columns, English as the source; swapping them is
+    // what the spec imports.
+    void importDialogChoosesTranslationLanguages() {
+        const QString path = dir_.filePath(QStringLiteral("wmt.jsonl"));
+        {
+            std::ofstream out(path.toStdString());
+            for (int i = 0; i < 30; ++i)
+                out << "{\"translation\": {\"ro\": \"casa " << i << "\", \"en\": \"the house " << i
+                    << "\"}}\n";
+        }
+        peft::ui::ImportDialog dialog(nullptr, path);
+        QSignalSpy checked(&dialog, &peft::ui::ImportDialog::checked);
+        QVERIFY(checked.count() > 0 || checked.wait(30000));
+        QVERIFY2(dialog.checkedOk(), qPrintable(dialog.summary()->text()));
+        QCOMPARE(dialog.sourceField()->currentText(), QStringLiteral("translation.en"));
+        QCOMPARE(dialog.targetField()->currentText(), QStringLiteral("translation.ro"));
+        QVERIFY(dialog.sourceField()->isVisibleTo(&dialog));
+        QVERIFY(!dialog.labelColumn()->isVisibleTo(&dialog));
+        QVERIFY2(dialog.summary()->text().contains(
+                     QStringLiteral("Sequence to sequence: 27 training pairs, 3 dev")),
+                 qPrintable(dialog.summary()->text()));
+        dialog.sourceField()->setCurrentIndex(
+            dialog.sourceField()->findText(QStringLiteral("translation.ro")));
+        dialog.targetField()->setCurrentIndex(
+            dialog.targetField()->findText(QStringLiteral("translation.en")));
+        const peft::FileDatasetSpec spec = dialog.spec();
+        QCOMPARE(spec.source_field, std::string("translation.ro"));
+        QCOMPARE(spec.target_field, std::string("translation.en"));
+        const peft::FileData d = peft::readFileData(spec);
+        QCOMPARE(d.strain.front().source.rfind("casa", 0), size_t(0));
+    }
+
     // File ▸ Import Dataset: GLUE SST-2's dev file previewed, mapped and counted off the GUI thread, recorded
     // in a project on a Hugging Face BERT backbone, then a LoRA run trains on it from Run ▸ Queue This Spec.
     void importedSst2TrainsEndToEnd() {

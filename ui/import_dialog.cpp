@@ -1,6 +1,8 @@
 // SPDX-License-Identifier: GPL-3.0-or-later
 #include "import_dialog.h"
 
+#include <algorithm>
+
 #include <QCheckBox>
 #include <QComboBox>
 #include <QDialogButtonBox>
@@ -77,6 +79,15 @@ ImportDialog::ImportDialog(QWidget* parent, const QString& trainFile) : QDialog(
     form->addRow(tr("Text column"), text_);
     form->addRow(tr("Second text"), pair_);
     form->addRow(tr("Label column"), label_);
+    source_ = new QComboBox(this);
+    target_ = new QComboBox(this);
+    source_->setToolTip(
+        tr("The field with the input text of a sequence-to-sequence pair (a translation file: "
+           "the source language)"));
+    target_->setToolTip(tr("The field with the text to generate (a translation file: the target language)"));
+    form->addRow(tr("Source field"), source_);
+    form->addRow(tr("Target field"), target_);
+    form_ = form;
     devFraction_ = new QDoubleSpinBox(this);
     devFraction_->setRange(0.01, 0.5);
     devFraction_->setSingleStep(0.05);
@@ -110,7 +121,7 @@ ImportDialog::ImportDialog(QWidget* parent, const QString& trainFile) : QDialog(
     v->addWidget(buttons_);
     resize(860, 600);
 
-    for (QComboBox* c : {text_, pair_, label_})
+    for (QComboBox* c : {text_, pair_, label_, source_, target_})
         connect(c, &QComboBox::currentIndexChanged, this, [this] {
             if (!filling_) check();
         });
@@ -142,6 +153,41 @@ void ImportDialog::fillColumns(const std::vector<std::string>& header) {
     } catch (const Error&) {
         // The user picks the columns.
     }
+    // Sequence-to-sequence JSON Lines: source / target, or a translation file's languages (translation.en,
+    // translation.ro; English first when it is there). The rows that do not apply are hidden.
+    source_->clear();
+    target_->clear();
+    std::vector<std::string> fields;
+    auto has = [&](const std::string& n) {
+        return std::find(header.begin(), header.end(), n) != header.end();
+    };
+    for (const auto& h : header)
+        if (h.rfind("translation.", 0) == 0) fields.push_back(h);
+    const bool plain = has("source") && has("target");
+    if (plain) fields = {"source", "target"};
+    for (const auto& h : header)
+        if (std::find(fields.begin(), fields.end(), h) == fields.end() && h != "translation")
+            fields.push_back(h);
+    const bool seq2seq = seq2seqFields_ =
+        !has("label") && !has("gold_label") &&
+        (plain || (fields.size() >= 2 && fields[0].rfind("translation.", 0) == 0));
+    for (const auto& f : fields) {
+        source_->addItem(qs(f), qs(f));
+        target_->addItem(qs(f), qs(f));
+    }
+    if (seq2seq) {
+        int src = 0;
+        if (!plain)
+            for (int i = 0; i < int(fields.size()) && fields[size_t(i)].rfind("translation.", 0) == 0; ++i)
+                if (fields[size_t(i)] == "translation.en") src = i;
+        source_->setCurrentIndex(src);
+        target_->setCurrentIndex(src == 0 ? 1 : 0);
+    }
+    for (QWidget* w :
+         {static_cast<QWidget*>(text_), static_cast<QWidget*>(pair_), static_cast<QWidget*>(label_)})
+        form_->setRowVisible(w, !seq2seq);
+    form_->setRowVisible(source_, seq2seq);
+    form_->setRowVisible(target_, seq2seq);
     filling_ = false;
 }
 
@@ -192,6 +238,10 @@ FileDatasetSpec ImportDialog::spec() const {
     s.columns.text = text_->currentData().toString().toStdString();
     s.columns.pair = pair_->currentData().toString().toStdString();
     s.columns.label = label_->currentData().toString().toStdString();
+    if (seq2seqFields_) {
+        s.source_field = source_->currentData().toString().toStdString();
+        s.target_field = target_->currentData().toString().toStdString();
+    }
     s.dev_fraction = devFraction_->value();
     s.skip_bad_rows = skipBad_->isChecked();
     return s;

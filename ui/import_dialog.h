@@ -14,6 +14,7 @@ class QCheckBox;
 class QComboBox;
 class QDialogButtonBox;
 class QDoubleSpinBox;
+class QFormLayout;
 class QLabel;
 class QLineEdit;
 class QTableWidget;
@@ -34,6 +35,8 @@ public:
     QComboBox* textColumn() const { return text_; }
     QComboBox* pairColumn() const { return pair_; }
     QComboBox* labelColumn() const { return label_; }
+    QComboBox* sourceField() const { return source_; }
+    QComboBox* targetField() const { return target_; }
     QLabel* summary() const { return summary_; }
     /// Sets the training file: fills the preview and the column choices, then checks the whole file.
     void setTrainFile(const QString& path);
@@ -57,6 +60,10 @@ private:
     QComboBox* text_ = nullptr;
     QComboBox* pair_ = nullptr;
     QComboBox* label_ = nullptr;
+    QComboBox* source_ = nullptr;  // sequence-to-sequence JSON Lines: the source and target fields
+    QComboBox* target_ = nullptr;
+    QFormLayout* form_ = nullptr;
+    bool seq2seqFields_ = false;  // the source / target rows are shown and read
     QDoubleSpinBox* devFraction_ = nullptr;
     QCheckBox* skipBad_ = nullptr;
     QTableWidget* preview_ = nullptr;

@@ -21,7 +21,11 @@ bool looksSeq2Seq(const FileDatasetSpec& s) {
     TableReader r(s.train, TableFormat::JsonLines, true);
     const auto& h = r.header();
     auto has = [&](const std::string& n) { return std::find(h.begin(), h.end(), n) != h.end(); };
-    return has(s.source_field) && has(s.target_field) && !has("label") && !has("gold_label");
+    if (has(s.source_field) && has(s.target_field) && !has("label") && !has("gold_label")) return true;
+    // The translation layout ({"translation": {"en": …, "ro": …}}) before its languages are chosen: seq2seq,
+    // so that the error names the languages the file has.
+    return std::count_if(h.begin(), h.end(),
+                         [](const std::string& c) { return c.rfind("translation.", 0) == 0; }) >= 2;
 }
 
 /// The tokens of one input cut to `maxLength`, keeping the closing token.

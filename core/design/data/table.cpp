@@ -285,6 +285,15 @@ TableReader::TableReader(const std::string& path, std::optional<TableFormat> for
             TableRow row;
             row.line = line;
             for (auto it = j.begin(); it != j.end(); ++it) {
+                // An object is a column per member, "key.sub" (one level): the translation layout
+                // {"translation": {"en": …, "ro": …}} gives translation.en and translation.ro.
+                if (it.value().is_object() && !it.value().empty()) {
+                    for (auto sub = it.value().begin(); sub != it.value().end(); ++sub) {
+                        header_.push_back(it.key() + "." + sub.key());
+                        row.cells.push_back(cellOf(sub.value()));
+                    }
+                    continue;
+                }
                 header_.push_back(it.key());
                 row.cells.push_back(cellOf(it.value()));
             }
@@ -366,8 +375,18 @@ bool TableReader::next(TableRow& row) {
                 continue;
             }
             row.cells.assign(header_.size(), std::string());
-            for (size_t k = 0; k < header_.size(); ++k)
-                if (j.contains(header_[k])) row.cells[k] = cellOf(j[header_[k]]);
+            for (size_t k = 0; k < header_.size(); ++k) {
+                const std::string& name = header_[k];
+                if (j.contains(name)) {
+                    row.cells[k] = cellOf(j[name]);
+                } else if (const size_t dot = name.find('.'); dot != std::string::npos) {  // "key.sub"
+                    const auto outer = j.find(name.substr(0, dot));
+                    if (outer != j.end() && outer->is_object()) {
+                        const auto inner = outer->find(name.substr(dot + 1));
+                        if (inner != outer->end()) row.cells[k] = cellOf(*inner);
+                    }
+                }
+            }
             return true;
         }
         std::string error;
@@ -557,9 +576,16 @@ std::vector<Seq2SeqRow> importSeq2Seq(const std::string& path, const std::string
         const auto& h = reader.header();
         auto col = [&](const std::string& name) {
             const auto it = std::find(h.begin(), h.end(), name);
-            if (it == h.end())
-                throw Error(path + ":1", "no field '" + name + "' (fields: " + columnList(h) + ")");
-            return size_t(it - h.begin());
+            if (it != h.end()) return size_t(it - h.begin());
+            // The translation layout names its languages: say which ones this file has.
+            std::vector<std::string> langs;
+            for (const auto& c : h)
+                if (c.rfind("translation.", 0) == 0) langs.push_back(c.substr(12));
+            throw Error(path + ":1", "no field '" + name + "' (fields: " + columnList(h) + ")" +
+                                         (langs.empty() ? std::string()
+                                                        : "; a translation file: choose the languages with "
+                                                          "--source-lang and --target-lang (here: " +
+                                                              columnList(langs) + ")"));
         };
         const size_t si = col(sourceField), ti = col(targetField);
         TableRow row;
