@@ -196,6 +196,19 @@ private Q_SLOTS:
             QVERIFY(
                 has(parseError(zipArchive({{"archive/other.pkl", pkl}})), "a zip archive without data.pkl"));
         }
+        {  // one storage of 1M floats viewed whole by 100 tensors: 400 MB from a 4 MB file, refused
+            const T big = torch::zeros({1 << 20});
+            Storage s;
+            s.numel = 1 << 20;
+            s.bytes.assign(static_cast<const char*>(big.data_ptr()), size_t(4 << 20));
+            std::vector<Entry> views;
+            for (int i = 0; i < 100; ++i)
+                views.push_back(Entry{"v" + std::to_string(i), "0", 0, {1 << 20}, {1}});
+            QVERIFY(has(parseError(checkpoint(views, {{"0", s}})),
+                        "over 8 times the file's size: views that copy their storages over and over"));
+            views.resize(2);  // a storage viewed twice (a weight and its transpose) is fine
+            QCOMPARE(parseError(checkpoint(views, {{"0", s}})), std::string());
+        }
         auto pickled = [](const std::string& body) {
             return zipArchive({{"archive/data.pkl", "\x80\x02" + body}});
         };

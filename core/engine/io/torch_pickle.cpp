@@ -23,6 +23,10 @@ constexpr uint64_t kMaxPickleBytes = 64ull << 20;
 constexpr size_t kMaxValues = 4'000'000;
 constexpr size_t kMaxZipEntries = 1'000'000;
 constexpr size_t kMaxDims = 16;
+// What the tensors read may take beyond the file's own size: views share a storage and float16 grows to
+// float32, uint8 masks to int64, but a file whose views of one storage would copy it a thousand times is
+// refused before it exhausts memory.
+constexpr uint64_t kOutputFactor = 8, kOutputSlack = 64ull << 20;
 
 uint16_t le16(const char* p) {
     return uint16_t(uint8_t(p[0]) | uint8_t(p[1]) << 8);
@@ -210,9 +214,13 @@ struct Value {
 
 class Unpickler {
 public:
-    Unpickler(const char* archive, const std::unordered_map<std::string, ZipEntry>& zip, std::string prefix,
-              std::string source)
-        : archive_(archive), zip_(zip), prefix_(std::move(prefix)), src_(std::move(source)) {}
+    Unpickler(const char* archive, size_t archiveSize, const std::unordered_map<std::string, ZipEntry>& zip,
+              std::string prefix, std::string source)
+        : archive_(archive),
+          zip_(zip),
+          prefix_(std::move(prefix)),
+          src_(std::move(source)),
+          maxOutput_(kOutputFactor * archiveSize + kOutputSlack) {}
 
     std::map<std::string, torch::Tensor> run(const char* p, size_t n) {
         p_ = p;
@@ -249,6 +257,7 @@ private:
     std::unordered_map<uint64_t, size_t> memo_;
     std::vector<torch::Tensor> tensors_;
     std::unordered_map<std::string, torch::Tensor> storages_;  // record key → its bytes (uint8), CRC checked
+    uint64_t output_ = 0, maxOutput_;  // bytes of the tensors made so far, and the cap
 
     Error fail(const std::string& why) const {
         return Error(src_ + ": data.pkl byte " + std::to_string(op_), why);
@@ -324,31 +333,31 @@ private:
             op_ = pos_;
             const uint8_t op = uint8_t(*take(1));
             switch (op) {
-                case 0x80:
+                case 0x80:  // PROTO
                     take(1);
-                    break;  // PROTO
-                case 0x95:
+                    break;
+                case 0x95:  // FRAME (protocol 4): the bytes follow inline
                     take(8);
-                    break;   // FRAME (protocol 4): the bytes follow inline
+                    break;
                 case '.': {  // STOP
                     if (stack_.size() != 1 || !marks_.empty()) throw fail("STOP with a malformed stack");
                     return stack_.back();
                 }
-                case '(':
+                case '(':  // MARK
                     marks_.push_back(stack_.size());
-                    break;  // MARK
-                case '0':
+                    break;
+                case '0':  // POP
                     pop();
-                    break;  // POP
-                case '1':
+                    break;
+                case '1':  // POP_MARK
                     popMark();
-                    break;  // POP_MARK
-                case '2':
+                    break;
+                case '2':  // DUP
                     stack_.push_back(topIndex());
-                    break;  // DUP
-                case 'N':
+                    break;
+                case 'N':  // NONE
                     push(Value{});
-                    break;  // NONE
+                    break;
                 case 0x88:
                 case 0x89: {  // NEWTRUE, NEWFALSE
                     Value v;
@@ -357,15 +366,15 @@ private:
                     push(std::move(v));
                     break;
                 }
-                case 'J':
+                case 'J':  // BININT
                     pushInt(int32_t(le32(take(4))));
-                    break;  // BININT
-                case 'K':
+                    break;
+                case 'K':  // BININT1
                     pushInt(uint8_t(*take(1)));
-                    break;  // BININT1
-                case 'M':
+                    break;
+                case 'M':  // BININT2
                     pushInt(le16(take(2)));
-                    break;    // BININT2
+                    break;
                 case 0x8a: {  // LONG1: little-endian two's complement
                     const uint8_t len = uint8_t(*take(1));
                     if (len > 8) throw fail("an integer of " + std::to_string(len) + " bytes");
@@ -388,30 +397,30 @@ private:
                     push(std::move(v));
                     break;
                 }
-                case 'X':
+                case 'X':  // BINUNICODE
                     pushText(Kind::Str, le32(take(4)));
-                    break;  // BINUNICODE
-                case 0x8c:
+                    break;
+                case 0x8c:  // SHORT_BINUNICODE
                     pushText(Kind::Str, uint8_t(*take(1)));
-                    break;  // SHORT_BINUNICODE
-                case 0x8d:
+                    break;
+                case 0x8d:  // BINUNICODE8
                     pushText(Kind::Str, le64(take(8)));
-                    break;  // BINUNICODE8
-                case 'T':
+                    break;
+                case 'T':  // BINSTRING
                     pushText(Kind::Bytes, le32(take(4)));
-                    break;  // BINSTRING
-                case 'U':
+                    break;
+                case 'U':  // SHORT_BINSTRING
                     pushText(Kind::Bytes, uint8_t(*take(1)));
-                    break;  // SHORT_BINSTRING
-                case 'B':
+                    break;
+                case 'B':  // BINBYTES
                     pushText(Kind::Bytes, le32(take(4)));
-                    break;  // BINBYTES
-                case 'C':
+                    break;
+                case 'C':  // SHORT_BINBYTES
                     pushText(Kind::Bytes, uint8_t(*take(1)));
-                    break;  // SHORT_BINBYTES
-                case ')':
+                    break;
+                case ')':  // EMPTY_TUPLE
                     pushTuple({});
-                    break;    // EMPTY_TUPLE
+                    break;
                 case 0x85:    // TUPLE1
                 case 0x86:    // TUPLE2
                 case 0x87: {  // TUPLE3
@@ -421,9 +430,9 @@ private:
                     pushTuple(std::move(items));
                     break;
                 }
-                case 't':
+                case 't':  // TUPLE
                     pushTuple(popMark());
-                    break;   // TUPLE
+                    break;
                 case ']':    // EMPTY_LIST
                 case 'l': {  // LIST
                     Value v;
@@ -466,15 +475,15 @@ private:
                     items.insert(items.end(), kv.begin(), kv.end());
                     break;
                 }
-                case 'q':
+                case 'q':  // BINPUT
                     memo_[uint8_t(*take(1))] = topIndex();
-                    break;  // BINPUT
-                case 'r':
+                    break;
+                case 'r':  // LONG_BINPUT
                     memo_[le32(take(4))] = topIndex();
-                    break;  // LONG_BINPUT
-                case 0x94:
+                    break;
+                case 0x94:  // MEMOIZE
                     memo_[memo_.size()] = topIndex();
-                    break;   // MEMOIZE
+                    break;
                 case 'h':    // BINGET
                 case 'j': {  // LONG_BINGET
                     const uint64_t k = op == 'h' ? uint8_t(*take(1)) : le32(take(4));
@@ -496,9 +505,9 @@ private:
                     global(values_[module].s + "." + values_[name].s);
                     break;
                 }
-                case 'Q':
+                case 'Q':  // BINPERSID
                     persistent(pop());
-                    break;   // BINPERSID
+                    break;
                 case 'R': {  // REDUCE
                     const size_t args = pop(), fn = pop();
                     reduce(fn, args);
@@ -654,16 +663,26 @@ private:
         } else if (offset > avail) {
             throw fail("a storage offset past the storage's end");
         }
+        const torch::ScalarType dt = bytes.scalar_type();
+        const torch::ScalarType outType =
+            dt == torch::kFloat || dt == torch::kHalf || dt == torch::kBFloat16 || dt == torch::kDouble
+                ? torch::kFloat
+                : torch::kLong;
+        uint64_t count = 1;
+        for (int64_t d : size)
+            count *= uint64_t(d);  // ≤ 2^40, checked above
+        output_ += count * c10::elementSize(outType);
+        if (output_ > maxOutput_)
+            throw fail("the tensors would take more than " + std::to_string(maxOutput_ >> 20) +
+                       " MiB, over 8 times the file's size: views that copy their storages over and over are "
+                       "not a state dict");
         torch::Tensor view =
             empty ? torch::empty(size, bytes.options()) : bytes.as_strided(size, stride, offset);
-        const torch::ScalarType dt = bytes.scalar_type();
-        const bool floating =
-            dt == torch::kFloat || dt == torch::kHalf || dt == torch::kBFloat16 || dt == torch::kDouble;
         Value v;
         v.kind = Kind::Tensor;
         v.i = int64_t(tensors_.size());
         // A copy of its own (never a view of the mapping), float32 or int64.
-        tensors_.push_back(view.to(floating ? torch::kFloat : torch::kLong, false, true).contiguous());
+        tensors_.push_back(view.to(outType, false, true).contiguous());
         push(std::move(v));
     }
 
@@ -708,7 +727,7 @@ std::map<std::string, torch::Tensor> parseTorchCheckpoint(const char* b, size_t 
     if (pkl.size > kMaxPickleBytes)
         throw Error(src, "data.pkl is " + std::to_string(pkl.size >> 20) +
                              " MiB; a state dict's is well under the 64 MiB this reader accepts");
-    Unpickler u(b, zip, prefix, src);
+    Unpickler u(b, n, zip, prefix, src);
     return u.run(recordBytes(b, pkl, src), size_t(pkl.size));
 }
 
