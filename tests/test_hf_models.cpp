@@ -137,6 +137,18 @@ fs::path freshDir(const std::string& name) {
     return d;
 }
 
+/// Two shards of GPT-2 weights: layer 1 in `b`, the rest in `a`; the index's weight_map, the shards named by
+/// `pattern` with %d their number (1, 2).
+json splitLayer1(const Weights& w, Weights& a, Weights& b, const char* pattern) {
+    json map = json::object();
+    for (const auto& [k, t] : w) {
+        const bool first = k.find(".h.1.") == std::string::npos;
+        (first ? a : b)[k] = t;
+        map[k] = QString::asprintf(pattern, first ? 1 : 2).toStdString();
+    }
+    return map;
+}
+
 }  // namespace
 
 class TestHfModels : public QObject {
@@ -230,12 +242,7 @@ private Q_SLOTS:
         const fs::path dir = freshDir("gpt2");
         const Weights w = gpt2Weights("transformer.", 24);
         Weights a, b;
-        json map = json::object();
-        for (const auto& [k, t] : w) {
-            const bool first = k.find(".h.1.") == std::string::npos;
-            (first ? a : b)[k] = t;
-            map[k] = first ? "model-00001-of-00002.safetensors" : "model-00002-of-00002.safetensors";
-        }
+        const json map = splitLayer1(w, a, b, "model-0000%d-of-00002.safetensors");
         writeSafetensors(dir / "model-00001-of-00002.safetensors", a, "F16");
         writeSafetensors(dir / "model-00002-of-00002.safetensors", b, "F16");
         writeJson(dir / "model.safetensors.index.json",
@@ -307,12 +314,7 @@ private Q_SLOTS:
             const fs::path dir = freshDir("gpt2-bin");
             const Weights w = gpt2Weights("transformer.", 24);
             Weights a, b;
-            json map = json::object();
-            for (const auto& [k, t] : w) {
-                const bool first = k.find(".h.1.") == std::string::npos;
-                (first ? a : b)[k] = t;
-                map[k] = first ? "pytorch_model-00001-of-00002.bin" : "pytorch_model-00002-of-00002.bin";
-            }
+            const json map = splitLayer1(w, a, b, "pytorch_model-0000%d-of-00002.bin");
             writeBin(dir / "pytorch_model-00001-of-00002.bin", a, torch::kHalf);
             writeBin(dir / "pytorch_model-00002-of-00002.bin", b, torch::kHalf);
             writeJson(dir / "pytorch_model.bin.index.json", {{"weight_map", map}});

@@ -2,7 +2,6 @@
 #include "io/safetensors.h"
 
 #include <algorithm>
-#include <cerrno>
 #include <cstdio>
 #include <cstring>
 #include <filesystem>
