@@ -203,6 +203,10 @@ private Q_SLOTS:
         };
         QVERIFY2(err().find("'xx_YY' is not an mBART language code (ar_AR, cs_CZ") != std::string::npos,
                  err().c_str());
+        std::ofstream(dir / "tokenizer_config.json") << R"({"tokenizer_class": "MBart50Tokenizer"})";
+        QVERIFY2(err().find("tokenizer_config.json: tokenizer_class: 'MBart50Tokenizer' (mBART-50") !=
+                     std::string::npos,
+                 err().c_str());
         fs::remove(dir / "tokenizer_config.json");
 
         // Bad model files: named, with the reason; a corrupted model loads or is refused, never crashes.

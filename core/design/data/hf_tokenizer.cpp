@@ -661,6 +661,14 @@ std::unique_ptr<TextTokenizer> loadBaseTokenizer(const std::string& dir, const s
             throw Error(dir,
                         "no tokenizer: an mBART folder needs sentencepiece.bpe.model (its SentencePiece "
                         "model; tokenizer.json alone is not read for mBART)");
+        // mBART-50's tokenizer puts 52 language codes after the pieces and the code first: other ids.
+        const std::string cls = cfg.text("tokenizer_class", "");
+        if (cls.find("MBart50") != std::string::npos)
+            throw Error(
+                cfgPath + ": tokenizer_class",
+                "'" + cls +
+                    "' (mBART-50: 52 language codes, the code before the text) is not read; "
+                    "the mBART tokenizer read here is MBartTokenizer's (mbart-large-cc25, en-ro: 25 codes)");
         return SentencePieceTokenizer::fromModelFile(spm, cfg.text("src_lang", "en_XX"));
     }
     if (modelType == "gpt2" || modelType == "roberta" || modelType == "bart") {
