@@ -18,9 +18,6 @@
 
 namespace peft {
 
-
-
-
 struct HfModel {
     std::string dir;
     std::string model_type;  // bert | roberta | gpt2

@@ -7,9 +7,9 @@
 // (collections.OrderedDict, torch._utils._rebuild_tensor_v2 / _rebuild_parameter, torch.*Storage). Any other
 // Python name (os.system, a class of the checkpoint's author, …) is refused before anything else happens;
 // so are PyTorch's legacy (pre-1.6) format, TorchScript archives, values that are not tensors, views
-// that reach past their storage, and views that would copy their storages into more than 8 times the file. Floating-point tensors arrive as float32, integer and bool tensors as
-// int64, like readSafetensors. Errors are peft::Error naming the file (and data.pkl's byte, the tensor or
-// the record).
+// that reach past their storage, and views that would copy their storages into more than 8 times the file.
+// Floating-point tensors arrive as float32, integer and bool tensors as int64, like readSafetensors. Errors
+// are peft::Error naming the file (and data.pkl's byte, the tensor or the record).
 #include <map>
 #include <string>
 
