@@ -140,6 +140,10 @@ int cmdForward(const Args& a, std::ostream& out, std::ostream&) {
     if (!lb.notes.empty()) j["notes"] = lb.notes;
     if (fo.capture_lambda) {
         j["lambda"] = tensorToJson(r.lambda.select(1, 0));  // [L, H, T]
+        if (cfg.encoderDecoder()) {  // the decoder reads the input shifted right: [L_dec, H, T]
+            j["decoder_lambda"] = tensorToJson(r.decoder_lambda.select(1, 0));
+            j["cross_lambda"] = tensorToJson(r.cross_lambda.select(1, 0));
+        }
     } else {
         j["lambda_reason"] = "no gated prefix in '" + specName +
                              "': λ(x) is the prefix's share of the joint attention softmax, defined only for "
@@ -321,13 +325,16 @@ const std::vector<Command>& commands() {
         {"bench",
          "training-step and decoding benchmark of every preset against the measured matmul peak",
          "usage: peftwb bench [--json] [--threads N] [--steps N] [--batch N] [--presets a,b] [--backbones "
-         "small,d512,gpt2-small,gpt2-medium]\n"
+         "small,d512,bart-d512,gpt2-small,gpt2-medium]\n"
          "                    [--device cpu|cuda[:N]] [--precision fp32|tf32|bf16] [--no-decode]\n\n"
-         "For each backbone (small: the default; d512: d = 512, 6 layers, 8 heads, sequence 128; gpt2-small: "
-         "d 768, 12 layers,\n"
-         "12 heads, vocabulary 50257, sequence 512; gpt2-medium: d 1024, 24 layers, 16 heads, sequence 512 — "
-         "the GPT-2 shapes are\n"
-         "benchmarked by default on a GPU only) and each preset: fastest step time of --steps (median in "
+         "For each backbone (small: the default; d512: d = 512, 6 layers, 8 heads, sequence 128; bart-d512: "
+         "d512's shape as an\n"
+         "encoder–decoder, 6 + 6 layers; gpt2-small: d 768, 12 layers, 12 heads, vocabulary 50257, sequence "
+         "512; gpt2-medium:\n"
+         "d 1024, 24 layers, 16 heads, sequence 512 — bart-d512 and the GPT-2 shapes are benchmarked by "
+         "default "
+         "on a GPU only)\n"
+         "and each preset: fastest step time of --steps (median in "
          "--json), tokens/s,\n"
          "GFLOP/s from an analytic FLOP count, its fraction of the matmul peak of the run's precision (fp32 "
          "or tf32: float32\n"

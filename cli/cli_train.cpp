@@ -924,9 +924,20 @@ std::vector<BenchBackbone> benchBackbones(int64_t batchOverride) {
     gpt2m.n_heads = 16;
     gpt2m.n_layers = 24;
     gpt2m.d_ff = 4096;
+    // An encoder–decoder of d512's shape: 6 encoder and 6 decoder layers, post-LN (BART's layout); its
+    // steps read the sequence in both stacks, its decoding runs the encoder once with the cache.
+    ModelConfig bart = big;
+    bart.name = "bart-d512";
+    bart.decoder_layers = 6;
+    bart.causal = false;
+    bart.pre_ln = false;
+    bart.position_offset = 2;
+    bart.decoder_start_id = 2;
+    bart.pad_id = 1;
     auto batch = [&](int64_t b) { return batchOverride > 0 ? batchOverride : b; };
     return {{"small", small, 128, batch(16), false},
             {"d512", big, 128, batch(16), false},
+            {"bart-d512", bart, 128, batch(16), true},
             {"gpt2-small", gpt2s, 512, batch(16), true},
             {"gpt2-medium", gpt2m, 512, batch(8), true}};
 }
@@ -1042,7 +1053,8 @@ json benchRow(const BenchBackbone& bb, const std::string& presetId, int64_t step
 }
 
 /// Decoding speed of a backbone (random weights, no spec but the identity): greedy and beam-4 over a
-/// 32-token prompt for 64 new tokens (no early end), with the cache and re-reading every step.
+/// 32-token prompt (an encoder–decoder's source) for 64 new tokens (no early end), with the cache and
+/// re-reading every step (an encoder–decoder: re-running its encoder too).
 json benchDecoding(const BenchBackbone& bb, const torch::Device& device, Precision precision) {
     Transformer model = makeRandomBackbone(bb.cfg, 0);
     model->applySpec(resolvePreset(presetById("full"), bb.cfg));
@@ -1090,7 +1102,8 @@ int cmdBench(const Args& a, std::ostream& out, std::ostream& err) {
     auto backboneNamed = [&](const std::string& name) -> const BenchBackbone& {
         for (const auto& bb : backbones)
             if (bb.name == name) return bb;
-        throw Error("--backbones", "unknown backbone '" + name + "' (small, d512, gpt2-small, gpt2-medium)");
+        throw Error("--backbones",
+                    "unknown backbone '" + name + "' (small, d512, bart-d512, gpt2-small, gpt2-medium)");
     };
     if (auto row = a.get("row")) {  // child mode: one "backbone:preset" row as JSON
         const auto colon = row->find(':');

@@ -439,7 +439,7 @@ TaskEncoder textEncoder(std::function<Example(const std::string&, const std::opt
     return e;
 }
 
-TaskEncoder hfEncoder(std::shared_ptr<const TextTokenizer> tok, bool types) {
+TaskEncoder hfEncoder(std::shared_ptr<const TextTokenizer> tok, bool types, bool seq2seq) {
     auto frame = [tok, types](const std::string& text, const std::optional<std::string>& pair) {
         Encoding enc = tok->encode(text, pair);
         Example e;
@@ -447,8 +447,11 @@ TaskEncoder hfEncoder(std::shared_ptr<const TextTokenizer> tok, bool types) {
         if (types) e.types = std::move(enc.type_ids);
         return e;
     };
-    return textEncoder(
+    TaskEncoder e = textEncoder(
         frame, [tok](const std::string& t) { return tok->encodeIds(t); }, tok->sepId());
+    if (seq2seq)
+        e.prompt = [tok](const std::string& source) { return tok->encode(source, std::nullopt).ids; };
+    return e;
 }
 
 Dataset builtinTask(const std::string& name, const World& world, const WordTokenizer& tok,

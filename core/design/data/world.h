@@ -113,8 +113,9 @@ TaskEncoder textEncoder(std::function<Example(const std::string&, const std::opt
                         std::function<std::vector<int64_t>(const std::string&)> encode, int64_t sep);
 
 /// A Hugging Face tokenizer's layout: textEncoder over its template and its separator ([SEP], </s>,
-/// <|endoftext|>).
-TaskEncoder hfEncoder(std::shared_ptr<const TextTokenizer> tok, bool types);
+/// <|endoftext|>). For an encoder–decoder (`seq2seq`) the source is the encoder's whole input with the
+/// template's special tokens (BART: <s> … </s>; mBART: … </s> en_XX) and the target its plain tokens.
+TaskEncoder hfEncoder(std::shared_ptr<const TextTokenizer> tok, bool types, bool seq2seq = false);
 
 /// Splits of a built-in task, read through `enc` (throws peft::Error listing the tasks for an unknown name).
 /// The same seed gives the same sentences whatever the encoder.

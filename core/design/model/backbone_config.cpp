@@ -15,6 +15,19 @@ namespace peft {
 namespace fs = std::filesystem;
 
 std::string hfFieldName(const std::string& type, const std::string& field) {
+    if (type == "bart" || type == "mbart") {
+        static const std::map<std::string, std::string> seq2seq = {
+            {"n_heads", "encoder_attention_heads"},
+            {"n_layers", "encoder_layers"},
+            {"d_ff", "encoder_ffn_dim"},
+            {"max_positions", "max_position_embeddings"},
+            {"attn_dropout", "attention_dropout"},
+            {"pad_id", "pad_token_id"},
+            {"decoder_start_id", "decoder_start_token_id"},
+            {"forced_bos_id", "forced_bos_token_id"}};
+        const auto it = seq2seq.find(field);
+        return it == seq2seq.end() ? field : it->second;
+    }
     const bool gpt2 = type == "gpt2";
     static const std::map<std::string, std::pair<std::string, std::string>> names = {
         {"d_model", {"n_embd", "hidden_size"}},
@@ -31,7 +44,7 @@ std::string hfFieldName(const std::string& type, const std::string& field) {
 }
 
 const std::vector<std::string>& supportedHfModelTypes() {
-    static const std::vector<std::string> types = {"bert", "roberta", "gpt2"};
+    static const std::vector<std::string> types = {"bert", "roberta", "gpt2", "bart", "mbart"};
     return types;
 }
 
@@ -104,6 +117,43 @@ ModelConfig hfModelConfig(const nlohmann::json& j, const std::string& source) {
         c.pad_id = r.integer("pad_token_id", r.integer("eos_token_id", c.vocab_size - 1));
         if (!r.flag("scale_attn_weights", true) || r.flag("scale_attn_by_inverse_layer_idx", false))
             throw Error(source, "GPT-2 variants with unscaled or layer-scaled attention are not supported");
+    } else if (type == "bart" || type == "mbart") {
+        // One width and head count for both stacks (every released BART / mBART has them equal).
+        auto same = [&](const char* enc, const char* dec) {
+            const int64_t e = r.integer(enc), d = r.integer(dec, e);
+            if (e != d)
+                throw Error(source + ": " + dec, std::to_string(d) + " differs from " + enc + " " +
+                                                     std::to_string(e) +
+                                                     " (the workbench builds both stacks alike)");
+            return e;
+        };
+        c.vocab_size = r.integer("vocab_size");
+        c.d_model = r.integer("d_model");
+        c.n_heads = same("encoder_attention_heads", "decoder_attention_heads");
+        c.d_ff = same("encoder_ffn_dim", "decoder_ffn_dim");
+        c.n_layers = r.integer("encoder_layers");
+        c.decoder_layers = r.integer("decoder_layers");
+        if (c.decoder_layers <= 0)
+            throw Error(source + ": decoder_layers",
+                        "must be positive for an encoder–decoder, got " + std::to_string(c.decoder_layers));
+        c.max_positions = r.integer("max_position_embeddings", 1024);
+        c.position_offset = 2;  // BartLearnedPositionalEmbedding's offset
+        c.activation =
+            activationFromString(r.text("activation_function", "gelu"), r.where("activation_function"));
+        c.ln_eps = 1e-5;  // nn.LayerNorm's default, which BART's layers use
+        c.dropout = r.number("dropout", 0.1);
+        c.attn_dropout = r.number("attention_dropout", 0.0);
+        c.causal = false;
+        c.pre_ln = type == "mbart";  // mBART: pre-LN with final encoder and decoder LayerNorms
+        c.scale_embedding = r.flag("scale_embedding", false);
+        c.tie_embeddings = r.flag("tie_word_embeddings", true);
+        c.cls_dense = true;  // BartClassificationHead: dense + tanh + out_proj
+        c.pooling = Pooling::Last;
+        c.type_vocab_size = 0;
+        c.pad_id = r.integer("pad_token_id", 1);
+        const int64_t eos = r.integer("eos_token_id", 2);
+        c.decoder_start_id = r.integer("decoder_start_token_id", eos);
+        c.forced_bos_id = r.integer("forced_bos_token_id", -1);
     } else {
         c.vocab_size = r.integer("vocab_size");
         c.d_model = r.integer("hidden_size");
@@ -144,10 +194,10 @@ ModelConfig hfModelConfig(const nlohmann::json& j, const std::string& source) {
 }
 
 Error unknownConfigError(const std::string& cfgPath) {
-    return Error(
-        cfgPath + ": model_type",
-        "missing: a Hugging Face config.json names its model_type (supported: bert, roberta, gpt2), a "
-        "workbench backbone's has a peft_workbench block; this one has neither");
+    return Error(cfgPath + ": model_type",
+                 "missing: a Hugging Face config.json names its model_type (supported: bert, roberta, gpt2, "
+                 "bart, mbart), a "
+                 "workbench backbone's has a peft_workbench block; this one has neither");
 }
 
 std::string defaultBackboneDir() {

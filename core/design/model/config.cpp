@@ -44,7 +44,11 @@ double ModelConfig::approxParameters() const {
     const double block = 4 * (d * d + d) + 2 * d * ff + ff + d + 4 * d;  // attention, FFN, two LayerNorms
     const double head = (cls_dense ? d * d + d : 0) + double(num_labels) * (d + 1) +
                         (tie_embeddings ? 0 : double(vocab_size) * d);
-    return embeddings + L * block + 2 * d + head;
+    // A decoder: its positions, LayerNorms and layers (a block plus cross-attention and its LayerNorm).
+    const double decoder = encoderDecoder() ? double(max_positions + position_offset) * d + 4 * d +
+                                                  double(decoder_layers) * (block + 4 * (d * d + d) + 2 * d)
+                                            : 0.0;
+    return embeddings + L * block + 2 * d + head + decoder;
 }
 
 void ModelConfig::validate() const {
@@ -66,6 +70,7 @@ void ModelConfig::validate() const {
     atMost("type_vocab_size", type_vocab_size, int64_t(1) << 16);
     atMost("position_offset", position_offset, int64_t(1) << 20);
     atMost("num_labels", num_labels, 100000);
+    atMost("decoder_layers", decoder_layers, 1024);
     positive("vocab_size", vocab_size);
     positive("d_model", d_model);
     positive("n_heads", n_heads);
@@ -77,6 +82,20 @@ void ModelConfig::validate() const {
         throw Error("n_heads",
                     std::to_string(n_heads) + " does not divide d_model " + std::to_string(d_model));
     if (type_vocab_size < 0) throw Error("type_vocab_size", "must be >= 0");
+    if (decoder_layers < 0) throw Error("decoder_layers", "must be >= 0 (0: no decoder)");
+    auto tokenId = [&](const char* field, int64_t id, bool required) {
+        if (id == -1 && !required) return;
+        if (id < 0 || id >= vocab_size)
+            throw Error(field, std::to_string(id) + " is outside the vocabulary [0, " +
+                                   std::to_string(vocab_size) + ")" +
+                                   (required ? " (an encoder–decoder needs it)" : ""));
+    };
+    tokenId("decoder_start_id", decoder_start_id, encoderDecoder());
+    tokenId("forced_bos_id", forced_bos_id, false);
+    if (encoderDecoder() && causal)
+        throw Error("causal", "an encoder–decoder's encoder reads both ways (its decoder is causal): false");
+    if (encoderDecoder() && type_vocab_size > 0)
+        throw Error("type_vocab_size", "an encoder–decoder has no token types: 0");
     if (position_offset < 0) throw Error("position_offset", "must be >= 0");
     auto prob = [](const char* field, double p) {
         if (!(p >= 0.0 && p < 1.0)) throw Error(field, "must be in [0, 1), got " + std::to_string(p));
@@ -126,6 +145,12 @@ void to_json(nlohmann::json& j, const ModelConfig& c) {
                        {"pooling", enumName(kPoolingNames, c.pooling)},
                        {"pad_id", c.pad_id},
                        {"prefix_shifts_positions", c.prefix_shifts_positions}};
+    if (c.encoderDecoder() || c.scale_embedding) j["scale_embedding"] = c.scale_embedding;
+    if (c.encoderDecoder()) {
+        j["decoder_layers"] = c.decoder_layers;
+        j["decoder_start_id"] = c.decoder_start_id;
+        j["forced_bos_id"] = c.forced_bos_id;
+    }
 }
 
 void from_json(const nlohmann::json& j, ModelConfig& c) {
@@ -156,6 +181,10 @@ void from_json(const nlohmann::json& j, ModelConfig& c) {
     c.pooling = enumFromName(kPoolingNames, pooling, r.path("pooling"), "pooling");
     r.get("pad_id", c.pad_id);
     r.get("prefix_shifts_positions", c.prefix_shifts_positions);
+    r.get("decoder_layers", c.decoder_layers);
+    r.get("scale_embedding", c.scale_embedding);
+    r.get("decoder_start_id", c.decoder_start_id);
+    r.get("forced_bos_id", c.forced_bos_id);
     r.finish();
 }
 

@@ -40,6 +40,16 @@ struct ModelConfig {
     /// Hugging Face semantics of a prefix (past_key_values of length l): the tokens' positions start at l.
     /// On for the families loaded from Hugging Face folders, so their prefix tuning computes what PEFT does.
     bool prefix_shifts_positions = false;
+    /// Encoder–decoder backbones (BART, mBART): the decoder's layers, 0 for one stack. With a decoder,
+    /// n_layers is the encoder's; `causal` is false (the encoder reads both ways, the decoder is always
+    /// causal); each stack has its own learned positions and embedding LayerNorm, and with `pre_ln` its
+    /// final LayerNorm (mBART); decoder layers add cross-attention over the encoder's output.
+    int64_t decoder_layers = 0;
+    bool scale_embedding = false;   // token embeddings × √d (BART's scale_embedding, mBART-large)
+    int64_t decoder_start_id = -1;  // the decoder's first input (BART: </s>); encoder–decoder only
+    int64_t forced_bos_id = -1;  // the first generated token, forced (mBART: the target language); −1 none
+
+    bool encoderDecoder() const { return decoder_layers > 0; }
 
     int64_t headDim() const { return d_model / n_heads; }
     /// The backbone's parameters (embeddings, blocks, final LayerNorm, classification head), computed in

@@ -11,14 +11,21 @@ namespace peft {
 
 int64_t backboneParamCount(const ModelConfig& c) {
     const int64_t d = c.d_model, f = c.d_ff;
-    int64_t n = c.vocab_size * d + (c.max_positions + c.position_offset) * d + c.type_vocab_size * d;
-    if (!c.pre_ln) n += 2 * d;                        // embedding LayerNorm
-    const int64_t perLayer = 4 * (d * d + d)          // W_q, W_k, W_v, W_o with biases
-                             + 2 * d                  // LayerNorm after/before attention
+    const int64_t positions = (c.max_positions + c.position_offset) * d;
+    int64_t n = c.vocab_size * d + positions + c.type_vocab_size * d;
+    const int64_t attention = 4 * (d * d + d);        // W_q, W_k, W_v, W_o with biases
+    const int64_t perLayer = attention + 2 * d        // LayerNorm after/before attention
                              + d * f + f + f * d + d  // W_1, W_2 with biases
                              + 2 * d;                 // LayerNorm after/before FFN
     n += c.n_layers * perLayer;
-    if (c.pre_ln) n += 2 * d;  // final LayerNorm
+    if (c.encoderDecoder()) {
+        // Each stack: positions, embedding LayerNorm, final LayerNorm when pre-LN; decoder layers add
+        // cross-attention and its LayerNorm. The token embedding is shared.
+        n += positions + 2 * 2 * d + (c.pre_ln ? 2 * 2 * d : 0);
+        n += c.decoder_layers * (perLayer + attention + 2 * d);
+    } else {
+        n += 2 * d;  // embedding LayerNorm (post-LN) or final LayerNorm (pre-LN)
+    }
     if (!c.tie_embeddings) n += c.vocab_size * d;
     return n;
 }
@@ -26,7 +33,10 @@ int64_t backboneParamCount(const ModelConfig& c) {
 int64_t backboneBiasCount(const ModelConfig& c) {
     const int64_t d = c.d_model, f = c.d_ff;
     int64_t n = c.n_layers * (4 * d + 2 * d + f + d);
-    n += d;  // embedding LN (post-LN) or final LN (pre-LN) bias
+    if (c.encoderDecoder())
+        n += c.decoder_layers * (4 * d + 2 * d + f + d + 4 * d + d) + 2 * d + (c.pre_ln ? 2 * d : 0);
+    else
+        n += d;  // embedding LN (post-LN) or final LN (pre-LN) bias
     return n;
 }
 
@@ -39,8 +49,8 @@ int64_t prefixMlpWidth(const Modification& m, const ModelConfig& cfg) {
     return m.mlp_width > 0 ? m.mlp_width : std::max<int64_t>(1, cfg.d_model / 2);
 }
 
-int64_t layerCount(const Modification& m, const ModelConfig& cfg) {
-    return m.layers.empty() ? cfg.n_layers : static_cast<int64_t>(m.layers.size());
+int64_t layerCount(const Modification& m, const ModelConfig& cfg, Stack s) {
+    return m.layers.empty() ? stackLayers(s, cfg) : static_cast<int64_t>(m.layers.size());
 }
 
 namespace {
@@ -76,47 +86,49 @@ ParamReport countParams(const Spec& spec, const ModelConfig& cfg) {
         add("backbone.biases", -1, b, b);
     }
     for (const Modification& m : spec.modifications) {
-        const std::string name = m.label();
         if (m.form == Form::Prompt) {
-            add(name, -1, m.l * d, m.l * d);
+            add(m.label(), -1, m.l * d, m.l * d);
             continue;
         }
-        for (int64_t layer = 0; layer < cfg.n_layers; ++layer) {
-            if (!m.appliesTo(layer)) continue;
-            int64_t n = 0;
-            switch (m.form) {
-                case Form::Adapter: {
-                    n = d * m.r + m.r + m.r * d + d;
-                    if (m.layernorm != AdapterNorm::None) n += 2 * d;
-                    n += compositionExtra(m, d);
-                    add(name, layer, n, n);
-                    break;
+        for (Stack st : stacksOf(m, cfg)) {
+            const std::string name = moduleName(m, st, cfg);
+            for (int64_t layer = 0; layer < stackLayers(st, cfg); ++layer) {
+                if (!m.appliesTo(layer)) continue;
+                int64_t n = 0;
+                switch (m.form) {
+                    case Form::Adapter: {
+                        n = d * m.r + m.r + m.r * d + d;
+                        if (m.layernorm != AdapterNorm::None) n += 2 * d;
+                        n += compositionExtra(m, d);
+                        add(name, layer, n, n);
+                        break;
+                    }
+                    case Form::LoRA: {
+                        const int64_t in = weightIn(m.site, cfg), out = weightOut(m.site, cfg);
+                        n = in * m.r + m.r * out + compositionExtra(m, in);
+                        add(name, layer, n, n);
+                        break;
+                    }
+                    case Form::Prefix:
+                    case Form::MultiHeadRelu: {
+                        const int64_t prefix = 2 * m.l * d;
+                        const int64_t extra = compositionExtra(m, d);
+                        add(name, layer, (m.prefix_mlp ? 0 : prefix) + extra, prefix + extra);
+                        break;
+                    }
+                    case Form::IA3: {
+                        n = m.site == Site::Attention ? 2 * d : cfg.d_ff;
+                        add(name, layer, n, n);
+                        break;
+                    }
+                    case Form::Prompt:
+                        break;
                 }
-                case Form::LoRA: {
-                    const int64_t in = weightIn(m.site, cfg), out = weightOut(m.site, cfg);
-                    n = in * m.r + m.r * out + compositionExtra(m, in);
-                    add(name, layer, n, n);
-                    break;
-                }
-                case Form::Prefix:
-                case Form::MultiHeadRelu: {
-                    const int64_t prefix = 2 * m.l * d;
-                    const int64_t extra = compositionExtra(m, d);
-                    add(name, layer, (m.prefix_mlp ? 0 : prefix) + extra, prefix + extra);
-                    break;
-                }
-                case Form::IA3: {
-                    n = m.site == Site::Attention ? 2 * d : cfg.d_ff;
-                    add(name, layer, n, n);
-                    break;
-                }
-                case Form::Prompt:
-                    break;
             }
-        }
-        if (m.form == Form::Prefix && m.prefix_mlp) {
-            const int64_t w = prefixMlpWidth(m, cfg), out = layerCount(m, cfg) * 2 * d;
-            add(name + ".mlp", -1, m.l * d + d * w + w + w * out + out, 0);
+            if (m.form == Form::Prefix && m.prefix_mlp) {
+                const int64_t w = prefixMlpWidth(m, cfg), out = layerCount(m, cfg, st) * 2 * d;
+                add(name + ".mlp", -1, m.l * d + d * w + w + w * out + out, 0);
+            }
         }
     }
     return rep;

@@ -52,8 +52,8 @@ int64_t backboneParamCount(const ModelConfig& cfg);
 int64_t backboneBiasCount(const ModelConfig& cfg);
 int64_t headParamCount(const ModelConfig& cfg);
 int64_t prefixMlpWidth(const Modification& m, const ModelConfig& cfg);
-/// Number of layers a modification applies to.
-int64_t layerCount(const Modification& m, const ModelConfig& cfg);
+/// Number of layers a modification applies to in a stack.
+int64_t layerCount(const Modification& m, const ModelConfig& cfg, Stack s = Stack::Encoder);
 
 ParamReport countParams(const Spec& spec, const ModelConfig& cfg);
 

@@ -39,6 +39,8 @@ constexpr EnumName<Composition> kCompositions[] = {{Composition::Add, "add"},
 constexpr EnumName<AdapterNorm> kNorms[] = {
     {AdapterNorm::None, "none"}, {AdapterNorm::In, "in"}, {AdapterNorm::Out, "out"}};
 constexpr EnumName<Init> kInits[] = {{Init::Bert, "bert"}, {Init::Lora, "lora"}};
+constexpr EnumName<Stack> kStacks[] = {
+    {Stack::Encoder, "encoder"}, {Stack::Decoder, "decoder"}, {Stack::Cross, "cross"}};
 constexpr EnumName<TrainBase> kTrainBase[] = {
     {TrainBase::None, "none"}, {TrainBase::Biases, "biases"}, {TrainBase::All, "all"}};
 
@@ -70,6 +72,42 @@ const char* toString(Init v) {
 }
 const char* toString(TrainBase v) {
     return enumName(kTrainBase, v);
+}
+const char* toString(Stack v) {
+    return enumName(kStacks, v);
+}
+
+bool siteInStack(Site site, Stack stack) {
+    switch (stack) {
+        case Stack::Encoder:
+            return true;
+        case Stack::Decoder:
+            return site != Site::Input;
+        case Stack::Cross:
+            return site == Site::Attention || site == Site::HeadAttention || site == Site::Wq ||
+                   site == Site::Wk || site == Site::Wv || site == Site::Wo;
+    }
+    return false;
+}
+
+std::vector<Stack> stacksOf(const Modification& m, const ModelConfig& cfg) {
+    if (!cfg.encoderDecoder()) return {Stack::Encoder};
+    std::vector<Stack> out;
+    for (Stack s : {Stack::Encoder, Stack::Decoder, Stack::Cross}) {
+        const bool listed = m.stacks.empty()
+                                ? siteInStack(m.site, s)
+                                : std::find(m.stacks.begin(), m.stacks.end(), s) != m.stacks.end();
+        if (listed) out.push_back(s);
+    }
+    return out;
+}
+
+int64_t stackLayers(Stack s, const ModelConfig& cfg) {
+    return s == Stack::Encoder ? cfg.n_layers : cfg.decoder_layers;
+}
+
+std::string moduleName(const Modification& m, Stack s, const ModelConfig& cfg) {
+    return cfg.encoderDecoder() ? m.label() + ":" + toString(s) : m.label();
 }
 
 const char* siteDisplay(Site v) {
@@ -130,6 +168,11 @@ void to_json(nlohmann::json& j, const Modification& m) {
         if (m.prefix_mlp) j["mlp_width"] = m.mlp_width;
     }
     if (!m.layers.empty()) j["layers"] = m.layers;
+    if (!m.stacks.empty()) {
+        j["stacks"] = nlohmann::json::array();
+        for (Stack st : m.stacks)
+            j["stacks"].push_back(toString(st));
+    }
 }
 
 void to_json(nlohmann::json& j, const Spec& s) {
@@ -177,6 +220,15 @@ Modification modificationFromJson(const nlohmann::json& j, const std::string& pa
     r.get("prefix_mlp", m.prefix_mlp);
     r.get("mlp_width", m.mlp_width);
     r.get("layers", m.layers);
+    if (r.has("stacks")) {
+        const auto& a = r.raw("stacks");
+        if (!a.is_array()) throw Error(r.path("stacks"), "expected an array of encoder, decoder, cross");
+        for (size_t k = 0; k < a.size(); ++k) {
+            const std::string where = r.path("stacks") + "[" + std::to_string(k) + "]";
+            if (!a[k].is_string()) throw Error(where, "expected encoder, decoder or cross");
+            m.stacks.push_back(enumFromName(kStacks, a[k].get<std::string>(), where, "stack"));
+        }
+    }
     r.finish();
     return m;
 }
@@ -314,13 +366,31 @@ void validate(const Spec& spec, const ModelConfig& cfg) {
             fail("layernorm", "only an adapter has LayerNorm options");
         if (m.form == Form::Prompt && !m.layers.empty())
             fail("layers", "a prompt sits at the input, not in a layer");
+        // --- stacks (encoder–decoder backbones)
+        if (!m.stacks.empty() && !cfg.encoderDecoder())
+            fail("stacks", "only an encoder–decoder backbone has stacks; this one has one stack");
+        for (size_t k = 0; k < m.stacks.size(); ++k) {
+            const std::string where = "stacks[" + std::to_string(k) + "]";
+            if (std::find(m.stacks.begin(), m.stacks.begin() + static_cast<std::ptrdiff_t>(k), m.stacks[k]) !=
+                m.stacks.begin() + static_cast<std::ptrdiff_t>(k))
+                fail(where, std::string("'") + toString(m.stacks[k]) + "' is listed twice");
+            if (!siteInStack(m.site, m.stacks[k]))
+                fail(where, m.stacks[k] == Stack::Cross
+                                ? "cross-attention has attention sites only, not '" + site + "'"
+                                : "a prompt sits at the encoder's input, not in the decoder");
+        }
+        const std::vector<Stack> stacks = stacksOf(m, cfg);
+        int64_t layersInAll = cfg.n_layers;  // a listed layer must exist in every stack it applies to
+        for (Stack st : stacks)
+            layersInAll = std::min(layersInAll, stackLayers(st, cfg));
         std::vector<int64_t> seen;
         for (size_t k = 0; k < m.layers.size(); ++k) {
             int64_t layer = m.layers[k];
-            if (layer < 0 || layer >= cfg.n_layers)
-                fail("layers[" + std::to_string(k) + "]", "layer " + std::to_string(layer) +
-                                                              " does not exist (the backbone has layers 0.." +
-                                                              std::to_string(cfg.n_layers - 1) + ")");
+            if (layer < 0 || layer >= layersInAll)
+                fail("layers[" + std::to_string(k) + "]",
+                     "layer " + std::to_string(layer) + " does not exist (the " +
+                         (cfg.encoderDecoder() ? "stacks it applies to have" : "backbone has") +
+                         " layers 0.." + std::to_string(layersInAll - 1) + ")");
             if (std::find(seen.begin(), seen.end(), layer) != seen.end())
                 fail("layers[" + std::to_string(k) + "]",
                      "layer " + std::to_string(layer) + " is listed twice");
@@ -336,6 +406,11 @@ void validate(const Spec& spec, const ModelConfig& cfg) {
             bool overlap = m.layers.empty() || o.layers.empty();
             for (int64_t layer : m.layers)
                 if (o.appliesTo(layer)) overlap = true;
+            const std::vector<Stack> other = stacksOf(o, cfg);
+            if (std::none_of(stacks.begin(), stacks.end(), [&](Stack st) {
+                    return std::find(other.begin(), other.end(), st) != other.end();
+                }))
+                overlap = false;
             if (overlap)
                 fail("", std::string(form) + " at " + site + " overlaps modifications[" + std::to_string(k) +
                              "] (" + o.label() + ") in the same layers; give them disjoint 'layers'");
@@ -388,7 +463,22 @@ std::string composed(const Modification& m, const std::string& delta) {
 
 }  // namespace
 
+namespace {
+std::string formulaInStack(const Modification& m);
+}
+
 std::string formula(const Modification& m) {
+    std::string f = formulaInStack(m);
+    if (m.stacks.empty()) return f;
+    f += " (";
+    for (size_t i = 0; i < m.stacks.size(); ++i)
+        f += std::string(i ? ", " : "") + toString(m.stacks[i]);
+    return f + ")";
+}
+
+namespace {
+
+std::string formulaInStack(const Modification& m) {
     const std::string site = siteDisplay(m.site);
     switch (m.form) {
         case Form::Adapter: {
@@ -413,6 +503,8 @@ std::string formula(const Modification& m) {
     }
     return "";
 }
+
+}  // namespace
 
 std::string formula(const Spec& s) {
     std::ostringstream out;

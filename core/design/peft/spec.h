@@ -38,6 +38,10 @@ enum class Composition {
     Rescale,       // h ← l ⊙ h (IA3 only)
 };
 
+/// Where in an encoder–decoder a modification sits: the encoder's layers, the decoder's (self-attention and
+/// FFN), or the decoder's cross-attention over the encoder's output. One-stack backbones have none.
+enum class Stack { Encoder, Decoder, Cross };
+
 enum class AdapterNorm { None, In, Out };
 enum class Init { Bert, Lora };
 
@@ -51,6 +55,7 @@ const char* toString(Composition v);
 const char* toString(AdapterNorm v);
 const char* toString(Init v);
 const char* toString(TrainBase v);
+const char* toString(Stack v);
 const char* siteDisplay(Site v);  // "FFN", "head attention", "W_q", …
 
 bool isWeightSite(Site s);
@@ -72,6 +77,9 @@ struct Modification {
         false;  // Li & Liang reparameterisation: Embedding(l, d) → Linear(d, m) → tanh → Linear(m, L·2·d)
     int64_t mlp_width = 0;        // m; 0 = d / 2
     std::vector<int64_t> layers;  // empty = every layer
+    /// Encoder–decoder backbones only: the stacks it applies to; empty = every stack where its site exists
+    /// (cross-attention has no FFN; prompt tuning sits at the encoder's input).
+    std::vector<Stack> stacks;
 
     std::string label() const;
     bool appliesTo(int64_t layer) const;
@@ -97,6 +105,17 @@ void to_json(nlohmann::json& j, const Spec& s);
 /// Strict parsing: unknown fields, wrong types and unknown enum names raise peft::Error with the field path.
 Spec specFromJson(const nlohmann::json& j);
 Spec specFromJsonText(const std::string& text, const std::string& source);
+
+/// Whether a site exists in a stack (cross-attention: the attention sites only; prompt: the encoder only).
+bool siteInStack(Site site, Stack stack);
+/// The stacks a modification attaches to on this backbone, in the order encoder, decoder, cross: {Encoder}
+/// on a one-stack backbone (its only stack), else those of `stacks` (or every one where its site exists).
+std::vector<Stack> stacksOf(const Modification& m, const ModelConfig& cfg);
+/// The layers of a stack: the encoder's (or the only stack's) n_layers, the decoder's decoder_layers.
+int64_t stackLayers(Stack s, const ModelConfig& cfg);
+/// A modification's name in parameter tables: its label, with ":decoder" / ":cross" / ":encoder" on an
+/// encoder–decoder.
+std::string moduleName(const Modification& m, Stack s, const ModelConfig& cfg);
 
 /// Checks a spec against a backbone; throws peft::Error naming the field and the reason.
 void validate(const Spec& spec, const ModelConfig& cfg);

@@ -642,6 +642,9 @@ AdapterInfo exportAdapter(const std::string& dir, const std::string& format, Tra
     if (format != "hf-peft" && format != "native")
         throw Error("--format", "expected hf-peft or native, got '" + format + "'");
     if (!model->hasSpec()) throw Error("adapter", "the model has no spec applied");
+    if (format == "hf-peft" && model->config().encoderDecoder())
+        throw Error("--format", "hf-peft adapters of encoder–decoders (" + modelType +
+                                    ") are not written yet; use --format native");
     std::error_code ec;
     const bool existed = fs::exists(dir);
     fs::create_directories(dir, ec);
@@ -661,7 +664,12 @@ AdapterInfo importAdapter(const std::string& dir, Transformer& model, const std:
     if (!fs::exists(cfgPath)) throw Error(dir, "not an adapter folder (no adapter_config.json)");
     const json cfg = readJsonFile(cfgPath);
     const JsonFields f(cfg, cfgPath);
-    if (f.text("format", "") != kNativeFormat) return importHfPeft(dir, cfg, model, modelType);
+    if (f.text("format", "") != kNativeFormat) {
+        if (model->config().encoderDecoder())
+            throw Error(cfgPath, "Hugging Face PEFT adapters of encoder–decoders (" + modelType +
+                                     ") are not read yet; native adapters are");
+        return importHfPeft(dir, cfg, model, modelType);
+    }
 
     AdapterInfo info;
     info.format = "native";

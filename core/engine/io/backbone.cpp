@@ -90,17 +90,22 @@ void checkConfigAgainstWeights(const ModelConfig& c, const std::map<std::string,
         pos->second.size(0) < c.max_positions + c.position_offset)
         refuse("max_positions", c.max_positions + c.position_offset,
                "a position table of " + std::to_string(pos->second.size(0)) + " rows");
-    std::set<int64_t> layers;
-    for (const auto& kv : tensors) {
-        if (kv.first.rfind("blocks.", 0) != 0) continue;
-        const size_t dot = kv.first.find('.', 7);
-        const std::string digits = kv.first.substr(7, dot == std::string::npos ? std::string::npos : dot - 7);
-        if (!digits.empty() && digits.size() < 10 &&
-            digits.find_first_not_of("0123456789") == std::string::npos)
-            layers.insert(std::stoll(digits));
-    }
-    if (!layers.empty() && int64_t(layers.size()) < c.n_layers)
-        refuse("n_layers", c.n_layers, std::to_string(layers.size()) + " layers");
+    auto countLayers = [&](const std::string& prefix, const char* fieldName, int64_t configured) {
+        std::set<int64_t> layers;
+        for (const auto& kv : tensors) {
+            if (kv.first.rfind(prefix, 0) != 0) continue;
+            const size_t dot = kv.first.find('.', prefix.size());
+            const std::string digits = kv.first.substr(
+                prefix.size(), dot == std::string::npos ? std::string::npos : dot - prefix.size());
+            if (!digits.empty() && digits.size() < 10 &&
+                digits.find_first_not_of("0123456789") == std::string::npos)
+                layers.insert(std::stoll(digits));
+        }
+        if (!layers.empty() && int64_t(layers.size()) < configured)
+            refuse(fieldName, configured, std::to_string(layers.size()) + " layers");
+    };
+    countLayers("blocks.", "n_layers", c.n_layers);
+    if (c.encoderDecoder()) countLayers("dec_blocks.", "decoder_layers", c.decoder_layers);
     if (const auto w1 = tensors.find("blocks.0.w1.base.weight");
         w1 != tensors.end() && w1->second.dim() == 2 && w1->second.size(0) < c.d_ff)
         refuse("d_ff", c.d_ff, "an FFN of width " + std::to_string(w1->second.size(0)));

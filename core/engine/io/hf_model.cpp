@@ -215,6 +215,82 @@ void mapGpt2(const std::map<std::string, torch::Tensor>& in, bool tied, Mapped& 
     }
 }
 
+/// BART / mBART (BartModel, BartForConditionalGeneration, BartForSequenceClassification and mBART's).
+void mapBart(const std::map<std::string, torch::Tensor>& in, bool tied, Mapped& m,
+             std::vector<std::string>& notes) {
+    static const std::vector<std::pair<std::string, std::string>> layerParts = {
+        {"self_attn.q_proj.", "attn.q.base."},
+        {"self_attn.k_proj.", "attn.k.base."},
+        {"self_attn.v_proj.", "attn.v.base."},
+        {"self_attn.out_proj.", "attn.o.base."},
+        {"self_attn_layer_norm.", "ln1."},
+        {"encoder_attn.q_proj.", "cross.q.base."},
+        {"encoder_attn.k_proj.", "cross.k.base."},
+        {"encoder_attn.v_proj.", "cross.v.base."},
+        {"encoder_attn.out_proj.", "cross.o.base."},
+        {"encoder_attn_layer_norm.", "ln_cross."},
+        {"fc1.", "w1.base."},
+        {"fc2.", "w2.base."},
+        {"final_layer_norm.", "ln2."},
+    };
+    // The shared embedding under any of its names; the others must equal it (they are one tensor in the
+    // model). A tied LM head likewise.
+    const torch::Tensor* shared = nullptr;
+    for (const char* n : {"model.shared.weight", "shared.weight", "model.encoder.embed_tokens.weight",
+                          "encoder.embed_tokens.weight"})
+        if (in.count(n) && !shared) shared = &in.at(n);
+    for (const auto& [key, t] : in) {
+        const std::string name = startsWith(key, "model.") ? key.substr(6) : key;
+        int64_t layer = 0;
+        std::string rest, ours;
+        const bool enc = splitLayer(name, "encoder.layers.", layer, rest);
+        if (enc || splitLayer(name, "decoder.layers.", layer, rest)) {
+            for (const auto& [from, to] : layerParts)
+                if (startsWith(rest, from) && (!enc || !startsWith(from, "encoder_attn"))) {
+                    ours = std::string(enc ? "blocks." : "dec_blocks.") + std::to_string(layer) + "." + to +
+                           rest.substr(from.size());
+                    break;
+                }
+        } else if (name == "shared.weight" || name == "encoder.embed_tokens.weight" ||
+                   name == "decoder.embed_tokens.weight" || (name == "lm_head.weight" && tied)) {
+            if (shared && !torch::equal(*shared, t))
+                notes.push_back(key +
+                                " differs from the shared token embedding, which is used (as Hugging "
+                                "Face ties them)");
+            if (shared == &t)
+                ours = "tok.weight";
+            else
+                continue;
+        } else if (name == "lm_head.weight") {
+            ours = "lm_head.weight";
+        } else if (name == "encoder.embed_positions.weight") {
+            ours = "pos.weight";
+        } else if (name == "decoder.embed_positions.weight") {
+            ours = "dec_pos.weight";
+        } else if (startsWith(name, "encoder.layernorm_embedding.")) {
+            ours = "emb_ln." + name.substr(28);
+        } else if (startsWith(name, "decoder.layernorm_embedding.")) {
+            ours = "dec_emb_ln." + name.substr(28);
+        } else if (startsWith(name, "encoder.layer_norm.")) {
+            ours = "ln_f." + name.substr(19);
+        } else if (startsWith(name, "decoder.layer_norm.")) {
+            ours = "dec_ln_f." + name.substr(19);
+        } else if (name == "final_logits_bias") {
+            ours = name;  // a buffer, set apart from the parameters
+        } else if (startsWith(name, "classification_head.dense.")) {
+            ours = "cls_dense." + name.substr(26);
+        } else if (startsWith(name, "classification_head.out_proj.")) {
+            ours = "classifier." + name.substr(29);
+        } else if (name == "encoder.version" || name == "decoder.version") {
+            continue;  // fairseq's bookkeeping buffers
+        }
+        if (ours.empty())
+            m.unexpected.push_back(key);
+        else
+            m.tensors[ours] = t;
+    }
+}
+
 bool isHeadName(const std::string& n) {
     return startsWith(n, "classifier.") || startsWith(n, "cls_dense.");
 }
@@ -234,10 +310,18 @@ HfModel loadHfModel(const std::string& dir, int64_t num_labels, uint64_t seed) {
     const std::string weightsFile = hfWeightsFile(dir), weightsPath = dir + "/" + weightsFile;
     const std::map<std::string, torch::Tensor> raw = readWeights(dir, weightsFile);
     Mapped m;
+    const bool seq2seq = h.config.encoderDecoder();
     if (h.model_type == "gpt2")
         mapGpt2(raw, h.config.tie_embeddings, m, h.notes);
+    else if (seq2seq)
+        mapBart(raw, h.config.tie_embeddings, m, h.notes);
     else
         mapBertLike(h.model_type, raw, m);
+    torch::Tensor finalLogitsBias;
+    if (const auto it = m.tensors.find("final_logits_bias"); it != m.tensors.end()) {
+        finalLogitsBias = it->second;
+        m.tensors.erase(it);
+    }
     if (!m.unexpected.empty())
         throw Error(dir, "unexpected tensors for a " + h.model_type + " model: " + listNames(m.unexpected));
     h.ignored = m.ignored;
@@ -251,7 +335,9 @@ HfModel loadHfModel(const std::string& dir, int64_t num_labels, uint64_t seed) {
     for (const auto& a : JsonFields(j, cfgPath).array("architectures"))
         if (a.is_string() && a.get<std::string>().find("ForSequenceClassification") != std::string::npos)
             architecturesSayClassifier = true;
-    h.causal_lm = h.model_type == "gpt2" && !m.scoreHead && !architecturesSayClassifier;
+    // Next-token logits: GPT-2 without a `score` head, BART / mBART without a classification head.
+    h.causal_lm = (h.model_type == "gpt2" && !m.scoreHead && !architecturesSayClassifier) ||
+                  (seq2seq && !m.tensors.count("classifier.weight") && !architecturesSayClassifier);
 
     // The classification head: the stored one when its size fits, else a fresh one (said so).
     const auto storedHead = m.tensors.find("classifier.weight");
@@ -275,6 +361,14 @@ HfModel loadHfModel(const std::string& dir, int64_t num_labels, uint64_t seed) {
     h.model = makeRandomBackbone(h.config, seed);
     std::vector<std::string> absent;
     copyInto(h.model, m.tensors, weightsPath, isHeadName, &absent);
+    if (finalLogitsBias.defined()) {
+        // BART stores it [1, V].
+        if (finalLogitsBias.numel() != h.config.vocab_size)
+            throw Error(weightsPath, "final_logits_bias has " + std::to_string(finalLogitsBias.numel()) +
+                                         " values, vocab_size is " + std::to_string(h.config.vocab_size));
+        torch::NoGradGuard ng;
+        h.model->final_logits_bias.copy_(finalLogitsBias.reshape({-1}).to(torch::kFloat));
+    }
     if (!absent.empty() && !h.causal_lm && !headInFile)
         h.notes.push_back("no trained classification head in the file (" + listNames(absent) +
                           "): initialised with seed " + std::to_string(seed) + " for " +

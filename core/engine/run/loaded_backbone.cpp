@@ -81,7 +81,7 @@ TaskEncoder taskEncoder(const LoadedBackbone& lb) {
 }
 
 TaskEncoder dataEncoder(const LoadedBackbone& lb) {
-    if (lb.hf) return hfEncoder(lb.hf, lb.config.type_vocab_size > 0);
+    if (lb.hf) return hfEncoder(lb.hf, lb.config.type_vocab_size > 0, lb.config.encoderDecoder());
     return textEncoder(
         [lb](const std::string& text, const std::optional<std::string>& pair) {
             return frameInput(lb, text, pair, false);

@@ -47,6 +47,12 @@ std::vector<int64_t> decode(const std::vector<int64_t>& prompt, const NextTokenF
                                    .clone();  // [V]
             for (int64_t b : bannedTokens(seq, start, opts.no_repeat_ngram))
                 lp[b] = ninf;
+            if (t < opts.min_new_tokens) lp[opts.eos_id] = ninf;
+            if (t == 0 && opts.forced_first >= 0) {
+                const double forced = lp[opts.forced_first].item<double>();
+                lp.fill_(ninf);
+                lp[opts.forced_first] = std::isfinite(forced) ? forced : 0.0;
+            }
             const int64_t tok = lp.argmax().item<int64_t>();
             if (tok == opts.eos_id) break;
             seq.push_back(tok);
@@ -75,6 +81,8 @@ std::vector<int64_t> decode(const std::vector<int64_t>& prompt, const NextTokenF
             const auto banned = bannedTokens(live[i].seq, start, opts.no_repeat_ngram);
             for (int64_t v = 0; v < V; ++v) {
                 const double s = data[static_cast<int64_t>(i) * V + v];
+                if (t == 0 && opts.forced_first >= 0 && v != opts.forced_first) continue;
+                if (t < opts.min_new_tokens && v == opts.eos_id) continue;
                 if (!std::isfinite(s) || banned.count(v)) continue;
                 cands.push_back({live[i].score + s, i, v});
             }
@@ -119,40 +127,68 @@ std::vector<int64_t> decode(const std::vector<int64_t>& prompt, const NextTokenF
         ->second;
 }
 
+namespace {
+
+/// Sequences right-padded into ids and mask [N, T], keeping each one's last `window` tokens.
+std::pair<torch::Tensor, torch::Tensor> padded(const std::vector<std::vector<int64_t>>& seqs, int64_t pad_id,
+                                               int64_t window, const torch::Device& device) {
+    size_t T = 0;
+    for (const auto& s : seqs)
+        T = std::max(T, s.size());
+    const int64_t N = static_cast<int64_t>(seqs.size());
+    torch::Tensor ids = torch::full({N, static_cast<int64_t>(T)}, pad_id, torch::kLong);
+    torch::Tensor mask = torch::zeros({N, static_cast<int64_t>(T)}, torch::kLong);
+    for (int64_t i = 0; i < N; ++i) {
+        const auto& s = seqs[static_cast<size_t>(i)];
+        ids[i].narrow(0, 0, static_cast<int64_t>(s.size())).copy_(torch::tensor(s, torch::kLong));
+        mask[i].narrow(0, 0, static_cast<int64_t>(s.size())).fill_(1);
+    }
+    if (static_cast<int64_t>(T) > window) {
+        ids = ids.narrow(1, static_cast<int64_t>(T) - window, window);
+        mask = mask.narrow(1, static_cast<int64_t>(T) - window, window);
+    }
+    return {ids.to(device), mask.to(device)};
+}
+
+}  // namespace
+
 std::vector<int64_t> generate(Transformer& model, const std::vector<int64_t>& prompt,
-                              const GenerateOptions& opts, int64_t pad_id) {
+                              const GenerateOptions& options, int64_t pad_id) {
     torch::NoGradGuard ng;
     const auto device = model->tok->weight.device();
-    const int64_t window = model->maxInputTokens();  // positions a sequence may take
-    const bool cached = opts.kv_cache && model->config().causal;
+    const ModelConfig& cfg = model->config();
+    const bool encDec = cfg.encoderDecoder();
+    GenerateOptions opts = options;
+    if (encDec && opts.forced_first < 0) opts.forced_first = cfg.forced_bos_id;
+    // The sequences decode() extends: the causal model's prompt, or the decoder's start token.
+    const std::vector<int64_t> start = encDec ? std::vector<int64_t>{cfg.decoder_start_id} : prompt;
+    const int64_t window = encDec ? model->maxDecoderTokens() : model->maxInputTokens();
+    const bool cached = opts.kv_cache && (cfg.causal || encDec);
     DecodeCache cache;
     ForwardOptions fo;
     auto lastLogProbs = [](const torch::Tensor& rows) {
         return torch::log_softmax(rows.to(torch::kFloat), -1).cpu();
     };
-
-    // Every sequence whole (right-padded), keeping its most recent `window` tokens.
-    auto reread = [&](const std::vector<std::vector<int64_t>>& seqs) {
-        size_t T = 0;
-        for (const auto& s : seqs)
-            T = std::max(T, s.size());
-        const int64_t N = static_cast<int64_t>(seqs.size());
-        torch::Tensor ids = torch::full({N, static_cast<int64_t>(T)}, pad_id, torch::kLong);
-        torch::Tensor mask = torch::zeros({N, static_cast<int64_t>(T)}, torch::kLong);
-        for (int64_t i = 0; i < N; ++i) {
-            const auto& s = seqs[static_cast<size_t>(i)];
-            ids[i].narrow(0, 0, static_cast<int64_t>(s.size())).copy_(torch::tensor(s, torch::kLong));
-            mask[i].narrow(0, 0, static_cast<int64_t>(s.size())).fill_(1);
-        }
-        if (static_cast<int64_t>(T) > window) {
-            ids = ids.narrow(1, static_cast<int64_t>(T) - window, window);
-            mask = mask.narrow(1, static_cast<int64_t>(T) - window, window);
-        }
-        ids = ids.to(device);
-        mask = mask.to(device);
-        const torch::Tensor logits = model->forward(ids, mask, {}, fo).lm_logits;     // [N, T, V]
-        const torch::Tensor last = mask.sum(1) - 1;                                   // [N]
-        return lastLogProbs(logits.index({torch::arange(N, last.options()), last}));  // [N, V]
+    // An encoder–decoder's source, read whole (truncated to the encoder's positions).
+    torch::Tensor source;
+    if (encDec) {
+        const size_t keep =
+            std::min(prompt.size(), static_cast<size_t>(std::max<int64_t>(model->maxInputTokens(), 1)));
+        source = torch::tensor(
+                     std::vector<int64_t>(prompt.begin(), prompt.begin() + static_cast<std::ptrdiff_t>(keep)),
+                     torch::kLong)
+                     .view({1, -1})
+                     .to(device);
+    }
+    // The next-token logits of every row: the whole sequence, or its new token when the cache has the rest.
+    auto run = [&](const torch::Tensor& ids, const torch::Tensor& mask) {
+        if (!encDec) return model->forward(ids, mask, {}, fo).lm_logits;
+        fo.decoder_ids = ids;
+        fo.decoder_mask = mask;
+        const bool encoded = fo.cache && fo.cache->length > 0;
+        return model
+            ->forward(encoded ? torch::Tensor() : source.expand({ids.size(0), source.size(1)}), {}, {}, fo)
+            .lm_logits;
     };
 
     NextTokenFn next = [&](const std::vector<std::vector<int64_t>>& seqs,
@@ -160,25 +196,32 @@ std::vector<int64_t> generate(Transformer& model, const std::vector<int64_t>& pr
         const size_t len = seqs.front().size();
         const bool sameLength =
             std::all_of(seqs.begin(), seqs.end(), [&](const auto& s) { return s.size() == len; });
+        const int64_t N = static_cast<int64_t>(seqs.size());
+        // Every sequence whole (right-padded), keeping its most recent `window` tokens.
+        auto reread = [&] {
+            const auto [ids, mask] = padded(seqs, pad_id, window, device);
+            const torch::Tensor logits = run(ids, mask);                                  // [N, T, V]
+            const torch::Tensor last = mask.sum(1) - 1;                                   // [N]
+            return lastLogProbs(logits.index({torch::arange(N, last.options()), last}));  // [N, V]
+        };
         // Past the window the oldest tokens drop out and every position moves: re-read (as without a cache).
         if (!cached || !sameLength || static_cast<int64_t>(len) > window) {
             fo.cache = nullptr;
-            return reread(seqs);
+            return reread();
         }
         fo.cache = &cache;
         if (parents.empty() || cache.length == 0) {  // the prompt, once
             cache = DecodeCache{};
-            return reread(seqs);  // one length, no padding: the cache holds every row whole
+            return reread();  // one length, no padding: the cache holds every row whole
         }
         std::vector<int64_t> rows(parents.begin(), parents.end()), last;
         for (const auto& s : seqs)
             last.push_back(s.back());
         cache.reorder(torch::tensor(rows, torch::kLong));
-        const int64_t N = static_cast<int64_t>(seqs.size());
         const torch::Tensor ids = torch::tensor(last, torch::kLong).view({N, 1}).to(device);
-        return lastLogProbs(model->forward(ids, {}, {}, fo).lm_logits.select(1, 0));  // [N, V]
+        return lastLogProbs(run(ids, {}).select(1, 0));  // [N, V]
     };
-    return decode(prompt, next, opts);
+    return decode(start, next, opts);
 }
 
 }  // namespace peft

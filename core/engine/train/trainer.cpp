@@ -8,6 +8,8 @@
 #include <numeric>
 #include <random>
 #include <sstream>
+#include <tuple>
+#include <utility>
 
 #include <nlohmann/json.hpp>
 
@@ -59,9 +61,51 @@ int64_t adamwStateBytes(const torch::optim::AdamW& opt) {
     return bytes;
 }
 
+namespace {
+
+/// Rows right-padded into [B, T] (T: the longest, at most max_length) with `pad`, and their mask.
+std::pair<torch::Tensor, torch::Tensor> padRows(const std::vector<std::vector<int64_t>>& rows, int64_t pad,
+                                                int64_t max_length) {
+    int64_t T = 0;
+    for (const auto& r : rows)
+        T = std::max<int64_t>(T, static_cast<int64_t>(r.size()));
+    T = std::min(T, max_length);
+    const int64_t B = static_cast<int64_t>(rows.size());
+    torch::Tensor ids = torch::full({B, T}, pad, torch::kLong), mask = torch::zeros({B, T}, torch::kLong);
+    auto id = ids.accessor<int64_t, 2>();
+    auto m = mask.accessor<int64_t, 2>();
+    for (int64_t i = 0; i < B; ++i) {
+        const auto& r = rows[static_cast<size_t>(i)];
+        for (int64_t t = 0; t < std::min<int64_t>(static_cast<int64_t>(r.size()), T); ++t)
+            id[i][t] = r[static_cast<size_t>(t)], m[i][t] = 1;
+    }
+    return {ids, mask};
+}
+
+}  // namespace
+
 Batch makeBatch(const std::vector<const Example*>& examples, TaskKind kind, int64_t pad_id, int64_t eos_id,
-                int64_t max_length) {
+                int64_t max_length, int64_t decoder_start, int64_t forced_bos) {
     const int64_t B = static_cast<int64_t>(examples.size());
+    if (kind == TaskKind::Generation && decoder_start >= 0) {
+        std::vector<std::vector<int64_t>> sources, inputs, targets;
+        for (const Example* e : examples) {
+            sources.push_back(e->ids);
+            std::vector<int64_t> out;
+            if (forced_bos >= 0) out.push_back(forced_bos);
+            out.insert(out.end(), e->target.begin(), e->target.end());
+            out.push_back(eos_id);
+            std::vector<int64_t> in{decoder_start};
+            in.insert(in.end(), out.begin(), out.end() - 1);
+            inputs.push_back(std::move(in));
+            targets.push_back(std::move(out));
+        }
+        Batch b;
+        std::tie(b.ids, b.mask) = padRows(sources, pad_id, max_length);
+        std::tie(b.dec_ids, b.dec_mask) = padRows(inputs, pad_id, max_length);
+        b.labels = padRows(targets, -100, max_length).first;
+        return b;
+    }
     std::vector<std::vector<int64_t>> seqs;
     seqs.reserve(examples.size());
     for (const Example* e : examples) {
@@ -181,14 +225,29 @@ void Trainer::cancel() {
     cv_.notify_all();
 }
 
-torch::Tensor Trainer::lossOn(const std::vector<const Example*>& batch) {
-    const Batch b = makeBatch(batch, data_.kind, cfg_.pad_id, cfg_.eos_id, cfg_.max_length);
-    PrecisionScope scope(precision_, device_);  // the forward and the loss; the caller's backward is outside
+Batch Trainer::batchOf(const std::vector<const Example*>& batch) const {
+    const ModelConfig& mc = model_->config();
+    return mc.encoderDecoder() ? makeBatch(batch, data_.kind, cfg_.pad_id, cfg_.eos_id, cfg_.max_length,
+                                           mc.decoder_start_id, mc.forced_bos_id)
+                               : makeBatch(batch, data_.kind, cfg_.pad_id, cfg_.eos_id, cfg_.max_length);
+}
+
+ForwardResult Trainer::forwardOn(const Batch& b) {
     ForwardOptions fo;
     fo.lm = data_.kind == TaskKind::Generation;
     fo.cls = data_.kind == TaskKind::Classification;
-    const ForwardResult r = model_->forward(b.ids.to(device_), b.mask.to(device_),
-                                            b.types.defined() ? b.types.to(device_) : torch::Tensor(), fo);
+    if (b.dec_ids.defined()) {
+        fo.decoder_ids = b.dec_ids.to(device_);
+        fo.decoder_mask = b.dec_mask.to(device_);
+    }
+    return model_->forward(b.ids.to(device_), b.mask.to(device_),
+                           b.types.defined() ? b.types.to(device_) : torch::Tensor(), fo);
+}
+
+torch::Tensor Trainer::lossOn(const std::vector<const Example*>& batch) {
+    const Batch b = batchOf(batch);
+    PrecisionScope scope(precision_, device_);  // the forward and the loss; the caller's backward is outside
+    const ForwardResult r = forwardOn(b);
     // The loss in float32 whatever the forward's precision.
     if (data_.kind == TaskKind::Classification)
         return F::cross_entropy(r.cls_logits.to(torch::kFloat), b.labels.to(device_));
@@ -217,13 +276,8 @@ EvalResult Trainer::evaluate(const std::vector<Example>& split) {
         std::vector<const Example*> batch;
         for (size_t k = i; k < std::min(n, i + bs); ++k)
             batch.push_back(&split[k]);
-        const Batch b = makeBatch(batch, data_.kind, cfg_.pad_id, cfg_.eos_id, cfg_.max_length);
-        ForwardOptions fo;
-        fo.lm = data_.kind == TaskKind::Generation;
-        fo.cls = data_.kind == TaskKind::Classification;
-        const ForwardResult r =
-            model_->forward(b.ids.to(device_), b.mask.to(device_),
-                            b.types.defined() ? b.types.to(device_) : torch::Tensor(), fo);
+        const Batch b = batchOf(batch);
+        const ForwardResult r = forwardOn(b);
         if (data_.kind == TaskKind::Classification) {
             lossSum += F::cross_entropy(r.cls_logits.to(torch::kFloat), b.labels.to(device_),
                                         F::CrossEntropyFuncOptions().reduction(torch::kSum))

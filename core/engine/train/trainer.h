@@ -43,6 +43,8 @@ struct TrainCheckpoint {
     static TrainCheckpoint parseState(const std::string& bytes, const std::string& source);
 };
 
+struct Batch;
+
 class TrainObserver {
 public:
     virtual ~TrainObserver() = default;
@@ -106,6 +108,9 @@ public:
     int64_t optimizerStateBytes() const { return optimizerBytes_; }
 
 private:
+    /// The batch tensors for this model (an encoder–decoder's teacher forcing), and its forward.
+    Batch batchOf(const std::vector<const Example*>& batch) const;
+    ForwardResult forwardOn(const Batch& b);
     torch::Tensor lossOn(const std::vector<const Example*>& batch);
 
     Transformer model_;
@@ -134,8 +139,12 @@ int64_t adamwStateBytes(const torch::optim::AdamW& opt);
 struct Batch {
     torch::Tensor ids, mask, types,
         labels;  // labels: [B] classes, or [B, T] next-token targets (-100 = ignore)
+    /// Encoder–decoder generation (teacher forcing): ids/mask are the sources, the decoder reads
+    /// [decoder_start (, forced BOS)] + target and `labels` [B, T'] are [(forced BOS,)] target + <eos>.
+    torch::Tensor dec_ids, dec_mask;
 };
+/// `decoder_start` ≥ 0: a generation batch for an encoder–decoder (with `forced_bos` ≥ 0 predicted first).
 Batch makeBatch(const std::vector<const Example*>& examples, TaskKind kind, int64_t pad_id, int64_t eos_id,
-                int64_t max_length);
+                int64_t max_length, int64_t decoder_start = -1, int64_t forced_bos = -1);
 
 }  // namespace peft

@@ -1,0 +1,644 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
+// Encoder–decoder backbones (BART, mBART). The test writes small bart / mbart folders with random weights in
+// Hugging Face's naming and compares the workbench with a reference forward written here from the Hugging
+// Face modelling files' math (plain float64 tensor code over the Hugging Face names, none of the core's
+// classes): the encoder's output, the decoder's logits for a given decoder input, with and without the
+// decoder's key/value cache, post-LN BART (F32) and pre-LN mBART (F16, scaled embeddings). Then the design
+// space on an encoder–decoder (stacks, counts, every preset training by teacher forcing, decoding with the
+// cache = without) and bad folders.
+#include <QtTest>
+
+#include <cmath>
+#include <filesystem>
+#include <fstream>
+#include <functional>
+#include <map>
+#include <nlohmann/json.hpp>
+#include <random>
+#include <sstream>
+
+#include <torch/torch.h>
+
+#include "cli/cli.h"
+#include "hf_fixture.h"
+#include "io/hf_model.h"
+#include "peft/accounting.h"
+#include "peft/presets.h"
+#include "test_support.h"
+#include "train/generate.h"
+#include "train/trainer.h"
+#include "util/error.h"
+
+using namespace peft;
+namespace fs = std::filesystem;
+using json = nlohmann::json;
+using T = torch::Tensor;
+using Weights = std::map<std::string, T>;
+using namespace hf_fixture;
+
+namespace {
+
+// ----- the reference forward (Hugging Face's BartModel / MBartModel math over Hugging Face's names) --------
+
+T layerNorm(const T& x, const T& w, const T& b) {
+    const T mu = x.mean(-1, true);
+    const T var = (x - mu).pow(2).mean(-1, true);
+    return (x - mu) / (var + 1e-5).sqrt() * w + b;
+}
+
+T geluErf(const T& x) {
+    return 0.5 * x * (1 + torch::erf(x / std::sqrt(2.0)));
+}
+
+/// Multi-head attention of one sequence: q [T, d], k and v [S, d] → [T, d]; `causal` masks j > i.
+T attention(const T& q, const T& k, const T& v, bool causal) {
+    const int64_t n = q.size(0), s = k.size(0), dh = kD / kH;
+    auto heads = [&](const T& t) { return t.reshape({t.size(0), kH, dh}).transpose(0, 1); };  // [H, ·, dh]
+    T logits = torch::matmul(heads(q), heads(k).transpose(1, 2)) / std::sqrt(double(dh));     // [H, T, S]
+    if (causal)
+        logits = logits.masked_fill(torch::ones({n, s}, torch::kBool).triu(1),
+                                    -std::numeric_limits<double>::infinity());
+    return torch::matmul(torch::softmax(logits, -1), heads(v)).transpose(0, 1).reshape({n, kD});
+}
+
+struct BartRef {
+    Weights w;  // float64 copies
+    std::string prefix;
+    bool preLn = false;
+    double scale = 1.0;  // √d with scale_embedding
+
+    T g(const std::string& name) const { return w.at(prefix + name); }
+    T top(const std::string& name) const { return w.at(name); }  // outside the prefix (heads)
+    T lin(const T& x, const std::string& m) const { return x.matmul(g(m + ".weight").t()) + g(m + ".bias"); }
+    T ln(const T& x, const std::string& m) const { return layerNorm(x, g(m + ".weight"), g(m + ".bias")); }
+    /// A residual sublayer: post-LN (BART) or pre-LN (mBART).
+    T sublayer(const T& x, const std::string& norm, const std::function<T(const T&)>& f) const {
+        return preLn ? x + f(ln(x, norm)) : ln(x + f(x), norm);
+    }
+    T embed(const std::string& stack, const std::vector<int64_t>& ids) const {
+        const int64_t n = int64_t(ids.size());
+        const T x =
+            g("shared.weight").index_select(0, torch::tensor(ids, torch::kLong)) * scale +
+            g(stack + ".embed_positions.weight").index_select(0, torch::arange(2, n + 2, torch::kLong));
+        return ln(x, stack + ".layernorm_embedding");
+    }
+    T attn(const T& q, const T& kv, const std::string& m, bool causal) const {
+        return lin(attention(lin(q, m + ".q_proj"), lin(kv, m + ".k_proj"), lin(kv, m + ".v_proj"), causal),
+                   m + ".out_proj");
+    }
+    T ffn(const T& x, const std::string& p) const { return lin(geluErf(lin(x, p + "fc1")), p + "fc2"); }
+
+    /// The encoder's last hidden states [S, d].
+    T encode(const std::vector<int64_t>& ids) const {
+        T x = embed("encoder", ids);
+        for (int l = 0; l < kL; ++l) {
+            const std::string p = "encoder.layers." + std::to_string(l) + ".";
+            x = sublayer(x, p + "self_attn_layer_norm",
+                         [&](const T& a) { return attn(a, a, p + "self_attn", false); });
+            x = sublayer(x, p + "final_layer_norm", [&](const T& a) { return ffn(a, p); });
+        }
+        return preLn ? ln(x, "encoder.layer_norm") : x;
+    }
+    /// The decoder's last hidden states [T, d] for its input `ids` over the encoder's output.
+    T decode(const std::vector<int64_t>& ids, const T& memory) const {
+        T x = embed("decoder", ids);
+        for (int l = 0; l < kL; ++l) {
+            const std::string p = "decoder.layers." + std::to_string(l) + ".";
+            x = sublayer(x, p + "self_attn_layer_norm",
+                         [&](const T& a) { return attn(a, a, p + "self_attn", true); });
+            x = sublayer(x, p + "encoder_attn_layer_norm",
+                         [&](const T& a) { return attn(a, memory, p + "encoder_attn", false); });
+            x = sublayer(x, p + "final_layer_norm", [&](const T& a) { return ffn(a, p); });
+        }
+        return preLn ? ln(x, "decoder.layer_norm") : x;
+    }
+    /// BartForConditionalGeneration's logits [T, V].
+    T logits(const std::vector<int64_t>& dec, const std::vector<int64_t>& enc) const {
+        return decode(dec, encode(enc)).matmul(g("shared.weight").t()) +
+               w.at("final_logits_bias").reshape({-1});
+    }
+};
+
+/// BART / mBART tensors in Hugging Face's naming under `prefix` ("model." or ""); `positions` rows in each
+/// position table (max_position_embeddings + 2).
+Weights bartWeights(const std::string& prefix, int64_t vocab, int64_t positions, bool preLn) {
+    Weights w;
+    w[prefix + "shared.weight"] = rnd({vocab, kD}, 0.5);
+    w[prefix + "encoder.embed_tokens.weight"] = w[prefix + "shared.weight"].clone();  // tied, saved twice
+    for (const std::string stack : {"encoder", "decoder"}) {
+        const std::string s = prefix + stack + ".";
+        w[s + "embed_positions.weight"] = rnd({positions, kD}, 0.5);
+        w[s + "layernorm_embedding.weight"] = lnWeight(kD);
+        w[s + "layernorm_embedding.bias"] = rnd({kD}, 0.1);
+        if (preLn) {
+            w[s + "layer_norm.weight"] = lnWeight(kD);
+            w[s + "layer_norm.bias"] = rnd({kD}, 0.1);
+        }
+        for (int l = 0; l < kL; ++l) {
+            const std::string p = s + "layers." + std::to_string(l) + ".";
+            std::vector<std::string> attns = {"self_attn"};
+            if (stack == "decoder") attns.push_back("encoder_attn");
+            for (const auto& a : attns) {
+                for (const char* m : {".q_proj", ".k_proj", ".v_proj", ".out_proj"}) {
+                    w[p + a + m + ".weight"] = rnd({kD, kD});
+                    w[p + a + m + ".bias"] = rnd({kD}, 0.1);
+                }
+                w[p + a + "_layer_norm.weight"] = lnWeight(kD);
+                w[p + a + "_layer_norm.bias"] = rnd({kD}, 0.1);
+            }
+            w[p + "fc1.weight"] = rnd({kFf, kD});
+            w[p + "fc1.bias"] = rnd({kFf}, 0.1);
+            w[p + "fc2.weight"] = rnd({kD, kFf});
+            w[p + "fc2.bias"] = rnd({kD}, 0.1);
+            w[p + "final_layer_norm.weight"] = lnWeight(kD);
+            w[p + "final_layer_norm.bias"] = rnd({kD}, 0.1);
+        }
+    }
+    w["final_logits_bias"] = rnd({1, vocab}, 0.5);
+    w["lm_head.weight"] = w[prefix + "shared.weight"].clone();
+    return w;
+}
+
+json bartConfig(const std::string& type, int64_t vocab, int64_t maxPositions) {
+    return {{"model_type", type},
+            {"architectures",
+             {type == "bart" ? "BartForConditionalGeneration" : "MBartForConditionalGeneration"}},
+            {"vocab_size", vocab},
+            {"d_model", kD},
+            {"encoder_layers", kL},
+            {"decoder_layers", kL},
+            {"encoder_attention_heads", kH},
+            {"decoder_attention_heads", kH},
+            {"encoder_ffn_dim", kFf},
+            {"decoder_ffn_dim", kFf},
+            {"max_position_embeddings", maxPositions},
+            {"activation_function", "gelu"},
+            {"scale_embedding", type == "mbart"},
+            {"pad_token_id", 1},
+            {"bos_token_id", 0},
+            {"eos_token_id", 2},
+            {"decoder_start_token_id", 2},
+            {"forced_bos_token_id", type == "bart" ? json(0) : json(nullptr)}};
+}
+
+BartRef reference(const Weights& w, const std::string& prefix, bool preLn, const std::string& dtype) {
+    BartRef r;
+    for (const auto& [k, t] : asStored(w, dtype))
+        r.w[k] = t.to(torch::kDouble);
+    r.prefix = prefix;
+    r.preLn = preLn;
+    r.scale = preLn ? std::sqrt(double(kD)) : 1.0;
+    return r;
+}
+
+std::vector<int64_t> ints(const T& t) {
+    const T c = t.to(torch::kLong).contiguous();
+    return {c.data_ptr<int64_t>(), c.data_ptr<int64_t>() + c.numel()};
+}
+
+T row(const std::vector<int64_t>& ids) {
+    return torch::tensor(ids, torch::kLong).unsqueeze(0);
+}
+
+void expectClose(const T& got, const T& want, const std::string& what, double rel = 2e-5) {
+    QVERIFY2(got.sizes() == want.sizes(), (what + ": shapes differ").c_str());
+    const double err = (got.to(torch::kDouble) - want).abs().max().item<double>();
+    const double scale = want.abs().max().item<double>();
+    qInfo("%s: max |ours − reference| = %.3g (largest |value| %.3g)", what.c_str(), err, scale);
+    QVERIFY2(err <= rel * scale + 1e-7, (what + ": max |ours − reference| = " + std::to_string(err)).c_str());
+}
+
+fs::path freshDir(const std::string& name) {
+    const fs::path d = fs::temp_directory_path() / ("peft-test-s2s-" + name);
+    fs::remove_all(d);
+    fs::create_directories(d);
+    return d;
+}
+
+/// The workbench's decoder logits [T, V] for one source and decoder input, whole; then step by step with
+/// the cache (the encoder run once, each step feeding one token), which must give the same rows.
+void checkCacheEqualsWhole(Transformer& m, const std::vector<int64_t>& src, const std::vector<int64_t>& dec,
+                           const T& whole, const std::string& what) {
+    torch::NoGradGuard ng;
+    DecodeCache cache;
+    ForwardOptions fo;
+    fo.cache = &cache;
+    for (size_t t = 0; t < dec.size(); ++t) {
+        fo.decoder_ids = row({dec[t]});
+        const ForwardResult r = m->forward(t == 0 ? row(src) : T(), {}, {}, fo);
+        QCOMPARE(r.encoder_hidden.defined(), t == 0);  // the encoder runs once
+        expectClose(r.lm_logits[0][0], whole[int64_t(t)].to(torch::kDouble),
+                    what + " step " + std::to_string(t), 1e-5);
+    }
+    QCOMPARE(int64_t(cache.cross.size()), m->config().decoder_layers);
+}
+
+ModelConfig tinyBart(bool preLn) {
+    ModelConfig c;
+    c.name = "tiny-bart";
+    c.vocab_size = 48;
+    c.d_model = 32;
+    c.n_heads = 4;
+    c.n_layers = 2;
+    c.decoder_layers = 2;
+    c.d_ff = 64;
+    c.max_positions = 64;
+    c.position_offset = 2;
+    c.causal = false;
+    c.pre_ln = preLn;
+    c.scale_embedding = preLn;
+    c.pad_id = 1;
+    c.decoder_start_id = 2;
+    c.cls_dense = true;
+    c.pooling = Pooling::Last;
+    c.prefix_shifts_positions = true;
+    c.dropout = c.attn_dropout = 0.0;
+    return c;
+}
+
+/// A copy task: the target is the source's tokens reversed.
+Dataset copyTask() {
+    Dataset d;
+    d.name = "reverse";
+    d.kind = TaskKind::Generation;
+    d.metric = "rougeL";
+    std::mt19937 rng(5);
+    for (int i = 0; i < 24; ++i) {
+        Example e;
+        for (int k = 0; k < 4 + i % 4; ++k)
+            e.ids.push_back(4 + int64_t(rng() % 40));
+        e.target.assign(e.ids.rbegin(), e.ids.rend());
+        e.reference = "x";
+        (i < 16 ? d.train : d.dev).push_back(e);
+    }
+    return d;
+}
+
+}  // namespace
+
+class TestSeq2seq : public QObject {
+    Q_OBJECT
+
+private Q_SLOTS:
+    void initTestCase() { torch::manual_seed(11); }
+
+    // BartForConditionalGeneration ("model." prefix, tied embeddings saved twice, final_logits_bias,
+    // post-LN), F32: encoder output, decoder logits, the cache, padding in a batch, the tokenizer's layout.
+    void bartMatchesReference() {
+        const fs::path dir = freshDir("bart");
+        const Weights w = bartWeights("model.", kVocab, 34, false);
+        writeSafetensors(dir / "model.safetensors", w, "F32");
+        writeJson(dir / "config.json", bartConfig("bart", kVocab, 32));
+        writeBpeTokenizer(dir, true);
+
+        HfModel h = loadHfModel(dir.string());
+        QCOMPARE(h.model_type, std::string("bart"));
+        QVERIFY(h.causal_lm);  // no classification head: the LM head
+        QCOMPARE(h.config.decoder_layers, int64_t(kL));
+        QCOMPARE(h.config.position_offset, int64_t(2));
+        QCOMPARE(h.config.forced_bos_id, int64_t(0));
+        QVERIFY(!h.config.pre_ln);
+        const std::vector<int64_t> src = h.tokenizer->encode("the movie").ids;
+        QCOMPARE(src.front(), int64_t(0));  // <s> … </s>
+        QCOMPARE(src.back(), int64_t(2));
+        const std::vector<int64_t> dec = {2, 0, 9, 17, 5, 30};
+
+        const BartRef ref = reference(w, "model.", false, "F32");
+        torch::NoGradGuard ng;
+        h.model->eval();
+        ForwardOptions fo;
+        fo.decoder_ids = row(dec);
+        const ForwardResult r = h.model->forward(row(src), {}, {}, fo);
+        expectClose(r.encoder_hidden[0], ref.encode(src), "bart encoder output");
+        expectClose(r.lm_logits[0], ref.logits(dec, src), "bart decoder logits");
+        checkCacheEqualsWhole(h.model, src, dec, r.lm_logits[0], "bart cache");
+
+        // Right padding of the source and of the decoder input in a batch changes nothing for the short row.
+        const std::vector<int64_t> shortSrc = {0, 12, 2}, shortDec = {2, 0, 9};
+        auto padTo = [](std::vector<int64_t> v, size_t n) {
+            v.resize(n, 1);
+            return v;
+        };
+        auto maskOf = [](size_t real, size_t n) {
+            std::vector<int64_t> m(n, 0);
+            std::fill(m.begin(), m.begin() + std::ptrdiff_t(real), 1);
+            return torch::tensor(m, torch::kLong);
+        };
+        ForwardOptions fb;
+        fb.decoder_ids = torch::stack({torch::tensor(dec), torch::tensor(padTo(shortDec, dec.size()))});
+        fb.decoder_mask = torch::stack({maskOf(dec.size(), dec.size()), maskOf(3, dec.size())});
+        const ForwardResult b =
+            h.model->forward(torch::stack({torch::tensor(src), torch::tensor(padTo(shortSrc, src.size()))}),
+                             torch::stack({maskOf(src.size(), src.size()), maskOf(3, src.size())}), {}, fb);
+        expectClose(b.lm_logits[1].narrow(0, 0, 3), ref.logits(shortDec, shortSrc), "bart padded row");
+        expectClose(b.lm_logits[0], ref.logits(dec, src), "bart long row");
+    }
+
+    // mBART saved as MBartModel's state dict alone (no prefix), F16: pre-LN with the final encoder and
+    // decoder LayerNorms, scaled embeddings; its SentencePiece tokenizer in fairseq's layout.
+    void mbartF16MatchesReference() {
+        const fs::path dir = freshDir("mbart");
+        fs::copy_file(std::string(PEFT_TEST_DATA) + "/sentencepiece/bpe-150.model",
+                      dir / "sentencepiece.bpe.model");
+        const int64_t vocab = 150 + 1 + 25 + 1;  // pieces (<unk> moved to 3), language codes, <mask>
+        Weights w = bartWeights("", vocab, 34, true);
+        w.erase("lm_head.weight");
+        writeSafetensors(dir / "model.safetensors", w, "F16");
+        writeJson(dir / "config.json", bartConfig("mbart", vocab, 32));
+
+        HfModel h = loadHfModel(dir.string());
+        QVERIFY(h.config.pre_ln && h.config.scale_embedding);
+        QCOMPARE(h.config.forced_bos_id, int64_t(-1));
+        const std::vector<int64_t> src = h.tokenizer->encode("the movie was great").ids;
+        QCOMPARE(src.back(), h.tokenizer->tokenId("en_XX"));  // … </s> en_XX
+        const int64_t ro = h.tokenizer->tokenId("ro_RO");
+        const std::vector<int64_t> dec = {ro, 40, 77, 2, 101};
+
+        const BartRef ref = reference(w, "", true, "F16");
+        torch::NoGradGuard ng;
+        h.model->eval();
+        ForwardOptions fo;
+        fo.decoder_ids = row(dec);
+        const ForwardResult r = h.model->forward(row(src), {}, {}, fo);
+        expectClose(r.encoder_hidden[0], ref.encode(src), "mbart encoder output");
+        expectClose(r.lm_logits[0], ref.logits(dec, src), "mbart decoder logits");
+        checkCacheEqualsWhole(h.model, src, dec, r.lm_logits[0], "mbart cache");
+    }
+
+    // BartForSequenceClassification: the decoder reads the input shifted right after decoder_start; the
+    // head reads the decoder's state at the last </s>, then dense → tanh → out_proj.
+    void bartClassifierPoolsTheLastEos() {
+        const fs::path dir = freshDir("bart-cls");
+        Weights w = bartWeights("model.", kVocab, 34, false);
+        w["classification_head.dense.weight"] = rnd({kD, kD});
+        w["classification_head.dense.bias"] = rnd({kD}, 0.1);
+        w["classification_head.out_proj.weight"] = rnd({3, kD});
+        w["classification_head.out_proj.bias"] = rnd({3}, 0.1);
+        writeSafetensors(dir / "model.safetensors", w, "F32");
+        json cfg = bartConfig("bart", kVocab, 32);
+        cfg["architectures"] = {"BartForSequenceClassification"};
+        writeJson(dir / "config.json", cfg);
+        writeBpeTokenizer(dir, true);
+
+        HfModel h = loadHfModel(dir.string());
+        QVERIFY(!h.causal_lm);
+        QCOMPARE(h.config.num_labels, int64_t(3));
+        const std::vector<int64_t> ids = h.tokenizer->encode("the movie").ids;
+        const BartRef ref = reference(w, "model.", false, "F32");
+        std::vector<int64_t> shifted = {2};
+        shifted.insert(shifted.end(), ids.begin(), ids.end() - 1);
+        const T hidden = ref.decode(shifted, ref.encode(ids));
+        const T pooled = torch::tanh(
+            hidden[int64_t(ids.size()) - 1].matmul(ref.top("classification_head.dense.weight").t()) +
+            ref.top("classification_head.dense.bias"));
+        const T want = pooled.matmul(ref.top("classification_head.out_proj.weight").t()) +
+                       ref.top("classification_head.out_proj.bias");
+        torch::NoGradGuard ng;
+        h.model->eval();
+        ForwardOptions fo;
+        fo.lm = false;
+        fo.cls = true;
+        expectClose(h.model->forward(row(ids), {}, {}, fo).cls_logits[0], want, "bart class logits");
+    }
+
+    // `stacks` selects the encoder, the decoder and cross-attention; counts per stack match the modules.
+    void stacksSelectSites() {
+        const ModelConfig c = tinyBart(false);
+        const Spec s = specFromJsonText(
+            R"({"modifications":[{"form":"lora","site":"W_q","r":2,"stacks":["cross"]},
+                                 {"form":"adapter","site":"ffn","r":3,"stacks":["decoder"],"layers":[1]},
+                                 {"form":"prefix","site":"head_attention","l":4}]})",
+            "spec");
+        Transformer m = makeRandomBackbone(c, 1);
+        m->applySpec(s);
+        QVERIFY(!m->dec_blocks[0]->cross->q->lora.is_empty());
+        QVERIFY(m->dec_blocks[0]->attn->q->lora.is_empty());
+        QVERIFY(m->blocks[0]->attn->q->lora.is_empty());
+        QVERIFY(!m->dec_blocks[1]->ffn_delta.is_empty() && m->dec_blocks[0]->ffn_delta.is_empty());
+        QVERIFY(m->blocks[1]->ffn_delta.is_empty());
+        for (size_t i = 0; i < 2; ++i)  // a prefix on every attention of both stacks
+            QVERIFY(!m->blocks[i]->attn->head.is_empty() && !m->dec_blocks[i]->attn->head.is_empty() &&
+                    !m->dec_blocks[i]->cross->head.is_empty());
+        const ParamReport rep = countParams(s, c);
+        std::map<std::string, int64_t> byName;
+        for (const auto& mc : rep.modules)
+            byName[mc.name] += mc.trained;
+        const int64_t d = c.d_model;
+        QCOMPARE(byName["lora@W_q:cross"], 2 * (2 * d + 2 * d));
+        QCOMPARE(byName["adapter@ffn:decoder"], int64_t(d * 3 + 3 + 3 * d + d));
+        for (const char* st : {"encoder", "decoder", "cross"})
+            QCOMPARE(byName[std::string("prefix@head_attention:") + st], 2 * 2 * 4 * d);
+        QCOMPARE(numel(m->trainableParameters()), rep.trained + rep.head);
+        std::map<std::pair<std::string, int64_t>, int64_t> records;
+        for (const auto& r : m->deltaRecords())
+            records[{r.name, r.layer}] += numel(r.params);
+        for (const auto& mc : rep.modules) {
+            const std::pair<std::string, int64_t> key(mc.name, mc.layer);
+            QCOMPARE(records[key], mc.trained);
+        }
+
+        // λ of each attention kind.
+        torch::NoGradGuard ng;
+        m->eval();
+        ForwardOptions fo;
+        fo.capture_lambda = true;
+        fo.decoder_ids = row({2, 5, 6});
+        const ForwardResult r = m->forward(row({7, 8, 9, 10}), {}, {}, fo);
+        QCOMPARE(r.lambda.sizes().vec(), (std::vector<int64_t>{2, 1, 4, 4}));
+        QCOMPARE(r.decoder_lambda.sizes().vec(), (std::vector<int64_t>{2, 1, 4, 3}));
+        QCOMPARE(r.cross_lambda.sizes().vec(), (std::vector<int64_t>{2, 1, 4, 3}));
+        for (const T& l : {r.lambda, r.decoder_lambda, r.cross_lambda})
+            QVERIFY(l.gt(0).all().item<bool>() && l.lt(1).all().item<bool>());
+
+        auto refused = [&](const std::string& spec, const ModelConfig& cfg) {
+            return errorOf([&] { validate(specFromJsonText(spec, "spec"), cfg); });
+        };
+        QVERIFY(
+            refused(R"({"modifications":[{"form":"lora","site":"W_1","r":2,"stacks":["cross"]}]})", c)
+                .find("modifications[0].stacks[0]: cross-attention has attention sites only, not 'W_1'") !=
+            std::string::npos);
+        QVERIFY(
+            refused(
+                R"({"modifications":[{"form":"lora","site":"W_q","r":2,"stacks":["decoder","decoder"]}]})", c)
+                .find("'decoder' is listed twice") != std::string::npos);
+        QVERIFY(refused(R"({"modifications":[{"form":"lora","site":"W_q","r":2,"stacks":["encoder"]}]})",
+                        ModelConfig{})
+                    .find("only an encoder–decoder backbone has stacks") != std::string::npos);
+        QVERIFY(refused(R"({"modifications":[{"form":"lora","site":"W_q","r":2,"stacks":["cross"]}]})", c) ==
+                "(no error)");
+        QVERIFY(
+            refused(R"({"modifications":[{"form":"prompt","site":"input","l":2,"stacks":["decoder"]}]})", c)
+                .find("encoder's input") != std::string::npos);
+        ModelConfig shallow = c;
+        shallow.decoder_layers = 1;
+        QVERIFY(refused(R"({"modifications":[{"form":"lora","site":"W_q","r":2,"layers":[1]}]})", shallow)
+                    .find("layers 0..0") != std::string::npos);
+        QVERIFY(
+            refused(
+                R"({"modifications":[{"form":"lora","site":"W_q","r":2,"layers":[1],"stacks":["encoder"]}]})",
+                shallow) == "(no error)");
+        QVERIFY(refused(R"({"modifications":[{"form":"lora","site":"W_q","r":2,"stacks":["cross"]},
+                                             {"form":"lora","site":"W_q","r":4,"stacks":["encoder","decoder"]}]})",
+                        c) == "(no error)");
+    }
+
+    // Every preset builds, counts and trains a few steps on a tiny random BART (post-LN) and mBART (pre-LN)
+    // by teacher forcing; greedy and beam decoding give the same tokens with the cache as without.
+    void everyPresetTrainsAndDecodes() {
+        const Dataset data = copyTask();
+        for (bool preLn : {false, true}) {
+            ModelConfig c = tinyBart(preLn);
+            c.forced_bos_id = preLn ? 7 : -1;
+            for (const auto& p : presets()) {
+                const std::string what = p.id + (preLn ? " (pre-LN)" : " (post-LN)");
+                Transformer m = makeRandomBackbone(c, 3);
+                const Spec s = resolvePreset(p, c);
+                m->applySpec(s);
+                const ParamReport rep = countParams(s, c);
+                QVERIFY2(numel(m->trainableParameters()) == rep.trained + rep.head, what.c_str());
+                std::vector<T> before;
+                for (const T& t : m->trainableParameters())
+                    before.push_back(t.detach().clone());
+
+                TrainConfig tc;
+                tc.steps = 3;
+                tc.batch_size = 4;
+                tc.eval_every = 3;
+                tc.max_eval_examples = 4;
+                tc.lr = 1e-2;
+                tc.threads = 1;
+                tc.decode_eval = false;
+                tc.eos_id = 2;
+                tc.pad_id = 1;
+                const TrainResult r = Trainer(m, data, tc).run();
+                QVERIFY2(r.status == RunStatus::Finished, (what + ": " + r.message).c_str());
+                bool changed = false;
+                const auto after = m->trainableParameters();
+                for (size_t i = 0; i < after.size(); ++i)
+                    changed = changed || !torch::equal(after[i], before[i]);
+                QVERIFY2(changed, what.c_str());
+                for (const auto& pt : r.history)
+                    QVERIFY2(std::isfinite(pt.value), what.c_str());
+
+                m->eval();
+                for (int beam : {1, 3}) {
+                    GenerateOptions go;
+                    go.beam_size = beam;
+                    go.max_new_tokens = 6;
+                    go.no_repeat_ngram = 2;
+                    go.eos_id = 2;
+                    go.min_new_tokens = 2;
+                    go.kv_cache = true;
+                    const auto cached = generate(m, data.dev[0].ids, go, 1);
+                    go.kv_cache = false;
+                    const auto whole = generate(m, data.dev[0].ids, go, 1);
+                    QVERIFY2(cached == whole, (what + " beam " + std::to_string(beam)).c_str());
+                    QVERIFY2(cached.size() >= 2, what.c_str());
+                    if (preLn) QVERIFY2(cached.front() == 7, what.c_str());  // forced BOS
+                }
+            }
+        }
+    }
+
+    // Teacher forcing computes the loss a hand-built batch gives: sources to the encoder, [start] + target to
+    // the decoder, target + </s> as labels.
+    void teacherForcingBatch() {
+        Example a, b;
+        a.ids = {5, 6, 7};
+        a.target = {8, 9};
+        b.ids = {5};
+        b.target = {10, 11, 12};
+        const Batch batch = makeBatch({&a, &b}, TaskKind::Generation, 1, 2, 128, 2, -1);
+        QCOMPARE(batch.ids.sizes().vec(), (std::vector<int64_t>{2, 3}));
+        QCOMPARE(ints(batch.dec_ids[0]), (std::vector<int64_t>{2, 8, 9, 1}));
+        QCOMPARE(ints(batch.dec_ids[1]), (std::vector<int64_t>{2, 10, 11, 12}));
+        QCOMPARE(ints(batch.labels[0]), (std::vector<int64_t>{8, 9, 2, -100}));
+        QCOMPARE(ints(batch.labels[1]), (std::vector<int64_t>{10, 11, 12, 2}));
+        QCOMPARE(ints(batch.dec_mask[0]), (std::vector<int64_t>{1, 1, 1, 0}));
+        const Batch forced = makeBatch({&a}, TaskKind::Generation, 1, 2, 128, 2, 7);
+        QCOMPARE(ints(forced.dec_ids[0]), (std::vector<int64_t>{2, 7, 8, 9}));
+        QCOMPARE(ints(forced.labels[0]), (std::vector<int64_t>{7, 8, 9, 2}));
+    }
+
+    // peftwb train --model BART --data translation.jsonl --source-lang en --target-lang ro: teacher forcing,
+    // decoding and ROUGE / BLEU on the dev split.
+    void cliTrainsTranslation() {
+        const fs::path dir = freshDir("bart-cli");
+        writeSafetensors(dir / "model.safetensors", bartWeights("model.", kVocab, 66, false), "F32");
+        writeJson(dir / "config.json", bartConfig("bart", kVocab, 64));
+        writeBpeTokenizer(dir, true);
+        const fs::path data = dir / "wmt.jsonl";
+        {
+            std::ofstream out(data);
+            const char* pairs[][2] = {{"the movie", "filmul"},
+                                      {"the actor", "actorul"},
+                                      {"a story", "o poveste"},
+                                      {"the end", "sfarsitul"}};
+            for (int i = 0; i < 40; ++i)
+                out << json{{"translation", {{"en", pairs[i % 4][0]}, {"ro", pairs[i % 4][1]}}}}.dump()
+                    << "\n";
+        }
+        for (const std::string preset : {"lora", "prefix", "mam"}) {
+            std::ostringstream out, err;
+            const int rc = runCli(
+                {"train", "--model",       dir.string(), "--data",       data.string(), "--source-lang",
+                 "en",    "--target-lang", "ro",         "--preset",     preset,        "--steps",
+                 "3",     "--batch-size",  "4",          "--eval-every", "3",           "--max-eval",
+                 "4",     "--threads",     "1",          "--json",       "--quiet"},
+                out, err);
+            QVERIFY2(rc == 0, (preset + ": " + err.str()).c_str());
+            const json j = json::parse(out.str());
+            QCOMPARE(j["status"].get<std::string>(), std::string("finished"));
+            QVERIFY2(j.dump().find("rougeL") != std::string::npos, j.dump().c_str());
+        }
+    }
+
+    void badFoldersNameTheProblem() {
+        const fs::path dir = freshDir("bad");
+        const Weights w = bartWeights("model.", kVocab, 34, false);
+        writeSafetensors(dir / "model.safetensors", w, "F32");
+        writeBpeTokenizer(dir, true);
+        auto err = [&](const json& cfg) {
+            writeJson(dir / "config.json", cfg);
+            return errorOf([&] { loadHfModel(dir.string()); });
+        };
+        json c = bartConfig("bart", kVocab, 32);
+        c["encoder_attention_heads"] = 5;
+        c["decoder_attention_heads"] = 5;
+        QVERIFY2(err(c).find("config.json: encoder_attention_heads: 5 does not divide d_model 32") !=
+                     std::string::npos,
+                 err(c).c_str());
+        c = bartConfig("bart", kVocab, 32);
+        c["decoder_attention_heads"] = 8;
+        QVERIFY2(err(c).find("decoder_attention_heads: 8 differs from encoder_attention_heads 4") !=
+                     std::string::npos,
+                 err(c).c_str());
+        c = bartConfig("bart", kVocab, 32);
+        c["decoder_layers"] = 3;
+        QVERIFY2(err(c).find("config.json: decoder_layers: 3, but") != std::string::npos, err(c).c_str());
+        c["decoder_layers"] = 0;
+        QVERIFY2(err(c).find("decoder_layers: must be positive") != std::string::npos, err(c).c_str());
+
+        // Decoder layers missing from the weights: listed by name.
+        Weights noDecoder;
+        for (const auto& [k, t] : w)
+            if (k.rfind("model.decoder.layers.", 0) != 0) noDecoder[k] = t;
+        writeSafetensors(dir / "model.safetensors", noDecoder, "F32");
+        const std::string missing = err(bartConfig("bart", kVocab, 32));
+        QVERIFY2(missing.find("missing: dec_blocks.0.") != std::string::npos, missing.c_str());
+
+        // An mBART folder without its SentencePiece model, and with a file that is not one.
+        const fs::path mb = freshDir("bad-mbart");
+        writeSafetensors(mb / "model.safetensors", bartWeights("model.", 177, 34, true), "F32");
+        writeJson(mb / "config.json", bartConfig("mbart", 177, 32));
+        const std::string noSp = errorOf([&] { loadHfModel(mb.string()); });
+        QVERIFY2(noSp.find("sentencepiece.bpe.model") != std::string::npos, noSp.c_str());
+        std::ofstream(mb / "sentencepiece.bpe.model", std::ios::binary) << "not a model at all";
+        const std::string notSp = errorOf([&] { loadHfModel(mb.string()); });
+        QVERIFY2(notSp.find("sentencepiece.bpe.model: not a SentencePiece model") != std::string::npos,
+                 notSp.c_str());
+    }
+};
+
+QTEST_GUILESS_MAIN(TestSeq2seq)
+#include "test_seq2seq.moc"
