@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: GPL-3.0-or-later
 #pragma once
-// Test fixture: small Hugging Face model folders (bert / roberta / gpt2) with random weights in the exact
-// Hugging Face naming, written independently of the core's own writer (F32 / F16 / BF16).
+// Test fixture: small Hugging Face model folders (bert / roberta / gpt2 / bart / mbart) with random weights
+// in the exact Hugging Face naming, written independently of the core's own writer (F32 / F16 / BF16).
 #include <filesystem>
 #include <fstream>
 #include <map>
@@ -116,6 +116,68 @@ inline Weights gpt2Weights(const std::string& prefix, int64_t positions) {
     w[prefix + "ln_f.weight"] = lnWeight(kD);
     w[prefix + "ln_f.bias"] = rnd({kD}, 0.1);
     return w;
+}
+
+/// BART / mBART tensors in Hugging Face's naming under `prefix` ("model." or ""); `positions` rows in each
+/// position table (max_position_embeddings + 2).
+inline Weights bartWeights(const std::string& prefix, int64_t vocab, int64_t positions, bool preLn) {
+    Weights w;
+    w[prefix + "shared.weight"] = rnd({vocab, kD}, 0.5);
+    w[prefix + "encoder.embed_tokens.weight"] = w[prefix + "shared.weight"].clone();  // tied, saved twice
+    for (const std::string stack : {"encoder", "decoder"}) {
+        const std::string s = prefix + stack + ".";
+        w[s + "embed_positions.weight"] = rnd({positions, kD}, 0.5);
+        w[s + "layernorm_embedding.weight"] = lnWeight(kD);
+        w[s + "layernorm_embedding.bias"] = rnd({kD}, 0.1);
+        if (preLn) {
+            w[s + "layer_norm.weight"] = lnWeight(kD);
+            w[s + "layer_norm.bias"] = rnd({kD}, 0.1);
+        }
+        for (int l = 0; l < kL; ++l) {
+            const std::string p = s + "layers." + std::to_string(l) + ".";
+            std::vector<std::string> attns = {"self_attn"};
+            if (stack == "decoder") attns.push_back("encoder_attn");
+            for (const auto& a : attns) {
+                for (const char* m : {".q_proj", ".k_proj", ".v_proj", ".out_proj"}) {
+                    w[p + a + m + ".weight"] = rnd({kD, kD});
+                    w[p + a + m + ".bias"] = rnd({kD}, 0.1);
+                }
+                w[p + a + "_layer_norm.weight"] = lnWeight(kD);
+                w[p + a + "_layer_norm.bias"] = rnd({kD}, 0.1);
+            }
+            w[p + "fc1.weight"] = rnd({kFf, kD});
+            w[p + "fc1.bias"] = rnd({kFf}, 0.1);
+            w[p + "fc2.weight"] = rnd({kD, kFf});
+            w[p + "fc2.bias"] = rnd({kD}, 0.1);
+            w[p + "final_layer_norm.weight"] = lnWeight(kD);
+            w[p + "final_layer_norm.bias"] = rnd({kD}, 0.1);
+        }
+    }
+    w["final_logits_bias"] = rnd({1, vocab}, 0.5);
+    w["lm_head.weight"] = w[prefix + "shared.weight"].clone();
+    return w;
+}
+
+inline json bartConfig(const std::string& type, int64_t vocab, int64_t maxPositions) {
+    return {{"model_type", type},
+            {"architectures",
+             {type == "bart" ? "BartForConditionalGeneration" : "MBartForConditionalGeneration"}},
+            {"vocab_size", vocab},
+            {"d_model", kD},
+            {"encoder_layers", kL},
+            {"decoder_layers", kL},
+            {"encoder_attention_heads", kH},
+            {"decoder_attention_heads", kH},
+            {"encoder_ffn_dim", kFf},
+            {"decoder_ffn_dim", kFf},
+            {"max_position_embeddings", maxPositions},
+            {"activation_function", "gelu"},
+            {"scale_embedding", type == "mbart"},
+            {"pad_token_id", 1},
+            {"bos_token_id", 0},
+            {"eos_token_id", 2},
+            {"decoder_start_token_id", 2},
+            {"forced_bos_token_id", type == "bart" ? json(0) : json(nullptr)}};
 }
 
 inline void writeJson(const fs::path& path, const json& j) {

@@ -445,7 +445,8 @@ private Q_SLOTS:
         writeJson(dir / "config.json", cfg);
         QVERIFY(errorOf([&] {
                     loadHfModel(dir.string());
-                }).find("'t5' is not supported (supported: bert, roberta, gpt2)") != std::string::npos);
+                }).find("'t5' is not supported (supported: bert, roberta, gpt2, bart, mbart)") !=
+                std::string::npos);
         writeJson(dir / "config.json", gpt2Config(true));
         QVERIFY(errorOf([&] { loadHfModel(dir.string()); }).find("no weights") != std::string::npos);
 

@@ -20,10 +20,13 @@
 #include <torch/torch.h>
 
 #include "cli/cli.h"
+#include "data/file_data.h"
+#include "data/world.h"
 #include "hf_fixture.h"
 #include "io/hf_model.h"
 #include "peft/accounting.h"
 #include "peft/presets.h"
+#include "run/executor.h"
 #include "test_support.h"
 #include "train/generate.h"
 #include "train/trainer.h"
@@ -118,68 +121,6 @@ struct BartRef {
                w.at("final_logits_bias").reshape({-1});
     }
 };
-
-/// BART / mBART tensors in Hugging Face's naming under `prefix` ("model." or ""); `positions` rows in each
-/// position table (max_position_embeddings + 2).
-Weights bartWeights(const std::string& prefix, int64_t vocab, int64_t positions, bool preLn) {
-    Weights w;
-    w[prefix + "shared.weight"] = rnd({vocab, kD}, 0.5);
-    w[prefix + "encoder.embed_tokens.weight"] = w[prefix + "shared.weight"].clone();  // tied, saved twice
-    for (const std::string stack : {"encoder", "decoder"}) {
-        const std::string s = prefix + stack + ".";
-        w[s + "embed_positions.weight"] = rnd({positions, kD}, 0.5);
-        w[s + "layernorm_embedding.weight"] = lnWeight(kD);
-        w[s + "layernorm_embedding.bias"] = rnd({kD}, 0.1);
-        if (preLn) {
-            w[s + "layer_norm.weight"] = lnWeight(kD);
-            w[s + "layer_norm.bias"] = rnd({kD}, 0.1);
-        }
-        for (int l = 0; l < kL; ++l) {
-            const std::string p = s + "layers." + std::to_string(l) + ".";
-            std::vector<std::string> attns = {"self_attn"};
-            if (stack == "decoder") attns.push_back("encoder_attn");
-            for (const auto& a : attns) {
-                for (const char* m : {".q_proj", ".k_proj", ".v_proj", ".out_proj"}) {
-                    w[p + a + m + ".weight"] = rnd({kD, kD});
-                    w[p + a + m + ".bias"] = rnd({kD}, 0.1);
-                }
-                w[p + a + "_layer_norm.weight"] = lnWeight(kD);
-                w[p + a + "_layer_norm.bias"] = rnd({kD}, 0.1);
-            }
-            w[p + "fc1.weight"] = rnd({kFf, kD});
-            w[p + "fc1.bias"] = rnd({kFf}, 0.1);
-            w[p + "fc2.weight"] = rnd({kD, kFf});
-            w[p + "fc2.bias"] = rnd({kD}, 0.1);
-            w[p + "final_layer_norm.weight"] = lnWeight(kD);
-            w[p + "final_layer_norm.bias"] = rnd({kD}, 0.1);
-        }
-    }
-    w["final_logits_bias"] = rnd({1, vocab}, 0.5);
-    w["lm_head.weight"] = w[prefix + "shared.weight"].clone();
-    return w;
-}
-
-json bartConfig(const std::string& type, int64_t vocab, int64_t maxPositions) {
-    return {{"model_type", type},
-            {"architectures",
-             {type == "bart" ? "BartForConditionalGeneration" : "MBartForConditionalGeneration"}},
-            {"vocab_size", vocab},
-            {"d_model", kD},
-            {"encoder_layers", kL},
-            {"decoder_layers", kL},
-            {"encoder_attention_heads", kH},
-            {"decoder_attention_heads", kH},
-            {"encoder_ffn_dim", kFf},
-            {"decoder_ffn_dim", kFf},
-            {"max_position_embeddings", maxPositions},
-            {"activation_function", "gelu"},
-            {"scale_embedding", type == "mbart"},
-            {"pad_token_id", 1},
-            {"bos_token_id", 0},
-            {"eos_token_id", 2},
-            {"decoder_start_token_id", 2},
-            {"forced_bos_token_id", type == "bart" ? json(0) : json(nullptr)}};
-}
 
 BartRef reference(const Weights& w, const std::string& prefix, bool preLn, const std::string& dtype) {
     BartRef r;
@@ -560,6 +501,25 @@ private Q_SLOTS:
         QCOMPARE(ints(forced.labels[0]), (std::vector<int64_t>{7, 8, 9, 2}));
     }
 
+    // An encoder–decoder reads source and target as two sequences of max_length each: a long source keeps its
+    // template's ends (BART: <s> … </s>), a long target is cut to leave room for the start token and </s>.
+    void longFileRowsAreCutPerSequence() {
+        const fs::path dir = freshDir("bart-cut");
+        writeBpeTokenizer(dir, true);
+        const std::shared_ptr<const TextTokenizer> tok = loadHfTokenizer(dir.string(), "bart");
+        FileData data;
+        data.seq2seq = true;
+        data.strain = {{std::string(40, 'a'), std::string(40, 'b'), 1}, {"abc", "de", 2}};
+        const Dataset d = encodeFileData(data, hfEncoder(tok, false, true), 16);
+        QCOMPARE(d.train[0].ids.size(), size_t(16));
+        QCOMPARE(d.train[0].ids.front(), tok->tokenId("<s>"));
+        QCOMPARE(d.train[0].ids.back(), tok->tokenId("</s>"));
+        QCOMPARE(d.train[0].target.size(), size_t(14));
+        QCOMPARE(generationLength(d.train[0], true), int64_t(16));
+        QCOMPARE(d.train[1].ids, tok->encode("abc", std::nullopt).ids);  // short rows untouched
+        QCOMPARE(d.train[1].target, tok->encodeIds("de"));
+    }
+
     // peftwb train --model BART --data translation.jsonl --source-lang en --target-lang ro: teacher forcing,
     // decoding and ROUGE / BLEU on the dev split.
     void cliTrainsTranslation() {
@@ -590,6 +550,35 @@ private Q_SLOTS:
             const json j = json::parse(out.str());
             QCOMPARE(j["status"].get<std::string>(), std::string("finished"));
             QVERIFY2(j.dump().find("rougeL") != std::string::npos, j.dump().c_str());
+        }
+
+        // The same through a project (record, queue, run), then λ of each attention kind of the run.
+        const fs::path project = dir / "wmt.peftproj";
+        auto cli = [](std::vector<std::string> args) {
+            std::ostringstream out, err;
+            const int rc = runCli(args, out, err);
+            if (rc != 0) qWarning("%s", err.str().c_str());
+            return rc;
+        };
+        QCOMPARE(cli({"project", "new", project.string(), "--model", dir.string()}), 0);
+        QCOMPARE(cli({"project", "import", project.string(), "--data", data.string(), "--source-lang", "en",
+                      "--target-lang", "ro"}),
+                 0);
+        QCOMPARE(cli({"project", "queue", project.string(), "--preset", "prefix", "--dataset", "1", "--steps",
+                      "2"}),
+                 0);
+        QCOMPARE(cli({"project", "run", project.string()}), 0);
+        const LambdaMap enc = lambdaOfRun(project.string(), 1, "the movie");
+        QVERIFY(enc.reason.empty() && enc.encoder_decoder);
+        QCOMPARE(enc.layers, int64_t(kL));
+        QCOMPARE(enc.tokens.front(), std::string("<s>"));
+        for (Stack st : {Stack::Decoder, Stack::Cross}) {
+            const LambdaMap lam = lambdaOfRun(project.string(), 1, "the movie", st);
+            QVERIFY2(lam.reason.empty(), lam.reason.c_str());
+            QCOMPARE(lam.tokens.front(), std::string("</s>"));  // decoder_start, then the input shifted right
+            QCOMPARE(lam.tokens.size(), enc.tokens.size());
+            QCOMPARE(int64_t(lam.values.size()), lam.layers * lam.heads * int64_t(lam.tokens.size()));
+            QVERIFY(lam.values != enc.values);
         }
     }
 

@@ -103,6 +103,20 @@ class TestUi : public QObject {
         return QString::fromStdString(bert.string());
     }
 
+    /// A small BART folder (random weights, the letters' byte-level BPE, 512 positions).
+    QString bartFolder() {
+        namespace hf = hf_fixture;
+        const std::filesystem::path bart = dir_.filePath(QStringLiteral("bart-small")).toStdString();
+        if (!std::filesystem::exists(bart / "config.json")) {
+            std::filesystem::create_directories(bart);
+            hf::writeSafetensors(bart / "model.safetensors",
+                                 hf::bartWeights("model.", hf::kVocab, 514, false), "F32");
+            hf::writeJson(bart / "config.json", hf::bartConfig("bart", hf::kVocab, 512));
+            hf::writeBpeTokenizer(bart, true);
+        }
+        return QString::fromStdString(bart.string());
+    }
+
 private Q_SLOTS:
     void initTestCase() {
         QStandardPaths::setTestModeEnabled(true);
@@ -334,6 +348,28 @@ private Q_SLOTS:
         QCOMPARE(QString::fromUtf8(peft::toString(r.state)), QStringLiteral("finished"));
         QCOMPARE(r.steps_done, int64_t(20));
         QVERIFY(w.trainingView()->pointCount(1, QStringLiteral("dev/accuracy")) > 0);
+    }
+
+    // File ▸ Open Backbone on a BART folder: an encoder–decoder's design space (every preset valid, counted
+    // per stack), and the built-in translation task trains on it by teacher forcing and decodes.
+    void bartBackboneOpensAndTrainsTranslation() {
+        const QString file = dir_.filePath(QStringLiteral("bart.peftproj"));
+        peft::ui::MainWindow::createQueuedProject(file, QStringLiteral("translation"), 6, bartFolder());
+        peft::ui::MainWindow w;
+        QVERIFY(w.openBackbone(bartFolder(), file));
+        QCOMPARE(w.backboneConfig().decoder_layers, int64_t(2));
+        QVERIFY(w.backboneConfig().encoderDecoder());
+        QVERIFY(w.specEditor()->validationError().isEmpty());
+        QCOMPARE(w.compareView()->table()->rowCount(), 16);
+        QSignalSpy ended(&w, &peft::ui::MainWindow::runEnded);
+        w.runQueue();
+        QVERIFY(ended.wait(180000));
+        w.stopTraining();
+        auto p = peft::Project::open(file.toStdString(), peft::Project::Mode::ReadOnly);
+        QCOMPARE(QString::fromStdString(p->backbone().value("model_type", "")), QStringLiteral("bart"));
+        const peft::RunRecord r = p->run(1);
+        QVERIFY2(r.state == peft::RunState::Finished, r.message.c_str());
+        QVERIFY(w.trainingView()->pointCount(1, QStringLiteral("dev/rougeL")) > 0);
     }
 
     void reopenedProjectShowsRunsCurvesAndComparison() {
@@ -606,6 +642,19 @@ private Q_SLOTS:
         auto* strip = qobject_cast<QCPColorMap*>(v.strip()->plottable(0));
         QCOMPARE(strip->data()->valueSize(), 2);                     // layers
         QCOMPARE(strip->data()->cell(3, 0), (0 + 10 + 3) / 1000.0);  // mean over heads 0, 10, 20 → 10
+        // An encoder–decoder's run: the attention kind is offered, and choosing one asks for it.
+        QVERIFY(v.findChild<QComboBox*>(QStringLiteral("LambdaAttentionKind"))->isHidden());
+        d.encoderDecoder = true;
+        v.showLambda(1, QStringLiteral("the plot was good"), d);
+        QVERIFY(!v.findChild<QComboBox*>(QStringLiteral("LambdaAttentionKind"))->isHidden());
+        QSignalSpy asked(&v, &peft::ui::LambdaView::requested);
+        v.setAttentionKind(QStringLiteral("cross"));
+        v.request();
+        QCOMPARE(asked.count(), 0);  // no runs listed yet: nothing to ask for
+        v.setRuns({{7, QStringLiteral("prefix")}}, {7});
+        v.request();
+        QCOMPARE(asked.count(), 1);
+        QCOMPARE(asked.at(0).at(2).toString(), QStringLiteral("cross"));
         // A run without gating: the reason is shown and the map is empty.
         peft::ui::LambdaData none;
         none.reason = QStringLiteral("no gated prefix");

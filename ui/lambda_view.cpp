@@ -75,6 +75,15 @@ LambdaView::LambdaView(QWidget* parent) : QWidget(parent) {
     auto* show = new QPushButton(tr("Show λ"), this);
     auto* dev = new QPushButton(tr("Dev example"), this);
     dev->setToolTip(tr("A fresh review from the built-in world, as the sentiment task writes it"));
+    attention_ = new QComboBox(this);
+    attention_->setObjectName(QStringLiteral("LambdaAttentionKind"));
+    attention_->addItem(tr("encoder self-attention"), QStringLiteral("encoder"));
+    attention_->addItem(tr("decoder self-attention"), QStringLiteral("decoder"));
+    attention_->addItem(tr("cross-attention"), QStringLiteral("cross"));
+    attention_->setToolTip(
+        tr("An encoder–decoder has three attentions with prefixes: the encoder's, the decoder's own and the "
+           "decoder's over the encoder (its queries are the decoder's tokens: the input shifted right)"));
+    attention_->setVisible(false);  // until a run shows it is an encoder–decoder's
     layer_ = new QSpinBox(this);
     layer_->setPrefix(tr("layer "));
     layer_->setRange(0, 0);
@@ -87,6 +96,7 @@ LambdaView::LambdaView(QWidget* parent) : QWidget(parent) {
     connect(text_, &QLineEdit::returnPressed, this, &LambdaView::request);
     connect(dev, &QPushButton::clicked, this, &LambdaView::pickDevExample);
     connect(layer_, qOverload<int>(&QSpinBox::valueChanged), this, [this] { redraw(); });
+    connect(attention_, qOverload<int>(&QComboBox::activated), this, &LambdaView::request);
 
     plot_ = new QCustomPlot(this);
     plot_->setObjectName(QStringLiteral("LambdaHeatmap"));
@@ -126,6 +136,7 @@ LambdaView::LambdaView(QWidget* parent) : QWidget(parent) {
     top->addWidget(text_, 1);
     top->addWidget(dev);
     top->addWidget(show);
+    top->addWidget(attention_);
     top->addWidget(layer_);
     auto* layout = new QVBoxLayout(this);
     layout->setContentsMargins(0, 0, 0, 0);
@@ -181,6 +192,15 @@ void LambdaView::setText(const QString& text) {
     text_->setCursorPosition(0);
 }
 
+QString LambdaView::attentionKind() const {
+    return attention_->currentData().toString();
+}
+
+void LambdaView::setAttentionKind(const QString& stack) {
+    const int i = attention_->findData(stack);
+    if (i >= 0) attention_->setCurrentIndex(i);
+}
+
 void LambdaView::setLayer(int layer) {
     layer_->setValue(layer);
     redraw();
@@ -192,7 +212,7 @@ void LambdaView::request() {
         return;
     }
     info_->setText(tr("computing λ …"));
-    Q_EMIT requested(selectedRun(), text_->text());
+    Q_EMIT requested(selectedRun(), text_->text(), attentionKind());
 }
 
 void LambdaView::pickDevExample() {
@@ -232,6 +252,7 @@ void LambdaView::showEmpty(const QString& hint) {
 
 void LambdaView::showLambda(qint64, const QString&, const LambdaData& data) {
     data_ = data;
+    attention_->setVisible(data.encoderDecoder);
     if (!data.reason.isEmpty()) {
         showEmpty(tr("No λ for this run"));
         info_->setText(tr("No λ for this run: %1").arg(data.reason));
@@ -291,11 +312,13 @@ void LambdaView::redraw() {
     strip_->xAxis->setRange(-0.5, T - 0.5);
     strip_->yAxis->setRange(-0.5, d.layers - 0.5);
     strip_->replot();
-    info_->setText(tr("λ(x) of layer %1 per head and token (%2; mean over all layers, heads and tokens %3). "
-                      "Hover a cell for its value.")
-                       .arg(L)
-                       .arg(d.weights)
-                       .arg(total / double(d.layers * T), 0, 'f', 4));
+    info_->setText(
+        tr("λ(x) of %1layer %2 per head and token (%3; mean over all layers, heads and tokens %4). "
+           "Hover a cell for its value.")
+            .arg(d.encoderDecoder ? attention_->currentText() + tr(", ") : QString())
+            .arg(L)
+            .arg(d.weights)
+            .arg(total / double(d.layers * T), 0, 'f', 4));
 }
 
 }  // namespace peft::ui

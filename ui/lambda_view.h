@@ -38,6 +38,9 @@ public:
     QString text() const;
     void setText(const QString& text);
     void setLayer(int layer);
+    /// The attention kind asked for: encoder, decoder or cross (offered once a run shows it has them).
+    QString attentionKind() const;
+    void setAttentionKind(const QString& stack);
     QCustomPlot* heatmap() const { return plot_; }
     QCustomPlot* strip() const { return strip_; }
     const LambdaData& data() const { return data_; }
@@ -45,8 +48,9 @@ public:
     double shownValue(int head, int token) const;
 
 Q_SIGNALS:
-    /// The user wants λ of `run` for `text`.
-    void requested(qint64 run, const QString& text);
+    /// The user wants λ of `run` for `text` in an attention kind (encoder, decoder or cross; an
+    /// encoder–decoder's, else encoder).
+    void requested(qint64 run, const QString& text, const QString& stack);
     /// λ (or the reason there is none) is on screen.
     void shown();
 
@@ -59,6 +63,7 @@ private:
     QComboBox* runs_ = nullptr;
     QLineEdit* text_ = nullptr;
     QSpinBox* layer_ = nullptr;
+    QComboBox* attention_ = nullptr;
     QLabel* info_ = nullptr;
     QCustomPlot* plot_ = nullptr;
     QCPColorMap* map_ = nullptr;

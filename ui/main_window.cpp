@@ -206,10 +206,12 @@ MainWindow::MainWindow(const QString& project, QWidget* parent)
     lambdaWorker_ = new LambdaWorker;
     lambdaWorker_->moveToThread(&lambdaThread_);
     connect(&lambdaThread_, &QThread::finished, lambdaWorker_, &QObject::deleteLater);
-    connect(lambda_, &LambdaView::requested, this, [this](qint64 run, const QString& text) {
-        QMetaObject::invokeMethod(lambdaWorker_, "compute", Qt::QueuedConnection,
-                                  Q_ARG(QString, projectPath_), Q_ARG(qint64, run), Q_ARG(QString, text));
-    });
+    connect(lambda_, &LambdaView::requested, this,
+            [this](qint64 run, const QString& text, const QString& stack) {
+                QMetaObject::invokeMethod(lambdaWorker_, "compute", Qt::QueuedConnection,
+                                          Q_ARG(QString, projectPath_), Q_ARG(qint64, run),
+                                          Q_ARG(QString, text), Q_ARG(QString, stack));
+            });
     connect(lambdaWorker_, &LambdaWorker::ready, lambda_, &LambdaView::showLambda);
     connect(lambdaWorker_, &LambdaWorker::failed, lambda_,
             [this](qint64, const QString& m) { lambda_->showError(m); });

@@ -111,9 +111,12 @@ void RunWorker::execute(const QString& project, qint64 run, bool resumeRun) {
     Q_EMIT finished(run, ok, message);
 }
 
-void LambdaWorker::compute(const QString& project, qint64 run, const QString& text) {
+void LambdaWorker::compute(const QString& project, qint64 run, const QString& text, const QString& stack) {
     try {
-        const LambdaMap m = lambdaOfRun(project.toStdString(), run, text.toStdString());
+        const Stack s = stack == QStringLiteral("decoder") ? Stack::Decoder
+                        : stack == QStringLiteral("cross") ? Stack::Cross
+                                                           : Stack::Encoder;
+        const LambdaMap m = lambdaOfRun(project.toStdString(), run, text.toStdString(), s);
         LambdaData d;
         for (const auto& t : m.tokens)
             d.tokens << QString::fromStdString(t);
@@ -122,6 +125,7 @@ void LambdaWorker::compute(const QString& project, qint64 run, const QString& te
         d.values = QVector<double>(m.values.begin(), m.values.end());
         d.reason = QString::fromStdString(m.reason);
         d.weights = QString::fromStdString(m.weights);
+        d.encoderDecoder = m.encoder_decoder;
         Q_EMIT ready(run, text, d);
     } catch (const std::exception& e) {
         Q_EMIT failed(run, QString::fromUtf8(e.what()));

@@ -67,9 +67,10 @@ private:
 struct LambdaData {
     QStringList tokens;
     int layers = 0, heads = 0;
-    QVector<double> values;  // [layers][heads][tokens]
-    QString reason;          // why there is none
-    QString weights;         // which checkpoint
+    QVector<double> values;       // [layers][heads][tokens]
+    QString reason;               // why there is none
+    QString weights;              // which checkpoint
+    bool encoderDecoder = false;  // three attention kinds: the view offers the choice
     double at(int layer, int head, int token) const {
         return values[(layer * heads + head) * int(tokens.size()) + token];
     }
@@ -80,7 +81,8 @@ class LambdaWorker : public QObject {
     Q_OBJECT
 
 public Q_SLOTS:
-    void compute(const QString& project, qint64 run, const QString& text);
+    /// `stack`: encoder, decoder or cross (an encoder–decoder's attention kinds; others ignore it).
+    void compute(const QString& project, qint64 run, const QString& text, const QString& stack);
 
 Q_SIGNALS:
     void ready(qint64 run, const QString& text, const peft::ui::LambdaData& data);

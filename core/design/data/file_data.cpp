@@ -150,6 +150,14 @@ Dataset encodeFileData(const FileData& data, const TaskEncoder& enc, int64_t max
                 e.target = enc.target(r.target);
                 e.reference = r.target;
                 e.ids = enc.prompt(r.source);
+                if (enc.seq2seq) {  // two sequences of maxLength each; the source keeps its template's ends
+                    const int64_t keep = std::max<int64_t>(maxLength, 4);
+                    if (int64_t(e.target.size()) > keep - 2) e.target.resize(size_t(keep - 2));
+                    if (int64_t(e.ids.size()) > keep)
+                        e.ids.erase(e.ids.begin() + (keep - 2), e.ids.end() - 2);
+                    out.push_back(std::move(e));
+                    continue;
+                }
                 // The target and its <eos> keep their room; the source gives way (from its start).
                 const int64_t room =
                     maxLength - int64_t(std::min<size_t>(e.target.size(), size_t(maxLength / 2))) - 1;

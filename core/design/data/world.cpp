@@ -449,8 +449,10 @@ TaskEncoder hfEncoder(std::shared_ptr<const TextTokenizer> tok, bool types, bool
     };
     TaskEncoder e = textEncoder(
         frame, [tok](const std::string& t) { return tok->encodeIds(t); }, tok->sepId());
-    if (seq2seq)
+    if (seq2seq) {
         e.prompt = [tok](const std::string& source) { return tok->encode(source, std::nullopt).ids; };
+        e.seq2seq = true;
+    }
     return e;
 }
 

@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: GPL-3.0-or-later
 #pragma once
 // Tokenised examples of a task, as the trainer consumes them. No torch.
+#include <algorithm>
 #include <cstdint>
 #include <functional>
 #include <optional>
@@ -28,7 +29,18 @@ struct TaskEncoder {
     std::function<Example(const std::string& text, const std::optional<std::string>& pair)> classify;
     std::function<std::vector<int64_t>(const std::string& source)> prompt;
     std::function<std::vector<int64_t>(const std::string& target)> target;
+    /// An encoder–decoder's layout: the source is the encoder's input and the target the decoder's, each with
+    /// its own positions (a causal model reads them as one sequence).
+    bool seq2seq = false;
 };
+
+/// The positions an example of a generation task takes: a causal model's source + target + <eos>; an
+/// encoder–decoder's longer of its source and its decoder side (start [+ forced BOS] + target, or target +
+/// <eos> as labels).
+inline int64_t generationLength(const Example& e, bool seq2seq) {
+    const int64_t source = static_cast<int64_t>(e.ids.size()), target = static_cast<int64_t>(e.target.size());
+    return seq2seq ? std::max(source, target + 2) : source + target + 1;
+}
 
 struct Dataset {
     std::string name;

@@ -55,13 +55,14 @@ Dataset buildRunData(const LoadedBackbone& lb, const DataRef& d, const std::opti
     if (d.train_size > 0) sizes.train = d.train_size;
     // A world backbone reads the built-in tasks in its own words; any other through its tokenizer.
     const World world(lb.world ? lb.info.value("world_seed", uint64_t{1}) : uint64_t{1});
-    Dataset ds = builtinTask(d.task, world, taskEncoder(lb), sizes, 7);
+    const TaskEncoder enc = taskEncoder(lb);
+    Dataset ds = builtinTask(d.task, world, enc, sizes, 7);
     for (auto* split : {&ds.train, &ds.dev, &ds.test})
         for (auto& e : *split)
-            if (int64_t(e.ids.size() + e.target.size()) + 1 > maxLength)
+            if (generationLength(e, enc.seq2seq) > maxLength)
                 throw Error("max_length", std::to_string(maxLength) + " tokens, but a '" + d.task +
                                               "' example needs " +
-                                              std::to_string(e.ids.size() + e.target.size() + 1));
+                                              std::to_string(generationLength(e, enc.seq2seq)));
     return ds;
 }
 
@@ -227,7 +228,7 @@ RunModel loadRunModel(const std::string& projectPath, int64_t runId) {
     return rm;
 }
 
-LambdaMap lambdaOfRun(const std::string& projectPath, int64_t runId, const std::string& text) {
+LambdaMap lambdaOfRun(const std::string& projectPath, int64_t runId, const std::string& text, Stack stack) {
     LambdaMap out;
     {
         const RunRecord run = Project::open(projectPath, Project::Mode::ReadOnly)->run(runId);
@@ -241,6 +242,21 @@ LambdaMap lambdaOfRun(const std::string& projectPath, int64_t runId, const std::
         }
     }
     RunModel rm = loadRunModel(projectPath, runId);
+    const ModelConfig& cfg = rm.backbone.model->config();
+    out.encoder_decoder = cfg.encoderDecoder();
+    if (!out.encoder_decoder) stack = Stack::Encoder;
+    const Spec& spec = rm.backbone.model->spec();
+    const bool gatedHere =
+        std::any_of(spec.modifications.begin(), spec.modifications.end(), [&](const Modification& m) {
+            const auto stacks = stacksOf(m, cfg);
+            return m.form == Form::Prefix && m.composition == Composition::Gated &&
+                   std::find(stacks.begin(), stacks.end(), stack) != stacks.end();
+        });
+    if (!gatedHere) {
+        out.reason = "'" + spec.name + "' has no gated prefix in the " + toString(stack) +
+                     " attention; choose another attention kind";
+        return out;
+    }
     out.weights = rm.weights;
     std::vector<int64_t> ids;
     const LoadedBackbone& lb = rm.backbone;
@@ -262,10 +278,17 @@ LambdaMap lambdaOfRun(const std::string& projectPath, int64_t runId, const std::
     fo.capture_lambda = true;
     const ForwardResult r =
         rm.backbone.model->forward(torch::tensor(ids, torch::kLong).unsqueeze(0), {}, {}, fo);
-    const torch::Tensor lam = r.lambda.select(1, 0).to(torch::kDouble).contiguous();  // [L, H, T]
+    const torch::Tensor& chosen = stack == Stack::Encoder   ? r.lambda
+                                  : stack == Stack::Decoder ? r.decoder_lambda
+                                                            : r.cross_lambda;
+    const torch::Tensor lam = chosen.select(1, 0).to(torch::kDouble).contiguous();  // [L, H, T]
     out.layers = lam.size(0);
     out.heads = lam.size(1);
     out.values.assign(lam.data_ptr<double>(), lam.data_ptr<double>() + lam.numel());
+    if (stack != Stack::Encoder) {  // the decoder's queries: the input shifted right after decoder_start
+        ids.insert(ids.begin(), cfg.decoder_start_id);
+        ids.pop_back();
+    }
     for (int64_t id : ids)
         out.tokens.push_back(lb.tokenizer->tokenText(id));
     return out;

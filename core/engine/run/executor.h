@@ -87,12 +87,16 @@ RunModel loadRunModel(const std::string& projectPath, int64_t run);
 struct LambdaMap {
     std::vector<std::string> tokens;
     int64_t layers = 0, heads = 0;
-    std::vector<double> values;  // [layers][heads][tokens], row-major
-    std::string reason;          // why there is no λ (no gated prefix), or empty
-    std::string weights;         // "best checkpoint (step N)", "last checkpoint (step N)" or "initial"
+    std::vector<double> values;    // [layers][heads][tokens], row-major
+    std::string reason;            // why there is no λ (no gated prefix), or empty
+    std::string weights;           // "best checkpoint (step N)", "last checkpoint (step N)" or "initial"
+    bool encoder_decoder = false;  // the backbone has three attention kinds (`stack` chose one)
 };
 /// The run's model with its best checkpoint (else its latest, else as initialised) on `text` (the
-/// classification input as training sees it). Reads the project; runs one forward pass.
-LambdaMap lambdaOfRun(const std::string& projectPath, int64_t run, const std::string& text);
+/// classification input as training sees it). Reads the project; runs one forward pass. On an
+/// encoder–decoder, `stack` picks the encoder's self-attention, the decoder's (reading the input shifted
+/// right, as BART's classification does; its tokens are shown) or the decoder's cross-attention.
+LambdaMap lambdaOfRun(const std::string& projectPath, int64_t run, const std::string& text,
+                      Stack stack = Stack::Encoder);
 
 }  // namespace peft
