@@ -2,6 +2,7 @@
 // The main window under the offscreen platform: it opens the default project, shows the budget plot of every
 // preset, follows the selection, trains a queued run on the worker thread (progress, finish, stop), reopens
 // a project with its runs, curves and comparison, and renders every view to an image.
+#include <QCheckBox>
 #include <QComboBox>
 #include <QDoubleSpinBox>
 #include <QFile>
@@ -23,6 +24,7 @@
 #include <QtTest>
 
 #include <cmath>
+#include <map>
 
 #include <nlohmann/json.hpp>
 
@@ -331,6 +333,7 @@ private Q_SLOTS:
         QCOMPARE(w.backboneConfig().vocab_size, int64_t(30522));
         QVERIFY(!w.backboneConfig().causal);
         QVERIFY(w.specEditor()->validationError().isEmpty());
+        QVERIFY(!w.specEditor()->findChild<QWidget*>(QStringLiteral("Stacks"))->isVisibleTo(w.specEditor()));
         QCOMPARE(w.compareView()->table()->rowCount(), 16);
         // The preset in the editor is sized for this backbone, as a fresh resolve on it is.
         if (!w.specEditor()->presetId().isEmpty())
@@ -361,6 +364,25 @@ private Q_SLOTS:
         QVERIFY(w.backboneConfig().encoderDecoder());
         QVERIFY(w.specEditor()->validationError().isEmpty());
         QCOMPARE(w.compareView()->table()->rowCount(), 16);
+        // The spec editor offers the stacks: LoRA on the cross-attention alone, then everywhere again.
+        peft::ui::SpecEditor* ed = w.specEditor();
+        ed->setSpec(peft::resolvePreset(peft::presetById("lora"), w.backboneConfig()),
+                    QStringLiteral("lora"));
+        QWidget* stacks = ed->findChild<QWidget*>(QStringLiteral("Stacks"));
+        QVERIFY(stacks && stacks->isVisibleTo(ed));
+        std::map<QString, QCheckBox*> box;
+        for (QCheckBox* b : stacks->findChildren<QCheckBox*>())
+            box[b->text()] = b;
+        QCOMPARE(box.size(), size_t(3));
+        QVERIFY(box["encoder"]->isChecked() && box["decoder"]->isChecked() && box["cross"]->isChecked());
+        box["encoder"]->setChecked(false);
+        box["decoder"]->setChecked(false);
+        QCOMPARE(ed->spec().modifications[0].stacks, std::vector<peft::Stack>{peft::Stack::Cross});
+        QVERIFY(ed->validationError().isEmpty());
+        box["encoder"]->setChecked(true);
+        box["decoder"]->setChecked(true);
+        QVERIFY(ed->spec().modifications[0].stacks.empty());
+
         QSignalSpy ended(&w, &peft::ui::MainWindow::runEnded);
         w.runQueue();
         QVERIFY(ended.wait(180000));

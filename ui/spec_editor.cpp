@@ -14,6 +14,7 @@
 #include <QSpinBox>
 #include <QVBoxLayout>
 
+#include <algorithm>
 #include <cmath>
 
 #include "peft/accounting.h"
@@ -164,6 +165,20 @@ void SpecEditor::buildUi() {
     activation_->setToolTip(tr("The adapter's nonlinearity f"));
     layers_ = new QLineEdit(this);
     layers_->setToolTip(tr("Layers to modify: 'all' or indices such as 0,1,2 (0 is the lowest)"));
+    stacks_ = new QWidget(this);
+    stacks_->setObjectName(QStringLiteral("Stacks"));
+    auto* stackRow = new QHBoxLayout(stacks_);
+    stackRow->setContentsMargins(0, 0, 0, 0);
+    const QString stackTips[] = {
+        tr("The encoder's layers (self-attention and FFN)"),
+        tr("The decoder's layers (self-attention and FFN)"),
+        tr("The decoder's cross-attention over the encoder's output (attention sites)")};
+    for (int i = 0; i < 3; ++i) {
+        stackBoxes_[i] = new QCheckBox(QString::fromUtf8(toString(Stack(i))), stacks_);
+        stackBoxes_[i]->setToolTip(stackTips[i]);
+        stackRow->addWidget(stackBoxes_[i]);
+    }
+    stackRow->addStretch();
     norm_ = new QComboBox(this);
     fill(norm_, kNorms);
     norm_->setToolTip(tr("An adapter's own LayerNorm, on its input (Pfeiffer) or output"));
@@ -200,6 +215,8 @@ void SpecEditor::buildUi() {
     form->addRow(sizeLabel_, size_);
     form->addRow(tr("f"), activation_);
     form->addRow(tr("Layers"), layers_);
+    form->addRow(tr("Stacks"), stacks_);
+    form->setRowVisible(stacks_, cfg_.encoderDecoder());
     form->addRow(tr("LayerNorm"), norm_);
     form->addRow(tr("Init"), init_);
     form->addRow(tr("Dropout"), dropout_);
@@ -238,6 +255,8 @@ void SpecEditor::buildUi() {
     connect(size_, qOverload<int>(&QSpinBox::valueChanged), this, changed);
     connect(dropout_, qOverload<double>(&QDoubleSpinBox::valueChanged), this, changed);
     connect(prefixMlp_, &QCheckBox::toggled, this, changed);
+    for (QCheckBox* box : stackBoxes_)
+        connect(box, &QCheckBox::toggled, this, changed);
     connect(layers_, &QLineEdit::editingFinished, this, changed);
     connect(budget_, &QSlider::valueChanged, this, [this](int v) {
         if (!filling_) setBudgetPercent(sliderToPct(v));
@@ -305,6 +324,8 @@ void SpecEditor::setSpec(const Spec& spec, const QString& presetId) {
 
 void SpecEditor::setConfig(const ModelConfig& cfg) {
     cfg_ = cfg;
+    formLayout_->setRowVisible(stacks_, cfg_.encoderDecoder());
+    showModification(current_);
     revalidate();
 }
 
@@ -327,7 +348,7 @@ void SpecEditor::showModification(int index) {
     const bool valid = index >= 0 && index < int(spec_.modifications.size());
     for (QWidget* w :
          std::initializer_list<QWidget*>{form_, site_, insertion_, composition_, scale_, size_, activation_,
-                                         layers_, norm_, init_, dropout_, prefixMlp_})
+                                         layers_, stacks_, norm_, init_, dropout_, prefixMlp_})
         w->setEnabled(valid);
     if (!valid) return;
     filling_ = true;
@@ -345,6 +366,14 @@ void SpecEditor::showModification(int index) {
     select(activation_, m.activation);
     activation_->setEnabled(m.form == Form::Adapter);
     layers_->setText(layersText(m.layers));
+    // No list: every stack where the site exists.
+    for (int i = 0; i < 3; ++i) {
+        const Stack st = Stack(i);
+        const bool exists = siteInStack(m.site, st);
+        stackBoxes_[i]->setEnabled(exists);
+        stackBoxes_[i]->setChecked(exists && (m.stacks.empty() || std::find(m.stacks.begin(), m.stacks.end(),
+                                                                            st) != m.stacks.end()));
+    }
     select(norm_, m.layernorm);
     norm_->setEnabled(m.form == Form::Adapter);
     select(init_, m.init);
@@ -376,6 +405,17 @@ void SpecEditor::readControls() {
     m.r = m.l = 0;
     m.setSize(m.form == oldForm ? int64_t(size_->value()) : std::max<int64_t>(oldSize, 8));
     m.name.clear();
+    // The stacks ticked, or none listed when they are every one where the site exists.
+    m.stacks.clear();
+    if (cfg_.encoderDecoder()) {
+        bool all = true;
+        for (int i = 0; i < 3; ++i) {
+            const bool on = stackBoxes_[i]->isChecked() && siteInStack(m.site, Stack(i));
+            if (on) m.stacks.push_back(Stack(i));
+            all = all && on == siteInStack(m.site, Stack(i));
+        }
+        if (all) m.stacks.clear();
+    }
     m.layers.clear();
     const QString text = layers_->text().trimmed();
     if (!text.isEmpty() && text != QLatin1String("all"))
@@ -428,7 +468,7 @@ void SpecEditor::revalidate() {
             const int index = where.mid(open + 1, close - open - 1).toInt();
             if (index != current_ && index < mods_->count()) mods_->setCurrentRow(index);
         }
-        const QString field = where.section(QLatin1Char('.'), -1);
+        const QString field = where.section(QLatin1Char('.'), -1).section(QLatin1Char('['), 0, 0);
         const std::map<QString, QWidget*> controls = {{QStringLiteral("form"), form_},
                                                       {QStringLiteral("site"), site_},
                                                       {QStringLiteral("insertion"), insertion_},
@@ -437,6 +477,7 @@ void SpecEditor::revalidate() {
                                                       {QStringLiteral("r"), size_},
                                                       {QStringLiteral("l"), size_},
                                                       {QStringLiteral("layers"), layers_},
+                                                      {QStringLiteral("stacks"), stacks_},
                                                       {QStringLiteral("layernorm"), norm_},
                                                       {QStringLiteral("activation"), activation_},
                                                       {QStringLiteral("dropout"), dropout_},

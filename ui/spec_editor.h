@@ -92,6 +92,8 @@ private:
     QLabel* sizeLabel_ = nullptr;
     QComboBox* activation_ = nullptr;
     QLineEdit* layers_ = nullptr;
+    QWidget* stacks_ = nullptr;      // encoder–decoder backbones only
+    QCheckBox* stackBoxes_[3] = {};  // encoder, decoder, cross
     QComboBox* norm_ = nullptr;
     QComboBox* init_ = nullptr;
     QDoubleSpinBox* dropout_ = nullptr;
