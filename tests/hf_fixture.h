@@ -2,8 +2,10 @@
 #pragma once
 // Test fixture: small Hugging Face model folders (bert / roberta / gpt2 / bart / mbart) with random weights
 // in the exact Hugging Face naming, written independently of the core's own writer (F32 / F16 / BF16).
+#include <cmath>
 #include <filesystem>
 #include <fstream>
+#include <limits>
 #include <map>
 #include <nlohmann/json.hpp>
 #include <string>
@@ -60,6 +62,28 @@ inline T lnWeight(int64_t d) {
 }
 
 constexpr int64_t kD = 32, kH = 4, kL = 2, kFf = 64, kVocab = 40;  // kVocab: the small test vocabularies
+
+/// The reference forwards' math in float64 (Hugging Face's formulas), shared by the model tests.
+inline T layerNorm(const T& x, const T& w, const T& b, double eps) {
+    const T mu = x.mean(-1, true);
+    const T var = (x - mu).pow(2).mean(-1, true);
+    return (x - mu) / (var + eps).sqrt() * w + b;
+}
+inline T geluErf(const T& x) {
+    return 0.5 * x * (1 + torch::erf(x / std::sqrt(2.0)));
+}
+
+/// Multi-head attention (kH heads of width kD / kH) of one sequence: q [T, d], k and v [S, d] → [T, d];
+/// `causal` masks key j > query i.
+inline T attention(const T& q, const T& k, const T& v, bool causal) {
+    const int64_t n = q.size(0), s = k.size(0), dh = kD / kH;
+    auto heads = [&](const T& t) { return t.reshape({t.size(0), kH, dh}).transpose(0, 1); };  // [H, ·, dh]
+    T logits = torch::matmul(heads(q), heads(k).transpose(1, 2)) / std::sqrt(double(dh));     // [H, T, S]
+    if (causal)
+        logits = logits.masked_fill(torch::ones({n, s}, torch::kBool).triu(1),
+                                    -std::numeric_limits<double>::infinity());
+    return torch::matmul(torch::softmax(logits, -1), heads(v)).transpose(0, 1).reshape({n, kD});
+}
 
 /// BERT / RoBERTa encoder tensors under `prefix` ("bert.", "roberta." or ""), optionally with old
 /// LayerNorm.gamma / beta names in the embeddings.

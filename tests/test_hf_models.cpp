@@ -34,27 +34,8 @@ namespace {
 
 // ----- the reference forward (Hugging Face's math over Hugging Face's names) ------------------------
 
-T layerNorm(const T& x, const T& w, const T& b, double eps) {
-    const T mu = x.mean(-1, true);
-    const T var = (x - mu).pow(2).mean(-1, true);
-    return (x - mu) / (var + eps).sqrt() * w + b;
-}
-T geluErf(const T& x) {
-    return 0.5 * x * (1 + torch::erf(x / std::sqrt(2.0)));
-}
 T geluNew(const T& x) {
     return 0.5 * x * (1 + torch::tanh(std::sqrt(2.0 / M_PI) * (x + 0.044715 * x.pow(3))));
-}
-
-/// Multi-head attention of one sequence: q, k, v [T, d] → [T, d].
-T attention(const T& q, const T& k, const T& v, bool causal) {
-    const int64_t n = q.size(0), dh = kD / kH;
-    auto heads = [&](const T& t) { return t.reshape({n, kH, dh}).transpose(0, 1); };  // [H, T, dh]
-    T s = torch::matmul(heads(q), heads(k).transpose(1, 2)) / std::sqrt(double(dh));
-    if (causal)
-        s = s.masked_fill(torch::ones({n, n}, torch::kBool).triu(1),
-                          -std::numeric_limits<double>::infinity());
-    return torch::matmul(torch::softmax(s, -1), heads(v)).transpose(0, 1).reshape({n, kD});
 }
 
 struct Ref {

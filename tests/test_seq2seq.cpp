@@ -44,27 +44,6 @@ namespace {
 
 // ----- the reference forward (Hugging Face's BartModel / MBartModel math over Hugging Face's names) --------
 
-T layerNorm(const T& x, const T& w, const T& b) {
-    const T mu = x.mean(-1, true);
-    const T var = (x - mu).pow(2).mean(-1, true);
-    return (x - mu) / (var + 1e-5).sqrt() * w + b;
-}
-
-T geluErf(const T& x) {
-    return 0.5 * x * (1 + torch::erf(x / std::sqrt(2.0)));
-}
-
-/// Multi-head attention of one sequence: q [T, d], k and v [S, d] → [T, d]; `causal` masks j > i.
-T attention(const T& q, const T& k, const T& v, bool causal) {
-    const int64_t n = q.size(0), s = k.size(0), dh = kD / kH;
-    auto heads = [&](const T& t) { return t.reshape({t.size(0), kH, dh}).transpose(0, 1); };  // [H, ·, dh]
-    T logits = torch::matmul(heads(q), heads(k).transpose(1, 2)) / std::sqrt(double(dh));     // [H, T, S]
-    if (causal)
-        logits = logits.masked_fill(torch::ones({n, s}, torch::kBool).triu(1),
-                                    -std::numeric_limits<double>::infinity());
-    return torch::matmul(torch::softmax(logits, -1), heads(v)).transpose(0, 1).reshape({n, kD});
-}
-
 struct BartRef {
     Weights w;  // float64 copies
     std::string prefix;
@@ -74,7 +53,9 @@ struct BartRef {
     T g(const std::string& name) const { return w.at(prefix + name); }
     T top(const std::string& name) const { return w.at(name); }  // outside the prefix (heads)
     T lin(const T& x, const std::string& m) const { return x.matmul(g(m + ".weight").t()) + g(m + ".bias"); }
-    T ln(const T& x, const std::string& m) const { return layerNorm(x, g(m + ".weight"), g(m + ".bias")); }
+    T ln(const T& x, const std::string& m) const {
+        return layerNorm(x, g(m + ".weight"), g(m + ".bias"), 1e-5);
+    }
     /// A residual sublayer: post-LN (BART) or pre-LN (mBART).
     T sublayer(const T& x, const std::string& norm, const std::function<T(const T&)>& f) const {
         return preLn ? x + f(ln(x, norm)) : ln(x + f(x), norm);
