@@ -543,8 +543,8 @@ private Q_SLOTS:
     // decoding and ROUGE / BLEU on the dev split.
     void cliTrainsTranslation() {
         const fs::path dir = freshDir("bart-cli");
-        writeSafetensors(dir / "model.safetensors", bartWeights("model.", kVocab, 66, false), "F32");
-        writeJson(dir / "config.json", bartConfig("bart", kVocab, 64));
+        writeSafetensors(dir / "model.safetensors", bartWeights("model.", kVocab, 258, false), "F32");
+        writeJson(dir / "config.json", bartConfig("bart", kVocab, 256));
         writeBpeTokenizer(dir, true);
         const fs::path data = dir / "wmt.jsonl";
         {
@@ -569,6 +569,22 @@ private Q_SLOTS:
             const json j = json::parse(out.str());
             QCOMPARE(j["status"].get<std::string>(), std::string("finished"));
             QVERIFY2(j.dump().find("rougeL") != std::string::npos, j.dump().c_str());
+        }
+
+        // Classification on an encoder–decoder: the head reads the decoder's state at the input's </s>.
+        {
+            std::ostringstream out, err;
+            const int rc =
+                runCli({"train", "--model",      dir.string(), "--task",       "sentiment", "--preset",
+                        "lora",  "--steps",      "3",          "--train-size", "32",        "--batch-size",
+                        "8",     "--eval-every", "3",          "--max-eval",   "16",        "--threads",
+                        "1",     "--json",       "--quiet"},
+                       out, err);
+            QVERIFY2(rc == 0, err.str().c_str());
+            const json j = json::parse(out.str());
+            QCOMPARE(j["status"].get<std::string>(), std::string("finished"));
+            const double acc = j["best_dev_metric"].get<double>();
+            QVERIFY(acc >= 0.0 && acc <= 1.0);
         }
 
         // The same through a project (record, queue, run), then λ of each attention kind of the run.

@@ -1,8 +1,8 @@
 // SPDX-License-Identifier: GPL-3.0-or-later
 #pragma once
 // The shape of a backbone folder, read from its config.json without loading any weights: the workbench's own
-// (a peft_workbench block) or a Hugging Face one (model_type bert, roberta, gpt2). No torch: the GUI and the
-// project use it to size specs before anything is built.
+// (a peft_workbench block) or a Hugging Face one (model_type bert, roberta, gpt2, bart, mbart). No torch: the
+// GUI and the project use it to size specs before anything is built.
 #include <string>
 #include <vector>
 

@@ -29,7 +29,7 @@ struct AdapterInfo {
     nlohmann::json config;  // adapter_config.json as read or written
 };
 
-/// Writes `model`'s trainable state (its spec applied) to `dir`. `modelType` (bert, roberta, gpt2) and
+/// Writes `model`'s trainable state (its spec applied) to `dir`. `modelType` (bert, roberta, gpt2, …) and
 /// `baseModel` (the backbone folder) describe the backbone; `classifier` exports the task head too. hf-peft
 /// refuses, naming the reason, a spec it cannot express (then use native).
 AdapterInfo exportAdapter(const std::string& dir, const std::string& format, Transformer& model,

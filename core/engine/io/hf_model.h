@@ -2,10 +2,11 @@
 #pragma once
 // Hugging Face model folders: config.json + model.safetensors (or a sharded model.safetensors.index.json,
 // or PyTorch's pytorch_model.bin / pytorch_model.bin.index.json, read without running any of it) for the
-// families bert, roberta and gpt2, mapped onto the core Transformer, with the folder's tokenizer.
+// families bert, roberta, gpt2, bart and mbart, mapped onto the core Transformer, with its tokenizer.
 // Names and layouts: GPT-2's Conv1D weights are stored [in, out] and q/k/v fused in c_attn; keys may carry
-// the base-model prefix (bert., roberta., transformer.) or not; old BERT LayerNorm.gamma/beta; buffers
-// (position_ids, attn.bias, attn.masked_bias) are skipped; an absent task head is initialised and reported.
+// the base-model prefix (bert., roberta., transformer., model.) or not; old BERT LayerNorm.gamma/beta; BART's
+// shared / embed_tokens / tied lm_head are one tensor and final_logits_bias a buffer; buffers (position_ids,
+// attn.bias, attn.masked_bias) are skipped; an absent task head is initialised and reported.
 #include <memory>
 #include <string>
 #include <vector>
@@ -20,8 +21,8 @@ namespace peft {
 
 struct HfModel {
     std::string dir;
-    std::string model_type;  // bert | roberta | gpt2
-    bool causal_lm = false;  // gpt2 without a sequence-classification head: outputs next-token logits
+    std::string model_type;  // bert | roberta | gpt2 | bart | mbart
+    bool causal_lm = false;  // gpt2 / bart / mbart without a sequence-classification head: next-token logits
     ModelConfig config;
     Transformer model{nullptr};
     std::unique_ptr<TextTokenizer> tokenizer;

@@ -6,6 +6,8 @@
 #include <limits>
 #include <set>
 
+#include "util/error.h"
+
 namespace peft {
 
 namespace {
@@ -172,6 +174,7 @@ std::vector<int64_t> generate(Transformer& model, const std::vector<int64_t>& pr
     // An encoder–decoder's source, read whole (truncated to the encoder's positions).
     torch::Tensor source;
     if (encDec) {
+        if (prompt.empty()) throw Error("generate", "an encoder–decoder needs a source (the input is empty)");
         const size_t keep =
             std::min(prompt.size(), static_cast<size_t>(std::max<int64_t>(model->maxInputTokens(), 1)));
         source = torch::tensor(
