@@ -362,6 +362,7 @@ const std::vector<Command>& commands() {
          "pretrain a backbone on the built-in world's corpus and save it as a backbone folder",
          "usage: peftwb pretrain --out DIR [--steps N] [--batch-size N] [--lr X] [--seed N] [--threads N]\n"
          "                       [--d N] [--layers N] [--heads N] [--lines N]\n"
+         "                       [--layout decoder|encoder-decoder] [--decoder-layers N]\n"
          "                       [--corpus standard|recall|parallel]\n"
          "                       [--device cpu|cuda] [--json]\n\n"
          "Builds the world from --seed, its word tokenizer, a causal pre-LN transformer (d 128, 4 layers, 4 "
@@ -374,9 +375,21 @@ const std::vector<Command>& commands() {
          "languages\n"
          "(the backbone shipped until 2026-11-30); recall: that plus facts about one person and scenes that\n"
          "recall their place and colour, so facts can be looked up by name; parallel (default, the shipped\n"
-         "backbone): recall plus, one line in ten, an English sentence followed by its translation.\n",
+         "backbone): recall plus, one line in ten, an English sentence followed by its translation.\n"
+         "--layout encoder-decoder: a pre-LN encoder–decoder (--layers encoder and --decoder-layers decoder\n"
+         "layers, the decoder cross-attending to the encoder, tied embeddings) trained as a denoising\n"
+         "autoencoder with BART's text infilling: each corpus line with 30 % of its tokens masked in spans "
+         "of\n"
+         "Poisson(3) tokens, each span one <unk> (the world never writes <unk>), is the encoder's input and "
+         "the\n"
+         "whole line the decoder's target. It reads the same corpus as the decoder layout and never the "
+         "tasks'\n"
+         "own source → target pairs, so summarization and translation runs on it start from what the corpus\n"
+         "taught (copying and completing text through cross-attention), as BART's do.\n",
          {{"out"},
           {"corpus"},
+          {"layout"},
+          {"decoder-layers"},
           {"steps"},
           {"batch-size"},
           {"lr"},

@@ -691,6 +691,10 @@ double copyAccuracy(Transformer& model, const World& world, const WordTokenizer&
 int cmdLmProbe(const Args& a, std::ostream& out, std::ostream&) {
     const LoadedBackbone lb = chosenBackbone(a, 0, 0);
     if (!lb.world) throw Error("--model", "the probes are written in the built-in world's words");
+    if (lb.config.encoderDecoder())
+        throw Error("--model",
+                    "the probes read a causal language model's next words; '" + lb.name +
+                        "' is an encoder–decoder (its pretraining reports the denoising perplexity)");
     const World world(lb.info.value("world_seed", uint64_t{1}));
     const WordTokenizer& tok = *lb.words;
     Transformer model = lb.model;
@@ -725,8 +729,14 @@ int cmdPretrain(const Args& a, std::ostream& out, std::ostream& err) {
     const uint64_t seed = static_cast<uint64_t>(a.getInt("seed").value_or(1));
     const World world(seed);
     const WordTokenizer tok(world.vocabulary());
+    const std::string layout = a.get("layout").value_or("decoder");
+    if (layout != "decoder" && layout != "encoder-decoder")
+        throw Error("--layout", "expected decoder or encoder-decoder, got '" + layout + "'");
+    const bool encDec = layout == "encoder-decoder";
+    if (!encDec && a.get("decoder-layers"))
+        throw Error("--decoder-layers", "applies to --layout encoder-decoder only");
     ModelConfig cfg;
-    cfg.name = "world-lm";
+    cfg.name = encDec ? "world-seq2seq" : "world-lm";
     cfg.vocab_size = tok.vocabSize();
     cfg.d_model = a.getInt("d").value_or(128);
     cfg.n_layers = a.getInt("layers").value_or(4);
@@ -736,9 +746,20 @@ int cmdPretrain(const Args& a, std::ostream& out, std::ostream& err) {
     cfg.pad_id = WordTokenizer::kPad;
     cfg.dropout = 0.1;
     cfg.attn_dropout = 0.1;
-    cfg.validate();
+    if (encDec) {  // the encoder reads both ways; the decoder, causal, starts from <bos>
+        cfg.causal = false;
+        cfg.decoder_layers = a.getInt("decoder-layers").value_or(cfg.n_layers);
+        cfg.decoder_start_id = WordTokenizer::kBos;
+    }
+    try {
+        cfg.validate();
+    } catch (const Error& e) {
+        throw Error("--" + std::string(e.where() == "decoder_layers" ? "decoder-layers" : e.where()),
+                    e.reason());
+    }
 
-    // The corpus as generation examples: <bos> → the line, so every token of the line is predicted.
+    // The corpus as generation examples. Decoder layout: <bos> → the line, so every token of the line is
+    // predicted. Encoder–decoder: the line with spans masked (text infilling) → the whole line.
     const int64_t lines = a.getInt("lines").value_or(60000);
     Dataset ds;
     ds.name = "world corpus";
@@ -747,11 +768,17 @@ int cmdPretrain(const Args& a, std::ostream& out, std::ostream& err) {
     const std::string corpus = a.get("corpus").value_or("parallel");  // the shipped backbone's mix
     const CorpusMix mix = corpusMixFromName(corpus);
     std::mt19937_64 rng(seed * 7919 + 17);
+    std::mt19937_64 noise(seed * 104729 + 3);  // apart, so both layouts read the same lines
     auto fill = [&](std::vector<Example>& split, int64_t n) {
         for (int64_t i = 0; i < n; ++i) {
             Example e;
-            e.ids = {WordTokenizer::kBos};
             e.target = tok.encode(world.corpusLine(rng, mix));
+            if (encDec) {
+                e.ids = infillNoise(e.target, WordTokenizer::kUnk, noise);
+                e.ids.push_back(WordTokenizer::kEos);
+            } else {
+                e.ids = {WordTokenizer::kBos};
+            }
             split.push_back(std::move(e));
         }
     };
@@ -786,38 +813,57 @@ int cmdPretrain(const Args& a, std::ostream& out, std::ostream& err) {
         throw Error("pretrain", std::string(toString(r.status)) + ": " + r.message);
     model->to(torch::kCPU);  // the probes and the saved folder are on the CPU, wherever it trained
     loadTrainableInto(model, r.best_state, "the best evaluation's state");
-    const double verdict = verdictAccuracy(model, world, tok, 1000, seed);
-    const LookupScore lookup = lookupAccuracy(model, world, tok, 1000, seed);
-    const double copy = copyAccuracy(model, world, tok, 1000, seed);
+    // The probes read a causal language model's next words; an encoder–decoder reports its perplexity.
+    const double verdict = encDec ? 0.0 : verdictAccuracy(model, world, tok, 1000, seed);
+    const LookupScore lookup = encDec ? LookupScore{} : lookupAccuracy(model, world, tok, 1000, seed);
+    const double copy = encDec ? 0.0 : copyAccuracy(model, world, tok, 1000, seed);
+    auto probe = [encDec](double v) { return encDec ? json(nullptr) : json(v); };
 
     // Every setting that shapes the result, so the recorded command rebuilds this backbone.
     std::string command = "peftwb pretrain --out " + *dir + " --seed " + std::to_string(seed) + " --steps " +
                           std::to_string(tc.steps) + " --lines " + std::to_string(lines);
-    for (const char* option : {"d", "layers", "heads", "batch-size", "lr"})
+    for (const char* option : {"d", "layers", "heads", "batch-size", "lr", "decoder-layers"})
         if (const auto value = a.get(option)) command += std::string(" --") + option + " " + *value;
     command += " --corpus " + corpus;
+    if (encDec) command += " --layout encoder-decoder";
     if (const auto device = a.get("device")) command += " --device " + *device;
     command += " --threads " + std::to_string(currentThreadCount());
-    const json info = {{"tokenizer", "world-words"},  {"world_seed", seed},
-                       {"command", command},          {"dev_perplexity", r.best_dev_metric},
-                       {"steps", tc.steps},           {"seconds", r.seconds},
-                       {"verdict_accuracy", verdict}, {"lookup_accuracy", lookup.bound},
-                       {"copy_accuracy", copy},       {"torch", torchVersion()}};
+    const std::string objective = encDec ? "denoising: text infilling (30 % of each line's tokens in "
+                                           "Poisson(3) spans, each span one <unk>) → the line"
+                                         : "causal language model on the corpus lines";
+    const json info = {{"tokenizer", "world-words"},
+                       {"world_seed", seed},
+                       {"command", command},
+                       {"objective", objective},
+                       {"dev_perplexity", r.best_dev_metric},
+                       {"steps", tc.steps},
+                       {"seconds", r.seconds},
+                       {"verdict_accuracy", probe(verdict)},
+                       {"lookup_accuracy", probe(lookup.bound)},
+                       {"copy_accuracy", probe(copy)},
+                       {"torch", torchVersion()}};
     saveBackbone(*dir, model, tok.tokens(), info);
     json j = {{"out", *dir},
+              {"layout", layout},
+              {"objective", objective},
               {"parameters", backboneParamCount(cfg)},
               {"dev_perplexity", r.best_dev_metric},
               {"best_step", r.best_step},
-              {"verdict_accuracy", verdict},
-              {"lookup_accuracy", lookup.bound},
-              {"copy_accuracy", copy},
+              {"verdict_accuracy", probe(verdict)},
+              {"lookup_accuracy", probe(lookup.bound)},
+              {"copy_accuracy", probe(copy)},
               {"seconds", r.seconds}};
-    if (a.flag("json"))
+    if (a.flag("json")) {
         out << j.dump() << "\n";
-    else
+    } else {
         out << "wrote " << *dir << ": held-out perplexity " << r.best_dev_metric << " after " << r.best_step
-            << " steps (" << r.seconds << " s); verdict accuracy " << verdict << ", lookup accuracy "
-            << lookup.bound << ", copy accuracy " << copy << "\n";
+            << " steps (" << r.seconds << " s)";
+        if (encDec)
+            out << " of " << objective << "\n";
+        else
+            out << "; verdict accuracy " << verdict << ", lookup accuracy " << lookup.bound
+                << ", copy accuracy " << copy << "\n";
+    }
     return 0;
 }
 

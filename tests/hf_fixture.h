@@ -75,12 +75,12 @@ inline T geluErf(const T& x) {
 
 /// Multi-head attention (kH heads of width kD / kH) of one sequence: q [T, d], k and v [S, d] → [T, d];
 /// `causal` masks key j > query i.
-inline T attention(const T& q, const T& k, const T& v, bool causal) {
+inline T attention(const T& q, const T& k, const T& v, bool causal, int64_t past = 0) {
     const int64_t n = q.size(0), s = k.size(0), dh = kD / kH;
     auto heads = [&](const T& t) { return t.reshape({t.size(0), kH, dh}).transpose(0, 1); };  // [H, ·, dh]
     T logits = torch::matmul(heads(q), heads(k).transpose(1, 2)) / std::sqrt(double(dh));     // [H, T, S]
-    if (causal)
-        logits = logits.masked_fill(torch::ones({n, s}, torch::kBool).triu(1),
+    if (causal)  // query t sees the `past` keys in front and the tokens up to t
+        logits = logits.masked_fill(torch::ones({n, s}, torch::kBool).triu(1 + past),
                                     -std::numeric_limits<double>::infinity());
     return torch::matmul(torch::softmax(logits, -1), heads(v)).transpose(0, 1).reshape({n, kD});
 }

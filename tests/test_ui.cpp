@@ -639,6 +639,42 @@ private Q_SLOTS:
                  peft::backboneParamCount(cfg));
     }
 
+    // An encoder–decoder: the encoder's layers, then the decoder's (its cross-attention counted with its
+    // layer), each against its own stack's layer; LoRA on every attention's W_q and W_v puts twice the
+    // encoder layer's parameters in a decoder layer (self- and cross-attention).
+    void parameterViewSplitsEncoderAndDecoder() {
+        peft::ModelConfig cfg;
+        cfg.vocab_size = 300;
+        cfg.d_model = 32;
+        cfg.n_heads = 4;
+        cfg.n_layers = 2;
+        cfg.decoder_layers = 3;
+        cfg.d_ff = 64;
+        cfg.max_positions = 40;
+        cfg.causal = false;
+        cfg.decoder_start_id = 2;
+        peft::ui::ParamView v(cfg);
+        const peft::Spec lora = peft::resolvePreset(peft::presetById("lora"), cfg);
+        v.setSpec(lora);
+        QCOMPARE(v.trainedPerLayer().size(), 2 + 3 + 1);
+        const double enc = v.trainedPerLayer()[0];
+        QVERIFY(enc > 0);
+        QCOMPARE(v.trainedPerLayer()[1], enc);
+        for (int i = 2; i < 5; ++i)
+            QCOMPARE(v.trainedPerLayer()[i], 2 * enc);
+        double sum = 0;
+        for (double x : v.trainedPerLayer())
+            sum += x;
+        QCOMPARE(sum, double(peft::countParams(lora, cfg).trained));
+        // The layers of both stacks and the embeddings (shared tokens, each stack's positions and
+        // embedding and final LayerNorms) make up the whole backbone.
+        const int64_t d = cfg.d_model;
+        const int64_t embeddings = cfg.vocab_size * d + 2 * cfg.max_positions * d + 2 * 2 * d + 2 * 2 * d;
+        QCOMPARE(2 * peft::ui::ParamView::layerParamCount(cfg) +
+                     3 * peft::ui::ParamView::layerParamCount(cfg, true) + embeddings,
+                 peft::backboneParamCount(cfg));
+    }
+
     void heatmapShowsKnownLambda() {
         peft::ui::LambdaView v;
         peft::ui::LambdaData d;

@@ -4,7 +4,8 @@
 // or the resume-state parser, or the Hugging Face tokenizers (the bytes as text through BERT WordPiece and
 // GPT-2 byte-level BPE, with the real vocabularies), or the data-file reader (TSV / CSV / JSON Lines), or
 // the JSON reader, a tokenizer folder (tokenizer.json / tokenizer_config.json), a backbone config, a
-// design-space spec, a run record, a study, a PyTorch checkpoint (0xfc), a SentencePiece model (0xfb). A
+// design-space spec, a run record, a study, a PyTorch checkpoint (0xfc), a SentencePiece model (0xfb), a
+// Hugging Face config.json read as every family's (0xfa: bert … bart, mbart). A
 // peft::Error is the expected answer to bad input; anything else (a crash, an uncaught exception, a sanitizer
 // report) is a finding.
 #include <cstdint>
@@ -19,6 +20,7 @@
 #include "data/table.h"
 #include "io/safetensors.h"
 #include "io/torch_pickle.h"
+#include "model/backbone_config.h"
 #include "model/config.h"
 #include "peft/spec.h"
 #include "project/project.h"
@@ -62,6 +64,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
                 : data[0] == 0xfd ? 10
                 : data[0] == 0xfc ? 11
                 : data[0] == 0xfb ? 12
+                : data[0] == 0xfa ? 13
                                   : data[0] % 9) {
             case 0:
                 peft::parseSafetensors(bytes, "fuzz");
@@ -193,6 +196,18 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
                 m.encode("the  movie\tＦＵＬＬ ﬁne \xe2\x96\x81 \xff", pieces, ids);
                 for (int id : ids)
                     if (id < 0 || id >= m.size()) __builtin_trap();
+                break;
+            }
+            case 13: {  // a Hugging Face config.json, read as each family's (BART's and mBART's encoder and
+                        // decoder sizes, offsets and special ids included) and validated
+                nlohmann::json j = peft::parseJson(bytes, "config.json");
+                for (const std::string& type : peft::supportedHfModelTypes()) {
+                    if (j.is_object()) j["model_type"] = type;
+                    try {
+                        peft::hfModelConfig(j, "config.json").validate();
+                    } catch (const peft::Error&) {
+                    }
+                }
                 break;
             }
             default: {

@@ -2,6 +2,7 @@
 #include "data/world.h"
 
 #include <algorithm>
+#include <cmath>
 #include <set>
 #include <sstream>
 
@@ -384,7 +385,35 @@ std::vector<std::string> builtinTaskLabels(const std::string& name) {
     return {};
 }
 
-TaskEncoder worldEncoder(const WordTokenizer& tok) {
+std::vector<int64_t> infillNoise(const std::vector<int64_t>& ids, int64_t mask, std::mt19937_64& rng,
+                                 double ratio, double meanSpan) {
+    const size_t n = ids.size();
+    if (n == 0) return {};
+    const size_t budget = static_cast<size_t>(std::lround(ratio * static_cast<double>(n)));
+    std::vector<char> masked(n, 0);
+    size_t count = 0;
+    std::poisson_distribution<int> span(meanSpan);
+    std::uniform_int_distribution<size_t> start(0, n - 1);
+    for (size_t tries = 0; count < budget && tries < 4 * n; ++tries) {  // bounded: spans may overlap
+        const size_t len = std::min(static_cast<size_t>(std::max(1, span(rng))), budget - count);
+        const size_t at = start(rng);
+        for (size_t i = at; i < std::min(n, at + len); ++i)
+            if (!masked[i]) {
+                masked[i] = 1;
+                ++count;
+            }
+    }
+    std::vector<int64_t> out;
+    for (size_t i = 0; i < n; ++i) {
+        if (!masked[i])
+            out.push_back(ids[i]);
+        else if (i == 0 || !masked[i - 1])
+            out.push_back(mask);
+    }
+    return out;
+}
+
+TaskEncoder worldEncoder(const WordTokenizer& tok, bool seq2seq) {
     TaskEncoder e;
     e.classify = [tok](const std::string& text, const std::optional<std::string>& pair) {
         Example x;
@@ -401,12 +430,13 @@ TaskEncoder worldEncoder(const WordTokenizer& tok) {
         x.ids.push_back(WordTokenizer::kEos);
         return x;
     };
-    e.prompt = [tok](const std::string& source) {
+    e.prompt = [tok, seq2seq](const std::string& source) {
         auto ids = tok.encode(source);
-        ids.push_back(WordTokenizer::kSep);
+        ids.push_back(seq2seq ? WordTokenizer::kEos : WordTokenizer::kSep);
         return ids;
     };
     e.target = [tok](const std::string& t) { return tok.encode(t); };
+    e.seq2seq = seq2seq;
     return e;
 }
 

@@ -103,8 +103,15 @@ const std::vector<std::string>& builtinTaskNames();
 /// The label names of a built-in classification task, empty for a generation task; throws peft::Error listing
 /// the tasks for an unknown name.
 std::vector<std::string> builtinTaskLabels(const std::string& name);
-/// The world's own layout: a review then the verdict cue "i"; premise <sep> hypothesis <eos>; source <sep>.
-TaskEncoder worldEncoder(const WordTokenizer& tok);
+/// The world's own layout: a review then the verdict cue "i"; premise <sep> hypothesis <eos>; source <sep>
+/// (an encoder–decoder's, `seq2seq`: source <eos> as the encoder's whole input).
+TaskEncoder worldEncoder(const WordTokenizer& tok, bool seq2seq = false);
+
+/// BART's text infilling, the denoising objective `peftwb pretrain --layout encoder-decoder` trains on:
+/// spans of Poisson(`meanSpan`) tokens (at least one) at uniform starts are masked until round(`ratio`·n)
+/// tokens are, and each maximal masked run becomes one `mask` token. The other tokens keep their order.
+std::vector<int64_t> infillNoise(const std::vector<int64_t>& ids, int64_t mask, std::mt19937_64& rng,
+                                 double ratio = 0.3, double meanSpan = 3.0);
 /// The world's words for other text (users' files): text [<sep> pair] <eos>, no verdict cue.
 TaskEncoder plainWordEncoder(const WordTokenizer& tok);
 /// Any other tokenizer's layout: its template ([CLS] a [SEP] b [SEP], …; token types when `types`), the

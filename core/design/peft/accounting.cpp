@@ -75,8 +75,9 @@ ParamReport countParams(const Spec& spec, const ModelConfig& cfg) {
     rep.backbone = backboneParamCount(cfg);
     rep.head = headParamCount(cfg);
     const int64_t d = cfg.d_model;
-    auto add = [&](std::string name, int64_t layer, int64_t trained, int64_t stored) {
-        rep.modules.push_back({std::move(name), layer, trained, stored});
+    auto add = [&](std::string name, int64_t layer, int64_t trained, int64_t stored,
+                   Stack stack = Stack::Encoder) {
+        rep.modules.push_back({std::move(name), layer, trained, stored, stack});
         rep.trained += trained;
         rep.stored += stored;
     };
@@ -100,25 +101,25 @@ ParamReport countParams(const Spec& spec, const ModelConfig& cfg) {
                         n = d * m.r + m.r + m.r * d + d;
                         if (m.layernorm != AdapterNorm::None) n += 2 * d;
                         n += compositionExtra(m, d);
-                        add(name, layer, n, n);
+                        add(name, layer, n, n, st);
                         break;
                     }
                     case Form::LoRA: {
                         const int64_t in = weightIn(m.site, cfg), out = weightOut(m.site, cfg);
                         n = in * m.r + m.r * out + compositionExtra(m, in);
-                        add(name, layer, n, n);
+                        add(name, layer, n, n, st);
                         break;
                     }
                     case Form::Prefix:
                     case Form::MultiHeadRelu: {
                         const int64_t prefix = 2 * m.l * d;
                         const int64_t extra = compositionExtra(m, d);
-                        add(name, layer, (m.prefix_mlp ? 0 : prefix) + extra, prefix + extra);
+                        add(name, layer, (m.prefix_mlp ? 0 : prefix) + extra, prefix + extra, st);
                         break;
                     }
                     case Form::IA3: {
                         n = m.site == Site::Attention ? 2 * d : cfg.d_ff;
-                        add(name, layer, n, n);
+                        add(name, layer, n, n, st);
                         break;
                     }
                     case Form::Prompt:
@@ -127,7 +128,7 @@ ParamReport countParams(const Spec& spec, const ModelConfig& cfg) {
             }
             if (m.form == Form::Prefix && m.prefix_mlp) {
                 const int64_t w = prefixMlpWidth(m, cfg), out = layerCount(m, cfg, st) * 2 * d;
-                add(name + ".mlp", -1, m.l * d + d * w + w + w * out + out, 0);
+                add(name + ".mlp", -1, m.l * d + d * w + w + w * out + out, 0, st);
             }
         }
     }

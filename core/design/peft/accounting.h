@@ -22,6 +22,7 @@ struct ModuleCount {
     int64_t layer = -1;  // -1: not per layer
     int64_t trained = 0;
     int64_t stored = 0;
+    Stack stack = Stack::Encoder;  // whose layer `layer` is (an encoder–decoder's decoder or cross-attention)
 };
 
 struct ParamReport {

@@ -7,7 +7,6 @@
 #include <fstream>
 #include <map>
 #include <optional>
-#include <regex>
 #include <set>
 #include <tuple>
 
@@ -38,87 +37,92 @@ bool endsWith(const std::string& s, const std::string& p) {
 }
 
 /// The base model's attribute in the task models (BertForSequenceClassification.bert,
-/// GPT2LMHeadModel.transformer).
+/// GPT2LMHeadModel.transformer, BartForConditionalGeneration.model).
 std::string familyPrefix(const std::string& modelType) {
     if (modelType == "bert") return "bert.";
     if (modelType == "roberta") return "roberta.";
     if (modelType == "gpt2") return "transformer.";
-    throw Error("adapter",
-                "Hugging Face PEFT adapters need a Hugging Face bert, roberta or gpt2 backbone, not " +
-                    (modelType.empty() ? std::string("the workbench's own") : "'" + modelType + "'") +
-                    " (export it in the native format: --format native)");
+    if (modelType == "bart" || modelType == "mbart") return "model.";
+    throw Error(
+        "adapter",
+        "Hugging Face PEFT adapters need a Hugging Face bert, roberta, gpt2, bart or mbart backbone, not " +
+            (modelType.empty() ? std::string("the workbench's own") : "'" + modelType + "'") +
+            " (export it in the native format: --format native)");
 }
 
-/// Module path of a weight site in layer i, inside the base model. GPT-2's q, k and v share c_attn.
-std::string modulePath(const std::string& type, Site site, int64_t i) {
-    const std::string n = std::to_string(i);
-    if (type == "gpt2") {
-        switch (site) {
-            case Site::Wq:
-            case Site::Wk:
-            case Site::Wv:
-                return "h." + n + ".attn.c_attn";
-            case Site::Wo:
-                return "h." + n + ".attn.c_proj";
-            case Site::W1:
-                return "h." + n + ".mlp.c_fc";
-            case Site::W2:
-                return "h." + n + ".mlp.c_proj";
-            default:
-                break;
+bool encDecType(const std::string& type) {
+    return type == "bart" || type == "mbart";
+}
+
+/// A kind of module LoRA can sit on in a Hugging Face backbone: its stack, the core's sites it holds
+/// (GPT-2's fused c_attn holds q, k and v) and its path inside the base model, the layer number as "{}".
+struct HfKind {
+    Stack stack;
+    std::vector<Site> sites;
+    std::string pattern;
+};
+
+/// Every kind of LoRA-able module of a family (one table per family).
+const std::vector<HfKind>& hfKinds(const std::string& type) {
+    static const std::vector<HfKind> gpt2 = {
+        {Stack::Encoder, {Site::Wq, Site::Wk, Site::Wv}, "h.{}.attn.c_attn"},
+        {Stack::Encoder, {Site::Wo}, "h.{}.attn.c_proj"},
+        {Stack::Encoder, {Site::W1}, "h.{}.mlp.c_fc"},
+        {Stack::Encoder, {Site::W2}, "h.{}.mlp.c_proj"}};
+    static const std::vector<HfKind> bert = {
+        {Stack::Encoder, {Site::Wq}, "encoder.layer.{}.attention.self.query"},
+        {Stack::Encoder, {Site::Wk}, "encoder.layer.{}.attention.self.key"},
+        {Stack::Encoder, {Site::Wv}, "encoder.layer.{}.attention.self.value"},
+        {Stack::Encoder, {Site::Wo}, "encoder.layer.{}.attention.output.dense"},
+        {Stack::Encoder, {Site::W1}, "encoder.layer.{}.intermediate.dense"},
+        {Stack::Encoder, {Site::W2}, "encoder.layer.{}.output.dense"}};
+    static const std::vector<HfKind> bart = [] {
+        std::vector<HfKind> k;
+        const std::pair<Stack, std::string> attentions[] = {
+            {Stack::Encoder, "encoder.layers.{}.self_attn."},
+            {Stack::Decoder, "decoder.layers.{}.self_attn."},
+            {Stack::Cross, "decoder.layers.{}.encoder_attn."}};
+        const std::pair<Site, std::string> projections[] = {
+            {Site::Wq, "q_proj"}, {Site::Wk, "k_proj"}, {Site::Wv, "v_proj"}, {Site::Wo, "out_proj"}};
+        for (const auto& [stack, path] : attentions)
+            for (const auto& [site, name] : projections)
+                k.push_back({stack, {site}, path + name});
+        for (const auto& [stack, path] :
+             {std::pair<Stack, std::string>{Stack::Encoder, "encoder.layers.{}."},
+              std::pair<Stack, std::string>{Stack::Decoder, "decoder.layers.{}."}}) {
+            k.push_back({stack, {Site::W1}, path + "fc1"});
+            k.push_back({stack, {Site::W2}, path + "fc2"});
         }
-    } else {
-        const std::string l = "encoder.layer." + n + ".";
-        switch (site) {
-            case Site::Wq:
-                return l + "attention.self.query";
-            case Site::Wk:
-                return l + "attention.self.key";
-            case Site::Wv:
-                return l + "attention.self.value";
-            case Site::Wo:
-                return l + "attention.output.dense";
-            case Site::W1:
-                return l + "intermediate.dense";
-            case Site::W2:
-                return l + "output.dense";
-            default:
-                break;
+        return k;
+    }();
+    if (type == "gpt2") return gpt2;
+    if (encDecType(type)) return bart;
+    return bert;
+}
+
+std::string kindPath(const HfKind& k, int64_t layer) {
+    std::string p = k.pattern;
+    return p.replace(p.find("{}"), 2, std::to_string(layer));
+}
+
+/// A kind's pattern as a regular expression, the layer number as `layers` ("\d+", "(?:0|3)", …).
+std::string kindRegex(const HfKind& k, const std::string& layers) {
+    std::string out;
+    for (size_t i = 0; i < k.pattern.size(); ++i) {
+        if (k.pattern.compare(i, 2, "{}") == 0) {
+            out += layers;
+            ++i;
+        } else {
+            out += k.pattern[i] == '.' ? std::string("\\.") : std::string(1, k.pattern[i]);
         }
     }
+    return out;
+}
+
+const HfKind& kindOf(const std::string& type, Stack stack, Site site) {
+    for (const HfKind& k : hfKinds(type))
+        if (k.stack == stack && std::find(k.sites.begin(), k.sites.end(), site) != k.sites.end()) return k;
     throw Error("adapter", "no Hugging Face module for this site");
-}
-
-/// The unambiguous target_modules name of a site (PEFT matches it as a module-name suffix).
-std::string targetName(const std::string& type, Site site) {
-    if (type == "gpt2") {
-        switch (site) {
-            case Site::Wq:
-            case Site::Wk:
-            case Site::Wv:
-                return "c_attn";
-            case Site::Wo:
-                return "attn.c_proj";
-            case Site::W1:
-                return "c_fc";
-            default:
-                return "mlp.c_proj";
-        }
-    }
-    switch (site) {
-        case Site::Wq:
-            return "query";
-        case Site::Wk:
-            return "key";
-        case Site::Wv:
-            return "value";
-        case Site::Wo:
-            return "attention.output.dense";
-        case Site::W1:
-            return "intermediate.dense";
-        default:
-            return "";  // "output.dense" would also match attention.output.dense: a regex says it exactly
-    }
 }
 
 const char* siteLetter(Site s) {
@@ -138,17 +142,22 @@ const char* siteLetter(Site s) {
     }
 }
 
-/// The core's DeltaLinear of a site in a block.
-DeltaLinear& deltaLinear(Block& b, Site s) {
+bool attentionSite(Site s) {
+    return s == Site::Wq || s == Site::Wk || s == Site::Wv || s == Site::Wo;
+}
+
+/// The core's DeltaLinear of a site in a stack's layer.
+DeltaLinear& deltaLinear(Transformer& model, Stack stack, int64_t layer, Site s) {
+    Block& b = model->stackBlocks(stack).at(size_t(layer));
     switch (s) {
         case Site::Wq:
-            return b->attn->q;
+            return model->attention(stack, size_t(layer))->q;
         case Site::Wk:
-            return b->attn->k;
+            return model->attention(stack, size_t(layer))->k;
         case Site::Wv:
-            return b->attn->v;
+            return model->attention(stack, size_t(layer))->v;
         case Site::Wo:
-            return b->attn->o;
+            return model->attention(stack, size_t(layer))->o;
         case Site::W1:
             return b->w1;
         default:
@@ -156,9 +165,27 @@ DeltaLinear& deltaLinear(Block& b, Site s) {
     }
 }
 
-std::string blockParam(int64_t layer, Site s) {
-    const bool attn = s == Site::Wq || s == Site::Wk || s == Site::Wv || s == Site::Wo;
-    return "blocks." + std::to_string(layer) + "." + (attn ? "attn." : "") + siteLetter(s) + ".lora.";
+/// The core's parameter-name prefix of a LoRA (then "A" / "B").
+std::string coreLoraName(Stack stack, int64_t layer, Site s) {
+    const std::string block =
+        (stack == Stack::Encoder ? "blocks." : "dec_blocks.") + std::to_string(layer) + ".";
+    const std::string attn = attentionSite(s) ? (stack == Stack::Cross ? "cross." : "attn.") : "";
+    return block + attn + siteLetter(s) + ".lora.";
+}
+
+/// The core's parameter name of a stack's layer's prefix keys (P_k) or values (P_v).
+std::string corePrefixName(Stack stack, int64_t layer, bool values) {
+    return (stack == Stack::Encoder ? "blocks." : "dec_blocks.") + std::to_string(layer) +
+           (stack == Stack::Cross ? ".cross" : ".attn") + ".head." + (values ? "P_v" : "P_k");
+}
+
+/// PEFT's seq2seq prefix layout: prompt_embeddings [l, 2N·d] viewed as 2N rows of [l, d] (N = num_layers),
+/// concatenated with itself to 4N rows and split in fours; decoder layer j reads the four rows 4j … 4j+3
+/// (self-attention keys, values; cross-attention keys, values) of the doubled list, i.e. rows
+/// (4j + t) mod 2N. Transformers' EncoderDecoderCache then drops the cross-attention part (PEFT sets an empty
+/// cross cache), so only t = 0, 1 reach the model; the encoder gets no prefix.
+int64_t seq2seqPrefixRow(int64_t layer, int64_t t, int64_t numLayers) {
+    return (4 * layer + t) % (2 * numLayers);
 }
 
 void writeJsonFile(const std::string& path, const json& j) {
@@ -172,7 +199,13 @@ std::map<std::string, torch::Tensor> headTensors(Transformer& model, const std::
                                                  std::vector<std::string>& modules) {
     std::map<std::string, torch::Tensor> out;
     auto put = [&](const std::string& name, const torch::Tensor& t) { out[kPeftPrefix + name] = t.detach(); };
-    if (type == "gpt2") {
+    if (encDecType(type)) {
+        modules = {"classification_head"};
+        put("classification_head.dense.weight", model->cls_dense->weight);
+        put("classification_head.dense.bias", model->cls_dense->bias);
+        put("classification_head.out_proj.weight", model->classifier->weight);
+        put("classification_head.out_proj.bias", model->classifier->bias);
+    } else if (type == "gpt2") {
         modules = {"score"};
         put("score.weight", model->classifier->weight);
     } else if (type == "roberta") {
@@ -193,7 +226,14 @@ std::map<std::string, torch::Tensor> headTensors(Transformer& model, const std::
 
 /// Hugging Face head names (after base_model.model.) → the core's.
 std::string coreHeadName(const std::string& type, const std::string& name) {
+    static const std::map<std::string, std::string> bart = {
+        {"classification_head.dense.weight", "cls_dense.weight"},
+        {"classification_head.dense.bias", "cls_dense.bias"},
+        {"classification_head.out_proj.weight", "classifier.weight"},
+        {"classification_head.out_proj.bias", "classifier.bias"}};
     static const std::map<std::string, std::map<std::string, std::string>> names = {
+        {"bart", bart},
+        {"mbart", bart},
         {"gpt2", {{"score.weight", "classifier.weight"}}},
         {"roberta",
          {{"classifier.dense.weight", "cls_dense.weight"},
@@ -236,11 +276,80 @@ AdapterInfo exportNative(const std::string& dir, Transformer& model, const std::
     return info;
 }
 
+bool suffixMatches(const std::string& path, const std::string& suffix) {
+    return path == suffix || endsWith(path, "." + suffix);
+}
+
+/// The suffixes of a kind's name after its layer number at dots, shortest first ("q_proj",
+/// "self_attn.q_proj").
+std::vector<std::string> kindSuffixes(const HfKind& k) {
+    const std::string tail = k.pattern.substr(k.pattern.find("{}.") + 3);
+    std::vector<std::string> out;
+    for (size_t dot = tail.rfind('.');; dot = tail.rfind('.', dot - 1)) {
+        out.push_back(dot == std::string::npos ? tail : tail.substr(dot + 1));
+        if (dot == std::string::npos || dot == 0) break;
+    }
+    return out;
+}
+
+/// PEFT's target_modules and layers_to_transform for the exported LoRA modules (kind → layers). PEFT matches
+/// a list entry as a suffix of a module's name, then keeps the layers in layers_to_transform; a string it
+/// full-matches as a regular expression, ignoring layers_to_transform. The list is used when each kind has
+/// a suffix that picks no module left out; else one expression names each kind and its layers.
+std::pair<json, json> peftTargets(const std::string& type, const ModelConfig& cfg,
+                                  const std::map<const HfKind*, std::set<int64_t>>& layersOfKind) {
+    std::set<std::string> exported;
+    std::set<int64_t> layers;
+    for (const auto& [kind, ls] : layersOfKind)
+        for (int64_t l : ls) {
+            layers.insert(l);
+            exported.insert(kindPath(*kind, l));
+        }
+    std::vector<std::string> modules;  // every LoRA-able module of the backbone in those layers
+    for (const HfKind& k : hfKinds(type))
+        for (int64_t l : layers)
+            if (l < stackLayers(k.stack, cfg)) modules.push_back(kindPath(k, l));
+    std::set<std::string> names;
+    for (const auto& [kind, ls] : layersOfKind)
+        for (const std::string& suffix : kindSuffixes(*kind))
+            if (std::all_of(modules.begin(), modules.end(), [&](const std::string& p) {
+                    return !suffixMatches(p, suffix) || exported.count(p);
+                })) {
+                names.insert(suffix);
+                break;
+            }
+    if (std::all_of(layersOfKind.begin(), layersOfKind.end(), [&](const auto& kl) {
+            const auto sx = kindSuffixes(*kl.first);
+            return std::any_of(sx.begin(), sx.end(),
+                               [&](const std::string& x) { return names.count(x) > 0; });
+        })) {
+        const int64_t all = std::max(cfg.n_layers, cfg.encoderDecoder() ? cfg.decoder_layers : int64_t(0));
+        return {json(std::vector<std::string>(names.begin(), names.end())),
+                int64_t(layers.size()) == all ? json(nullptr)
+                                              : json(std::vector<int64_t>(layers.begin(), layers.end()))};
+    }
+    std::string alternatives;
+    for (const auto& [kind, ls] : layersOfKind) {
+        std::string numbers;
+        for (int64_t l : ls)
+            numbers += (numbers.empty() ? "" : "|") + std::to_string(l);
+        const bool every = int64_t(ls.size()) == stackLayers(kind->stack, cfg);
+        alternatives +=
+            (alternatives.empty() ? "" : "|") + kindRegex(*kind, every ? "\\d+" : "(?:" + numbers + ")");
+    }
+    return {json("(?:.*\\.)?(?:" + alternatives + ")"), json(nullptr)};
+}
+
 AdapterInfo exportHfPeft(const std::string& dir, Transformer& model, const std::string& type,
                          const std::string& baseModel, bool classifier) {
     const Spec& spec = model->spec();
     const ModelConfig& cfg = model->config();
     const std::string prefix = familyPrefix(type);
+    const bool encDec = cfg.encoderDecoder();
+    if (encDec != encDecType(type))
+        throw Error("adapter", "the backbone's layout (" +
+                                   std::string(encDec ? "encoder–decoder" : "one stack") +
+                                   ") is not a Hugging Face '" + type + "' model");
     if (spec.train_base != TrainBase::None)
         throw Error("--format", "'" + spec.name +
                                     "' trains backbone weights: PEFT's LoRA / prefix tuning cannot "
@@ -256,12 +365,15 @@ AdapterInfo exportHfPeft(const std::string& dir, Transformer& model, const std::
     std::map<std::string, torch::Tensor> tensors;
     std::vector<std::string> headModules;
     if (classifier) tensors = headTensors(model, type, headModules);
-    json cfgJson = {
-        {"base_model_name_or_path", baseModel},
-        {"revision", nullptr},
-        {"inference_mode", true},
-        {"task_type", classifier ? json("SEQ_CLS") : json(type == "gpt2" ? "CAUSAL_LM" : nullptr)},
-        {"modules_to_save", classifier ? json(headModules) : json(nullptr)}};
+    const json task = classifier       ? json("SEQ_CLS")
+                      : type == "gpt2" ? json("CAUSAL_LM")
+                      : encDec         ? json("SEQ_2_SEQ_LM")
+                                       : json(nullptr);
+    json cfgJson = {{"base_model_name_or_path", baseModel},
+                    {"revision", nullptr},
+                    {"inference_mode", true},
+                    {"task_type", task},
+                    {"modules_to_save", classifier ? json(headModules) : json(nullptr)}};
 
     if (allLora) {
         info.peft_type = "LORA";
@@ -273,89 +385,87 @@ AdapterInfo exportHfPeft(const std::string& dir, Transformer& model, const std::
                                                                                        : "a gate") +
                                 " has no PEFT counterpart (export it in the native format: --format native)");
         }
-        // One PEFT module per (layer, target); GPT-2's q/k/v LoRAs stack into c_attn.
-        struct Part {
-            torch::Tensor A, B;  // [r, in], [out, r], B already scaled by s / scaling
+        // One PEFT module per Hugging Face module; GPT-2's q/k/v LoRAs stack into c_attn.
+        struct Module {
+            const HfKind* kind = nullptr;
+            int64_t layer = 0;
+            std::vector<const Modification*> parts;
         };
-        std::map<std::string, int64_t> rankOf;   // target name → rank (must agree across layers)
-        std::map<std::string, double> scaleOf;   // target name → s (when every part agrees)
-        std::map<std::string, bool> mixedScale;  // target name → parts with different s (folded into B)
-        std::set<int64_t> layers;
-        std::set<std::string> targets;
-        std::vector<std::string> regexParts;
-        for (int64_t i = 0; i < cfg.n_layers; ++i) {
-            std::map<std::string, std::vector<std::pair<Site, const Modification*>>> byModule;
-            for (const Modification& m : spec.modifications)
-                if (m.appliesTo(i)) byModule[modulePath(type, m.site, i)].push_back({m.site, &m});
-            for (auto& [path, sites] : byModule) {
-                layers.insert(i);
-                const std::string target = targetName(type, sites.front().first);
-                targets.insert(target.empty() ? "output.dense" : target);
-                if (target.empty()) regexParts.push_back("output\\.dense");
-                torch::NoGradGuard ng;
-                std::vector<torch::Tensor> As, Bs;
-                double s0 =
-                    sites.front().second->composition == Composition::Add ? 1.0 : sites.front().second->scale;
-                bool mixed = false;
-                int64_t r = 0;
-                for (const auto& [site, m] : sites) {
-                    const double s = m->composition == Composition::Add ? 1.0 : m->scale;
-                    if (std::abs(s - s0) > 1e-12) mixed = true;
-                    r += m->r;
-                }
-                for (const auto& [site, m] : sites) {
-                    const double s = m->composition == Composition::Add ? 1.0 : m->scale;
-                    auto& lin = deltaLinear(model->blocks[size_t(i)], site);
-                    As.push_back(lin->lora->A.detach());
-                    torch::Tensor B = lin->lora->B.detach() * (mixed ? s : 1.0);  // fold s when it differs
-                    if (type == "gpt2" && path.find("c_attn") != std::string::npos) {
-                        // Block-diagonal in the fused [q | k | v] output rows.
-                        const int64_t d = cfg.d_model;
-                        const int64_t row = site == Site::Wq ? 0 : site == Site::Wk ? d : 2 * d;
-                        torch::Tensor full = torch::zeros({3 * d, B.size(1)});
-                        full.narrow(0, row, d).copy_(B);
-                        B = full;
+        std::map<std::string, Module> modules;  // path inside the base model → its LoRAs
+        for (const Modification& m : spec.modifications)
+            for (Stack stack : stacksOf(m, cfg))
+                for (int64_t i = 0; i < stackLayers(stack, cfg); ++i)
+                    if (m.appliesTo(i)) {
+                        const HfKind& k = kindOf(type, stack, m.site);
+                        Module& mod = modules[kindPath(k, i)];
+                        mod.kind = &k;
+                        mod.layer = i;
+                        mod.parts.push_back(&m);
                     }
-                    Bs.push_back(B);
+        std::map<const HfKind*, std::pair<int64_t, double>> rankScale;  // (r, s) of each kind
+        std::map<const HfKind*, std::set<int64_t>> layersOfKind;
+        auto sOf = [](const Modification* m) { return m->composition == Composition::Add ? 1.0 : m->scale; };
+        for (const auto& [path, mod] : modules) {
+            torch::NoGradGuard ng;
+            const double s0 = sOf(mod.parts.front());
+            bool mixed = false;
+            int64_t r = 0;
+            for (const Modification* m : mod.parts) {
+                mixed = mixed || std::abs(sOf(m) - s0) > 1e-12;
+                r += m->r;
+            }
+            std::vector<torch::Tensor> As, Bs;
+            for (const Modification* m : mod.parts) {
+                auto& lin = deltaLinear(model, mod.kind->stack, mod.layer, m->site);
+                As.push_back(lin->lora->A.detach());
+                torch::Tensor B = lin->lora->B.detach() * (mixed ? sOf(m) : 1.0);  // fold s when it differs
+                if (mod.kind->sites.size() == 3) {  // GPT-2's c_attn: block-diagonal in [q | k | v] rows
+                    const int64_t d = cfg.d_model;
+                    const int64_t row = m->site == Site::Wq ? 0 : m->site == Site::Wk ? d : 2 * d;
+                    torch::Tensor full = torch::zeros({3 * d, B.size(1)}, B.options());
+                    full.narrow(0, row, d).copy_(B);
+                    B = full;
                 }
-                const std::string key = kPeftPrefix + prefix + path;
-                tensors[key + ".lora_A.weight"] = torch::cat(As, 0);  // [Σr, in]
-                tensors[key + ".lora_B.weight"] = torch::cat(Bs, 1);  // [out, Σr]
-                const std::string t = target.empty() ? "output.dense" : target;
-                if (rankOf.count(t) && rankOf[t] != r)
-                    throw Error("--format", "LoRA ranks differ across layers at '" + t +
-                                                "' (export it in the native format: --format native)");
-                rankOf[t] = r;
-                mixedScale[t] = mixedScale[t] || mixed;
-                const double s = mixed ? 1.0 : s0;
-                if (scaleOf.count(t) && std::abs(scaleOf[t] - s) > 1e-12)
-                    throw Error("--format", "LoRA scales differ across layers at '" + t +
-                                                "' (export it in the native format: --format native)");
-                scaleOf[t] = s;
+                Bs.push_back(B);
             }
+            const std::string key = kPeftPrefix + prefix + path;
+            tensors[key + ".lora_A.weight"] = torch::cat(As, 0);  // [Σr, in]
+            tensors[key + ".lora_B.weight"] = torch::cat(Bs, 1);  // [out, Σr]
+            const std::pair<int64_t, double> rs = {r, mixed ? 1.0 : s0};
+            const auto seen = rankScale.find(mod.kind);
+            if (seen != rankScale.end() &&
+                (seen->second.first != rs.first || std::abs(seen->second.second - rs.second) > 1e-12))
+                throw Error("--format", "LoRA " +
+                                            std::string(seen->second.first != rs.first ? "ranks" : "scales") +
+                                            " differ across layers at '" + mod.kind->pattern +
+                                            "' (export it in the native format: --format native)");
+            rankScale[mod.kind] = rs;
+            layersOfKind[mod.kind].insert(mod.layer);
         }
-        const int64_t r0 = rankOf.begin()->second;
-        const double s0 = scaleOf.begin()->second;
+        const auto [targetModules, layersToTransform] = peftTargets(type, cfg, layersOfKind);
+        // r and lora_alpha are those most kinds have; rank_pattern / alpha_pattern name the others by the
+        // shortest suffix that picks no exported module of another (r, s) (else the kind's expression).
+        std::map<std::pair<int64_t, double>, int> votes;
+        for (const auto& kv : rankScale)
+            ++votes[kv.second];
+        const auto [r0, s0] = std::max_element(votes.begin(), votes.end(), [](const auto& a, const auto& b) {
+                                  return a.second < b.second;
+                              })->first;
         json rankPattern = json::object(), alphaPattern = json::object();
-        for (const auto& [t, r] : rankOf) {
-            if (r != r0) rankPattern[t] = r;
-            if (std::abs(scaleOf[t] * double(r) - s0 * double(r0)) > 1e-9)
-                alphaPattern[t] = scaleOf[t] * double(r);
+        for (const auto& [kind, rs] : rankScale) {
+            if (rs == std::pair<int64_t, double>{r0, s0}) continue;
+            std::string key = kindRegex(*kind, "\\d+");
+            for (const std::string& suffix : kindSuffixes(*kind))
+                if (std::all_of(modules.begin(), modules.end(), [&](const auto& pm) {
+                        return !suffixMatches(pm.first, suffix) || rankScale.at(pm.second.kind) == rs;
+                    })) {
+                    key = suffix;
+                    break;
+                }
+            if (rs.first != r0) rankPattern[key] = rs.first;
+            if (std::abs(rs.second * double(rs.first) - s0 * double(r0)) > 1e-9)
+                alphaPattern[key] = rs.second * double(rs.first);
         }
-        json targetModules;
-        if (regexParts.empty()) {
-            targetModules = json(std::vector<std::string>(targets.begin(), targets.end()));
-        } else {  // "output.dense" is a suffix of "attention.output.dense" too: name the modules exactly
-            std::string alt;
-            for (const auto& t : targets) {
-                std::string e =
-                    t == "output.dense" ? "output\\.dense" : std::regex_replace(t, std::regex("\\."), "\\.");
-                if (t == "query" || t == "key" || t == "value") e = "attention\\.self\\." + t;
-                alt += (alt.empty() ? "" : "|") + e;
-            }
-            targetModules = ".*encoder\\.layer\\.\\d+\\.(" + alt + ")";
-        }
-        std::vector<int64_t> layerList(layers.begin(), layers.end());
         cfgJson.update({{"peft_type", "LORA"},
                         {"r", r0},
                         {"lora_alpha", s0 * double(r0)},
@@ -368,26 +478,65 @@ AdapterInfo exportHfPeft(const std::string& dir, Transformer& model, const std::
                         {"init_lora_weights", true},
                         {"rank_pattern", rankPattern},
                         {"alpha_pattern", alphaPattern},
-                        {"layers_to_transform",
-                         int64_t(layerList.size()) == cfg.n_layers ? json(nullptr) : json(layerList)}});
+                        {"layers_to_transform", layersToTransform}});
     } else if (prefix1) {
         const Modification& m = spec.modifications[0];
         if (m.composition != Composition::Gated || m.site != Site::HeadAttention || !m.layers.empty())
             throw Error("--format",
                         "PEFT's prefix tuning is a gated prefix at head attention in every layer; '" +
                             m.label() + "' is not (export it in the native format: --format native)");
+        if (encDec && stacksOf(m, cfg) != std::vector<Stack>{Stack::Decoder})
+            throw Error("--format",
+                        "PEFT's prefix tuning of an encoder–decoder reaches the decoder's "
+                        "self-attention only; '" +
+                            moduleName(m, stacksOf(m, cfg).front(), cfg) +
+                            "' sits elsewhere too (give it \"stacks\": [\"decoder\"], or export "
+                            "it in the native format: --format native)");
+        if (encDec && classifier)
+            throw Error("--format",
+                        "PEFT passes a classifier's prefix to BART as a one-stack past, a layout "
+                        "the workbench does not reproduce (export it in the native format: "
+                        "--format native)");
         if (!cfg.prefix_shifts_positions)
             throw Error("--format",
                         "the backbone numbers positions without the prefix, unlike Hugging Face's "
                         "past_key_values (export it in the native format: --format native)");
         info.peft_type = "PREFIX_TUNING";
         torch::NoGradGuard ng;
-        const auto prefixes = model->layerPrefixes();
         const int64_t L = cfg.n_layers, d = cfg.d_model, l = m.l;
         torch::Tensor e = torch::zeros({l, 2 * L, d});
-        for (int64_t i = 0; i < L; ++i) {
-            e.select(1, 2 * i).copy_(prefixes[size_t(i)].first.detach());
-            e.select(1, 2 * i + 1).copy_(prefixes[size_t(i)].second.detach());
+        if (!encDec) {
+            const auto prefixes = model->layerPrefixes();
+            for (int64_t i = 0; i < L; ++i) {
+                e.select(1, 2 * i).copy_(prefixes[size_t(i)].first.detach());
+                e.select(1, 2 * i + 1).copy_(prefixes[size_t(i)].second.detach());
+            }
+        } else {
+            const int64_t Ld = cfg.decoder_layers;
+            if (Ld > L)
+                throw Error("--format", "PEFT sizes the prefix by num_layers, the encoder's " +
+                                            std::to_string(L) + ", fewer than the decoder's " +
+                                            std::to_string(Ld) +
+                                            " (export it in the native format: --format native)");
+            const auto prefixes = model->layerPrefixes(Stack::Decoder);
+            std::vector<int64_t> owner(size_t(2 * L), -1);
+            for (int64_t j = 0; j < Ld; ++j)
+                for (int64_t t = 0; t < 2; ++t) {
+                    const int64_t row = seq2seqPrefixRow(j, t, L);
+                    const auto& p = prefixes[size_t(j)];
+                    const torch::Tensor v = (t ? p.second : p.first).detach().to(e.device(), e.scalar_type());
+                    if (owner[size_t(row)] < 0) {
+                        e.select(1, row).copy_(v);
+                        owner[size_t(row)] = j;
+                    } else if (!torch::equal(e.select(1, row), v)) {
+                        throw Error("--format",
+                                    "PEFT's seq2seq layout gives decoder layers " +
+                                        std::to_string(owner[size_t(row)]) + " and " + std::to_string(j) +
+                                        " one prefix (rows (4j + t) mod 2·num_layers of prompt_embeddings); "
+                                        "this run's prefixes differ there (export it in the native format: "
+                                        "--format native)");
+                    }
+                }
         }
         tensors["prompt_embeddings"] = e.reshape({l, 2 * L * d});
         cfgJson.update({{"peft_type", "PREFIX_TUNING"},
@@ -395,7 +544,7 @@ AdapterInfo exportHfPeft(const std::string& dir, Transformer& model, const std::
                         {"num_layers", L},
                         {"token_dim", d},
                         {"num_attention_heads", cfg.n_heads},
-                        {"num_transformer_submodules", 1},
+                        {"num_transformer_submodules", encDec ? 2 : 1},
                         {"encoder_hidden_size", d},
                         {"prefix_projection", false}});
     } else {
@@ -411,30 +560,18 @@ AdapterInfo exportHfPeft(const std::string& dir, Transformer& model, const std::
 
 // ----- import ---------------------------------------------------------------------------------------------
 
-/// (layer, sites) of a LoRA module path inside the base model, or layer −1.
-std::pair<int64_t, std::vector<Site>> parseModule(const std::string& type, const std::string& path) {
-    static const std::regex gpt2(R"(h\.(\d+)\.(attn\.c_attn|attn\.c_proj|mlp\.c_fc|mlp\.c_proj))");
-    static const std::regex bert(
-        R"(encoder\.layer\.(\d+)\.(attention\.self\.query|attention\.self\.key|attention\.self\.value|attention\.output\.dense|intermediate\.dense|output\.dense))");
-    std::smatch m;
-    if (type == "gpt2" && std::regex_match(path, m, gpt2)) {
-        const std::string w = m[2];
-        const int64_t layer = layerIndex(m[1], path);
-        if (w == "attn.c_attn") return {layer, {Site::Wq, Site::Wk, Site::Wv}};
-        return {layer, {w == "attn.c_proj" ? Site::Wo : w == "mlp.c_fc" ? Site::W1 : Site::W2}};
+/// The kind and layer of a LoRA module path inside the base model (no kind: not one of the family's).
+std::pair<const HfKind*, int64_t> parseModule(const std::string& type, const std::string& path) {
+    for (const HfKind& k : hfKinds(type)) {
+        const size_t at = k.pattern.find("{}");
+        const std::string head = k.pattern.substr(0, at), tail = k.pattern.substr(at + 2);
+        if (path.size() <= head.size() + tail.size() || !startsWith(path, head) || !endsWith(path, tail))
+            continue;
+        const std::string digits = path.substr(head.size(), path.size() - head.size() - tail.size());
+        if (std::all_of(digits.begin(), digits.end(), [](char c) { return c >= '0' && c <= '9'; }))
+            return {&k, layerIndex(digits, path)};
     }
-    if (type != "gpt2" && std::regex_match(path, m, bert)) {
-        const std::string w = m[2];
-        const int64_t layer = layerIndex(m[1], path);
-        Site s = Site::W2;
-        if (w == "attention.self.query") s = Site::Wq;
-        if (w == "attention.self.key") s = Site::Wk;
-        if (w == "attention.self.value") s = Site::Wv;
-        if (w == "attention.output.dense") s = Site::Wo;
-        if (w == "intermediate.dense") s = Site::W1;
-        return {layer, {s}};
-    }
-    return {-1, {}};
+    return {nullptr, -1};
 }
 
 /// PEFT's pattern lookup (rank_pattern / alpha_pattern): the first key for which `(.*\.)?(KEY)$` matches the
@@ -482,6 +619,10 @@ AdapterInfo importHfPeft(const std::string& dir, const json& cfg, Transformer& m
     const std::map<std::string, torch::Tensor> raw = readTensorFile(stPath);
     const std::string familyPre = familyPrefix(type);
     const ModelConfig& mc = model->config();
+    if (mc.encoderDecoder() != encDecType(type))
+        throw Error("adapter", "the backbone's layout (" +
+                                   std::string(mc.encoderDecoder() ? "encoder–decoder" : "one stack") +
+                                   ") is not a Hugging Face '" + type + "' model");
     AdapterInfo info;
     info.format = "hf-peft";
     info.peft_type = peftType;
@@ -523,20 +664,30 @@ AdapterInfo importHfPeft(const std::string& dir, const json& cfg, Transformer& m
         if (e.dim() != 2 || e.size(0) != l || e.size(1) != 2 * L * d)
             throw Error(stPath + ": prompt_embeddings",
                         "expected shape [" + std::to_string(l) + ", " + std::to_string(2 * L * d) + "]");
-        if (f.integer("num_transformer_submodules", 1) != 1)
+        const bool encDec = mc.encoderDecoder();
+        const int64_t submodules = f.integer("num_transformer_submodules", encDec ? 2 : 1);
+        if (submodules != (encDec ? 2 : 1))
             throw Error(cfgPath + ": num_transformer_submodules",
-                        "only decoder-only / encoder-only models (1)");
+                        encDec ? "an encoder–decoder's prefix (task SEQ_2_SEQ_LM) has 2, not " +
+                                     std::to_string(submodules)
+                               : std::string("only decoder-only / encoder-only models (1)"));
+        if (encDec && mc.decoder_layers > L)
+            throw Error(cfgPath + ": num_layers", std::to_string(L) +
+                                                      " rows of prefixes cannot reach the decoder's " +
+                                                      std::to_string(mc.decoder_layers) + " layers");
         Modification m;
         m.form = Form::Prefix;
         m.site = Site::HeadAttention;
         m.composition = Composition::Gated;
         m.l = l;
+        if (encDec) m.stacks = {Stack::Decoder};  // PEFT's seq2seq prefix reaches the decoder only
         spec.modifications.push_back(m);
         const torch::Tensor v = e.reshape({l, 2 * L, d});
-        for (int64_t i = 0; i < L; ++i) {
-            ours["blocks." + std::to_string(i) + ".attn.head.P_k"] = v.select(1, 2 * i).contiguous();
-            ours["blocks." + std::to_string(i) + ".attn.head.P_v"] = v.select(1, 2 * i + 1).contiguous();
-        }
+        const Stack stack = encDec ? Stack::Decoder : Stack::Encoder;
+        for (int64_t i = 0; i < stackLayers(stack, mc); ++i)
+            for (int64_t t = 0; t < 2; ++t)
+                ours[corePrefixName(stack, i, t == 1)] =
+                    v.select(1, encDec ? seq2seqPrefixRow(i, t, L) : 2 * i + t).contiguous();
     } else {
         if (f.flag("use_dora", false)) throw Error(cfgPath + ": use_dora", "DoRA is not supported");
         if (f.text("bias", "none") != "none")
@@ -545,9 +696,8 @@ AdapterInfo importHfPeft(const std::string& dir, const json& cfg, Transformer& m
         const bool rslora = f.flag("use_rslora", false);
         const json& rankPattern = f.object("rank_pattern");
         const json& alphaPattern = f.object("alpha_pattern");
-        // (site, r, s) → layers
-        std::map<std::tuple<Site, int64_t, double>, std::vector<int64_t>> groups;
-        std::set<std::string> modules;
+        // (stack, site, r, s) → layers
+        std::map<std::tuple<Stack, Site, int64_t, double>, std::vector<int64_t>> groups;
         for (const auto& [name, t] : rest) {
             std::string path;
             bool isA = false;
@@ -561,8 +711,8 @@ AdapterInfo importHfPeft(const std::string& dir, const json& cfg, Transformer& m
                 continue;
             }
             const std::string inner = startsWith(path, familyPre) ? path.substr(familyPre.size()) : path;
-            const auto [layer, sites] = parseModule(type, inner);
-            if (layer < 0 || layer >= mc.n_layers) {
+            const auto [kind, layer] = parseModule(type, inner);
+            if (!kind || layer >= stackLayers(kind->stack, mc)) {
                 unexpected.push_back(name);
                 continue;
             }
@@ -571,9 +721,10 @@ AdapterInfo importHfPeft(const std::string& dir, const json& cfg, Transformer& m
             if (bIt == rest.end()) throw Error(stPath, "'" + name + "' has no lora_B partner");
             const torch::Tensor& A = t;
             const torch::Tensor& B = bIt->second;
-            const int64_t r = A.size(0);
-            if (A.dim() != 2 || B.dim() != 2 || B.size(1) != r)
+            if (A.dim() != 2 || B.dim() != 2 || B.size(1) != A.size(0))
                 throw Error(stPath, "'" + path + "': lora_A / lora_B shapes do not fit ([r, in], [out, r])");
+            const int64_t r = A.size(0);
+            const std::vector<Site>& sites = kind->sites;
             const int64_t out = B.size(0);
             const int64_t expectOut =
                 sites.size() == 3 ? 3 * mc.d_model : (sites[0] == Site::W1 ? mc.d_ff : mc.d_model);
@@ -587,17 +738,24 @@ AdapterInfo importHfPeft(const std::string& dir, const json& cfg, Transformer& m
             const double a = patternValue(alphaPattern, inner, f.where("alpha_pattern")).value_or(alpha);
             const double s = rslora ? a / std::sqrt(double(r)) : a / double(r);
             for (size_t k = 0; k < sites.size(); ++k) {
-                const Site site = sites[k];
-                groups[{site, r, s}].push_back(layer);
-                const std::string base = blockParam(layer, site);
+                groups[{kind->stack, sites[k], r, s}].push_back(layer);
+                const std::string base = coreLoraName(kind->stack, layer, sites[k]);
                 ours[base + "A"] = A.contiguous();
                 ours[base + "B"] =
                     (sites.size() == 3 ? B.narrow(0, int64_t(k) * mc.d_model, mc.d_model) : B).contiguous();
             }
-            modules.insert(path);
         }
-        if (groups.empty()) throw Error(stPath, "no LoRA tensors (lora_A / lora_B) for a " + type + " model");
+        if (groups.empty() && unexpected.empty())  // (unexpected keys are named below)
+            throw Error(stPath, "no LoRA tensors (lora_A / lora_B) for a " + type + " model");
+        // One modification per (site, r, s, layers) over the stacks sharing them (no layers: every layer).
+        std::map<std::tuple<Site, int64_t, double, std::vector<int64_t>>, std::vector<Stack>> merged;
         for (const auto& [key, layers] : groups) {
+            std::vector<int64_t> ls = layers;
+            std::sort(ls.begin(), ls.end());
+            if (int64_t(ls.size()) == stackLayers(std::get<0>(key), mc)) ls.clear();
+            merged[{std::get<1>(key), std::get<2>(key), std::get<3>(key), ls}].push_back(std::get<0>(key));
+        }
+        for (const auto& [key, stacks] : merged) {
             Modification m;
             m.form = Form::LoRA;
             m.site = std::get<0>(key);
@@ -606,9 +764,8 @@ AdapterInfo importHfPeft(const std::string& dir, const json& cfg, Transformer& m
             m.composition = Composition::Scaled;
             m.init = Init::Lora;
             m.dropout = f.number("lora_dropout", 0.0);
-            std::vector<int64_t> ls = layers;
-            std::sort(ls.begin(), ls.end());
-            if (int64_t(ls.size()) != mc.n_layers) m.layers = ls;
+            m.layers = std::get<3>(key);
+            if (mc.encoderDecoder() && stacksOf(m, mc) != stacks) m.stacks = stacks;
             spec.modifications.push_back(m);
         }
     }
@@ -642,9 +799,6 @@ AdapterInfo exportAdapter(const std::string& dir, const std::string& format, Tra
     if (format != "hf-peft" && format != "native")
         throw Error("--format", "expected hf-peft or native, got '" + format + "'");
     if (!model->hasSpec()) throw Error("adapter", "the model has no spec applied");
-    if (format == "hf-peft" && model->config().encoderDecoder())
-        throw Error("--format", "hf-peft adapters of encoder–decoders (" + modelType +
-                                    ") are not written yet; use --format native");
     std::error_code ec;
     const bool existed = fs::exists(dir);
     fs::create_directories(dir, ec);
@@ -664,12 +818,7 @@ AdapterInfo importAdapter(const std::string& dir, Transformer& model, const std:
     if (!fs::exists(cfgPath)) throw Error(dir, "not an adapter folder (no adapter_config.json)");
     const json cfg = readJsonFile(cfgPath);
     const JsonFields f(cfg, cfgPath);
-    if (f.text("format", "") != kNativeFormat) {
-        if (model->config().encoderDecoder())
-            throw Error(cfgPath, "Hugging Face PEFT adapters of encoder–decoders (" + modelType +
-                                     ") are not read yet; native adapters are");
-        return importHfPeft(dir, cfg, model, modelType);
-    }
+    if (f.text("format", "") != kNativeFormat) return importHfPeft(dir, cfg, model, modelType);
 
     AdapterInfo info;
     info.format = "native";

@@ -76,17 +76,24 @@ Example frameInput(const LoadedBackbone& lb, const std::string& text, const std:
 }
 
 TaskEncoder taskEncoder(const LoadedBackbone& lb) {
-    if (lb.words) return worldEncoder(*lb.words);
+    if (lb.words) return worldEncoder(*lb.words, lb.config.encoderDecoder());
     return dataEncoder(lb);
 }
 
 TaskEncoder dataEncoder(const LoadedBackbone& lb) {
     if (lb.hf) return hfEncoder(lb.hf, lb.config.type_vocab_size > 0, lb.config.encoderDecoder());
-    return textEncoder(
+    TaskEncoder e = textEncoder(
         [lb](const std::string& text, const std::optional<std::string>& pair) {
             return frameInput(lb, text, pair, false);
         },
         [tok = lb.tokenizer](const std::string& t) { return tok->encodeIds(t); }, lb.special.sep);
+    if (lb.config.encoderDecoder()) {  // the source, closed by <eos>, is the encoder's whole input
+        e.prompt = [lb](const std::string& source) {
+            return frameInput(lb, source, std::nullopt, false).ids;
+        };
+        e.seq2seq = true;
+    }
+    return e;
 }
 
 }  // namespace peft
