@@ -457,19 +457,32 @@ private Q_SLOTS:
         QVERIFY(!fs::exists(dir / "hf"));
     }
 
-    // Hugging Face PEFT LoRA on BART, written here in PEFT's layout (base_model.model.model.<module>,
-    // target_modules as suffixes, rank_pattern): imported, BART's logits are the reference's with
-    // W + (lora_alpha / r)·B·A merged into the Hugging Face weights; exported again, the same tensors under
-    // the same keys, the same target_modules and rank_pattern.
+    // Hugging Face PEFT LoRA on BART and mBART, written here in PEFT's layout
+    // (base_model.model.model.<module>, target_modules as suffixes, rank_pattern): imported, the logits are
+    // the reference's with W + (lora_alpha / r)·B·A merged into the Hugging Face weights; exported again, the
+    // same tensors under the same keys, the same target_modules and rank_pattern.
+    void peftLoraOnBartMatchesMergedWeights_data() {
+        QTest::addColumn<QString>("type");
+        QTest::newRow("bart, F32, post-LN") << QStringLiteral("bart");
+        QTest::newRow("mbart, F16, pre-LN") << QStringLiteral("mbart");
+    }
     void peftLoraOnBartMatchesMergedWeights() {
-        const fs::path dir = freshDir("peft-lora-bart");
-        const Weights w = bartWeights("model.", kVocab, 34, false);
-        writeSafetensors(dir / "model.safetensors", w, "F32");
-        writeJson(dir / "config.json", bartConfig("bart", kVocab, 32));
-        writeBpeTokenizer(dir, true);
+        QFETCH(QString, type);
+        const bool mbart = type == QStringLiteral("mbart");
+        const std::string family = type.toStdString(), dtype = mbart ? "F16" : "F32";
+        const fs::path dir = freshDir("peft-lora-" + family);
+        const int64_t vocab = mbart ? 150 + 1 + 25 + 1 : kVocab;  // mBART: its SentencePiece layout
+        const Weights w = bartWeights("model.", vocab, 34, mbart);
+        writeSafetensors(dir / "model.safetensors", w, dtype);
+        writeJson(dir / "config.json", bartConfig(family, vocab, 32));
+        if (mbart)
+            fs::copy_file(std::string(PEFT_TEST_DATA) + "/sentencepiece/bpe-150.model",
+                          dir / "sentencepiece.bpe.model");
+        else
+            writeBpeTokenizer(dir, true);
         HfModel h = loadHfModel(dir.string());
 
-        BartRef ref = reference(w, "model.", false, "F32");
+        BartRef ref = reference(w, "model.", mbart, dtype);
         Weights lora;
         const std::vector<std::string> attentions = {
             "encoder.layers.N.self_attn", "decoder.layers.N.self_attn", "decoder.layers.N.encoder_attn"};
@@ -486,7 +499,7 @@ private Q_SLOTS:
                     T& W = ref.w.at("model." + module + ".weight");
                     W = W + (8.0 / double(r)) * B.to(torch::kDouble).matmul(A.to(torch::kDouble));
                 }
-        const fs::path ad = freshDir("peft-lora-bart-in");
+        const fs::path ad = freshDir("peft-lora-" + family + "-in");
         writeSafetensors(ad / "adapter_model.safetensors", lora, "F32");
         writeJson(ad / "adapter_config.json", {{"peft_type", "LORA"},
                                                {"task_type", "SEQ_2_SEQ_LM"},
@@ -497,7 +510,7 @@ private Q_SLOTS:
                                                {"rank_pattern", {{"encoder_attn.v_proj", 2}}},
                                                {"alpha_pattern", json::object()},
                                                {"bias", "none"}});
-        const AdapterInfo info = importAdapter(ad.string(), h.model, "bart");
+        const AdapterInfo info = importAdapter(ad.string(), h.model, family);
         // W_q everywhere at r 4; W_v in both self-attentions at r 4, in cross-attention at r 2 (scale 8 / 2).
         QCOMPARE(info.spec.modifications.size(), size_t(3));
         for (const Modification& m : info.spec.modifications) {
@@ -517,11 +530,11 @@ private Q_SLOTS:
         ForwardOptions fo;
         fo.decoder_ids = row(dec);
         const ForwardResult r = h.model->forward(row(src), {}, {}, fo);
-        expectClose(r.lm_logits[0], ref.logits(dec, src), "bart + PEFT LoRA vs merged reference");
+        expectClose(r.lm_logits[0], ref.logits(dec, src), family + " + PEFT LoRA vs merged reference");
 
-        const fs::path out = fs::temp_directory_path() / "peft-test-s2s-peft-lora-bart-out";
+        const fs::path out = fs::temp_directory_path() / ("peft-test-s2s-peft-lora-" + family + "-out");
         fs::remove_all(out);
-        exportAdapter(out.string(), "hf-peft", h.model, "bart", dir.string(), false);
+        exportAdapter(out.string(), "hf-peft", h.model, family, dir.string(), false);
         const auto back = readSafetensors((out / "adapter_model.safetensors").string()).tensors;
         QCOMPARE(back.size(), lora.size());
         for (const auto& [k, t] : lora) {
@@ -935,6 +948,33 @@ private Q_SLOTS:
             QCOMPARE(int64_t(lam.values.size()), lam.layers * lam.heads * int64_t(lam.tokens.size()));
             QVERIFY(lam.values != enc.values);
         }
+
+        // A LoRA run of the project goes out as a PEFT SEQ_2_SEQ_LM adapter and comes back in through
+        // `forward --adapter`; the paper's prefix (all three attentions) is refused for PEFT, saying why.
+        QCOMPARE(
+            cli({"project", "queue", project.string(), "--preset", "lora", "--dataset", "1", "--steps", "2"}),
+            0);
+        QCOMPARE(cli({"project", "run", project.string()}), 0);
+        const fs::path peftDir = dir / "lora-peft";
+        QCOMPARE(cli({"export", "--project", project.string(), "--run", "2", "--format", "hf-peft", "--out",
+                      peftDir.string()}),
+                 0);
+        const json ac = json::parse(std::ifstream(peftDir / "adapter_config.json"));
+        QCOMPARE(ac["task_type"], json("SEQ_2_SEQ_LM"));
+        QCOMPARE(ac["peft_type"], json("LORA"));
+        const auto keys = readSafetensors((peftDir / "adapter_model.safetensors").string()).tensors;
+        QVERIFY(keys.count("base_model.model.model.decoder.layers.0.encoder_attn.q_proj.lora_A.weight"));
+        std::ostringstream fout, ferr;
+        QVERIFY2(runCli({"forward", "--model", dir.string(), "--adapter", peftDir.string(), "--text",
+                         "the movie", "--json"},
+                        fout, ferr) == 0,
+                 ferr.str().c_str());
+        std::ostringstream eout, eerr;
+        QCOMPARE(runCli({"export", "--project", project.string(), "--run", "1", "--format", "hf-peft",
+                         "--out", (dir / "prefix-peft").string()},
+                        eout, eerr),
+                 1);
+        QVERIFY2(eerr.str().find("decoder's self-attention only") != std::string::npos, eerr.str().c_str());
     }
 
     void badFoldersNameTheProblem() {

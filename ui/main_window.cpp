@@ -301,8 +301,9 @@ bool MainWindow::openBackbone(const QString& dir, QString projectFile) {
 }
 
 void MainWindow::openBackboneDialog() {
-    const QString dir = QFileDialog::getExistingDirectory(
-        this, tr("Open Backbone — a Hugging Face bert / roberta / gpt2 folder or a workbench backbone"));
+    const QString dir =
+        QFileDialog::getExistingDirectory(this, tr("Open Backbone — a Hugging Face bert / roberta / gpt2 / "
+                                                   "bart / mbart folder or a workbench backbone"));
     if (!dir.isEmpty()) openBackbone(dir);
 }
 
@@ -827,7 +828,7 @@ void MainWindow::buildActions() {
     QAction* backboneAct = file->addAction(tr("Open &Backbone…"), this, &MainWindow::openBackboneDialog);
     backboneAct->setShortcut(QKeySequence(tr("Ctrl+B")));
     backboneAct->setToolTip(
-        tr("A Hugging Face bert / roberta / gpt2 folder (config.json, model.safetensors or "
+        tr("A Hugging Face bert / roberta / gpt2 / bart / mbart folder (config.json, model.safetensors or "
            "pytorch_model.bin, tokenizer files): a new project with every preset queued on it"));
     recentMenu_ = file->addMenu(tr("Open &Recent"));
     file->addAction(tr("Save Project &As…"), QKeySequence::SaveAs, this, &MainWindow::saveProjectAs);
