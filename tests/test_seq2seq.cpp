@@ -170,27 +170,18 @@ void checkCacheEqualsWhole(Transformer& m, const std::vector<int64_t>& src, cons
     QCOMPARE(int64_t(cache.cross.size()), m->config().decoder_layers);
 }
 
-ModelConfig tinyBart(bool preLn) {
-    ModelConfig c;
-    c.name = "tiny-bart";
-    c.vocab_size = 48;
-    c.d_model = 32;
-    c.n_heads = 4;
-    c.n_layers = 2;
-    c.decoder_layers = 2;
-    c.d_ff = 64;
-    c.max_positions = 64;
-    c.position_offset = 2;
-    c.causal = false;
-    c.pre_ln = preLn;
-    c.scale_embedding = preLn;
-    c.pad_id = 1;
-    c.decoder_start_id = 2;
-    c.cls_dense = true;
-    c.pooling = Pooling::Last;
-    c.prefix_shifts_positions = true;
-    c.dropout = c.attn_dropout = 0.0;
-    return c;
+/// The workbench's encoder output and decoder logits for one source and decoder input against the
+/// reference's, then the same logits step by step with the cache.
+void expectMatchesReference(Transformer& m, const BartRef& ref, const std::vector<int64_t>& src,
+                            const std::vector<int64_t>& dec, const std::string& what) {
+    torch::NoGradGuard ng;
+    m->eval();
+    ForwardOptions fo;
+    fo.decoder_ids = row(dec);
+    const ForwardResult r = m->forward(row(src), {}, {}, fo);
+    expectClose(r.encoder_hidden[0], ref.encode(src), what + ": encoder output");
+    expectClose(r.lm_logits[0], ref.logits(dec, src), what + ": decoder logits");
+    checkCacheEqualsWhole(m, src, dec, r.lm_logits[0], what + ": cache");
 }
 
 /// A copy task: the target is the source's tokens reversed.
@@ -241,14 +232,8 @@ private Q_SLOTS:
         const std::vector<int64_t> dec = {2, 0, 9, 17, 5, 30};
 
         const BartRef ref = reference(w, "model.", false, "F32");
+        expectMatchesReference(h.model, ref, src, dec, "bart");
         torch::NoGradGuard ng;
-        h.model->eval();
-        ForwardOptions fo;
-        fo.decoder_ids = row(dec);
-        const ForwardResult r = h.model->forward(row(src), {}, {}, fo);
-        expectClose(r.encoder_hidden[0], ref.encode(src), "bart encoder output");
-        expectClose(r.lm_logits[0], ref.logits(dec, src), "bart decoder logits");
-        checkCacheEqualsWhole(h.model, src, dec, r.lm_logits[0], "bart cache");
 
         // Right padding of the source and of the decoder input in a batch changes nothing for the short row.
         const std::vector<int64_t> shortSrc = {0, 12, 2}, shortDec = {2, 0, 9};
@@ -291,15 +276,7 @@ private Q_SLOTS:
         const int64_t ro = h.tokenizer->tokenId("ro_RO");
         const std::vector<int64_t> dec = {ro, 40, 77, 2, 101};
 
-        const BartRef ref = reference(w, "", true, "F16");
-        torch::NoGradGuard ng;
-        h.model->eval();
-        ForwardOptions fo;
-        fo.decoder_ids = row(dec);
-        const ForwardResult r = h.model->forward(row(src), {}, {}, fo);
-        expectClose(r.encoder_hidden[0], ref.encode(src), "mbart encoder output");
-        expectClose(r.lm_logits[0], ref.logits(dec, src), "mbart decoder logits");
-        checkCacheEqualsWhole(h.model, src, dec, r.lm_logits[0], "mbart cache");
+        expectMatchesReference(h.model, reference(w, "", true, "F16"), src, dec, "mbart");
     }
 
     // BartForSequenceClassification: the decoder reads the input shifted right after decoder_start; the
@@ -524,13 +501,8 @@ private Q_SLOTS:
                 QCOMPARE(m.scale, 4.0);
             }
         }
-        const std::vector<int64_t> src = {0, 9, 17, 5, 2}, dec = {2, 0, 9, 17, 5};
-        torch::NoGradGuard ng;
-        h.model->eval();
-        ForwardOptions fo;
-        fo.decoder_ids = row(dec);
-        const ForwardResult r = h.model->forward(row(src), {}, {}, fo);
-        expectClose(r.lm_logits[0], ref.logits(dec, src), family + " + PEFT LoRA vs merged reference");
+        expectMatchesReference(h.model, ref, {0, 9, 17, 5, 2}, {2, 0, 9, 17, 5},
+                               family + " + PEFT LoRA vs the merged reference");
 
         const fs::path out = fs::temp_directory_path() / ("peft-test-s2s-peft-lora-" + family + "-out");
         fs::remove_all(out);
@@ -689,17 +661,8 @@ private Q_SLOTS:
         auto asRows = [&](const T& t) { return t[0].permute({1, 0, 2}).reshape({l, kD}).to(torch::kDouble); };
         for (int j = 0; j < kL; ++j)
             ref.past.push_back({asRows(fours[size_t(j)][0]), asRows(fours[size_t(j)][1])});
-        const std::vector<int64_t> src = {0, 9, 17, 5, 2}, dec = {2, 0, 9, 17, 5};
-        {
-            torch::NoGradGuard ng;
-            h.model->eval();
-            ForwardOptions fo;
-            fo.decoder_ids = row(dec);
-            const ForwardResult r = h.model->forward(row(src), {}, {}, fo);
-            expectClose(r.encoder_hidden[0], ref.encode(src), "bart + PEFT prefix: encoder (no prefix)");
-            expectClose(r.lm_logits[0], ref.logits(dec, src), "bart + PEFT prefix: decoder logits");
-            checkCacheEqualsWhole(h.model, src, dec, r.lm_logits[0], "bart + PEFT prefix cache");
-        }
+        // (the encoder's output is the reference's without a prefix)
+        expectMatchesReference(h.model, ref, {0, 9, 17, 5, 2}, {2, 0, 9, 17, 5}, "bart + PEFT prefix");
 
         const fs::path out = fs::temp_directory_path() / "peft-test-s2s-peft-prefix-out";
         fs::remove_all(out);

@@ -43,6 +43,30 @@ inline peft::ModelConfig tinyConfig(double attnDropout) {
     return c;
 }
 
+/// A BART-shaped encoder–decoder (2 + 2 layers, d = 32; pre-LN and scaled embeddings as mBART with `preLn`).
+inline peft::ModelConfig tinyBart(bool preLn) {
+    peft::ModelConfig c;
+    c.name = "tiny-bart";
+    c.vocab_size = 48;
+    c.d_model = 32;
+    c.n_heads = 4;
+    c.n_layers = 2;
+    c.decoder_layers = 2;
+    c.d_ff = 64;
+    c.max_positions = 64;
+    c.position_offset = 2;
+    c.causal = false;
+    c.pre_ln = preLn;
+    c.scale_embedding = preLn;
+    c.pad_id = 1;
+    c.decoder_start_id = 2;
+    c.cls_dense = true;
+    c.pooling = peft::Pooling::Last;
+    c.prefix_shifts_positions = true;
+    c.dropout = c.attn_dropout = 0.0;
+    return c;
+}
+
 /// The member type of a pointer to member.
 template <class M>
 struct MemberType;

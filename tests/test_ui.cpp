@@ -643,16 +643,8 @@ private Q_SLOTS:
     // layer), each against its own stack's layer; LoRA on every attention's W_q and W_v puts twice the
     // encoder layer's parameters in a decoder layer (self- and cross-attention).
     void parameterViewSplitsEncoderAndDecoder() {
-        peft::ModelConfig cfg;
-        cfg.vocab_size = 300;
-        cfg.d_model = 32;
-        cfg.n_heads = 4;
-        cfg.n_layers = 2;
+        peft::ModelConfig cfg = tinyBart(true);
         cfg.decoder_layers = 3;
-        cfg.d_ff = 64;
-        cfg.max_positions = 40;
-        cfg.causal = false;
-        cfg.decoder_start_id = 2;
         peft::ui::ParamView v(cfg);
         const peft::Spec lora = peft::resolvePreset(peft::presetById("lora"), cfg);
         v.setSpec(lora);
@@ -669,7 +661,8 @@ private Q_SLOTS:
         // The layers of both stacks and the embeddings (shared tokens, each stack's positions and
         // embedding and final LayerNorms) make up the whole backbone.
         const int64_t d = cfg.d_model;
-        const int64_t embeddings = cfg.vocab_size * d + 2 * cfg.max_positions * d + 2 * 2 * d + 2 * 2 * d;
+        const int64_t positions = cfg.max_positions + cfg.position_offset;
+        const int64_t embeddings = cfg.vocab_size * d + 2 * positions * d + 2 * 2 * d + 2 * 2 * d;
         QCOMPARE(2 * peft::ui::ParamView::layerParamCount(cfg) +
                      3 * peft::ui::ParamView::layerParamCount(cfg, true) + embeddings,
                  peft::backboneParamCount(cfg));
